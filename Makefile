@@ -1,0 +1,75 @@
+# tunlock: build, test, demo and benchmark. `make help` lists the targets.
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+OUT := build
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Iinclude -Iagent -I$(OUT)
+LDLIBS := -lbpf -lelf -lz -lyaml
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
+	-Wno-unused-parameter -Wno-sign-compare
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) include/tunlock.h vmlinux/vmlinux.h
+
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_OBJS := $(patsubst agent/%.c,$(OUT)/agent/%.o,$(AGENT_SRCS))
+LIB_OBJS := $(filter-out $(OUT)/agent/main.o,$(AGENT_OBJS))
+
+.PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install
+all: $(OUT)/tunlock
+
+$(OUT) $(OUT)/agent:
+	mkdir -p $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(OUT)/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS) | $(OUT)/agent
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/tunlock: $(AGENT_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# vmlinux.h is generated from the running kernel's BTF and committed.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+$(OUT)/test_policy: tests/unit/test_policy.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(OUT)/test_packet: tests/packet/test_packet.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(OUT)/bench_tc: bench/bench_tc.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+deps:
+	sh tests/deps.sh
+
+test: deps all $(OUT)/test_policy $(OUT)/test_packet
+	sh tests/run.sh
+
+demo: deps all
+	bash tests/lab/demo.sh
+
+bench: deps all $(OUT)/bench_tc
+	$(OUT)/bench_tc
+
+clean:
+	rm -rf $(OUT)
+
+help:
+	@echo "make          build build/tunlock"
+	@echo "make deps     install the Debian packages for build, tests and demo"
+	@echo "make test     run unit, packet and lab tests (root)"
+	@echo "make demo     show leaks without tunlock and none with it (root)"
+	@echo "make bench    per-packet cost of the TC program (root)"
+	@echo "make vmlinux  regenerate vmlinux/vmlinux.h from the running kernel"

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "apply.h"
+#include "cgroup.h"
+#include "log.h"
+
+/* A cgroup that some rule or tunnel client names, as found on disk. */
+struct cg_node {
+	char rel[TL_GLOB_MAX];
+	uint64_t id;
+	int rule;	  /* index of the rule that matched it, or -1 */
+	uint32_t client;  /* tunnels whose client cgroup it is */
+};
+
+struct cg_nodes {
+	struct cg_node *v;
+	size_t n, cap;
+	int rule;
+	uint32_t client;
+};
+
+const char *tl_profile_name(const struct tl_policy *p, uint32_t id)
+{
+	if (p && id < p->nprofiles)
+		return p->profiles[id].name;
+	return "locked";
+}
+
+static uint32_t builtin_locked(const struct tl_policy *p)
+{
+	return p->nprofiles; /* validation keeps this below TL_MAX_PROFILES */
+}
+
+/* Profile of cgroups that no rule covers. */
+static uint32_t default_profile(const struct tl_policy *p)
+{
+	return p->default_profile >= 0 ? (uint32_t)p->default_profile :
+					 builtin_locked(p);
+}
+
+static int add_node(const char *rel, uint64_t id, void *arg)
+{
+	struct cg_nodes *ns = arg;
+	struct cg_node *n;
+
+	for (size_t i = 0; i < ns->n; i++) {
+		n = &ns->v[i];
+		if (n->id != id)
+			continue;
+		if (ns->rule >= 0 && n->rule < 0)
+			n->rule = ns->rule;
+		n->client |= ns->client;
+		return 0;
+	}
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? ns->cap * 2 : 64;
+		struct cg_node *v = realloc(ns->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ns->v = v;
+		ns->cap = cap;
+	}
+	if (ns->n >= TL_MAX_CGROUPS)
+		return -E2BIG;
+	n = &ns->v[ns->n++];
+	snprintf(n->rel, sizeof(n->rel), "%s", rel);
+	n->id = id;
+	n->rule = ns->rule;
+	n->client = ns->client;
+	return 0;
+}
+
+static int collect_nodes(const struct tl_policy *p, const char *mount,
+			 struct cg_nodes *ns)
+{
+	int err;
+
+	for (size_t r = 0; r < p->ncgroups; r++) {
+		size_t before = ns->n;
+
+		ns->rule = r;
+		ns->client = 0;
+		err = tl_cgroup_glob(mount, p->cgroups[r].path, add_node, ns);
+		if (err)
+			return err;
+		if (ns->n == before)
+			log_info("%s: cgroup %s does not exist (yet)", p->file,
+				 p->cgroups[r].path);
+	}
+	for (size_t t = 0; t < p->ntunnels; t++) {
+		if (!p->tunnels[t].client_cgroup[0])
+			continue;
+		ns->rule = -1;
+		ns->client = 1u << t;
+		err = tl_cgroup_glob(mount, p->tunnels[t].client_cgroup,
+				     add_node, ns);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Nearest configured ancestor: the entry each node gets in the kernel. */
+static struct tl_cgroup_entry node_entry(const struct tl_policy *p,
+					 const struct cg_nodes *ns,
+					 const struct cg_node *node)
+{
+	struct tl_cgroup_entry e = { .profile = default_profile(p) };
+	int best_depth = -1;
+
+	for (size_t i = 0; i < ns->n; i++) {
+		const struct cg_node *a = &ns->v[i];
+		int depth;
+
+		if (!tl_cgroup_is_under(node->rel, a->rel))
+			continue;
+		e.client_of |= a->client;
+		depth = tl_cgroup_level(a->rel);
+		if (a->rule < 0 || depth <= best_depth)
+			continue;
+		best_depth = depth;
+		if (p->cgroups[a->rule].exempt) {
+			e.flags = TL_CGROUP_EXEMPT;
+		} else {
+			e.flags = 0;
+			e.profile = p->cgroups[a->rule].profile;
+		}
+	}
+	return e;
+}
+
+static int create_inner(enum bpf_map_type type, const char *name,
+			__u32 key_size, __u32 value_size, __u32 max,
+			__u32 flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+	int fd = bpf_map_create(type, name, key_size, value_size, max, &o);
+
+	if (fd < 0)
+		log_error("creating map %s: %s", name, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+static int fill_cgroups(int fd, const struct tl_policy *p, const char *mount,
+			size_t *count)
+{
+	struct cg_nodes ns = {};
+	int err;
+
+	err = collect_nodes(p, mount, &ns);
+	for (size_t i = 0; !err && i < ns.n; i++) {
+		struct tl_cgroup_entry e = node_entry(p, &ns, &ns.v[i]);
+
+		if (bpf_map_update_elem(fd, &ns.v[i].id, &e, BPF_ANY))
+			err = -errno;
+	}
+	*count = ns.n;
+	free(ns.v);
+	return err;
+}
+
+static void allow_key(struct tl_allow_key *k, uint32_t profile,
+		      const struct tl_cidr *c)
+{
+	memset(k, 0, sizeof(*k));
+	k->profile = profile;
+	memcpy(k->addr, c->addr, 16);
+	k->prefixlen = 32 + (c->family == AF_INET ? 96 : 0) + c->prefixlen;
+}
+
+static void allow_value(struct tl_allow_value *v, const struct tl_allow_rule *r)
+{
+	memset(v, 0, sizeof(*v));
+	if (r->nports) {
+		v->count = r->nports;
+		for (int i = 0; i < r->nports; i++) {
+			v->ranges[i] = r->ports[i];
+			v->ranges[i].protocol = r->protocol;
+		}
+	} else if (r->protocol) {
+		v->count = 1;
+		v->ranges[0].protocol = r->protocol;
+	}
+}
+
+static int fill_allow(int fd, const struct tl_policy *p, size_t *count)
+{
+	struct tl_allow_value v;
+	struct tl_allow_key k;
+
+	*count = 0;
+	for (size_t i = 0; i < p->nprofiles; i++) {
+		const struct tl_profile_cfg *pr = &p->profiles[i];
+
+		for (size_t j = 0; j < pr->nallow; j++) {
+			allow_key(&k, i, &pr->allow[j].cidr);
+			allow_value(&v, &pr->allow[j]);
+			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+				return -errno;
+			(*count)++;
+		}
+	}
+	return 0;
+}
+
+static int fill_endpoints(int fd, const struct tl_policy *p, size_t *count)
+{
+	*count = 0;
+	for (size_t t = 0; t < p->ntunnels; t++) {
+		const struct tl_tunnel_cfg *tn = &p->tunnels[t];
+
+		for (size_t i = 0; i < tn->nendpoints; i++) {
+			struct tl_endpoint_key k = {};
+			struct tl_endpoint_value v = { .tunnel = t };
+
+			memcpy(k.addr, tn->endpoints[i].addr.addr, 16);
+			k.port = tn->endpoints[i].port;
+			k.protocol = tn->endpoints[i].protocol;
+			if (tn->has_fwmark)
+				v.fwmark = tn->fwmark;
+			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+				return -errno;
+			(*count)++;
+		}
+	}
+	return 0;
+}
+
+static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
+			  uint32_t generation, uint64_t attach_id)
+{
+	memset(s, 0, sizeof(*s));
+	s->generation = generation;
+	s->mode = p->mode;
+	s->flags = p->no_socket_allow ? TL_SETTINGS_NO_SOCKET_ALLOW : 0;
+	s->default_profile = default_profile(p);
+	s->attach_cgroup_id = attach_id;
+	s->attach_cgroup_level = tl_cgroup_level(p->attach_cgroup);
+	for (size_t i = 0; i < p->nprofiles && i < TL_MAX_PROFILES; i++) {
+		s->profiles[i].flags = p->profiles[i].lan ? TL_PROFILE_LAN : 0;
+		snprintf(s->profiles[i].name, TL_NAME_LEN, "%s",
+			 p->profiles[i].name);
+	}
+	if (builtin_locked(p) < TL_MAX_PROFILES)
+		snprintf(s->profiles[builtin_locked(p)].name, TL_NAME_LEN,
+			 "locked");
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Builds the three tables of a slot; closes what it made on failure. */
+static int build_tables(const struct tl_policy *p, const char *mount,
+			int fds[3], struct tl_applied *out)
+{
+	int err;
+
+	fds[0] = create_inner(BPF_MAP_TYPE_HASH, "tl_cgroup_tab",
+			      sizeof(__u64), sizeof(struct tl_cgroup_entry),
+			      TL_MAX_CGROUPS, 0);
+	fds[1] = create_inner(BPF_MAP_TYPE_LPM_TRIE, "tl_allow_tab",
+			      sizeof(struct tl_allow_key),
+			      sizeof(struct tl_allow_value),
+			      TL_MAX_ALLOW_ENTRIES, BPF_F_NO_PREALLOC);
+	fds[2] = create_inner(BPF_MAP_TYPE_HASH, "tl_endpoint_tab",
+			      sizeof(struct tl_endpoint_key),
+			      sizeof(struct tl_endpoint_value),
+			      TL_MAX_ENDPOINTS, 0);
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
+		err = -ENOMEM;
+	else
+		err = fill_cgroups(fds[0], p, mount, &out->cgroups);
+	if (!err)
+		err = fill_allow(fds[1], p, &out->allow_entries);
+	if (!err)
+		err = fill_endpoints(fds[2], p, &out->endpoints);
+	if (err) {
+		log_error("filling the policy tables: %s", strerror(-err));
+		for (int i = 0; i < 3; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	return err;
+}
+
+int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
+		    const char *mount, struct tl_applied *out)
+{
+	static const enum tl_map_id outer[3] = { TL_MAP_CGROUPS, TL_MAP_ALLOW,
+						 TL_MAP_ENDPOINTS };
+	int state_fd = tl_bpf_map_fd(b, TL_MAP_STATE);
+	struct tl_settings settings;
+	struct tl_state state = {};
+	uint64_t attach_id;
+	__u32 zero = 0;
+	int fds[3], err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (tl_cgroup_id(mount, p->attach_cgroup, &attach_id)) {
+		log_error("%s: attach_cgroup %s does not exist under %s",
+			  p->file, p->attach_cgroup, mount);
+		return -ENOENT;
+	}
+	if (bpf_map_lookup_elem(state_fd, &zero, &state))
+		return -errno;
+	if (state.layout_version && state.layout_version != TL_LAYOUT_VERSION) {
+		log_error("pinned maps have layout %u, this agent knows %u: "
+			  "'tunlock stop' first",
+			  state.layout_version, TL_LAYOUT_VERSION);
+		return -EPROTO;
+	}
+	if (build_tables(p, mount, fds, out))
+		return -EINVAL;
+
+	out->slot = state.layout_version ? state.active_slot ^ 1 : 0;
+	out->generation = state.generation + 1;
+	out->attach_cgroup_id = attach_id;
+	fill_settings(&settings, p, out->generation, attach_id);
+	for (int i = 0; i < 3 && !err; i++)
+		if (bpf_map_update_elem(tl_bpf_map_fd(b, outer[i]), &out->slot,
+					&fds[i], BPF_ANY))
+			err = -errno;
+	if (!err && bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_SETTINGS),
+					&out->slot, &settings, BPF_ANY))
+		err = -errno;
+	for (int i = 0; i < 3; i++)
+		close(fds[i]); /* the outer map holds them now */
+	if (err) {
+		log_error("installing the policy: %s", strerror(-err));
+		return err;
+	}
+
+	/* The switch: one write of the live slot. */
+	state.active_slot = out->slot;
+	state.layout_version = TL_LAYOUT_VERSION;
+	state.generation = out->generation;
+	state.mode = p->mode;
+	state.applied_ns = realtime_ns();
+	snprintf(state.attach_cgroup, sizeof(state.attach_cgroup), "%s",
+		 p->attach_cgroup);
+	if (bpf_map_update_elem(state_fd, &zero, &state, BPF_ANY)) {
+		log_error("switching to the new policy: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}

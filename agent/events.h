@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The telemetry feed: ring-buffer events as one JSON object per line. */
+#ifndef TUNLOCK_EVENTS_H
+#define TUNLOCK_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tunlock.h"
+
+#define TL_EVENT_SCHEMA 1
+
+/* What the kernel event does not carry, resolved by the agent. */
+struct tl_event_context {
+	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	const char *ifname;	 /* NULL when unknown */
+	const char *cgroup;	 /* NULL when unknown */
+	const char *profile;	 /* NULL when unknown */
+};
+
+/* Formats ev as one JSON line (with '\n'). Returns its length, or -1 when
+ * len is too small. */
+int tl_event_format(const struct tl_event *ev,
+		    const struct tl_event_context *ctx, char *buf, size_t len);
+
+struct ring_buffer;
+struct tl_policy;
+
+struct tl_events {
+	struct ring_buffer *rb;
+	FILE *out;
+	const struct tl_policy *policy;
+	const char *cg_mount;
+	uint64_t emitted;
+};
+
+int tl_events_open(struct tl_events *e, int ringbuf_fd, FILE *out,
+		   const char *cg_mount);
+int tl_events_fd(struct tl_events *e);
+/* Writes every event waiting in the ring buffer. */
+int tl_events_drain(struct tl_events *e);
+void tl_events_close(struct tl_events *e);
+
+#endif

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <ifaddrs.h>
+#include <net/if_arp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "links.h"
+#include "log.h"
+
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000 /* linux/if.h, which clashes with net/if.h */
+#endif
+
+int tl_tunnel_for_ifname(const struct tl_policy *p, const char *name)
+{
+	for (size_t t = 0; p && t < p->ntunnels; t++)
+		if (!fnmatch(p->tunnels[t].interface, name, 0))
+			return t;
+	return -1;
+}
+
+static struct tl_link *find_link(struct tl_links *l, int ifindex)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].ifindex == ifindex)
+			return &l->v[i];
+	return NULL;
+}
+
+static struct tl_link *add_link(struct tl_links *l, int ifindex)
+{
+	struct tl_link *k;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct tl_link *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		l->v = v;
+		l->cap = cap;
+	}
+	k = &l->v[l->n++];
+	memset(k, 0, sizeof(*k));
+	k->ifindex = ifindex;
+	k->tunnel = -1;
+	return k;
+}
+
+static bool tunnel_iface_up(const struct tl_link *k)
+{
+	return k->tunnel >= 0 && (k->flags & IFF_UP) &&
+	       (k->flags & IFF_LOWER_UP);
+}
+
+/* IPv4 and global IPv6 addresses of a tunnel interface. */
+static uint32_t address_flags(const char *ifname)
+{
+	struct ifaddrs *ifa, *i;
+	uint32_t flags = 0;
+
+	if (getifaddrs(&ifa))
+		return 0;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || strcmp(i->ifa_name, ifname))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			flags |= TL_TUNNEL_IPV4;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (void *)i->ifa_addr;
+
+			if (!IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
+				flags |= TL_TUNNEL_IPV6;
+		}
+	}
+	freeifaddrs(ifa);
+	return flags;
+}
+
+/* Rewrites tl_tunnels and tl_summary from the links we know. */
+static int publish_tunnels(struct tl_links *l)
+{
+	int tfd = tl_bpf_map_fd(l->bpf, TL_MAP_TUNNELS);
+	int sfd = tl_bpf_map_fd(l->bpf, TL_MAP_SUMMARY);
+	struct tl_tunnel_summary sum = {};
+	__u32 zero = 0;
+
+	for (__u32 t = 0; t < TL_MAX_TUNNELS; t++) {
+		struct tl_tunnel_state st = {};
+
+		if (l->policy && t < l->policy->ntunnels)
+			snprintf(st.name, sizeof(st.name), "%s",
+				 l->policy->tunnels[t].name);
+		for (size_t i = 0; i < l->n; i++) {
+			struct tl_link *k = &l->v[i];
+
+			if (k->tunnel != (int)t)
+				continue;
+			st.ifindex = k->ifindex;
+			snprintf(st.ifname, sizeof(st.ifname), "%s", k->name);
+			if (tunnel_iface_up(k)) {
+				st.flags |= TL_TUNNEL_UP |
+					    address_flags(k->name);
+				break;
+			}
+		}
+		if (st.flags & TL_TUNNEL_UP) {
+			sum.up_count++;
+			if (st.flags & TL_TUNNEL_IPV6)
+				sum.ipv6_up_count++;
+		}
+		if (bpf_map_update_elem(tfd, &t, &st, BPF_ANY))
+			return -errno;
+	}
+	if (bpf_map_update_elem(sfd, &zero, &sum, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int publish_iface(struct tl_links *l, const struct tl_link *k)
+{
+	struct tl_iface v = {};
+	__u32 key = k->ifindex;
+
+	if (k->tunnel >= 0) {
+		v.flags |= TL_IFACE_TUNNEL;
+		v.tunnel = k->tunnel;
+	}
+	if (k->type != ARPHRD_ETHER)
+		v.flags |= TL_IFACE_L3;
+	if (k->guarded)
+		v.flags |= TL_IFACE_GUARDED;
+	if (bpf_map_update_elem(tl_bpf_map_fd(l->bpf, TL_MAP_IFACES), &key, &v,
+				BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Classify, guard (TC first), then publish. */
+static int update_link(struct tl_links *l, struct tl_link *k)
+{
+	int was_tunnel = k->tunnel, err;
+
+	k->tunnel = tl_tunnel_for_ifname(l->policy, k->name);
+	if (k->tunnel < 0 && !k->guarded) {
+		err = tl_bpf_attach_tc(l->bpf, k->ifindex);
+		if (err)
+			log_error("attaching TC egress to %s: %s (only local "
+				  "sockets are guarded there)",
+				  k->name, strerror(-err));
+		else
+			log_info("guarding %s (ifindex %d)", k->name,
+				 k->ifindex);
+		k->guarded = !err;
+	}
+	if (k->tunnel >= 0 && was_tunnel != k->tunnel)
+		log_info("%s is tunnel %s", k->name,
+			 l->policy->tunnels[k->tunnel].name);
+	err = publish_iface(l, k);
+	if (!err && (k->tunnel >= 0 || was_tunnel >= 0))
+		err = publish_tunnels(l);
+	return err;
+}
+
+static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(h);
+	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
+	const char *name = NULL;
+	struct tl_link *k;
+	struct rtattr *a;
+
+	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == IFLA_IFNAME)
+			name = RTA_DATA(a);
+	if (!name || (ifi->ifi_flags & IFF_LOOPBACK))
+		return 0;
+	k = find_link(l, ifi->ifi_index);
+	if (!k) {
+		k = add_link(l, ifi->ifi_index);
+		if (!k)
+			return -ENOMEM;
+	}
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->flags = ifi->ifi_flags;
+	k->type = ifi->ifi_type;
+	return update_link(l, k);
+}
+
+static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(h);
+	struct tl_link *k = find_link(l, ifi->ifi_index);
+	__u32 key = ifi->ifi_index;
+	bool tunnel;
+
+	if (!k)
+		return 0;
+	tunnel = k->tunnel >= 0;
+	log_info("%s (ifindex %d) is gone", k->name, k->ifindex);
+	*k = l->v[--l->n];
+	bpf_map_delete_elem(tl_bpf_map_fd(l->bpf, TL_MAP_IFACES), &key);
+	return tunnel ? publish_tunnels(l) : 0;
+}
+
+static int on_addr(struct tl_links *l, struct nlmsghdr *h)
+{
+	struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	struct tl_link *k = find_link(l, ifa->ifa_index);
+
+	return k && k->tunnel >= 0 ? publish_tunnels(l) : 0;
+}
+
+static int dispatch(struct tl_links *l, struct nlmsghdr *h)
+{
+	switch (h->nlmsg_type) {
+	case RTM_NEWLINK:
+		return on_newlink(l, h);
+	case RTM_DELLINK:
+		return on_dellink(l, h);
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+		return on_addr(l, h);
+	case NLMSG_ERROR: {
+		struct nlmsgerr *e = NLMSG_DATA(h);
+
+		if (e->error)
+			log_warn("rtnetlink: %s", strerror(-e->error));
+		return 0;
+	}
+	}
+	return 0;
+}
+
+/* Reads one datagram; returns 1 when NLMSG_DONE was seen. */
+static int read_batch(struct tl_links *l)
+{
+	char buf[32768] __attribute__((aligned(4)));
+	struct nlmsghdr *h;
+	ssize_t n;
+	int done = 0, err;
+
+	n = recv(l->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == ENOBUFS) {
+			/* We missed changes: the caller resynchronises. */
+			log_warn("rtnetlink overrun, resynchronising");
+			return -ENOBUFS;
+		}
+		return errno == EAGAIN ? -EAGAIN : -errno;
+	}
+	for (h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+		if (h->nlmsg_type == NLMSG_DONE) {
+			done = 1;
+			continue;
+		}
+		err = dispatch(l, h);
+		if (err)
+			log_warn("handling rtnetlink message %u: %s",
+				 h->nlmsg_type, strerror(-err));
+	}
+	return done;
+}
+
+static int request_dump(struct tl_links *l, int type)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtgenmsg g;
+	} req = {
+		.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtgenmsg)),
+		.h.nlmsg_type = type,
+		.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		.h.nlmsg_seq = ++l->seq,
+		.g.rtgen_family = AF_UNSPEC,
+	};
+
+	return send(l->fd, &req, req.h.nlmsg_len, 0) < 0 ? -errno : 0;
+}
+
+/* A full link dump, waited for (bounded: the kernel always ends it). */
+static int dump_links(struct tl_links *l)
+{
+	int err = request_dump(l, RTM_GETLINK), tries;
+
+	for (tries = 0; !err && tries < 10000; tries++) {
+		err = read_batch(l);
+		if (err == -EAGAIN) {
+			usleep(1000);
+			err = 0;
+		} else if (err == 1) {
+			return 0;
+		}
+	}
+	return err ? err : -ETIMEDOUT;
+}
+
+/* Drops interface entries that an earlier agent or policy left behind. */
+static void prune_ifaces(struct tl_links *l)
+{
+	int fd = tl_bpf_map_fd(l->bpf, TL_MAP_IFACES);
+	__u32 key, next, *prev = NULL;
+	__u32 stale[TL_MAX_IFACES];
+	size_t nstale = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next) &&
+	       nstale < TL_MAX_IFACES) {
+		if (!find_link(l, next))
+			stale[nstale++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < nstale; i++)
+		bpf_map_delete_elem(fd, &stale[i]);
+}
+
+static int resync(struct tl_links *l)
+{
+	int err = dump_links(l);
+
+	if (err) {
+		log_error("dumping links: %s", strerror(-err));
+		return err;
+	}
+	prune_ifaces(l);
+	return publish_tunnels(l);
+}
+
+int tl_links_open(struct tl_links *l, struct tl_bpf *b,
+		  const struct tl_policy *p)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
+			     RTMGRP_IPV6_IFADDR,
+	};
+	int rcvbuf = 4 << 20;
+
+	memset(l, 0, sizeof(*l));
+	l->bpf = b;
+	l->policy = p;
+	l->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (l->fd < 0)
+		return -errno;
+	setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = -errno;
+
+		close(l->fd);
+		return err;
+	}
+	return resync(l);
+}
+
+int tl_links_handle(struct tl_links *l)
+{
+	int err, batches;
+
+	for (batches = 0; batches < 64; batches++) {
+		err = read_batch(l);
+		if (err == -EAGAIN)
+			return 0;
+		if (err == -ENOBUFS)
+			return resync(l);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+int tl_links_set_policy(struct tl_links *l, const struct tl_policy *p)
+{
+	int err = 0;
+
+	l->policy = p;
+	for (size_t i = 0; i < l->n && !err; i++)
+		err = update_link(l, &l->v[i]);
+	return err ? err : publish_tunnels(l);
+}
+
+void tl_links_close(struct tl_links *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+}

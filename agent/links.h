@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Tunnel and link tracking over rtnetlink: every interface of the agent's
+ * network namespace is a tunnel (its name matches a tunnel's interface
+ * glob) or gets the TC egress filter, before anything else is done with it.
+ * Tunnel state (up, IPv4, IPv6) follows link and address events.
+ */
+#ifndef TUNLOCK_LINKS_H
+#define TUNLOCK_LINKS_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pins.h"
+#include "policy.h"
+
+struct tl_link {
+	int ifindex;
+	char name[IF_NAMESIZE];
+	unsigned int flags; /* IFF_* */
+	unsigned short type; /* ARPHRD_* */
+	int tunnel;	     /* tunnel id, or -1 */
+	bool guarded;	     /* TC filter attached */
+};
+
+struct tl_links {
+	struct tl_bpf *bpf;
+	const struct tl_policy *policy;
+	int fd; /* rtnetlink, subscribed to link and address changes */
+	struct tl_link *v;
+	size_t n, cap;
+	uint32_t seq;
+};
+
+/* Subscribes first, then dumps, so that no change falls in between. */
+int tl_links_open(struct tl_links *l, struct tl_bpf *b,
+		  const struct tl_policy *p);
+/* Handles whatever the socket has for us (non-blocking). */
+int tl_links_handle(struct tl_links *l);
+/* A new policy: reclassify every interface and rewrite the tunnel state. */
+int tl_links_set_policy(struct tl_links *l, const struct tl_policy *p);
+void tl_links_close(struct tl_links *l);
+
+/* Index of the tunnel whose interface glob matches name, or -1. */
+int tl_tunnel_for_ifname(const struct tl_policy *p, const char *name);
+
+#endif

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+
+#include "tunlock.h"
+#include "log.h"
+#include "pins.h"
+#include "socket.skel.h"
+#include "cgroup_skb.skel.h"
+#include "tc.skel.h"
+
+const char *const tl_map_names[TL_MAP_COUNT] = {
+	[TL_MAP_STATE] = "tl_state",	     [TL_MAP_SETTINGS] = "tl_settings",
+	[TL_MAP_CGROUPS] = "tl_cgroups",     [TL_MAP_ALLOW] = "tl_allow",
+	[TL_MAP_ENDPOINTS] = "tl_endpoints", [TL_MAP_IFACES] = "tl_ifaces",
+	[TL_MAP_TUNNELS] = "tl_tunnels",     [TL_MAP_SUMMARY] = "tl_summary",
+	[TL_MAP_COUNTERS] = "tl_counters",   [TL_MAP_EVENTS] = "tl_events",
+};
+
+const char *const tl_cgroup_progs[] = {
+	"tl_connect4",	   "tl_connect6",	   "tl_sendmsg4",
+	"tl_sendmsg6",	   "tl_sock_create", "tl_cgroup_skb_egress",
+};
+const int tl_cgroup_prog_count =
+	sizeof(tl_cgroup_progs) / sizeof(tl_cgroup_progs[0]);
+
+int tl_pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", pin_dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+int tl_pins_prepare(const char *pin_dir)
+{
+	char parent[PATH_MAX];
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent) {
+		log_error("pin directory %s must be inside a bpffs mount",
+			  pin_dir);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (!is_bpffs(parent)) {
+		if (strcmp(parent, "/sys/fs/bpf")) {
+			log_error("%s is not a bpffs mount", parent);
+			return -EINVAL;
+		}
+		if (mount("bpf", parent, "bpf", 0, "mode=0700")) {
+			log_error("mounting bpffs at %s: %s", parent,
+				  strerror(errno));
+			return -errno;
+		}
+		log_info("mounted bpffs at %s", parent);
+	}
+	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+		log_error("creating %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	if (chmod(pin_dir, 0700)) {
+		log_error("chmod 0700 %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+bool tl_pins_exist(const char *pin_dir)
+{
+	char path[PATH_MAX];
+
+	return !tl_pin_path(path, sizeof(path), pin_dir, "tl_state") &&
+	       !access(path, F_OK);
+}
+
+int tl_pins_open_map(const char *pin_dir, enum tl_map_id id)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (tl_pin_path(path, sizeof(path), pin_dir, tl_map_names[id]))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Opens one layer's object with its maps pinned by name in pin_dir. */
+#define OPEN_LAYER(skel_type, field, b)                                         \
+	({                                                                      \
+		LIBBPF_OPTS(bpf_object_open_opts, o,                            \
+			    .pin_root_path = (b)->pin_dir);                     \
+		(b)->field = skel_type##__open_opts(&o);                        \
+		(b)->field ? 0 : -errno;                                        \
+	})
+
+int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
+{
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->pin_dir, sizeof(b->pin_dir), "%s", pin_dir);
+	err = tl_pins_prepare(pin_dir);
+	if (err)
+		return err;
+	b->adopted = tl_pins_exist(pin_dir);
+
+	err = OPEN_LAYER(socket_bpf, sock, b);
+	if (!err)
+		err = OPEN_LAYER(cgroup_skb_bpf, skb, b);
+	if (!err)
+		err = OPEN_LAYER(tc_bpf, tc, b);
+	if (err) {
+		log_error("opening the BPF objects: %s", strerror(-err));
+		return err;
+	}
+	err = socket_bpf__load(b->sock);
+	if (!err)
+		err = cgroup_skb_bpf__load(b->skb);
+	if (!err)
+		err = tc_bpf__load(b->tc);
+	if (err) {
+		log_error("loading the BPF programs: %s%s", strerror(-err),
+			  b->adopted ? " (pinned maps of another layout? "
+				       "'tunlock stop' removes them)" :
+				       "");
+		return err;
+	}
+	return 0;
+}
+
+void tl_bpf_close(struct tl_bpf *b)
+{
+	tc_bpf__destroy(b->tc);
+	cgroup_skb_bpf__destroy(b->skb);
+	socket_bpf__destroy(b->sock);
+	memset(b, 0, sizeof(*b));
+}
+
+int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id)
+{
+	struct bpf_map *m;
+
+	m = bpf_object__find_map_by_name(b->tc->obj, tl_map_names[id]);
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+static struct bpf_program *cgroup_prog(struct tl_bpf *b, int i)
+{
+	struct bpf_program *p;
+
+	p = bpf_object__find_program_by_name(b->sock->obj, tl_cgroup_progs[i]);
+	if (!p)
+		p = bpf_object__find_program_by_name(b->skb->obj,
+						     tl_cgroup_progs[i]);
+	return p;
+}
+
+static uint64_t link_cgroup_id(int link_fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len))
+		return 0;
+	return info.cgroup.cgroup_id;
+}
+
+static uint64_t path_inode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+/*
+ * A pinned link on the same cgroup gets the new program in one step
+ * (no moment without enforcement); otherwise a new link is attached first
+ * and only then replaces the pin.
+ */
+static int attach_one(struct tl_bpf *b, int i, const char *cgroup_path,
+		      int cgroup_fd)
+{
+	struct bpf_program *prog = cgroup_prog(b, i);
+	char link_name[64], path[PATH_MAX];
+	struct bpf_link *link;
+	int old_fd, err;
+
+	if (!prog)
+		return -ENOENT;
+	snprintf(link_name, sizeof(link_name), "link_%s", tl_cgroup_progs[i]);
+	err = tl_pin_path(path, sizeof(path), b->pin_dir, link_name);
+	if (err)
+		return err;
+	old_fd = bpf_obj_get(path);
+	if (old_fd >= 0 && link_cgroup_id(old_fd) == path_inode(cgroup_path)) {
+		err = bpf_link_update(old_fd, bpf_program__fd(prog), NULL);
+		close(old_fd);
+		if (err)
+			log_error("updating link %s: %s", link_name,
+				  strerror(errno));
+		return err ? -errno : 0;
+	}
+	link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	if (!link) {
+		err = -errno;
+		log_error("attaching %s to %s: %s", tl_cgroup_progs[i],
+			  cgroup_path, strerror(-err));
+		if (old_fd >= 0)
+			close(old_fd);
+		return err;
+	}
+	if (old_fd >= 0) {
+		bpf_link_detach(old_fd);
+		close(old_fd);
+		unlink(path);
+	}
+	err = bpf_link__pin(link, path);
+	if (err)
+		log_error("pinning %s: %s", path, strerror(-err));
+	bpf_link__disconnect(link); /* the pin keeps it attached */
+	bpf_link__destroy(link);
+	return err;
+}
+
+int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path)
+{
+	int fd, err = 0;
+
+	fd = open(cgroup_path, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		log_error("opening cgroup %s: %s", cgroup_path,
+			  strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < tl_cgroup_prog_count && !err; i++)
+		err = attach_one(b, i, cgroup_path, fd);
+	close(fd);
+	return err;
+}
+
+int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
+		    .priority = TL_TC_PRIORITY,
+		    .prog_fd = bpf_program__fd(b->tc->progs.tl_tc_egress),
+		    .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static void detach_tc_all(void)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+
+	if (!ifs)
+		return;
+	for (i = ifs; i->if_index; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index,
+			    .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
+			    .priority = TL_TC_PRIORITY);
+
+		if (bpf_tc_query(&hook, &opts))
+			continue;
+		opts.prog_fd = opts.prog_id = opts.flags = 0;
+		if (bpf_tc_detach(&hook, &opts))
+			log_warn("detaching TC from %s: %s", i->if_name,
+				 strerror(errno));
+	}
+	if_freenameindex(ifs);
+}
+
+static uint64_t self_netns(void)
+{
+	return path_inode("/proc/self/ns/net");
+}
+
+/* Asks a running agent to leave before its pins go. */
+static void stop_agent(uint32_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (!pid)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	if (strncmp(comm, "tunlock", 7))
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 50 && !kill(pid, 0); i++)
+		usleep(100 * 1000);
+}
+
+int tl_pins_remove(const char *pin_dir)
+{
+	struct tl_state state = {};
+	char path[PATH_MAX];
+	struct dirent *e;
+	__u32 zero = 0;
+	int fd, err = 0;
+	DIR *d;
+
+	fd = tl_pins_open_map(pin_dir, TL_MAP_STATE);
+	if (fd >= 0) {
+		bpf_map_lookup_elem(fd, &zero, &state);
+		close(fd);
+	}
+	stop_agent(state.agent_pid);
+	if (state.netns_ino && state.netns_ino != self_netns())
+		log_warn("TC filters live in another network namespace "
+			 "(inode %llu): run stop there to remove them",
+			 (unsigned long long)state.netns_ino);
+	else
+		detach_tc_all();
+
+	d = opendir(pin_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (tl_pin_path(path, sizeof(path), pin_dir, e->d_name))
+			continue;
+		if (!strncmp(e->d_name, "link_", 5)) {
+			fd = bpf_obj_get(path);
+			if (fd >= 0) {
+				bpf_link_detach(fd);
+				close(fd);
+			}
+		}
+		if (unlink(path)) {
+			log_error("removing %s: %s", path, strerror(errno));
+			err = -errno;
+		}
+	}
+	closedir(d);
+	if (rmdir(pin_dir) && errno != ENOENT) {
+		log_error("removing %s: %s", pin_dir, strerror(errno));
+		err = -errno;
+	}
+	return err;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Loader and pins: the BPF objects, the maps they share under the pin
+ * directory, and the attachments (cgroup links, TC filters) that keep
+ * enforcing when no agent runs.
+ */
+#ifndef TUNLOCK_PINS_H
+#define TUNLOCK_PINS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TL_DEFAULT_PIN_DIR "/sys/fs/bpf/tunlock"
+#define TL_TC_HANDLE 0x746c
+#define TL_TC_PRIORITY 1
+
+struct socket_bpf;
+struct cgroup_skb_bpf;
+struct tc_bpf;
+
+struct tl_bpf {
+	struct socket_bpf *sock;
+	struct cgroup_skb_bpf *skb;
+	struct tc_bpf *tc;
+	char pin_dir[PATH_MAX];
+	bool adopted; /* pins from an earlier agent were found and reused */
+};
+
+/* The shared maps, by their pinned names. */
+enum tl_map_id {
+	TL_MAP_STATE,
+	TL_MAP_SETTINGS,
+	TL_MAP_CGROUPS,
+	TL_MAP_ALLOW,
+	TL_MAP_ENDPOINTS,
+	TL_MAP_IFACES,
+	TL_MAP_TUNNELS,
+	TL_MAP_SUMMARY,
+	TL_MAP_COUNTERS,
+	TL_MAP_EVENTS,
+	TL_MAP_COUNT,
+};
+
+extern const char *const tl_map_names[TL_MAP_COUNT];
+
+/* Opens and loads every layer, creating or adopting the pinned maps. */
+int tl_bpf_load(struct tl_bpf *b, const char *pin_dir);
+void tl_bpf_close(struct tl_bpf *b);
+int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id);
+
+/* Attaches the cgroup programs at cgroup_path (absolute), or atomically
+ * swaps the programs of pinned links from an earlier agent. */
+int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path);
+/* Attaches, or atomically replaces, the TC egress filter of ifindex. */
+int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex);
+
+/* Pinned objects, for status and stop (no agent needed). */
+int tl_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);
+int tl_pins_open_map(const char *pin_dir, enum tl_map_id id);
+bool tl_pins_exist(const char *pin_dir);
+/* Detaches every link and TC filter and removes the pins. */
+int tl_pins_remove(const char *pin_dir);
+
+/* Makes sure dir's parent is a bpffs (mounting /sys/fs/bpf if needed) and
+ * creates dir with mode 0700. */
+int tl_pins_prepare(const char *pin_dir);
+
+/* The cgroup link names, for status. */
+extern const char *const tl_cgroup_progs[];
+extern const int tl_cgroup_prog_count;
+
+#endif

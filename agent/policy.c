@@ -1,0 +1,1829 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Policy reader and validator (docs/policy.md is the reference).
+ *
+ * The whole file is loaded with libyaml's document API, then walked by a
+ * schema written as code: one function per kind of mapping. Nothing stops
+ * at the first problem: every error and warning is collected with the
+ * position of the offending node, sorted into file order and printed as
+ * "FILE:LINE:COL: message", so one `tunlock check` run shows them all.
+ *
+ * Checks that span entries (duplicates, overlaps, references) run after
+ * the walk on whatever parsed cleanly, and stay O(n log n) where the
+ * lists can be long: a profile may hold 100k allow CIDRs.
+ */
+#define _GNU_SOURCE /* asprintf */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <yaml.h>
+
+#include "policy.h"
+
+/* Past this many, a check run floods the terminal without helping. */
+#define MAX_SHOWN 100
+/* A policy larger than this is a mistake, not a policy. */
+#define MAX_FILE_BYTES (256u << 20)
+/* Linux interface names: IFNAMSIZ - 1. */
+#define IFNAME_MAX 15
+
+struct diag {
+	struct tl_loc loc;
+	size_t seq; /* report order, to keep the sort stable */
+	bool warning;
+	char *msg;
+};
+
+struct ctx {
+	const char *file;
+	yaml_document_t *doc;
+	struct tl_policy *p;
+	struct diag *diags;
+	size_t ndiags;
+	size_t cap;
+	size_t nerrors;
+	bool oom;
+	/* Key path of the node being read, e.g. "tunnels[0].endpoints[1]". */
+	char path[512];
+	size_t pathlen;
+	size_t nallow;	   /* allow rules over all profiles */
+	size_t nendpoints; /* endpoints over all tunnels */
+};
+
+enum vtype { T_SCALAR, T_SEQ, T_MAP };
+
+struct key {
+	const char *name;
+	enum vtype type;
+	bool required;
+};
+
+#define MAX_KEYS 8
+
+/* ---- diagnostics ---- */
+
+static struct tl_loc node_loc(const yaml_node_t *n)
+{
+	return (struct tl_loc){ n->start_mark.line + 1, n->start_mark.column + 1 };
+}
+
+static bool grow_diags(struct ctx *c)
+{
+	size_t cap = c->cap ? 2 * c->cap : 16;
+	struct diag *d;
+
+	if (c->ndiags < c->cap)
+		return true;
+	d = realloc(c->diags, cap * sizeof(*d));
+	if (!d)
+		return false;
+	c->diags = d;
+	c->cap = cap;
+	return true;
+}
+
+static void vreport(struct ctx *c, struct tl_loc loc, bool warning,
+		    const char *fmt, va_list ap)
+{
+	char *msg = NULL, *full = NULL;
+	struct diag *d;
+
+	if (!warning)
+		c->nerrors++;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	/* prefix the key path: "tunnels[0].endpoints[1].port: ..." */
+	if (msg && c->pathlen && asprintf(&full, "%s: %s", c->path, msg) < 0)
+		full = NULL;
+	if (msg && c->pathlen) {
+		free(msg);
+		msg = full;
+	}
+	if (!msg || !grow_diags(c)) {
+		c->oom = true;
+		free(msg);
+		return;
+	}
+	d = &c->diags[c->ndiags];
+	d->loc = loc;
+	d->seq = c->ndiags++;
+	d->warning = warning;
+	d->msg = msg;
+}
+
+__attribute__((format(printf, 3, 4))) static void
+error_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, loc, false, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4))) static void
+error_node(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, node_loc(n), false, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4))) static void
+warn_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, loc, true, fmt, ap);
+	va_end(ap);
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct diag *x = a, *y = b;
+
+	if (x->loc.line != y->loc.line)
+		return x->loc.line < y->loc.line ? -1 : 1;
+	if (x->loc.col != y->loc.col)
+		return x->loc.col < y->loc.col ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Print in file order, then free. */
+static void flush_diags(struct ctx *c, FILE *err)
+{
+	size_t i;
+
+	if (c->ndiags)
+		qsort(c->diags, c->ndiags, sizeof(*c->diags), diag_cmp);
+	for (i = 0; i < c->ndiags; i++) {
+		struct diag *d = &c->diags[i];
+
+		if (err && i < MAX_SHOWN)
+			fprintf(err, "%s:%d:%d: %s%s\n", c->file, d->loc.line,
+				d->loc.col, d->warning ? "warning: " : "",
+				d->msg);
+		free(d->msg);
+	}
+	if (err && c->ndiags > MAX_SHOWN)
+		fprintf(err, "%s: %zu more problems not shown\n", c->file,
+			c->ndiags - MAX_SHOWN);
+	if (err && c->oom)
+		fprintf(err, "%s: out of memory\n", c->file);
+	free(c->diags);
+	c->diags = NULL;
+	c->ndiags = c->cap = 0;
+}
+
+/* ---- key path, for messages ---- */
+
+__attribute__((format(printf, 2, 3))) static size_t push(struct ctx *c,
+							 const char *fmt, ...)
+{
+	size_t old = c->pathlen;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(c->path + old, sizeof(c->path) - old, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		c->pathlen = old + (size_t)n < sizeof(c->path) ?
+				     old + (size_t)n :
+				     sizeof(c->path) - 1;
+	return old;
+}
+
+static size_t push_key(struct ctx *c, const char *key)
+{
+	return push(c, c->pathlen ? ".%s" : "%s", key);
+}
+
+static void pop(struct ctx *c, size_t len)
+{
+	c->pathlen = len;
+	c->path[len] = '\0';
+}
+
+/* ---- nodes ---- */
+
+static yaml_node_t *node(struct ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+static const char *text(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* An empty plain value ("key:" alone), "~" or "null". */
+static bool is_null(const yaml_node_t *n)
+{
+	const char *s = text(n);
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null") ||
+	       !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+static const char *kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return is_null(n) ? "an empty value" : "a scalar";
+	}
+}
+
+static const char *const vtype_name[] = { "a single value", "a list",
+					  "a mapping" };
+
+static bool has_type(const yaml_node_t *n, enum vtype t)
+{
+	switch (t) {
+	case T_SCALAR:
+		return n->type == YAML_SCALAR_NODE && !is_null(n);
+	case T_SEQ:
+		return n->type == YAML_SEQUENCE_NODE;
+	default:
+		return n->type == YAML_MAPPING_NODE;
+	}
+}
+
+/* The node must be of type t; says so at the node when it is not. */
+static bool want(struct ctx *c, const yaml_node_t *n, enum vtype t)
+{
+	if (has_type(n, t))
+		return true;
+	if (n->type == YAML_SCALAR_NODE && !is_null(n))
+		error_node(c, n, "expected %s, found '%s'", vtype_name[t],
+			   text(n));
+	else
+		error_node(c, n, "expected %s, found %s", vtype_name[t], kind(n));
+	return false;
+}
+
+static size_t seq_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.sequence.items.top -
+			n->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_item(struct ctx *c, const yaml_node_t *n, size_t i)
+{
+	return node(c, n->data.sequence.items.start[i]);
+}
+
+/*
+ * Look up the keys of a mapping: vals[i] gets the value of keys[i], or NULL
+ * when it is absent or of the wrong type (that is reported here, as are
+ * unknown and duplicate keys). Returns false when a required key is
+ * missing, reported at the mapping.
+ */
+static bool get_keys(struct ctx *c, const yaml_node_t *map,
+		     const struct key *keys, size_t nkeys, yaml_node_t **vals)
+{
+	yaml_node_t *knodes[MAX_KEYS] = { 0 };
+	yaml_node_pair_t *pair;
+	bool ok = true;
+	size_t i;
+
+	memset(vals, 0, nkeys * sizeof(*vals));
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(c, pair->key);
+		yaml_node_t *v = node(c, pair->value);
+		size_t saved;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			error_node(c, k, "a key must be a word, found %s",
+				   kind(k));
+			continue;
+		}
+		for (i = 0; i < nkeys; i++)
+			if (!strcmp(text(k), keys[i].name))
+				break;
+		if (i == nkeys) {
+			char known[256] = "";
+
+			for (i = 0; i < nkeys; i++) {
+				strcat(known, i ? ", " : "");
+				strcat(known, keys[i].name);
+			}
+			error_node(c, k, "unknown key '%s' (expected one of: %s)",
+				   text(k), known);
+			continue;
+		}
+		if (knodes[i]) {
+			error_node(c, k, "duplicate key '%s' (first at line %d)",
+				   text(k), node_loc(knodes[i]).line);
+			continue;
+		}
+		knodes[i] = k;
+		saved = push_key(c, keys[i].name);
+		if (want(c, v, keys[i].type))
+			vals[i] = v;
+		pop(c, saved);
+	}
+	for (i = 0; i < nkeys; i++) {
+		if (keys[i].required && !knodes[i]) {
+			error_node(c, map, "missing required key '%s'",
+				   keys[i].name);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* ---- scalars ---- */
+
+/* An enum value: index into names, or -1 after reporting. */
+static int enum_val(struct ctx *c, const yaml_node_t *n, const char *key,
+		    const char *const *names, int nnames)
+{
+	char expect[128] = "";
+	int i;
+
+	for (i = 0; i < nnames; i++)
+		if (!strcmp(text(n), names[i]))
+			return i;
+	for (i = 0; i < nnames; i++) {
+		strcat(expect, i ? (i == nnames - 1 ? " or " : ", ") : "");
+		strcat(expect, names[i]);
+	}
+	error_node(c, n, "%s must be %s, found '%s'", key, expect, text(n));
+	return -1;
+}
+
+/*
+ * Unsigned decimal, or 0x hex when hex is set. No sign, no spaces and no
+ * leading zero: a YAML 1.1 reader would take 010 for octal, so refusing it
+ * keeps every tool reading the same number. 0 ok, -1 syntax, -2 range.
+ */
+static int parse_uint(const char *s, bool hex, uint64_t max, uint64_t *out)
+{
+	unsigned base = 10;
+	uint64_t v = 0;
+
+	if (hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1]) {
+		return -1;
+	}
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		unsigned d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			return -1;
+		if (v > (max - d) / base)
+			return -2;
+		v = v * base + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The YAML 1.2 core schema booleans, nothing looser ("yes", "on"). */
+static int bool_val(struct ctx *c, const yaml_node_t *n, bool *out)
+{
+	static const char *const t[] = { "true", "True", "TRUE" };
+	static const char *const f[] = { "false", "False", "FALSE" };
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (!strcmp(text(n), t[i]) || !strcmp(text(n), f[i])) {
+			*out = !strcmp(text(n), t[i]);
+			return 0;
+		}
+	}
+	error_node(c, n, "exempt must be true or false, found '%s'", text(n));
+	return -1;
+}
+
+static int port_val(struct ctx *c, const yaml_node_t *n, const char *s,
+		    uint16_t *out)
+{
+	uint64_t v;
+	int r = parse_uint(s, false, 65535, &v);
+
+	if (r == -1) {
+		error_node(c, n, "'%s' is not a port number", s);
+		return -1;
+	}
+	if (r == -2 || v == 0) {
+		error_node(c, n, "port %s is out of range 1-65535", s);
+		return -1;
+	}
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* "443" or "8000-8080". */
+static int port_range_val(struct ctx *c, const yaml_node_t *n,
+			  struct tl_port_range *out)
+{
+	char buf[32];
+	char *dash;
+
+	if (strlen(text(n)) >= sizeof(buf)) {
+		error_node(c, n, "'%s' is not a port or port range", text(n));
+		return -1;
+	}
+	strcpy(buf, text(n));
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	if (port_val(c, n, buf, &out->lo))
+		return -1;
+	out->hi = out->lo;
+	if (dash && port_val(c, n, dash + 1, &out->hi))
+		return -1;
+	if (out->lo > out->hi) {
+		error_node(c, n, "port range %s is backwards (%u > %u)",
+			   text(n), out->lo, out->hi);
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy a validated string; the checks made sure it fits. */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src);
+}
+
+/* ---- names, globs and paths ---- */
+
+static const char *check_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n)
+		return "is empty";
+	if (n > TL_NAME_MAX - 1)
+		return "is longer than 63 characters";
+	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789_.-") != n)
+		return "may only hold letters, digits, '_', '.' and '-'";
+	return NULL;
+}
+
+static bool is_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* fnmatch takes an unterminated '[' literally: almost surely a typo. */
+static bool brackets_closed(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' && s[1]) {
+			s++;
+		} else if (*s == '[') {
+			const char *e = s + 1;
+
+			if (*e == '!' || *e == '^')
+				e++;
+			if (*e == ']')
+				e++;
+			e = strchr(e, ']');
+			if (!e)
+				return false;
+			s = e;
+		}
+	}
+	return true;
+}
+
+static bool has_ctrl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* What the kernel accepts as a device name (dev_valid_name), or a glob. */
+static const char *check_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n)
+		return "interface name is empty";
+	if (n >= TL_GLOB_MAX)
+		return "interface glob is longer than 255 characters";
+	if (!is_glob(s) && n > IFNAME_MAX)
+		return "interface name is longer than 15 characters";
+	if (strpbrk(s, "/: \t") || has_ctrl(s) || !strcmp(s, ".") ||
+	    !strcmp(s, ".."))
+		return "not a valid interface name";
+	if (!brackets_closed(s))
+		return "unterminated '[' in interface glob";
+	if (!fnmatch(s, "lo", 0))
+		return "a tunnel interface must not match the loopback interface lo";
+	return NULL;
+}
+
+/* A path below the cgroup2 mount, written the one way the agent looks it up. */
+static const char *check_cgroup_path(const char *s, bool glob_ok)
+{
+	size_t n = strlen(s);
+	const char *comp;
+
+	if (s[0] != '/')
+		return "must start with '/'";
+	if (n >= TL_GLOB_MAX)
+		return "is longer than 255 characters";
+	if (has_ctrl(s))
+		return "holds a control character";
+	if (strstr(s, "//"))
+		return "holds an empty component ('//')";
+	if (n > 1 && s[n - 1] == '/')
+		return "must not end with '/'";
+	for (comp = s; comp; comp = strchr(comp + 1, '/')) {
+		if (!strncmp(comp, "/../", 4) || !strcmp(comp, "/..") ||
+		    !strncmp(comp, "/./", 3) || !strcmp(comp, "/."))
+			return "must not hold '.' or '..' components";
+	}
+	if (is_glob(s) && !glob_ok)
+		return "must not be a glob";
+	if (!brackets_closed(s))
+		return "unterminated '[' in glob";
+	return NULL;
+}
+
+/* ---- addresses ---- */
+
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+static bool is_mapped(const uint8_t a[16])
+{
+	return !memcmp(a, v4mapped, sizeof(v4mapped));
+}
+
+/* Prefix length in the one 128-bit space that the BPF tables use. */
+static unsigned full_plen(const struct tl_cidr *c)
+{
+	return c->family == AF_INET ? 96u + c->prefixlen : c->prefixlen;
+}
+
+static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+	uint8_t mask;
+
+	if (memcmp(a, b, bytes))
+		return false;
+	if (!rest)
+		return true;
+	mask = (uint8_t)(0xff00 >> rest);
+	return !((a[bytes] ^ b[bytes]) & mask);
+}
+
+/* Does a contain b (both in the 128-bit space)? */
+static bool cidr_contains(const struct tl_cidr *a, const struct tl_cidr *b)
+{
+	return full_plen(a) <= full_plen(b) &&
+	       prefix_eq(a->addr, b->addr, full_plen(a));
+}
+
+bool tl_cidr_overlap(const struct tl_cidr *a, const struct tl_cidr *b)
+{
+	unsigned pa = full_plen(a), pb = full_plen(b);
+
+	return prefix_eq(a->addr, b->addr, pa < pb ? pa : pb);
+}
+
+int tl_parse_addr(const char *s, struct tl_cidr *out)
+{
+	struct tl_cidr c = { 0 };
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memcpy(c.addr, v4mapped, sizeof(v4mapped));
+		memcpy(c.addr + 12, &a4, 4);
+		c.family = AF_INET;
+		c.prefixlen = 32;
+	} else if (inet_pton(AF_INET6, s, c.addr) == 1) {
+		/* ::ffff:a.b.c.d is IPv4 on the wire: one spelling, one rule. */
+		c.family = is_mapped(c.addr) ? AF_INET : AF_INET6;
+		c.prefixlen = c.family == AF_INET ? 32 : 128;
+	} else {
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Like tl_parse_cidr, but says what is wrong (NULL when nothing). */
+static const char *cidr_parse(const char *s, struct tl_cidr *out,
+			      char *hint, size_t hintlen)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET6_ADDRSTRLEN + 8];
+	struct tl_cidr c;
+	uint64_t plen;
+	unsigned max, full, i;
+
+	if (hint && hintlen)
+		hint[0] = '\0';
+	if (!slash)
+		return tl_parse_addr(s, out) ? "not an IPv4 or IPv6 address" :
+					       NULL;
+	if ((size_t)(slash - s) >= sizeof(addr))
+		return "not an IPv4 or IPv6 address";
+	memcpy(addr, s, slash - s);
+	addr[slash - s] = '\0';
+	if (tl_parse_addr(addr, &c))
+		return "not an IPv4 or IPv6 address";
+	/* a mapped IPv6 spelling counts in IPv6 bits */
+	max = strchr(addr, ':') ? 128 : 32;
+	if (parse_uint(slash + 1, false, UINT64_MAX, &plen))
+		return "prefix length is not a number";
+	if (plen > max)
+		return max == 32 ? "prefix length is out of range 0-32" :
+				   "prefix length is out of range 0-128";
+	full = max == 32 ? 96 + (unsigned)plen : (unsigned)plen;
+	if (c.family == AF_INET && full < 96)
+		c.family = AF_INET6; /* ::ffff:0:0/80: wider than IPv4 */
+	c.prefixlen = c.family == AF_INET ? full - 96 : full;
+	for (i = full; i < 128; i++) {
+		if (c.addr[i / 8] & (0x80 >> (i % 8))) {
+			if (hint) {
+				struct tl_cidr net = c;
+
+				for (; i < 128; i++)
+					net.addr[i / 8] &= ~(0x80 >> (i % 8));
+				tl_format_cidr(&net, hint, hintlen);
+			}
+			return "host bits are set";
+		}
+	}
+	*out = c;
+	return NULL;
+}
+
+int tl_parse_cidr(const char *s, struct tl_cidr *out)
+{
+	return cidr_parse(s, out, NULL, 0) ? -1 : 0;
+}
+
+int tl_format_addr(const uint8_t addr[16], char *buf, size_t len)
+{
+	const char *r;
+
+	if (is_mapped(addr))
+		r = inet_ntop(AF_INET, addr + 12, buf, len);
+	else
+		r = inet_ntop(AF_INET6, addr, buf, len);
+	return r ? 0 : -1;
+}
+
+int tl_format_cidr(const struct tl_cidr *c, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	int n;
+
+	if (c->family == AF_INET6 && is_mapped(c->addr)) {
+		/* e.g. ::ffff:0:0/96 itself: keep it IPv6-spelled */
+		if (!inet_ntop(AF_INET6, c->addr, a, sizeof(a)))
+			return -1;
+	} else if (tl_format_addr(c->addr, a, sizeof(a))) {
+		return -1;
+	}
+	n = snprintf(buf, len, "%s/%u", a, c->prefixlen);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* A single address for a peer: the VPN server or a resolver. */
+static const char *check_unicast(const struct tl_cidr *a)
+{
+	static const uint8_t zero[16];
+	const uint8_t *v4 = a->addr + 12;
+
+	if (a->family == AF_INET) {
+		if (v4[0] == 127)
+			return "is a loopback address";
+		if (v4[0] >= 224)
+			return v4[0] < 240 ? "is a multicast address" :
+					     "is not a unicast address";
+		if (!memcmp(v4, zero, 4))
+			return "is the unspecified address";
+		if (v4[0] == 0)
+			return "is not a unicast address";
+		return NULL;
+	}
+	if (!memcmp(a->addr, zero, 15))
+		return a->addr[15] == 1 ? "is a loopback address" :
+		       a->addr[15] == 0 ? "is the unspecified address" :
+					  NULL;
+	if (a->addr[0] == 0xff)
+		return "is a multicast address";
+	return NULL;
+}
+
+static int addr_val(struct ctx *c, const yaml_node_t *n, struct tl_cidr *out)
+{
+	const char *why;
+
+	if (tl_parse_addr(text(n), out)) {
+		error_node(c, n, "'%s' is not an IPv4 or IPv6 address%s", text(n),
+			   strchr(text(n), '/') ? " (a single address, no prefix)" :
+						  "");
+		return -1;
+	}
+	why = check_unicast(out);
+	if (why) {
+		error_node(c, n, "%s %s", text(n), why);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- tunnels ---- */
+
+static int proto_val(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const names[] = { "udp", "tcp" };
+	int i = enum_val(c, n, "protocol", names, 2);
+
+	return i < 0 ? -1 : i == 0 ? IPPROTO_UDP : IPPROTO_TCP;
+}
+
+static void read_endpoint(struct ctx *c, const yaml_node_t *n,
+			  struct tl_endpoint_cfg *ep)
+{
+	static const struct key keys[] = {
+		{ "address", T_SCALAR, true },
+		{ "port", T_SCALAR, true },
+		{ "protocol", T_SCALAR, false },
+	};
+	yaml_node_t *v[3];
+	int proto;
+
+	ep->loc = node_loc(n);
+	ep->protocol = IPPROTO_UDP;
+	get_keys(c, n, keys, 3, v);
+	if (v[0]) {
+		ep->loc = node_loc(v[0]);
+		if (addr_val(c, v[0], &ep->addr))
+			ep->addr.family = 0;
+	}
+	if (v[1] && port_val(c, v[1], text(v[1]), &ep->port))
+		ep->addr.family = 0;
+	if (v[2] && (proto = proto_val(c, v[2])) >= 0)
+		ep->protocol = (uint8_t)proto;
+}
+
+static void read_client(struct ctx *c, const yaml_node_t *n,
+			struct tl_tunnel_cfg *t)
+{
+	static const struct key keys[] = {
+		{ "cgroup", T_SCALAR, false },
+		{ "fwmark", T_SCALAR, false },
+	};
+	yaml_node_t *v[2];
+	const char *why;
+	uint64_t mark;
+	int r;
+
+	get_keys(c, n, keys, 2, v);
+	if (v[0]) {
+		why = check_cgroup_path(text(v[0]), true);
+		if (why)
+			error_node(c, v[0], "cgroup '%s' %s", text(v[0]), why);
+		else
+			copy_str(t->client_cgroup, TL_GLOB_MAX, text(v[0]));
+	}
+	if (v[1]) {
+		r = parse_uint(text(v[1]), true, UINT32_MAX, &mark);
+		if (r == -1)
+			error_node(c, v[1], "fwmark '%s' is not a number (decimal or 0x hex)",
+				   text(v[1]));
+		else if (r == -2)
+			error_node(c, v[1], "fwmark %s does not fit in 32 bits",
+				   text(v[1]));
+		else if (!mark)
+			error_node(c, v[1], "fwmark must be non-zero (0 means no mark)");
+		else
+			t->has_fwmark = true;
+		t->fwmark = (uint32_t)mark;
+	}
+	if (!v[0] && !v[1])
+		warn_at(c, node_loc(n),
+			"neither cgroup nor fwmark: no process may send VPN transport to the endpoints of tunnel '%s'",
+			t->name);
+}
+
+static void read_endpoints(struct ctx *c, const yaml_node_t *n,
+			   struct tl_tunnel_cfg *t)
+{
+	size_t i, len = seq_len(n);
+
+	if (!len) {
+		error_node(c, n, "at least one endpoint is required");
+		return;
+	}
+	if (c->nendpoints + len > TL_MAX_ENDPOINTS) {
+		error_node(c, n, "too many endpoints (at most %d over all tunnels)",
+			   TL_MAX_ENDPOINTS);
+		return;
+	}
+	t->endpoints = calloc(len, sizeof(*t->endpoints));
+	if (!t->endpoints) {
+		c->oom = true;
+		return;
+	}
+	t->nendpoints = len;
+	c->nendpoints += len;
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		size_t saved = push(c, "[%zu]", i);
+
+		if (want(c, item, T_MAP))
+			read_endpoint(c, item, &t->endpoints[i]);
+		pop(c, saved);
+	}
+}
+
+static void read_resolvers(struct ctx *c, const yaml_node_t *n,
+			   struct tl_tunnel_cfg *t)
+{
+	size_t i, j, len = seq_len(n);
+
+	if (len > TL_MAX_RESOLVERS) {
+		error_node(c, n, "too many resolvers (at most %d)",
+			   TL_MAX_RESOLVERS);
+		return;
+	}
+	t->resolvers = calloc(len ? len : 1, sizeof(*t->resolvers));
+	if (!t->resolvers) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		struct tl_cidr *r = &t->resolvers[t->nresolvers];
+		size_t saved = push(c, "[%zu]", i);
+
+		if (want(c, item, T_SCALAR) && !addr_val(c, item, r)) {
+			for (j = 0; j < t->nresolvers; j++)
+				if (!memcmp(t->resolvers[j].addr, r->addr, 16))
+					break;
+			if (j < t->nresolvers)
+				error_node(c, item, "duplicate resolver %s",
+					   text(item));
+			else
+				t->nresolvers++;
+		}
+		pop(c, saved);
+	}
+}
+
+static void read_tunnel(struct ctx *c, const yaml_node_t *n,
+			struct tl_tunnel_cfg *t)
+{
+	static const struct key keys[] = {
+		{ "name", T_SCALAR, true },	  { "interface", T_SCALAR, true },
+		{ "endpoints", T_SEQ, true },	  { "client", T_MAP, false },
+		{ "resolvers", T_SEQ, false },
+	};
+	yaml_node_t *v[5];
+	const char *why;
+	size_t saved;
+
+	t->loc = node_loc(n);
+	get_keys(c, n, keys, 5, v);
+	if (v[0]) {
+		t->loc = node_loc(v[0]);
+		why = check_name(text(v[0]));
+		if (why)
+			error_node(c, v[0], "name '%s' %s", text(v[0]), why);
+		else
+			copy_str(t->name, TL_NAME_MAX, text(v[0]));
+	}
+	if (v[1]) {
+		why = check_ifname(text(v[1]));
+		if (why)
+			error_node(c, v[1], "interface '%s': %s", text(v[1]), why);
+		else
+			copy_str(t->interface, TL_GLOB_MAX, text(v[1]));
+	}
+	saved = push_key(c, "endpoints");
+	if (v[2])
+		read_endpoints(c, v[2], t);
+	pop(c, saved);
+	if (!v[3] && v[0])
+		warn_at(c, t->loc,
+			"no 'client' (cgroup or fwmark): no process may send VPN transport to the endpoints of tunnel '%s'",
+			text(v[0]));
+	saved = push_key(c, "client");
+	if (v[3])
+		read_client(c, v[3], t);
+	pop(c, saved);
+	saved = push_key(c, "resolvers");
+	if (v[4])
+		read_resolvers(c, v[4], t);
+	pop(c, saved);
+}
+
+static void read_tunnels(struct ctx *c, const yaml_node_t *n)
+{
+	struct tl_policy *p = c->p;
+	size_t i, len = seq_len(n);
+
+	if (!len) {
+		error_node(c, n, "at least one tunnel is required");
+		return;
+	}
+	if (len > TL_MAX_TUNNELS) {
+		error_node(c, seq_item(c, n, TL_MAX_TUNNELS),
+			   "too many tunnels (at most %d)", TL_MAX_TUNNELS);
+		len = TL_MAX_TUNNELS;
+	}
+	p->tunnels = calloc(len, sizeof(*p->tunnels));
+	if (!p->tunnels) {
+		c->oom = true;
+		return;
+	}
+	p->ntunnels = len;
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		size_t saved = push(c, "[%zu]", i);
+
+		if (want(c, item, T_MAP))
+			read_tunnel(c, item, &p->tunnels[i]);
+		pop(c, saved);
+	}
+}
+
+/* ---- profiles ---- */
+
+/* The new entry ports[nports] against those before it. */
+static bool port_overlap(struct ctx *c, const yaml_node_t *n,
+			 const struct tl_allow_rule *r)
+{
+	const struct tl_port_range *x = &r->ports[r->nports];
+	int i;
+
+	for (i = 0; i < r->nports; i++) {
+		const struct tl_port_range *y = &r->ports[i];
+
+		if (x->lo <= y->hi && y->lo <= x->hi) {
+			error_node(c, n, "port %s overlaps %u-%u in the same list",
+				   text(n), y->lo, y->hi);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void read_ports(struct ctx *c, const yaml_node_t *n,
+		       struct tl_allow_rule *r)
+{
+	size_t i, len = seq_len(n);
+
+	if (!len) {
+		error_node(c, n, "an empty port list allows nothing; omit 'ports' for every port");
+		return;
+	}
+	if (len > TL_MAX_PORT_RANGES) {
+		error_node(c, seq_item(c, n, TL_MAX_PORT_RANGES),
+			   "too many port entries (at most %d)",
+			   TL_MAX_PORT_RANGES);
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		size_t saved = push(c, "[%zu]", i);
+
+		if (want(c, item, T_SCALAR) &&
+		    !port_range_val(c, item, &r->ports[r->nports]) &&
+		    !port_overlap(c, item, r)) {
+			r->ports[r->nports].protocol = r->protocol;
+			r->nports++;
+		}
+		pop(c, saved);
+	}
+}
+
+/* Returns false when the rule is not usable for the cross checks. */
+static bool read_allow(struct ctx *c, const yaml_node_t *n,
+		       struct tl_allow_rule *r)
+{
+	static const struct key keys[] = {
+		{ "cidr", T_SCALAR, true },
+		{ "protocol", T_SCALAR, false },
+		{ "ports", T_SEQ, false },
+	};
+	static const char *const protos[] = { "any", "tcp", "udp", "icmp" };
+	static const uint8_t proto_nums[] = { 0, IPPROTO_TCP, IPPROTO_UDP,
+					      IPPROTO_ICMP };
+	yaml_node_t *v[3];
+	char hint[64];
+	const char *why;
+	bool ok = false;
+	size_t saved;
+	int proto = 0;
+
+	r->loc = node_loc(n);
+	get_keys(c, n, keys, 3, v);
+	if (v[0]) {
+		r->loc = node_loc(v[0]);
+		why = cidr_parse(text(v[0]), &r->cidr, hint, sizeof(hint));
+		if (why)
+			error_node(c, v[0], "cidr %s: %s%s%s", text(v[0]), why,
+				   hint[0] ? "; the network is " : "", hint);
+		ok = !why;
+	}
+	if (v[1])
+		proto = enum_val(c, v[1], "protocol", protos, 4);
+	if (proto < 0)
+		proto = 0;
+	r->protocol = proto_nums[proto];
+	if (r->protocol == IPPROTO_ICMP && ok && r->cidr.family == AF_INET6)
+		r->protocol = IPPROTO_ICMPV6;
+	if (v[2] && r->protocol != IPPROTO_TCP && r->protocol != IPPROTO_UDP) {
+		error_node(c, v[2], "ports need 'protocol: tcp' or 'protocol: udp'");
+	} else if (v[2]) {
+		saved = push_key(c, "ports");
+		read_ports(c, v[2], r);
+		pop(c, saved);
+	}
+	return ok;
+}
+
+static void read_allows(struct ctx *c, const yaml_node_t *n,
+			struct tl_profile_cfg *pr)
+{
+	size_t i, len = seq_len(n);
+
+	if (c->nallow + len > TL_MAX_ALLOW_ENTRIES) {
+		error_node(c, n, "too many allow rules (at most %d over all profiles)",
+			   TL_MAX_ALLOW_ENTRIES);
+		return;
+	}
+	if (!len)
+		return;
+	pr->allow = calloc(len, sizeof(*pr->allow));
+	if (!pr->allow) {
+		c->oom = true;
+		return;
+	}
+	c->nallow += len;
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		struct tl_allow_rule *r = &pr->allow[pr->nallow];
+		size_t saved = push(c, "[%zu]", i);
+
+		/* keep only rules whose CIDR parsed: the others failed already */
+		if (want(c, item, T_MAP) && read_allow(c, item, r))
+			pr->nallow++;
+		else
+			memset(r, 0, sizeof(*r));
+		pop(c, saved);
+	}
+}
+
+static void read_profile(struct ctx *c, const yaml_node_t *n,
+			 struct tl_profile_cfg *pr)
+{
+	static const struct key keys[] = {
+		{ "name", T_SCALAR, true },
+		{ "lan", T_SCALAR, false },
+		{ "allow", T_SEQ, false },
+	};
+	static const char *const lan[] = { "block", "allow" };
+	yaml_node_t *v[3];
+	const char *why;
+	size_t saved;
+
+	pr->loc = node_loc(n);
+	get_keys(c, n, keys, 3, v);
+	if (v[0]) {
+		pr->loc = node_loc(v[0]);
+		why = check_name(text(v[0]));
+		if (why)
+			error_node(c, v[0], "name '%s' %s", text(v[0]), why);
+		else
+			copy_str(pr->name, TL_NAME_MAX, text(v[0]));
+	}
+	if (v[1])
+		pr->lan = enum_val(c, v[1], "lan", lan, 2) == 1;
+	saved = push_key(c, "allow");
+	if (v[2])
+		read_allows(c, v[2], pr);
+	pop(c, saved);
+}
+
+static void read_profiles(struct ctx *c, const yaml_node_t *n)
+{
+	struct tl_policy *p = c->p;
+	size_t i, len = seq_len(n);
+
+	if (!len) {
+		error_node(c, n, "at least one profile is required");
+		return;
+	}
+	if (len > TL_MAX_PROFILES) {
+		error_node(c, seq_item(c, n, TL_MAX_PROFILES),
+			   "too many profiles (at most %d)", TL_MAX_PROFILES);
+		len = TL_MAX_PROFILES;
+	}
+	p->profiles = calloc(len, sizeof(*p->profiles));
+	if (!p->profiles) {
+		c->oom = true;
+		return;
+	}
+	p->nprofiles = len;
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		size_t saved = push(c, "[%zu]", i);
+
+		if (want(c, item, T_MAP))
+			read_profile(c, item, &p->profiles[i]);
+		pop(c, saved);
+	}
+}
+
+/* ---- cgroups ---- */
+
+static int find_profile(const struct tl_policy *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nprofiles; i++)
+		if (p->profiles[i].name[0] && !strcmp(p->profiles[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Returns false when the rule is not usable for the cross checks. */
+static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
+			struct tl_cgroup_rule *r)
+{
+	static const struct key keys[] = {
+		{ "path", T_SCALAR, true },
+		{ "profile", T_SCALAR, false },
+		{ "exempt", T_SCALAR, false },
+	};
+	yaml_node_t *v[3];
+	const char *why;
+	bool ok = false;
+
+	r->loc = node_loc(n);
+	r->profile = -1;
+	get_keys(c, n, keys, 3, v);
+	if (v[0]) {
+		r->loc = node_loc(v[0]);
+		why = check_cgroup_path(text(v[0]), true);
+		if (why)
+			error_node(c, v[0], "path '%s' %s", text(v[0]), why);
+		else
+			copy_str(r->path, TL_GLOB_MAX, text(v[0]));
+		ok = !why;
+	}
+	if (v[2] && bool_val(c, v[2], &r->exempt))
+		return false;
+	if (v[1] && r->exempt) {
+		error_node(c, n, "give either 'profile' or 'exempt: true', not both");
+		return false;
+	}
+	if (!v[1] && !r->exempt) {
+		if (!v[2])
+			error_node(c, n, "needs 'profile' or 'exempt: true'");
+		else
+			error_node(c, n, "'exempt: false' needs a 'profile'");
+		return false;
+	}
+	if (v[1]) {
+		r->profile = find_profile(c->p, text(v[1]));
+		if (r->profile < 0) {
+			error_node(c, v[1], "unknown profile '%s'", text(v[1]));
+			return false;
+		}
+	}
+	return ok;
+}
+
+static void read_cgroups(struct ctx *c, const yaml_node_t *n)
+{
+	struct tl_policy *p = c->p;
+	size_t i, len = seq_len(n);
+
+	if (len > TL_MAX_CGROUPS) {
+		error_node(c, seq_item(c, n, TL_MAX_CGROUPS),
+			   "too many cgroup entries (at most %d)",
+			   TL_MAX_CGROUPS);
+		len = TL_MAX_CGROUPS;
+	}
+	if (!len)
+		return;
+	p->cgroups = calloc(len, sizeof(*p->cgroups));
+	if (!p->cgroups) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		struct tl_cgroup_rule *r = &p->cgroups[p->ncgroups];
+		size_t saved = push(c, "[%zu]", i);
+
+		if (want(c, item, T_MAP) && read_cgroup(c, item, r))
+			p->ncgroups++;
+		else
+			memset(r, 0, sizeof(*r));
+		pop(c, saved);
+	}
+}
+
+/* ---- top level ---- */
+
+static void read_root(struct ctx *c, const yaml_node_t *root)
+{
+	static const struct key keys[] = {
+		{ "mode", T_SCALAR, false },	 { "attach_cgroup", T_SCALAR, false },
+		{ "no_socket", T_SCALAR, false }, { "tunnels", T_SEQ, true },
+		{ "profiles", T_SEQ, true },	 { "cgroups", T_SEQ, false },
+	};
+	static const char *const modes[] = { "enforce", "audit" };
+	static const char *const nosock[] = { "enforce", "allow" };
+	struct tl_policy *p = c->p;
+	yaml_node_t *v[6];
+	const char *why;
+	size_t saved;
+	int i;
+
+	if (!want(c, root, T_MAP))
+		return;
+	get_keys(c, root, keys, 6, v);
+	if (v[0] && (i = enum_val(c, v[0], "mode", modes, 2)) >= 0)
+		p->mode = i ? TL_MODE_AUDIT : TL_MODE_ENFORCE;
+	if (v[1]) {
+		why = check_cgroup_path(text(v[1]), false);
+		if (why)
+			error_node(c, v[1], "attach_cgroup '%s' %s", text(v[1]), why);
+		else
+			copy_str(p->attach_cgroup, TL_GLOB_MAX, text(v[1]));
+	}
+	if (v[2] && (i = enum_val(c, v[2], "no_socket", nosock, 2)) >= 0)
+		p->no_socket_allow = i == 1;
+	/* profiles before cgroups, which name them */
+	saved = push_key(c, "tunnels");
+	if (v[3])
+		read_tunnels(c, v[3]);
+	pop(c, saved);
+	saved = push_key(c, "profiles");
+	if (v[4])
+		read_profiles(c, v[4]);
+	pop(c, saved);
+	saved = push_key(c, "cgroups");
+	if (v[5])
+		read_cgroups(c, v[5]);
+	pop(c, saved);
+}
+
+/* ---- checks across entries ---- */
+
+static void check_names(struct ctx *c)
+{
+	const struct tl_policy *p = c->p;
+	size_t i, j;
+
+	/* at most 16 tunnels and 64 profiles: quadratic is fine */
+	for (i = 0; i < p->ntunnels; i++)
+		for (j = 0; j < i && p->tunnels[i].name[0]; j++)
+			if (!strcmp(p->tunnels[i].name, p->tunnels[j].name)) {
+				error_at(c, p->tunnels[i].loc,
+					 "duplicate tunnel name '%s' (first at line %d)",
+					 p->tunnels[i].name,
+					 p->tunnels[j].loc.line);
+				break;
+			}
+	for (i = 0; i < p->nprofiles; i++)
+		for (j = 0; j < i && p->profiles[i].name[0]; j++)
+			if (!strcmp(p->profiles[i].name, p->profiles[j].name)) {
+				error_at(c, p->profiles[i].loc,
+					 "duplicate profile name '%s' (first at line %d)",
+					 p->profiles[i].name,
+					 p->profiles[j].loc.line);
+				break;
+			}
+}
+
+static bool endpoint_eq(const struct tl_endpoint_cfg *a,
+			const struct tl_endpoint_cfg *b)
+{
+	return a->port == b->port && a->protocol == b->protocol &&
+	       !memcmp(a->addr.addr, b->addr.addr, 16);
+}
+
+/* One endpoint map: an endpoint belongs to one tunnel, once. */
+static void check_endpoints(struct ctx *c)
+{
+	const struct tl_policy *p = c->p;
+	size_t t, e, u, f;
+
+	/* at most TL_MAX_ENDPOINTS in all: quadratic is fine */
+	for (t = 0; t < p->ntunnels; t++) {
+		for (e = 0; e < p->tunnels[t].nendpoints; e++) {
+			const struct tl_endpoint_cfg *a = &p->tunnels[t].endpoints[e];
+			bool dup = false;
+
+			if (!a->addr.family)
+				continue;
+			for (u = 0; u <= t && !dup; u++) {
+				const struct tl_tunnel_cfg *o = &p->tunnels[u];
+
+				for (f = 0; f < (u == t ? e : o->nendpoints); f++) {
+					if (!o->endpoints[f].addr.family ||
+					    !endpoint_eq(a, &o->endpoints[f]))
+						continue;
+					error_at(c, a->loc,
+						 "duplicate endpoint (first at line %d)",
+						 o->endpoints[f].loc.line);
+					dup = true;
+					break;
+				}
+			}
+		}
+	}
+}
+
+static int cgroup_cmp(const void *a, const void *b)
+{
+	const struct tl_cgroup_rule *x = *(const struct tl_cgroup_rule *const *)a;
+	const struct tl_cgroup_rule *y = *(const struct tl_cgroup_rule *const *)b;
+	int r = strcmp(x->path, y->path);
+
+	if (r)
+		return r;
+	return x < y ? -1 : x > y;
+}
+
+/* Up to 16k entries: sort, then equal paths are neighbours. */
+static void check_cgroups(struct ctx *c)
+{
+	struct tl_policy *p = c->p;
+	struct tl_cgroup_rule **s;
+	size_t i;
+
+	for (i = 0; i < p->ncgroups; i++) {
+		struct tl_cgroup_rule *r = &p->cgroups[i];
+
+		if (strcmp(r->path, "/"))
+			continue;
+		if (r->exempt)
+			warn_at(c, r->loc,
+				"exempting '/' leaves every process without a profile unprotected");
+		else if (p->default_profile < 0)
+			p->default_profile = r->profile;
+	}
+	if (p->ncgroups < 2)
+		return;
+	s = malloc(p->ncgroups * sizeof(*s));
+	if (!s) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < p->ncgroups; i++)
+		s[i] = &p->cgroups[i];
+	qsort(s, p->ncgroups, sizeof(*s), cgroup_cmp);
+	for (i = 1; i < p->ncgroups; i++)
+		if (!strcmp(s[i]->path, s[i - 1]->path))
+			error_at(c, s[i]->loc,
+				 "duplicate cgroup path '%s' (first at line %d)",
+				 s[i]->path, s[i - 1]->loc.line);
+	free(s);
+}
+
+/* Order of the 128-bit space: by address, then wider first. */
+static int cidr_cmp(const struct tl_cidr *a, const struct tl_cidr *b)
+{
+	int r = memcmp(a->addr, b->addr, 16);
+
+	if (r)
+		return r;
+	return (int)full_plen(a) - (int)full_plen(b);
+}
+
+static int rule_cmp(const void *a, const void *b)
+{
+	const struct tl_allow_rule *x = *(const struct tl_allow_rule *const *)a;
+	const struct tl_allow_rule *y = *(const struct tl_allow_rule *const *)b;
+	int r = cidr_cmp(&x->cidr, &y->cidr);
+
+	if (r)
+		return r;
+	return x < y ? -1 : x > y; /* file order among equals */
+}
+
+static bool loc_before(struct tl_loc a, struct tl_loc b)
+{
+	return a.line < b.line || (a.line == b.line && a.col < b.col);
+}
+
+static void report_overlap(struct ctx *c, const struct tl_profile_cfg *pr,
+			   const struct tl_allow_rule *x,
+			   const struct tl_allow_rule *y)
+{
+	char a[64], b[64];
+
+	/* name the one further down the file: the other was there first */
+	if (loc_before(x->loc, y->loc)) {
+		const struct tl_allow_rule *t = x;
+
+		x = y;
+		y = t;
+	}
+	tl_format_cidr(&x->cidr, a, sizeof(a));
+	tl_format_cidr(&y->cidr, b, sizeof(b));
+	if (!cidr_cmp(&x->cidr, &y->cidr))
+		error_at(c, x->loc,
+			 "profile '%s': duplicate allow CIDR %s (first at line %d)",
+			 pr->name, a, y->loc.line);
+	else
+		error_at(c, x->loc,
+			 "profile '%s': allow CIDR %s overlaps %s (line %d)",
+			 pr->name, a, b, y->loc.line);
+}
+
+/*
+ * CIDRs are nested or disjoint. Sorted by address, wider first, each rule
+ * that lies inside an earlier one lies inside the innermost rule still on
+ * a stack of open containers. parent[] keeps that innermost container, so
+ * the containers of any address form a chain.
+ */
+static void sweep_overlaps(struct ctx *c, const struct tl_profile_cfg *pr,
+			   const struct tl_allow_rule **s, long *parent)
+{
+	size_t i, sp = 0, n = pr->nallow;
+	long *stack = malloc(n * sizeof(*stack));
+
+	if (!stack) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		while (sp && !cidr_contains(&s[stack[sp - 1]]->cidr, &s[i]->cidr))
+			sp--;
+		parent[i] = sp ? stack[sp - 1] : -1;
+		if (sp)
+			report_overlap(c, pr, s[i], s[stack[sp - 1]]);
+		stack[sp++] = (long)i;
+	}
+	free(stack);
+}
+
+/* Last rule at or before addr in sorted order; -1 when none. */
+static long rule_floor(const struct tl_allow_rule **s, size_t n,
+		       const struct tl_cidr *addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cidr_cmp(&s[mid]->cidr, addr) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (long)lo - 1;
+}
+
+/*
+ * An allow rule around an endpoint would let every process of the profile
+ * reach the VPN server outside the tunnel: the MUL-02-002 class. Every rule
+ * holding the endpoint sorts at or before it and is an ancestor of the last
+ * rule that does.
+ */
+static void check_endpoint_cover(struct ctx *c, const struct tl_profile_cfg *pr,
+				 const struct tl_allow_rule **s,
+				 const long *parent)
+{
+	const struct tl_policy *p = c->p;
+	char a[64], e[64];
+	size_t t, i;
+	long j;
+
+	for (t = 0; t < p->ntunnels; t++) {
+		const struct tl_tunnel_cfg *tu = &p->tunnels[t];
+
+		for (i = 0; i < tu->nendpoints; i++) {
+			const struct tl_endpoint_cfg *ep = &tu->endpoints[i];
+
+			if (!ep->addr.family)
+				continue;
+			for (j = rule_floor(s, pr->nallow, &ep->addr); j >= 0;
+			     j = parent[j]) {
+				if (!cidr_contains(&s[j]->cidr, &ep->addr))
+					continue;
+				tl_format_cidr(&s[j]->cidr, a, sizeof(a));
+				tl_format_addr(ep->addr.addr, e, sizeof(e));
+				error_at(c, s[j]->loc,
+					 "profile '%s': allow CIDR %s contains endpoint %s of tunnel '%s' (line %d): every process could reach it outside the tunnel",
+					 pr->name, a, e, tu->name, ep->loc.line);
+			}
+		}
+	}
+}
+
+/* One LPM table serves both families, IPv4 mapped into IPv6. */
+static void check_mapped_cover(struct ctx *c, const struct tl_profile_cfg *pr)
+{
+	static const struct tl_cidr mapped = {
+		.family = AF_INET6,
+		.prefixlen = 96,
+		.addr = { [10] = 0xff, [11] = 0xff },
+	};
+	char a[64];
+	size_t i;
+
+	for (i = 0; i < pr->nallow; i++) {
+		const struct tl_allow_rule *r = &pr->allow[i];
+
+		if (r->cidr.family != AF_INET6 || !cidr_contains(&r->cidr, &mapped))
+			continue;
+		tl_format_cidr(&r->cidr, a, sizeof(a));
+		error_at(c, r->loc,
+			 "profile '%s': IPv6 allow CIDR %s holds ::ffff:0:0/96 and so all of IPv4; allow narrower IPv6 ranges (e.g. 2000::/3)",
+			 pr->name, a);
+	}
+}
+
+static void check_allows(struct ctx *c)
+{
+	const struct tl_policy *p = c->p;
+	size_t i, k;
+
+	for (k = 0; k < p->nprofiles; k++) {
+		const struct tl_profile_cfg *pr = &p->profiles[k];
+		const struct tl_allow_rule **s;
+		long *parent;
+
+		check_mapped_cover(c, pr);
+		if (!pr->nallow)
+			continue;
+		s = malloc(pr->nallow * sizeof(*s));
+		parent = malloc(pr->nallow * sizeof(*parent));
+		if (!s || !parent) {
+			c->oom = true;
+			free(s);
+			free(parent);
+			return;
+		}
+		for (i = 0; i < pr->nallow; i++)
+			s[i] = &pr->allow[i];
+		qsort(s, pr->nallow, sizeof(*s), rule_cmp);
+		sweep_overlaps(c, pr, s, parent);
+		check_endpoint_cover(c, pr, s, parent);
+		free(s);
+		free(parent);
+	}
+}
+
+/* ---- entry points ---- */
+
+void tl_policy_free(struct tl_policy *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->ntunnels; i++) {
+		free(p->tunnels[i].endpoints);
+		free(p->tunnels[i].resolvers);
+	}
+	for (i = 0; i < p->nprofiles; i++)
+		free(p->profiles[i].allow);
+	free(p->tunnels);
+	free(p->profiles);
+	free(p->cgroups);
+	free(p->file);
+	memset(p, 0, sizeof(*p));
+}
+
+/* libyaml reports reader (encoding) errors by byte offset only. */
+static struct tl_loc offset_loc(const char *buf, size_t len, size_t off)
+{
+	struct tl_loc loc = { 1, 1 };
+	size_t i;
+
+	for (i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			loc.line++;
+			loc.col = 1;
+		} else {
+			loc.col++;
+		}
+	}
+	return loc;
+}
+
+static void syntax_error(struct ctx *c, const yaml_parser_t *ps,
+			 const char *buf, size_t len)
+{
+	struct tl_loc loc = { ps->problem_mark.line + 1,
+			      ps->problem_mark.column + 1 };
+
+	switch (ps->error) {
+	case YAML_MEMORY_ERROR:
+		c->oom = true;
+		c->nerrors++;
+		return;
+	case YAML_READER_ERROR:
+		loc = offset_loc(buf, len, ps->problem_offset);
+		if (ps->problem_value >= 0)
+			error_at(c, loc, "%s (byte 0x%02x)", ps->problem,
+				 ps->problem_value);
+		else
+			error_at(c, loc, "%s", ps->problem);
+		return;
+	default:
+		break;
+	}
+	/* the commonest YAML mistake gets a plain answer */
+	if (ps->problem_mark.index < len && buf[ps->problem_mark.index] == '\t')
+		error_at(c, loc, "syntax error: a tab; YAML indents with spaces only");
+	else if (ps->context)
+		error_at(c, loc, "syntax error: %s, %s at line %zu",
+			 ps->problem ? ps->problem : "bad YAML", ps->context,
+			 ps->context_mark.line + 1);
+	else
+		error_at(c, loc, "syntax error: %s",
+			 ps->problem ? ps->problem : "bad YAML");
+}
+
+/* Tags we would silently ignore (!include, !env) must not look honoured. */
+static void check_tags(struct ctx *c)
+{
+	yaml_node_t *n;
+
+	for (n = c->doc->nodes.start; n < c->doc->nodes.top; n++)
+		if (n->tag && strncmp((char *)n->tag, "tag:yaml.org,2002:", 18))
+			error_node(c, n, "unsupported tag '%s'", (char *)n->tag);
+}
+
+static void check_document(struct ctx *c)
+{
+	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+
+	if (!root || is_null(root)) {
+		error_at(c, (struct tl_loc){ 1, 1 },
+			 "the policy is empty: 'tunnels' and 'profiles' are required");
+		return;
+	}
+	check_tags(c);
+	read_root(c, root);
+	check_names(c);
+	check_endpoints(c);
+	check_cgroups(c);
+	check_allows(c);
+}
+
+/* A second document would be silently ignored: refuse it. */
+static void check_single(struct ctx *c, yaml_parser_t *ps, const char *buf,
+			 size_t len)
+{
+	yaml_document_t next;
+
+	if (!yaml_parser_load(ps, &next)) {
+		syntax_error(c, ps, buf, len);
+		return;
+	}
+	if (yaml_document_get_root_node(&next))
+		error_at(c,
+			 (struct tl_loc){ next.start_mark.line + 1,
+					  next.start_mark.column + 1 },
+			 "a policy is one YAML document; found another");
+	yaml_document_delete(&next);
+}
+
+int tl_policy_parse(const char *name, const char *buf, size_t len,
+		    struct tl_policy *out, FILE *err)
+{
+	struct ctx c = { .file = name, .p = out };
+	yaml_parser_t ps;
+	yaml_document_t doc;
+
+	memset(out, 0, sizeof(*out));
+	out->mode = TL_MODE_ENFORCE;
+	out->default_profile = -1;
+	strcpy(out->attach_cgroup, "/");
+	out->file = strdup(name);
+	if (!out->file || !yaml_parser_initialize(&ps)) {
+		if (err)
+			fprintf(err, "%s: out of memory\n", name);
+		tl_policy_free(out);
+		return -1;
+	}
+	yaml_parser_set_input_string(&ps, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&ps, &doc)) {
+		syntax_error(&c, &ps, buf, len);
+	} else {
+		c.doc = &doc;
+		check_document(&c);
+		yaml_document_delete(&doc);
+		check_single(&c, &ps, buf, len);
+	}
+	yaml_parser_delete(&ps);
+	if (c.oom)
+		c.nerrors++;
+	flush_diags(&c, err);
+	if (c.nerrors) {
+		tl_policy_free(out);
+		out->default_profile = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static char *read_file(const char *file, size_t *len, FILE *err)
+{
+	FILE *f = fopen(file, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f) {
+		if (err)
+			fprintf(err, "%s: %s\n", file, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			char *nb;
+
+			cap = cap ? 2 * cap : 65536;
+			nb = cap <= MAX_FILE_BYTES ? realloc(buf, cap) : NULL;
+			if (!nb) {
+				if (err)
+					fprintf(err, "%s: %s\n", file,
+						cap > MAX_FILE_BYTES ?
+							"file too large" :
+							strerror(ENOMEM));
+				goto fail;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got)
+			continue;
+		if (ferror(f)) {
+			if (err)
+				fprintf(err, "%s: %s\n", file, strerror(errno));
+			goto fail;
+		}
+		break;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+int tl_policy_load(const char *file, struct tl_policy *out, FILE *err)
+{
+	size_t len;
+	char *buf;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->default_profile = -1;
+	buf = read_file(file, &len, err);
+	if (!buf)
+		return -1;
+	r = tl_policy_parse(file, buf, len, out, err);
+	free(buf);
+	return r;
+}

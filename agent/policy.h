@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The policy as read from YAML and validated: see README "Policy reference". */
+#ifndef TUNLOCK_POLICY_H
+#define TUNLOCK_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../include/tunlock.h"
+
+#define TL_NAME_MAX 64
+#define TL_GLOB_MAX 256
+#define TL_MAX_RESOLVERS 16 /* per tunnel */
+
+/*
+ * Where a value stood in the file (1-based), for FILE:LINE:COL messages.
+ * Entries keep the position of the value that identifies them: a tunnel's
+ * or profile's name, an endpoint's address, an allow rule's cidr, a cgroup
+ * entry's path.
+ */
+struct tl_loc {
+	int line;
+	int col;
+};
+
+/*
+ * A CIDR; IPv4 kept IPv4-mapped in addr, prefixlen counted in its family.
+ * An IPv4-mapped spelling (::ffff:a.b.c.d, ::ffff:10.0.0.0/104) is read as
+ * the IPv4 it is, so one address has one form.
+ */
+struct tl_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t prefixlen;
+	uint8_t addr[16];
+};
+
+struct tl_allow_rule {
+	struct tl_cidr cidr;
+	uint8_t protocol; /* 0 any, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP(V6) */
+	int nports;	  /* 0: every port */
+	struct tl_port_range ports[TL_MAX_PORT_RANGES];
+	struct tl_loc loc;
+};
+
+struct tl_profile_cfg {
+	char name[TL_NAME_MAX];
+	bool lan;
+	struct tl_allow_rule *allow;
+	size_t nallow;
+	struct tl_loc loc;
+};
+
+struct tl_endpoint_cfg {
+	struct tl_cidr addr; /* prefixlen is the full length */
+	uint16_t port;
+	uint8_t protocol;
+	struct tl_loc loc;
+};
+
+struct tl_tunnel_cfg {
+	char name[TL_NAME_MAX];
+	char interface[TL_GLOB_MAX]; /* name or fnmatch glob */
+	struct tl_endpoint_cfg *endpoints;
+	size_t nendpoints;
+	char client_cgroup[TL_GLOB_MAX]; /* "" when none */
+	bool has_fwmark;
+	uint32_t fwmark;
+	struct tl_cidr *resolvers;
+	size_t nresolvers;
+	struct tl_loc loc;
+};
+
+struct tl_cgroup_rule {
+	char path[TL_GLOB_MAX]; /* relative to the cgroup2 mount, may be a glob */
+	int profile;		/* index into profiles, -1 when exempt */
+	bool exempt;
+	struct tl_loc loc;
+};
+
+struct tl_policy {
+	char *file;
+	enum tl_mode mode;
+	bool no_socket_allow;
+	char attach_cgroup[TL_GLOB_MAX];
+	int default_profile; /* profile of "/" when given, else the built-in locked profile */
+	struct tl_tunnel_cfg *tunnels;
+	size_t ntunnels;
+	struct tl_profile_cfg *profiles;
+	size_t nprofiles;
+	struct tl_cgroup_rule *cgroups;
+	size_t ncgroups;
+};
+
+/*
+ * Read and validate FILE. Returns 0 and fills *out, or -1 after printing
+ * every problem as "FILE:LINE:COL: message" to err.
+ */
+int tl_policy_load(const char *file, struct tl_policy *out, FILE *err);
+/* Same, from a buffer; name is used in messages. */
+int tl_policy_parse(const char *name, const char *buf, size_t len,
+		    struct tl_policy *out, FILE *err);
+void tl_policy_free(struct tl_policy *p);
+
+/* Address helpers shared by policy, events and tests. */
+int tl_parse_addr(const char *s, struct tl_cidr *out);	  /* full-length */
+int tl_parse_cidr(const char *s, struct tl_cidr *out);	  /* a/len or a */
+int tl_format_addr(const uint8_t addr[16], char *buf, size_t len); /* mapped -> dotted */
+int tl_format_cidr(const struct tl_cidr *c, char *buf, size_t len); /* "a/len" */
+/*
+ * Overlap in the one 128-bit space of the BPF tables, where IPv4 is
+ * ::ffff:0:0/96: so ::/0 overlaps every IPv4 CIDR, as it would match them.
+ */
+bool tl_cidr_overlap(const struct tl_cidr *a, const struct tl_cidr *b);
+
+#endif

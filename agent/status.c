@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "tunlock.h"
+#include "names.h"
+#include "pins.h"
+#include "status.h"
+
+unsigned int tl_kernel_features(void)
+{
+	unsigned int f = 0;
+	char lsm[512] = "";
+	FILE *fp;
+
+	fp = fopen("/sys/kernel/security/lsm", "r");
+	if (fp) {
+		if (fgets(lsm, sizeof(lsm), fp) && strstr(lsm, "bpf"))
+			f |= TL_FEATURE_BPF_LSM;
+		fclose(fp);
+	}
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+				    BPF_FUNC_set_retval, NULL) > 0)
+		f |= TL_FEATURE_SET_RETVAL;
+	return f;
+}
+
+/* How far this build and kernel cover each leak class (SPEC section 1). */
+struct coverage {
+	const char *leak;
+	const char *level;
+	const char *why;
+};
+
+static int coverage(unsigned int features, struct coverage *c)
+{
+	int n = 0;
+
+	c[n++] = (struct coverage){ "tunnel_down", "full",
+				    "socket calls fail at once; packet layers "
+				    "drop what is left" };
+	c[n++] = (struct coverage){ "bypass", "full",
+				    "cgroup_skb and TC judge the real egress "
+				    "interface" };
+	c[n++] = (struct coverage){ "endpoint", "full",
+				    "only the VPN client's cgroup or fwmark "
+				    "reaches the endpoint" };
+	c[n++] = (struct coverage){ "dns", "partial",
+				    "DNS outside the tunnel is blocked like "
+				    "any destination; no redirect to the "
+				    "tunnel resolver yet" };
+	c[n++] = (struct coverage){ "ipv6", "partial",
+				    "IPv6 outside the tunnel is dropped; "
+				    "calls fail with EPERM only while no "
+				    "tunnel is up" };
+	c[n++] = (struct coverage){ "stun", "partial",
+				    "STUN outside the tunnel is blocked like "
+				    "any destination, but not recognised to "
+				    "LAN-allowed destinations" };
+	c[n++] = (struct coverage){
+		"raw_socket", "partial",
+		features & TL_FEATURE_BPF_LSM ?
+			"raw IP and AF_PACKET without qdisc bypass are "
+			"dropped by the packet layers; socket creation is "
+			"not denied yet" :
+			"kernel without BPF LSM: AF_PACKET with "
+			"PACKET_QDISC_BYPASS is not covered"
+	};
+	return n;
+}
+
+struct snapshot {
+	struct tl_state state;
+	struct tl_settings settings;
+	struct tl_tunnel_state tunnels[TL_MAX_TUNNELS];
+	__u64 counters[TL_COUNTERS];
+	__u32 ifindex[TL_MAX_IFACES];
+	struct tl_iface ifaces[TL_MAX_IFACES];
+	size_t nifaces;
+	bool links[16];
+	bool agent_running;
+};
+
+static int read_counters(const char *pin_dir, __u64 *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	__u64 *vals;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	fd = tl_pins_open_map(pin_dir, TL_MAP_COUNTERS);
+	if (!vals || fd < 0) {
+		free(vals);
+		return fd < 0 ? fd : -ENOMEM;
+	}
+	for (__u32 i = 0; i < TL_COUNTERS; i++) {
+		sum[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sum[i] += vals[c];
+	}
+	close(fd);
+	free(vals);
+	return 0;
+}
+
+static void read_ifaces(const char *pin_dir, struct snapshot *s)
+{
+	int fd = tl_pins_open_map(pin_dir, TL_MAP_IFACES);
+	__u32 key, next, *prev = NULL;
+
+	if (fd < 0)
+		return;
+	while (s->nifaces < TL_MAX_IFACES &&
+	       !bpf_map_get_next_key(fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(fd, &next, &s->ifaces[s->nifaces]))
+			s->ifindex[s->nifaces++] = next;
+		key = next;
+		prev = &key;
+	}
+	close(fd);
+}
+
+static int lookup_pinned(const char *pin_dir, enum tl_map_id id, __u32 key,
+			 void *val)
+{
+	int fd = tl_pins_open_map(pin_dir, id), err;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_lookup_elem(fd, &key, val) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static int snapshot(const char *pin_dir, struct snapshot *s)
+{
+	char path[PATH_MAX], name[64];
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = lookup_pinned(pin_dir, TL_MAP_STATE, 0, &s->state);
+	if (err)
+		return err;
+	lookup_pinned(pin_dir, TL_MAP_SETTINGS, s->state.active_slot,
+		      &s->settings);
+	for (__u32 t = 0; t < TL_MAX_TUNNELS; t++)
+		lookup_pinned(pin_dir, TL_MAP_TUNNELS, t, &s->tunnels[t]);
+	read_counters(pin_dir, s->counters);
+	read_ifaces(pin_dir, s);
+	for (int i = 0; i < tl_cgroup_prog_count; i++) {
+		snprintf(name, sizeof(name), "link_%s", tl_cgroup_progs[i]);
+		s->links[i] = !tl_pin_path(path, sizeof(path), pin_dir, name) &&
+			      !access(path, F_OK);
+	}
+	s->agent_running = s->state.agent_pid && !kill(s->state.agent_pid, 0);
+	return 0;
+}
+
+static void format_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t sec = ns / 1000000000ull;
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *iface_role(const struct tl_iface *i)
+{
+	if (i->flags & TL_IFACE_TUNNEL)
+		return "tunnel";
+	return i->flags & TL_IFACE_GUARDED ? "guarded" : "unguarded";
+}
+
+/* A policy is live and every cgroup link is in place. */
+static bool enforcing(const struct snapshot *s)
+{
+	if (!s->state.generation)
+		return false;
+	for (int i = 0; i < tl_cgroup_prog_count; i++)
+		if (!s->links[i])
+			return false;
+	return true;
+}
+
+static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
+{
+	struct coverage cov[16];
+	char when[32], ifname[IF_NAMESIZE];
+	int n;
+
+	format_time(s->state.applied_ns, when, sizeof(when));
+	if (enforcing(s))
+		fprintf(out, "enforcing: %s, policy generation %u, applied %s\n",
+			tl_mode_name(s->state.mode), s->state.generation, when);
+	else
+		fprintf(out, "not enforcing: pins present but %s\n",
+			s->state.generation ? "cgroup links missing" :
+					      "no policy applied");
+	fprintf(out, "pin dir:   %s\n", pin_dir);
+	if (s->agent_running)
+		fprintf(out, "agent:     running (pid %u)\n", s->state.agent_pid);
+	else
+		fprintf(out, "agent:     not running (enforcement stays pinned)\n");
+	fprintf(out, "attached:  %s:", s->state.attach_cgroup);
+	for (int i = 0; i < tl_cgroup_prog_count; i++)
+		fprintf(out, " %s%s", tl_cgroup_progs[i] + 3,
+			s->links[i] ? "" : "(missing)");
+	fprintf(out, "\ntunnels:\n");
+	for (int t = 0; t < TL_MAX_TUNNELS; t++) {
+		struct tl_tunnel_state *ts = &s->tunnels[t];
+
+		if (!ts->name[0])
+			continue;
+		fprintf(out, "  %-16s %-16s %s%s%s\n", ts->name,
+			ts->ifname[0] ? ts->ifname : "-",
+			ts->flags & TL_TUNNEL_UP ? "up" : "down",
+			ts->flags & TL_TUNNEL_IPV4 ? " ipv4" : "",
+			ts->flags & TL_TUNNEL_IPV6 ? " ipv6" : "");
+	}
+	fprintf(out, "interfaces:\n");
+	for (size_t i = 0; i < s->nifaces; i++)
+		fprintf(out, "  %-16s %s\n",
+			if_indextoname(s->ifindex[i], ifname) ? ifname : "?",
+			iface_role(&s->ifaces[i]));
+	fprintf(out, "counters (layer reason verdict count):\n");
+	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
+		for (__u32 r = 0; r < TL_REASON_MAX; r++)
+			for (__u32 v = 0; v < TL_VERDICT_MAX; v++) {
+				__u64 c = s->counters[TL_COUNTER_INDEX(l, r, v)];
+
+				if (c)
+					fprintf(out, "  %-10s %-14s %-8s %llu\n",
+						tl_layer_name(l),
+						tl_reason_name(r),
+						tl_verdict_name(v),
+						(unsigned long long)c);
+			}
+	fprintf(out, "coverage:\n");
+	n = coverage(s->state.features, cov);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "  %-12s %-8s %s\n", cov[i].leak, cov[i].level,
+			cov[i].why);
+}
+
+static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
+{
+	struct coverage cov[16];
+	char when[32], ifname[IF_NAMESIZE];
+	const char *sep = "";
+	int n;
+
+	format_time(s->state.applied_ns, when, sizeof(when));
+	fprintf(out,
+		"{\"enforcing\":%s,\"pin_dir\":\"%s\",\"mode\":\"%s\","
+		"\"generation\":%u,\"applied\":\"%s\",",
+		enforcing(s) ? "true" : "false", pin_dir, tl_mode_name(s->state.mode), s->state.generation,
+		when);
+	fprintf(out, "\"agent\":{\"running\":%s,\"pid\":%u},",
+		s->agent_running ? "true" : "false", s->state.agent_pid);
+	fprintf(out, "\"attach_cgroup\":\"%s\",\"links\":{",
+		s->state.attach_cgroup);
+	for (int i = 0; i < tl_cgroup_prog_count; i++)
+		fprintf(out, "%s\"%s\":%s", i ? "," : "",
+			tl_cgroup_progs[i] + 3, s->links[i] ? "true" : "false");
+	fprintf(out, "},\"tunnels\":[");
+	for (int t = 0; t < TL_MAX_TUNNELS; t++) {
+		struct tl_tunnel_state *ts = &s->tunnels[t];
+
+		if (!ts->name[0])
+			continue;
+		fprintf(out,
+			"%s{\"name\":\"%s\",\"interface\":\"%s\",\"state\":"
+			"\"%s\",\"ipv4\":%s,\"ipv6\":%s}",
+			sep, ts->name, ts->ifname,
+			ts->flags & TL_TUNNEL_UP ? "up" : "down",
+			ts->flags & TL_TUNNEL_IPV4 ? "true" : "false",
+			ts->flags & TL_TUNNEL_IPV6 ? "true" : "false");
+		sep = ",";
+	}
+	fprintf(out, "],\"interfaces\":[");
+	for (size_t i = 0; i < s->nifaces; i++)
+		fprintf(out, "%s{\"name\":\"%s\",\"ifindex\":%u,\"role\":\"%s\"}",
+			i ? "," : "",
+			if_indextoname(s->ifindex[i], ifname) ? ifname : "",
+			s->ifindex[i], iface_role(&s->ifaces[i]));
+	fprintf(out, "],\"counters\":[");
+	sep = "";
+	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
+		for (__u32 r = 0; r < TL_REASON_MAX; r++)
+			for (__u32 v = 0; v < TL_VERDICT_MAX; v++) {
+				__u64 c = s->counters[TL_COUNTER_INDEX(l, r, v)];
+
+				if (!c)
+					continue;
+				fprintf(out,
+					"%s{\"layer\":\"%s\",\"reason\":\"%s\","
+					"\"verdict\":\"%s\",\"count\":%llu}",
+					sep, tl_layer_name(l), tl_reason_name(r),
+					tl_verdict_name(v),
+					(unsigned long long)c);
+				sep = ",";
+			}
+	fprintf(out, "],\"features\":{\"bpf_lsm\":%s,\"set_retval\":%s},",
+		s->state.features & TL_FEATURE_BPF_LSM ? "true" : "false",
+		s->state.features & TL_FEATURE_SET_RETVAL ? "true" : "false");
+	fprintf(out, "\"coverage\":{");
+	n = coverage(s->state.features, cov);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%s\"%s\":{\"level\":\"%s\",\"why\":\"%s\"}",
+			i ? "," : "", cov[i].leak, cov[i].level, cov[i].why);
+	fprintf(out, "}}\n");
+}
+
+int tl_status(const char *pin_dir, bool json, FILE *out)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return 1;
+	err = snapshot(pin_dir, s);
+	if (err) {
+		if (json)
+			fprintf(out, "{\"enforcing\":false,\"pin_dir\":\"%s\"}\n",
+				pin_dir);
+		else
+			fprintf(out, "not enforcing: nothing pinned at %s\n",
+				pin_dir);
+		free(s);
+		return 1;
+	}
+	if (json)
+		print_json(pin_dir, s, out);
+	else
+		print_text(pin_dir, s, out);
+	err = enforcing(s) ? 0 : 1;
+	free(s);
+	return err;
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The verdict logic that every layer shares. A layer turns what its hook
+ * sees into a tl_flow and a tl_subject, then asks decide_*() for a reason:
+ * a leak reason (block, or report in audit mode) or an allow reason.
+ */
+#ifndef TL_BPF_DECIDE_H
+#define TL_BPF_DECIDE_H
+
+#include "maps.h"
+#include "flow.h"
+
+/* The live policy slot, read once per decision so that it is consistent. */
+struct tl_policy_view {
+	struct tl_settings *settings;
+	void *cgroups;
+	void *allow;
+	void *endpoints;
+	struct tl_tunnel_summary *summary;
+};
+
+/* Who sent it: the nearest configured cgroup of the socket or task. */
+struct tl_subject {
+	__u64 cgroup_id;
+	struct tl_cgroup_entry entry;
+	__u32 mark;
+};
+
+static __always_inline int policy_view(struct tl_policy_view *v)
+{
+	__u32 zero = 0, slot;
+	struct tl_state *st;
+
+	st = bpf_map_lookup_elem(&tl_state, &zero);
+	if (!st)
+		return -1;
+	slot = st->active_slot & (TL_POLICY_SLOTS - 1);
+	v->settings = bpf_map_lookup_elem(&tl_settings, &slot);
+	v->cgroups = bpf_map_lookup_elem(&tl_cgroups, &slot);
+	v->allow = bpf_map_lookup_elem(&tl_allow, &slot);
+	v->endpoints = bpf_map_lookup_elem(&tl_endpoints, &slot);
+	v->summary = bpf_map_lookup_elem(&tl_summary, &zero);
+	if (!v->settings || !v->cgroups || !v->allow || !v->endpoints ||
+	    !v->summary)
+		return -1;
+	return 0;
+}
+
+/*
+ * Nearest configured ancestor wins. skb selects the socket's cgroup
+ * (packet layers); without it the current task's cgroup (socket layer).
+ */
+static __always_inline void resolve_subject(struct tl_policy_view *v,
+					    struct __sk_buff *skb,
+					    struct tl_subject *s)
+{
+	struct tl_cgroup_entry *e;
+	__u64 id;
+	int level;
+
+	s->entry.profile = v->settings->default_profile;
+	s->entry.flags = 0;
+	s->entry.client_of = 0;
+	for (level = TL_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
+		id = skb ? bpf_skb_ancestor_cgroup_id(skb, level) :
+			   bpf_get_current_ancestor_cgroup_id(level);
+		if (!id)
+			continue;
+		e = bpf_map_lookup_elem(v->cgroups, &id);
+		if (e) {
+			s->entry = *e;
+			return;
+		}
+	}
+}
+
+static __always_inline struct tl_endpoint_value *
+lookup_endpoint(struct tl_policy_view *v, const struct tl_flow *f)
+{
+	struct tl_endpoint_key key = {};
+
+	if (!f->has_ports)
+		return NULL;
+	__builtin_memcpy(key.addr, f->daddr.b, 16);
+	key.port = f->dport;
+	key.protocol = f->protocol;
+	return bpf_map_lookup_elem(v->endpoints, &key);
+}
+
+static __always_inline bool is_vpn_client(const struct tl_endpoint_value *ep,
+					  const struct tl_subject *s)
+{
+	if (ep->fwmark && s->mark == ep->fwmark)
+		return true;
+	return ep->tunnel < 32 && (s->entry.client_of & (1u << ep->tunnel));
+}
+
+static __always_inline bool port_range_match(const struct tl_port_range *r,
+					     const struct tl_flow *f)
+{
+	if (r->protocol && r->protocol != f->protocol)
+		return false;
+	if (!r->lo && !r->hi)
+		return true;
+	return f->has_ports && f->dport >= r->lo && f->dport <= r->hi;
+}
+
+static __always_inline bool allow_listed(struct tl_policy_view *v,
+					 const struct tl_flow *f, __u32 profile)
+{
+	struct tl_allow_key key = {
+		.prefixlen = 32 + 128,
+		.profile = profile,
+	};
+	struct tl_allow_value *val;
+	__u32 i;
+
+	__builtin_memcpy(key.addr, f->daddr.b, 16);
+	val = bpf_map_lookup_elem(v->allow, &key);
+	if (!val)
+		return false;
+	if (!val->count)
+		return true;
+	for (i = 0; i < TL_MAX_PORT_RANGES; i++) {
+		if (i >= val->count)
+			break;
+		if (port_range_match(&val->ranges[i], f))
+			return true;
+	}
+	return false;
+}
+
+static __always_inline __u32 profile_flags(struct tl_policy_view *v, __u32 p)
+{
+	if (p >= TL_MAX_PROFILES)
+		return 0;
+	return v->settings->profiles[p].flags;
+}
+
+/* Which leak it is, for a flow that nothing allows outside the tunnel. */
+static __always_inline __u32 leak_reason(struct tl_policy_view *v,
+					 const struct tl_flow *f)
+{
+	if (!v->summary->up_count)
+		return TL_REASON_TUNNEL_DOWN;
+	if (flow_is_dns(f))
+		return TL_REASON_DNS;
+	if (f->family == AF_INET6 && !addr_is_v4(&f->daddr) &&
+	    !v->summary->ipv6_up_count)
+		return TL_REASON_IPV6;
+	return TL_REASON_BYPASS;
+}
+
+/* What a profile allows outside the tunnel, whichever layer asks. */
+static __always_inline __u32 decide_outside(struct tl_policy_view *v,
+					    const struct tl_flow *f,
+					    struct tl_subject *s)
+{
+	__u32 flags = profile_flags(v, s->entry.profile);
+
+	if ((flags & TL_PROFILE_LAN) && addr_is_lan(&f->daddr))
+		return TL_ALLOW_LAN;
+	if (allow_listed(v, f, s->entry.profile))
+		return TL_ALLOW_LISTED;
+	return TL_REASON_NONE;
+}
+
+/*
+ * VPN transport is judged before anything else: only the VPN client may
+ * reach the endpoint outside the tunnel, whatever its profile allows.
+ */
+static __always_inline __u32 decide_endpoint(struct tl_policy_view *v,
+					     const struct tl_flow *f,
+					     struct tl_subject *s)
+{
+	struct tl_endpoint_value *ep = lookup_endpoint(v, f);
+
+	if (!ep)
+		return TL_REASON_NONE;
+	return is_vpn_client(ep, s) ? TL_ALLOW_TRANSPORT : TL_REASON_ENDPOINT;
+}
+
+static __always_inline bool is_tunnel_iface(__u32 ifindex)
+{
+	struct tl_iface *iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
+
+	return iface && (iface->flags & TL_IFACE_TUNNEL);
+}
+
+/*
+ * Socket layer (connect, unconnected send): the route is not known yet.
+ * With a tunnel up the packet layers judge where it really goes; with none
+ * up, or a socket bound to a non-tunnel device, fail the call now.
+ */
+static __always_inline __u32 decide_socket(struct tl_policy_view *v,
+					   const struct tl_flow *f,
+					   struct tl_subject *s,
+					   __u32 bound_ifindex)
+{
+	__u32 r;
+
+	if (addr_is_loopback(&f->daddr) || bound_ifindex == LOOPBACK_IFINDEX)
+		return TL_ALLOW_LOOPBACK;
+	if (s->entry.flags & TL_CGROUP_EXEMPT)
+		return TL_ALLOW_EXEMPT;
+	r = decide_endpoint(v, f, s);
+	if (r)
+		return r;
+	if (bound_ifindex && is_tunnel_iface(bound_ifindex))
+		return TL_ALLOW_TUNNEL;
+	if (flow_is_dhcp_client(f))
+		return TL_ALLOW_ALWAYS;
+	r = decide_outside(v, f, s);
+	if (r)
+		return r;
+	if (!bound_ifindex && v->summary->up_count)
+		return TL_ALLOW_TUNNEL_UP;
+	return leak_reason(v, f);
+}
+
+/*
+ * Packet layers: the flow leaves on a non-tunnel interface (the caller has
+ * checked). Network basics pass, then the profile decides.
+ */
+static __always_inline __u32 decide_packet(struct tl_policy_view *v,
+					   const struct tl_flow *f,
+					   struct tl_subject *s)
+{
+	__u32 r;
+
+	if (flow_is_dhcp_client(f) || flow_is_ndp(f))
+		return TL_ALLOW_ALWAYS;
+	if (s->entry.flags & TL_CGROUP_EXEMPT)
+		return TL_ALLOW_EXEMPT;
+	r = decide_endpoint(v, f, s);
+	if (r)
+		return r;
+	r = decide_outside(v, f, s);
+	if (r)
+		return r;
+	return leak_reason(v, f);
+}
+
+#endif

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Turning a reason into a verdict, counting it exactly (per CPU, per layer,
+ * reason and verdict) and, for leaks, describing it on the ring buffer.
+ */
+#ifndef TL_BPF_REPORT_H
+#define TL_BPF_REPORT_H
+
+#include "decide.h"
+
+struct tl_report {
+	__u8 layer;
+	__u8 hook;
+	__u32 ifindex;
+	struct tl_sock_owner *owner; /* packet layers: who made the socket */
+	bool current_task;	     /* socket layer: the caller is the owner */
+};
+
+/* Who created the socket of a packet, recorded by cgroup/sock_create. */
+static __always_inline struct tl_sock_owner *skb_owner(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return NULL;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return NULL;
+	return bpf_sk_storage_get(&tl_sock_owners, sk, NULL, 0);
+}
+
+static __always_inline void count(__u32 layer, __u32 reason, __u32 verdict)
+{
+	__u32 idx = TL_COUNTER_INDEX(layer, reason, verdict);
+	__u64 *c = bpf_map_lookup_elem(&tl_counters, &idx);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline bool is_leak(__u32 reason)
+{
+	return reason != TL_REASON_NONE && reason < TL_ALLOW_FIRST;
+}
+
+static __always_inline void emit(struct tl_policy_view *v,
+				 const struct tl_flow *f,
+				 const struct tl_subject *s,
+				 const struct tl_report *r, __u32 reason,
+				 __u32 verdict)
+{
+	struct tl_event *e;
+
+	e = bpf_ringbuf_reserve(&tl_events, sizeof(*e), 0);
+	if (!e)
+		return; /* counted all the same; the agent reports ring loss */
+	__builtin_memset(e, 0, sizeof(*e));
+	e->boot_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = s->cgroup_id;
+	e->ifindex = r->ifindex;
+	e->sport = f->sport;
+	e->dport = f->dport;
+	e->family = f->family;
+	e->protocol = f->protocol;
+	e->reason = reason;
+	e->verdict = verdict;
+	e->layer = r->layer;
+	e->hook = r->hook;
+	e->profile = s->entry.profile;
+	if (v) {
+		e->generation = v->settings->generation;
+		e->tunnel_up = v->summary->up_count > 0;
+	}
+	__builtin_memcpy(e->saddr, f->saddr.b, 16);
+	__builtin_memcpy(e->daddr, f->daddr.b, 16);
+	if (r->current_task) {
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	} else if (r->owner) {
+		e->pid = r->owner->pid;
+		__builtin_memcpy(e->comm, r->owner->comm, sizeof(e->comm));
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * Counts the decision and reports leaks. Returns true when the caller must
+ * let it through: an allow reason, or a leak in audit mode.
+ */
+static __always_inline bool apply(struct tl_policy_view *v,
+				  const struct tl_flow *f,
+				  const struct tl_subject *s,
+				  const struct tl_report *r, __u32 reason)
+{
+	__u32 verdict;
+
+	if (!is_leak(reason)) {
+		count(r->layer, reason, TL_VERDICT_PASS);
+		return true;
+	}
+	verdict = v && v->settings->mode == TL_MODE_AUDIT ? TL_VERDICT_AUDIT :
+							     TL_VERDICT_BLOCKED;
+	count(r->layer, reason, verdict);
+	emit(v, f, s, r, reason, verdict);
+	return verdict == TL_VERDICT_AUDIT;
+}
+
+#endif

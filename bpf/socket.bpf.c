@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Socket layer: connect and unconnected sends of protected processes.
+ * Fails a call at once (EPERM) when it could only leave outside the
+ * tunnel, and records who created each socket so that the packet layers
+ * can name the process in their events.
+ */
+#include "report.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void flow_from_sock_addr(struct bpf_sock_addr *ctx,
+						struct tl_flow *f, bool v6)
+{
+	struct bpf_sock *sk = ctx->sk;
+
+	f->protocol = ctx->protocol;
+	f->dport = bpf_ntohs(ctx->user_port);
+	f->has_ports = f->protocol == IPPROTO_TCP || f->protocol == IPPROTO_UDP;
+	if (v6) {
+		f->daddr.w[0] = ctx->user_ip6[0];
+		f->daddr.w[1] = ctx->user_ip6[1];
+		f->daddr.w[2] = ctx->user_ip6[2];
+		f->daddr.w[3] = ctx->user_ip6[3];
+		/* ::ffff:a.b.c.d is IPv4 on the wire */
+		f->family = addr_is_v4(&f->daddr) ? AF_INET : AF_INET6;
+	} else {
+		addr_set_v4(&f->daddr, ctx->user_ip4);
+		f->family = AF_INET;
+	}
+	if (!sk)
+		return;
+	f->sport = sk->src_port;
+	if (v6) {
+		f->saddr.w[0] = sk->src_ip6[0];
+		f->saddr.w[1] = sk->src_ip6[1];
+		f->saddr.w[2] = sk->src_ip6[2];
+		f->saddr.w[3] = sk->src_ip6[3];
+	} else {
+		addr_set_v4(&f->saddr, sk->src_ip4);
+	}
+}
+
+static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
+					   bool v6, __u8 hook)
+{
+	struct tl_report r = {
+		.layer = TL_LAYER_SOCKET,
+		.hook = hook,
+		.current_task = true,
+	};
+	struct tl_policy_view v;
+	struct tl_subject s = {};
+	struct tl_flow f = {};
+	struct bpf_sock *sk;
+	__u32 bound = 0, reason;
+
+	flow_from_sock_addr(ctx, &f, v6);
+	s.cgroup_id = bpf_get_current_cgroup_id();
+	sk = ctx->sk;
+	if (sk) {
+		bound = sk->bound_dev_if;
+		s.mark = sk->mark;
+	}
+	r.ifindex = bound;
+	if (policy_view(&v)) {
+		/* No policy in force: only loopback, fail closed. */
+		reason = addr_is_loopback(&f.daddr) ? TL_ALLOW_LOOPBACK :
+						      TL_REASON_TUNNEL_DOWN;
+		return apply(NULL, &f, &s, &r, reason);
+	}
+	resolve_subject(&v, NULL, &s);
+	reason = decide_socket(&v, &f, &s, bound);
+	return apply(&v, &f, &s, &r, reason) ? 1 : 0;
+}
+
+SEC("cgroup/connect4")
+int tl_connect4(struct bpf_sock_addr *ctx)
+{
+	return judge_sock_addr(ctx, false, TL_HOOK_CONNECT4);
+}
+
+SEC("cgroup/connect6")
+int tl_connect6(struct bpf_sock_addr *ctx)
+{
+	return judge_sock_addr(ctx, true, TL_HOOK_CONNECT6);
+}
+
+SEC("cgroup/sendmsg4")
+int tl_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return judge_sock_addr(ctx, false, TL_HOOK_SENDMSG4);
+}
+
+SEC("cgroup/sendmsg6")
+int tl_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return judge_sock_addr(ctx, true, TL_HOOK_SENDMSG6);
+}
+
+/* Attribution for the packet layers, which run where current is unknown. */
+SEC("cgroup/sock_create")
+int tl_sock_create(struct bpf_sock *sk)
+{
+	struct tl_sock_owner *owner;
+
+	owner = bpf_sk_storage_get(&tl_sock_owners, sk, NULL,
+				   BPF_SK_STORAGE_GET_F_CREATE);
+	if (!owner)
+		return 1; /* attribution only; never refuse a socket for it */
+	owner->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	return 1;
+}

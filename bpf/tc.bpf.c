@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Packet layer per interface: TC (clsact) egress on every non-tunnel
+ * interface. The line-rate backstop for what the cgroup layers cannot see
+ * (forwarded traffic of containers and VMs, kernel packets, AF_PACKET), and
+ * the path of the VPN's own transport, which is judged first and cheapest.
+ */
+#include "parse.h"
+#include "report.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline int parse_egress(struct __sk_buff *skb,
+					const struct tl_iface *iface,
+					struct tl_flow *f)
+{
+	if (iface && (iface->flags & TL_IFACE_L3))
+		return parse_l3(skb, 0, bpf_ntohs(skb->protocol), f);
+	return parse_frame(skb, f);
+}
+
+/*
+ * The subject of a packet: its socket's nearest configured cgroup, or the
+ * default profile when no local socket sent it. Returns an allow reason
+ * when the packet is outside tunlock's scope.
+ */
+static __always_inline __u32 packet_subject(struct tl_policy_view *v,
+					    struct __sk_buff *skb,
+					    struct tl_subject *s)
+{
+	struct tl_settings *cfg = v->settings;
+
+	s->cgroup_id = bpf_skb_cgroup_id(skb);
+	/* Kernel sockets (ICMP errors, RSTs, MLD) belong to the root cgroup. */
+	if (!s->cgroup_id || s->cgroup_id == bpf_skb_ancestor_cgroup_id(skb, 0)) {
+		/* Forwarded, kernel-generated, or a TCP time-wait socket. */
+		if (cfg->flags & TL_SETTINGS_NO_SOCKET_ALLOW)
+			return TL_ALLOW_NO_SOCKET;
+		s->entry.profile = cfg->default_profile;
+		return TL_REASON_NONE;
+	}
+	if (bpf_skb_ancestor_cgroup_id(skb, cfg->attach_cgroup_level) !=
+	    cfg->attach_cgroup_id)
+		return TL_ALLOW_UNPROTECTED;
+	resolve_subject(v, skb, s);
+	return TL_REASON_NONE;
+}
+
+/* Sockets below the attach cgroup that cgroup_skb already judged. */
+static __always_inline bool judged_by_cgroup_skb(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	return sk && (sk->family == AF_INET || sk->family == AF_INET6);
+}
+
+static __always_inline __u32 judge(struct tl_policy_view *v,
+				   struct __sk_buff *skb, int parsed,
+				   struct tl_flow *f, struct tl_subject *s)
+{
+	__u32 reason;
+
+	if (parsed == TL_PARSE_NOT_IP &&
+	    (f->ethertype == ETH_P_ARP || f->ethertype == ETH_P_PAE))
+		return TL_ALLOW_ALWAYS;
+	if (parsed == TL_PARSE_OK) {
+		/* Fast path: transport marked by the VPN client. */
+		struct tl_endpoint_value *ep = lookup_endpoint(v, f);
+
+		if (ep && ep->fwmark && ep->fwmark == s->mark)
+			return TL_ALLOW_TRANSPORT;
+	}
+	reason = packet_subject(v, skb, s);
+	if (reason)
+		return reason;
+	if (parsed == TL_PARSE_MALFORMED)
+		return TL_REASON_MALFORMED;
+	if (parsed == TL_PARSE_NOT_IP)
+		return leak_reason(v, f);
+	return decide_packet(v, f, s);
+}
+
+SEC("tc")
+int tl_tc_egress(struct __sk_buff *skb)
+{
+	struct tl_report r = {
+		.layer = TL_LAYER_TC,
+		.hook = TL_HOOK_TC_EGRESS,
+		.ifindex = skb->ifindex,
+	};
+	struct tl_policy_view v;
+	struct tl_subject s = {};
+	struct tl_flow f = {};
+	struct tl_iface *iface;
+	__u32 reason;
+	int parsed;
+
+	iface = bpf_map_lookup_elem(&tl_ifaces, &r.ifindex);
+	if (iface && (iface->flags & TL_IFACE_TUNNEL)) {
+		count(r.layer, TL_ALLOW_TUNNEL, TL_VERDICT_PASS);
+		return TC_ACT_OK;
+	}
+	parsed = parse_egress(skb, iface, &f);
+	s.mark = skb->mark;
+	if (policy_view(&v)) {
+		reason = parsed == TL_PARSE_NOT_IP && f.ethertype == ETH_P_ARP ?
+				 TL_ALLOW_ALWAYS :
+				 TL_REASON_TUNNEL_DOWN;
+		return apply(NULL, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
+	}
+	reason = judge(&v, skb, parsed, &f, &s);
+	/* In audit mode cgroup_skb has reported this packet already. */
+	if (is_leak(reason) && v.settings->mode == TL_MODE_AUDIT &&
+	    s.cgroup_id && judged_by_cgroup_skb(skb))
+		return TC_ACT_OK;
+	r.owner = skb_owner(skb);
+	return apply(&v, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
+}

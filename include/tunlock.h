@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Structures and constants shared by the BPF programs and the agent.
+ * Everything here is part of the pinned map layout: changing a struct
+ * changes TL_LAYOUT_VERSION, and an agent refuses pins of another layout.
+ */
+#ifndef TUNLOCK_H
+#define TUNLOCK_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define TL_LAYOUT_VERSION 1
+
+#define TL_MAX_PROFILES 64
+#define TL_MAX_TUNNELS 16
+#define TL_MAX_PORT_RANGES 8
+#define TL_MAX_ALLOW_ENTRIES 131072
+#define TL_MAX_CGROUPS 16384
+#define TL_MAX_ENDPOINTS 256
+#define TL_MAX_IFACES 4096
+#define TL_MAX_CGROUP_DEPTH 16
+#define TL_EVENTS_BYTES (1 << 20)
+
+/* Policy tables are double-buffered: the agent fills the inactive slot and
+ * then flips settings.active_slot, so a packet sees one whole policy. */
+#define TL_POLICY_SLOTS 2
+
+enum tl_mode {
+	TL_MODE_ENFORCE = 0,
+	TL_MODE_AUDIT = 1,
+};
+
+enum tl_layer {
+	TL_LAYER_SOCKET = 0,
+	TL_LAYER_CGROUP_SKB,
+	TL_LAYER_TC,
+	TL_LAYER_LSM,
+	TL_LAYER_MAX,
+};
+
+enum tl_hook {
+	TL_HOOK_CONNECT4 = 0,
+	TL_HOOK_CONNECT6,
+	TL_HOOK_SENDMSG4,
+	TL_HOOK_SENDMSG6,
+	TL_HOOK_CGROUP_SKB_EGRESS,
+	TL_HOOK_TC_EGRESS,
+	TL_HOOK_SOCKET_CREATE,
+	TL_HOOK_MAX,
+};
+
+/*
+ * Why a packet or socket call got its verdict. Leak reasons come first
+ * (they produce events); allow reasons after TL_ALLOW_FIRST are only counted.
+ */
+enum tl_reason {
+	TL_REASON_NONE = 0,
+	TL_REASON_TUNNEL_DOWN,
+	TL_REASON_BYPASS,
+	TL_REASON_DNS,
+	TL_REASON_IPV6,
+	TL_REASON_STUN,
+	TL_REASON_RAW_SOCKET,
+	TL_REASON_ENDPOINT,
+	TL_REASON_MALFORMED,
+	TL_ALLOW_FIRST,
+	TL_ALLOW_TUNNEL = TL_ALLOW_FIRST, /* leaves through a tunnel interface */
+	TL_ALLOW_TUNNEL_UP,		  /* socket call while a tunnel is up */
+	TL_ALLOW_LOOPBACK,
+	TL_ALLOW_ALWAYS, /* DHCP client, ARP, EAPOL, NDP subset */
+	TL_ALLOW_TRANSPORT, /* VPN transport from the VPN client */
+	TL_ALLOW_LAN,
+	TL_ALLOW_LISTED,      /* an extra allowed destination of the profile */
+	TL_ALLOW_EXEMPT,      /* cgroup exempt by policy */
+	TL_ALLOW_UNPROTECTED, /* socket outside the attach cgroup */
+	TL_ALLOW_NO_SOCKET,   /* forwarded / kernel traffic, policy says allow */
+	TL_REASON_MAX,
+};
+
+enum tl_verdict {
+	TL_VERDICT_PASS = 0,
+	TL_VERDICT_BLOCKED,
+	TL_VERDICT_REDIRECTED,
+	TL_VERDICT_AUDIT,
+	TL_VERDICT_MAX,
+};
+
+#define TL_COUNTER_INDEX(layer, reason, verdict)                               \
+	(((layer) * TL_REASON_MAX + (reason)) * TL_VERDICT_MAX + (verdict))
+#define TL_COUNTERS (TL_LAYER_MAX * TL_REASON_MAX * TL_VERDICT_MAX)
+
+/* Per-profile flags. */
+#define TL_PROFILE_LAN (1u << 0) /* private, link-local, ULA, multicast */
+
+/* Per-cgroup entry flags. */
+#define TL_CGROUP_EXEMPT (1u << 0)
+
+/* Settings of one policy slot. */
+#define TL_SETTINGS_NO_SOCKET_ALLOW (1u << 0)
+
+#define TL_NAME_LEN 64
+
+struct tl_profile {
+	__u32 flags;
+	char name[TL_NAME_LEN];
+};
+
+struct tl_settings {
+	__u32 generation;
+	__u32 mode; /* enum tl_mode */
+	__u32 flags;
+	__u32 default_profile;
+	__u64 attach_cgroup_id;
+	__u32 attach_cgroup_level;
+	__u32 pad;
+	struct tl_profile profiles[TL_MAX_PROFILES];
+};
+
+/* The single entry of the state map: which policy slot is live. */
+/* Kernel features the loader found (tl_state.features). */
+#define TL_FEATURE_BPF_LSM (1u << 0)
+#define TL_FEATURE_SET_RETVAL (1u << 1)
+
+/* The single entry of the state map: which policy slot is live, and who
+ * keeps it (status and stop read it from the pins alone). */
+struct tl_state {
+	__u32 active_slot;
+	__u32 layout_version;
+	__u32 agent_pid;
+	__u32 features;
+	__u64 netns_ino; /* network namespace the TC filters live in */
+	__u64 applied_ns; /* CLOCK_REALTIME of the last policy switch */
+	__u32 mode;	  /* copy of the live settings, for status */
+	__u32 generation;
+	char attach_cgroup[256];
+};
+
+/* Nearest configured cgroup: which profile it has, whether it is exempt,
+ * and which tunnels' VPN client it is (bit per tunnel id). */
+struct tl_cgroup_entry {
+	__u16 profile;
+	__u16 flags;
+	__u32 client_of;
+};
+
+/* Addresses are 16 bytes everywhere; IPv4 is stored IPv4-mapped
+ * (::ffff:a.b.c.d) so one table serves both families. */
+struct tl_allow_key {
+	__u32 prefixlen; /* 32 (profile) + 96/0 + address bits */
+	__u32 profile;
+	__u8 addr[16];
+};
+
+struct tl_port_range {
+	__u16 lo;
+	__u16 hi;
+	__u8 protocol; /* 0: any */
+	__u8 pad[3];
+};
+
+struct tl_allow_value {
+	__u32 count; /* 0: every port and protocol */
+	struct tl_port_range ranges[TL_MAX_PORT_RANGES];
+};
+
+struct tl_endpoint_key {
+	__u8 addr[16];
+	__u16 port; /* host byte order */
+	__u8 protocol;
+	__u8 pad;
+};
+
+struct tl_endpoint_value {
+	__u32 tunnel; /* tunnel id */
+	__u32 fwmark; /* 0: fwmark not an identity */
+};
+
+/* Interface map value (runtime state, kept by the agent over rtnetlink). */
+#define TL_IFACE_TUNNEL (1u << 0)
+#define TL_IFACE_L3 (1u << 1) /* no link-layer header (tun, ppp, raw-ip) */
+#define TL_IFACE_GUARDED (1u << 2) /* TC egress filter attached */
+struct tl_iface {
+	__u32 flags;
+	__u32 tunnel; /* tunnel id when TL_IFACE_TUNNEL */
+};
+
+/* Tunnel map value (runtime state). */
+#define TL_TUNNEL_UP (1u << 0)
+#define TL_TUNNEL_IPV4 (1u << 1)
+#define TL_TUNNEL_IPV6 (1u << 2)
+struct tl_tunnel_state {
+	__u32 flags;
+	__u32 ifindex;
+	char name[TL_NAME_LEN];
+	char ifname[16];
+};
+
+/* Global runtime flags read by every program (index 0 of tunnel_summary). */
+struct tl_tunnel_summary {
+	__u32 up_count;
+	__u32 ipv6_up_count;
+};
+
+/* Socket attribution recorded at socket creation. */
+struct tl_sock_owner {
+	__u32 pid;
+	__u32 pad;
+	char comm[16];
+};
+
+struct tl_event {
+	__u64 boot_ns; /* CLOCK_BOOTTIME */
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 ifindex;
+	__u32 generation;
+	__u16 sport; /* host byte order */
+	__u16 dport;
+	__u16 profile;
+	__u8 family; /* AF_INET, AF_INET6, or 0 when not IP */
+	__u8 protocol;
+	__u8 reason;
+	__u8 verdict;
+	__u8 layer;
+	__u8 hook;
+	__u8 tunnel_up;
+	__u8 pad[3];
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[16];
+};
+
+#endif /* TUNLOCK_H */
