@@ -20,6 +20,9 @@ AGENT_SRCS := $(wildcard agent/*.c)
 AGENT_OBJS := $(patsubst agent/%.c,$(OUT)/agent/%.o,$(AGENT_SRCS))
 LIB_OBJS := $(filter-out $(OUT)/agent/main.o,$(AGENT_OBJS))
 
+# skeletons and objects are kept: tests and benchmarks include them
+.SECONDARY: $(BPF_OBJS) $(SKELS)
+
 .PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install
 all: $(OUT)/tunlock
 
@@ -45,11 +48,11 @@ vmlinux:
 $(OUT)/test_policy: tests/unit/test_policy.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUT)/test_packet: tests/packet/test_packet.c $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(OUT)/test_packet: tests/packet/test_packet.c $(LIB_OBJS) $(SKELS)
+	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
-$(OUT)/bench_tc: bench/bench_tc.c $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(OUT)/bench_tc: bench/bench_tc.c $(LIB_OBJS) $(SKELS)
+	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
 deps:
 	sh tests/deps.sh

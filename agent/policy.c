@@ -40,6 +40,11 @@ struct diag {
 	char *msg;
 };
 
+struct ep_ref {
+	const struct tl_endpoint_cfg *ep;
+	const struct tl_tunnel_cfg *tunnel;
+};
+
 struct ctx {
 	const char *file;
 	yaml_document_t *doc;
@@ -52,8 +57,11 @@ struct ctx {
 	/* Key path of the node being read, e.g. "tunnels[0].endpoints[1]". */
 	char path[512];
 	size_t pathlen;
-	size_t nallow;	   /* allow rules over all profiles */
-	size_t nendpoints; /* endpoints over all tunnels */
+	size_t nallow;			     /* allow rules over all profiles */
+	size_t nendpoints;		     /* endpoints over all tunnels */
+	struct ep_ref eps[TL_MAX_ENDPOINTS]; /* those that parsed */
+	size_t neps;
+	bool profiles_cut; /* more than TL_MAX_PROFILES, already reported */
 };
 
 enum vtype { T_SCALAR, T_SEQ, T_MAP };
@@ -70,7 +78,8 @@ struct key {
 
 static struct tl_loc node_loc(const yaml_node_t *n)
 {
-	return (struct tl_loc){ n->start_mark.line + 1, n->start_mark.column + 1 };
+	return (struct tl_loc){n->start_mark.line + 1,
+			       n->start_mark.column + 1};
 }
 
 static bool grow_diags(struct ctx *c)
@@ -197,9 +206,9 @@ __attribute__((format(printf, 2, 3))) static size_t push(struct ctx *c,
 	n = vsnprintf(c->path + old, sizeof(c->path) - old, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		c->pathlen = old + (size_t)n < sizeof(c->path) ?
-				     old + (size_t)n :
-				     sizeof(c->path) - 1;
+		c->pathlen = old + (size_t)n < sizeof(c->path)
+				 ? old + (size_t)n
+				 : sizeof(c->path) - 1;
 	return old;
 }
 
@@ -250,8 +259,8 @@ static const char *kind(const yaml_node_t *n)
 	}
 }
 
-static const char *const vtype_name[] = { "a single value", "a list",
-					  "a mapping" };
+static const char *const vtype_name[] = {"a single value", "a list",
+					 "a mapping"};
 
 static bool has_type(const yaml_node_t *n, enum vtype t)
 {
@@ -268,13 +277,20 @@ static bool has_type(const yaml_node_t *n, enum vtype t)
 /* The node must be of type t; says so at the node when it is not. */
 static bool want(struct ctx *c, const yaml_node_t *n, enum vtype t)
 {
+	/* "\0" in a quoted scalar: C strings would cut the value short */
+	if (n->type == YAML_SCALAR_NODE &&
+	    strlen(text(n)) != n->data.scalar.length) {
+		error_node(c, n, "a value must not hold a NUL character");
+		return false;
+	}
 	if (has_type(n, t))
 		return true;
 	if (n->type == YAML_SCALAR_NODE && !is_null(n))
 		error_node(c, n, "expected %s, found '%s'", vtype_name[t],
 			   text(n));
 	else
-		error_node(c, n, "expected %s, found %s", vtype_name[t], kind(n));
+		error_node(c, n, "expected %s, found %s", vtype_name[t],
+			   kind(n));
 	return false;
 }
 
@@ -298,7 +314,7 @@ static yaml_node_t *seq_item(struct ctx *c, const yaml_node_t *n, size_t i)
 static bool get_keys(struct ctx *c, const yaml_node_t *map,
 		     const struct key *keys, size_t nkeys, yaml_node_t **vals)
 {
-	yaml_node_t *knodes[MAX_KEYS] = { 0 };
+	yaml_node_t *knodes[MAX_KEYS] = {0};
 	yaml_node_pair_t *pair;
 	bool ok = true;
 	size_t i;
@@ -325,12 +341,14 @@ static bool get_keys(struct ctx *c, const yaml_node_t *map,
 				strcat(known, i ? ", " : "");
 				strcat(known, keys[i].name);
 			}
-			error_node(c, k, "unknown key '%s' (expected one of: %s)",
+			error_node(c, k,
+				   "unknown key '%s' (expected one of: %s)",
 				   text(k), known);
 			continue;
 		}
 		if (knodes[i]) {
-			error_node(c, k, "duplicate key '%s' (first at line %d)",
+			error_node(c, k,
+				   "duplicate key '%s' (first at line %d)",
 				   text(k), node_loc(knodes[i]).line);
 			continue;
 		}
@@ -410,8 +428,8 @@ static int parse_uint(const char *s, bool hex, uint64_t max, uint64_t *out)
 /* The YAML 1.2 core schema booleans, nothing looser ("yes", "on"). */
 static int bool_val(struct ctx *c, const yaml_node_t *n, bool *out)
 {
-	static const char *const t[] = { "true", "True", "TRUE" };
-	static const char *const f[] = { "false", "False", "FALSE" };
+	static const char *const t[] = {"true", "True", "TRUE"};
+	static const char *const f[] = {"false", "False", "FALSE"};
 	int i;
 
 	for (i = 0; i < 3; i++) {
@@ -544,7 +562,8 @@ static const char *check_ifname(const char *s)
 	if (!brackets_closed(s))
 		return "unterminated '[' in interface glob";
 	if (!fnmatch(s, "lo", 0))
-		return "a tunnel interface must not match the loopback interface lo";
+		return "a tunnel interface must not match the loopback "
+		       "interface lo";
 	return NULL;
 }
 
@@ -578,7 +597,7 @@ static const char *check_cgroup_path(const char *s, bool glob_ok)
 
 /* ---- addresses ---- */
 
-static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 static bool is_mapped(const uint8_t a[16])
 {
@@ -620,7 +639,7 @@ bool tl_cidr_overlap(const struct tl_cidr *a, const struct tl_cidr *b)
 
 int tl_parse_addr(const char *s, struct tl_cidr *out)
 {
-	struct tl_cidr c = { 0 };
+	struct tl_cidr c = {0};
 	struct in_addr a4;
 
 	if (inet_pton(AF_INET, s, &a4) == 1) {
@@ -629,7 +648,8 @@ int tl_parse_addr(const char *s, struct tl_cidr *out)
 		c.family = AF_INET;
 		c.prefixlen = 32;
 	} else if (inet_pton(AF_INET6, s, c.addr) == 1) {
-		/* ::ffff:a.b.c.d is IPv4 on the wire: one spelling, one rule. */
+		/* ::ffff:a.b.c.d is IPv4 on the wire: one spelling, one rule.
+		 */
 		c.family = is_mapped(c.addr) ? AF_INET : AF_INET6;
 		c.prefixlen = c.family == AF_INET ? 32 : 128;
 	} else {
@@ -640,8 +660,8 @@ int tl_parse_addr(const char *s, struct tl_cidr *out)
 }
 
 /* Like tl_parse_cidr, but says what is wrong (NULL when nothing). */
-static const char *cidr_parse(const char *s, struct tl_cidr *out,
-			      char *hint, size_t hintlen)
+static const char *cidr_parse(const char *s, struct tl_cidr *out, char *hint,
+			      size_t hintlen)
 {
 	const char *slash = strchr(s, '/');
 	char addr[INET6_ADDRSTRLEN + 8];
@@ -652,8 +672,8 @@ static const char *cidr_parse(const char *s, struct tl_cidr *out,
 	if (hint && hintlen)
 		hint[0] = '\0';
 	if (!slash)
-		return tl_parse_addr(s, out) ? "not an IPv4 or IPv6 address" :
-					       NULL;
+		return tl_parse_addr(s, out) ? "not an IPv4 or IPv6 address"
+					     : NULL;
 	if ((size_t)(slash - s) >= sizeof(addr))
 		return "not an IPv4 or IPv6 address";
 	memcpy(addr, s, slash - s);
@@ -665,8 +685,8 @@ static const char *cidr_parse(const char *s, struct tl_cidr *out,
 	if (parse_uint(slash + 1, false, UINT64_MAX, &plen))
 		return "prefix length is not a number";
 	if (plen > max)
-		return max == 32 ? "prefix length is out of range 0-32" :
-				   "prefix length is out of range 0-128";
+		return max == 32 ? "prefix length is out of range 0-32"
+				 : "prefix length is out of range 0-128";
 	full = max == 32 ? 96 + (unsigned)plen : (unsigned)plen;
 	if (c.family == AF_INET && full < 96)
 		c.family = AF_INET6; /* ::ffff:0:0/80: wider than IPv4 */
@@ -729,8 +749,8 @@ static const char *check_unicast(const struct tl_cidr *a)
 		if (v4[0] == 127)
 			return "is a loopback address";
 		if (v4[0] >= 224)
-			return v4[0] < 240 ? "is a multicast address" :
-					     "is not a unicast address";
+			return v4[0] < 240 ? "is a multicast address"
+					   : "is not a unicast address";
 		if (!memcmp(v4, zero, 4))
 			return "is the unspecified address";
 		if (v4[0] == 0)
@@ -738,9 +758,9 @@ static const char *check_unicast(const struct tl_cidr *a)
 		return NULL;
 	}
 	if (!memcmp(a->addr, zero, 15))
-		return a->addr[15] == 1 ? "is a loopback address" :
-		       a->addr[15] == 0 ? "is the unspecified address" :
-					  NULL;
+		return a->addr[15] == 1	  ? "is a loopback address"
+		       : a->addr[15] == 0 ? "is the unspecified address"
+					  : NULL;
 	if (a->addr[0] == 0xff)
 		return "is a multicast address";
 	return NULL;
@@ -751,9 +771,10 @@ static int addr_val(struct ctx *c, const yaml_node_t *n, struct tl_cidr *out)
 	const char *why;
 
 	if (tl_parse_addr(text(n), out)) {
-		error_node(c, n, "'%s' is not an IPv4 or IPv6 address%s", text(n),
-			   strchr(text(n), '/') ? " (a single address, no prefix)" :
-						  "");
+		error_node(
+		    c, n, "'%s' is not an IPv4 or IPv6 address%s", text(n),
+		    strchr(text(n), '/') ? " (a single address, no prefix)"
+					 : "");
 		return -1;
 	}
 	why = check_unicast(out);
@@ -768,7 +789,7 @@ static int addr_val(struct ctx *c, const yaml_node_t *n, struct tl_cidr *out)
 
 static int proto_val(struct ctx *c, const yaml_node_t *n)
 {
-	static const char *const names[] = { "udp", "tcp" };
+	static const char *const names[] = {"udp", "tcp"};
 	int i = enum_val(c, n, "protocol", names, 2);
 
 	return i < 0 ? -1 : i == 0 ? IPPROTO_UDP : IPPROTO_TCP;
@@ -778,9 +799,9 @@ static void read_endpoint(struct ctx *c, const yaml_node_t *n,
 			  struct tl_endpoint_cfg *ep)
 {
 	static const struct key keys[] = {
-		{ "address", T_SCALAR, true },
-		{ "port", T_SCALAR, true },
-		{ "protocol", T_SCALAR, false },
+	    {"address", T_SCALAR, true},
+	    {"port", T_SCALAR, true},
+	    {"protocol", T_SCALAR, false},
 	};
 	yaml_node_t *v[3];
 	int proto;
@@ -803,8 +824,8 @@ static void read_client(struct ctx *c, const yaml_node_t *n,
 			struct tl_tunnel_cfg *t)
 {
 	static const struct key keys[] = {
-		{ "cgroup", T_SCALAR, false },
-		{ "fwmark", T_SCALAR, false },
+	    {"cgroup", T_SCALAR, false},
+	    {"fwmark", T_SCALAR, false},
 	};
 	yaml_node_t *v[2];
 	const char *why;
@@ -822,20 +843,24 @@ static void read_client(struct ctx *c, const yaml_node_t *n,
 	if (v[1]) {
 		r = parse_uint(text(v[1]), true, UINT32_MAX, &mark);
 		if (r == -1)
-			error_node(c, v[1], "fwmark '%s' is not a number (decimal or 0x hex)",
-				   text(v[1]));
+			error_node(
+			    c, v[1],
+			    "fwmark '%s' is not a number (decimal or 0x hex)",
+			    text(v[1]));
 		else if (r == -2)
 			error_node(c, v[1], "fwmark %s does not fit in 32 bits",
 				   text(v[1]));
 		else if (!mark)
-			error_node(c, v[1], "fwmark must be non-zero (0 means no mark)");
+			error_node(c, v[1],
+				   "fwmark must be non-zero (0 means no mark)");
 		else
 			t->has_fwmark = true;
 		t->fwmark = (uint32_t)mark;
 	}
 	if (!v[0] && !v[1])
 		warn_at(c, node_loc(n),
-			"neither cgroup nor fwmark: no process may send VPN transport to the endpoints of tunnel '%s'",
+			"neither cgroup nor fwmark: no process may send VPN "
+			"transport to the endpoints of tunnel '%s'",
 			t->name);
 }
 
@@ -849,7 +874,8 @@ static void read_endpoints(struct ctx *c, const yaml_node_t *n,
 		return;
 	}
 	if (c->nendpoints + len > TL_MAX_ENDPOINTS) {
-		error_node(c, n, "too many endpoints (at most %d over all tunnels)",
+		error_node(c, n,
+			   "too many endpoints (at most %d over all tunnels)",
 			   TL_MAX_ENDPOINTS);
 		return;
 	}
@@ -908,9 +934,9 @@ static void read_tunnel(struct ctx *c, const yaml_node_t *n,
 			struct tl_tunnel_cfg *t)
 {
 	static const struct key keys[] = {
-		{ "name", T_SCALAR, true },	  { "interface", T_SCALAR, true },
-		{ "endpoints", T_SEQ, true },	  { "client", T_MAP, false },
-		{ "resolvers", T_SEQ, false },
+	    {"name", T_SCALAR, true},	 {"interface", T_SCALAR, true},
+	    {"endpoints", T_SEQ, true},	 {"client", T_MAP, false},
+	    {"resolvers", T_SEQ, false},
 	};
 	yaml_node_t *v[5];
 	const char *why;
@@ -929,7 +955,8 @@ static void read_tunnel(struct ctx *c, const yaml_node_t *n,
 	if (v[1]) {
 		why = check_ifname(text(v[1]));
 		if (why)
-			error_node(c, v[1], "interface '%s': %s", text(v[1]), why);
+			error_node(c, v[1], "interface '%s': %s", text(v[1]),
+				   why);
 		else
 			copy_str(t->interface, TL_GLOB_MAX, text(v[1]));
 	}
@@ -939,7 +966,8 @@ static void read_tunnel(struct ctx *c, const yaml_node_t *n,
 	pop(c, saved);
 	if (!v[3] && v[0])
 		warn_at(c, t->loc,
-			"no 'client' (cgroup or fwmark): no process may send VPN transport to the endpoints of tunnel '%s'",
+			"no 'client' (cgroup or fwmark): no process may send "
+			"VPN transport to the endpoints of tunnel '%s'",
 			text(v[0]));
 	saved = push_key(c, "client");
 	if (v[3])
@@ -994,7 +1022,8 @@ static bool port_overlap(struct ctx *c, const yaml_node_t *n,
 		const struct tl_port_range *y = &r->ports[i];
 
 		if (x->lo <= y->hi && y->lo <= x->hi) {
-			error_node(c, n, "port %s overlaps %u-%u in the same list",
+			error_node(c, n,
+				   "port %s overlaps %u-%u in the same list",
 				   text(n), y->lo, y->hi);
 			return true;
 		}
@@ -1008,7 +1037,9 @@ static void read_ports(struct ctx *c, const yaml_node_t *n,
 	size_t i, len = seq_len(n);
 
 	if (!len) {
-		error_node(c, n, "an empty port list allows nothing; omit 'ports' for every port");
+		error_node(c, n,
+			   "an empty port list allows nothing; omit 'ports' "
+			   "for every port");
 		return;
 	}
 	if (len > TL_MAX_PORT_RANGES) {
@@ -1036,13 +1067,13 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 		       struct tl_allow_rule *r)
 {
 	static const struct key keys[] = {
-		{ "cidr", T_SCALAR, true },
-		{ "protocol", T_SCALAR, false },
-		{ "ports", T_SEQ, false },
+	    {"cidr", T_SCALAR, true},
+	    {"protocol", T_SCALAR, false},
+	    {"ports", T_SEQ, false},
 	};
-	static const char *const protos[] = { "any", "tcp", "udp", "icmp" };
-	static const uint8_t proto_nums[] = { 0, IPPROTO_TCP, IPPROTO_UDP,
-					      IPPROTO_ICMP };
+	static const char *const protos[] = {"any", "tcp", "udp", "icmp"};
+	static const uint8_t proto_nums[] = {0, IPPROTO_TCP, IPPROTO_UDP,
+					     IPPROTO_ICMP};
 	yaml_node_t *v[3];
 	char hint[64];
 	const char *why;
@@ -1068,7 +1099,8 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 	if (r->protocol == IPPROTO_ICMP && ok && r->cidr.family == AF_INET6)
 		r->protocol = IPPROTO_ICMPV6;
 	if (v[2] && r->protocol != IPPROTO_TCP && r->protocol != IPPROTO_UDP) {
-		error_node(c, v[2], "ports need 'protocol: tcp' or 'protocol: udp'");
+		error_node(c, v[2],
+			   "ports need 'protocol: tcp' or 'protocol: udp'");
 	} else if (v[2]) {
 		saved = push_key(c, "ports");
 		read_ports(c, v[2], r);
@@ -1083,8 +1115,9 @@ static void read_allows(struct ctx *c, const yaml_node_t *n,
 	size_t i, len = seq_len(n);
 
 	if (c->nallow + len > TL_MAX_ALLOW_ENTRIES) {
-		error_node(c, n, "too many allow rules (at most %d over all profiles)",
-			   TL_MAX_ALLOW_ENTRIES);
+		error_node(
+		    c, n, "too many allow rules (at most %d over all profiles)",
+		    TL_MAX_ALLOW_ENTRIES);
 		return;
 	}
 	if (!len)
@@ -1100,7 +1133,8 @@ static void read_allows(struct ctx *c, const yaml_node_t *n,
 		struct tl_allow_rule *r = &pr->allow[pr->nallow];
 		size_t saved = push(c, "[%zu]", i);
 
-		/* keep only rules whose CIDR parsed: the others failed already */
+		/* keep only rules whose CIDR parsed: the others failed already
+		 */
 		if (want(c, item, T_MAP) && read_allow(c, item, r))
 			pr->nallow++;
 		else
@@ -1113,11 +1147,11 @@ static void read_profile(struct ctx *c, const yaml_node_t *n,
 			 struct tl_profile_cfg *pr)
 {
 	static const struct key keys[] = {
-		{ "name", T_SCALAR, true },
-		{ "lan", T_SCALAR, false },
-		{ "allow", T_SEQ, false },
+	    {"name", T_SCALAR, true},
+	    {"lan", T_SCALAR, false},
+	    {"allow", T_SEQ, false},
 	};
-	static const char *const lan[] = { "block", "allow" };
+	static const char *const lan[] = {"block", "allow"};
 	yaml_node_t *v[3];
 	const char *why;
 	size_t saved;
@@ -1152,6 +1186,7 @@ static void read_profiles(struct ctx *c, const yaml_node_t *n)
 	if (len > TL_MAX_PROFILES) {
 		error_node(c, seq_item(c, n, TL_MAX_PROFILES),
 			   "too many profiles (at most %d)", TL_MAX_PROFILES);
+		c->profiles_cut = true;
 		len = TL_MAX_PROFILES;
 	}
 	p->profiles = calloc(len, sizeof(*p->profiles));
@@ -1177,7 +1212,8 @@ static int find_profile(const struct tl_policy *p, const char *name)
 	size_t i;
 
 	for (i = 0; i < p->nprofiles; i++)
-		if (p->profiles[i].name[0] && !strcmp(p->profiles[i].name, name))
+		if (p->profiles[i].name[0] &&
+		    !strcmp(p->profiles[i].name, name))
 			return (int)i;
 	return -1;
 }
@@ -1187,9 +1223,9 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 			struct tl_cgroup_rule *r)
 {
 	static const struct key keys[] = {
-		{ "path", T_SCALAR, true },
-		{ "profile", T_SCALAR, false },
-		{ "exempt", T_SCALAR, false },
+	    {"path", T_SCALAR, true},
+	    {"profile", T_SCALAR, false},
+	    {"exempt", T_SCALAR, false},
 	};
 	yaml_node_t *v[3];
 	const char *why;
@@ -1210,7 +1246,8 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 	if (v[2] && bool_val(c, v[2], &r->exempt))
 		return false;
 	if (v[1] && r->exempt) {
-		error_node(c, n, "give either 'profile' or 'exempt: true', not both");
+		error_node(c, n,
+			   "give either 'profile' or 'exempt: true', not both");
 		return false;
 	}
 	if (!v[1] && !r->exempt) {
@@ -1266,12 +1303,12 @@ static void read_cgroups(struct ctx *c, const yaml_node_t *n)
 static void read_root(struct ctx *c, const yaml_node_t *root)
 {
 	static const struct key keys[] = {
-		{ "mode", T_SCALAR, false },	 { "attach_cgroup", T_SCALAR, false },
-		{ "no_socket", T_SCALAR, false }, { "tunnels", T_SEQ, true },
-		{ "profiles", T_SEQ, true },	 { "cgroups", T_SEQ, false },
+	    {"mode", T_SCALAR, false},	    {"attach_cgroup", T_SCALAR, false},
+	    {"no_socket", T_SCALAR, false}, {"tunnels", T_SEQ, true},
+	    {"profiles", T_SEQ, true},	    {"cgroups", T_SEQ, false},
 	};
-	static const char *const modes[] = { "enforce", "audit" };
-	static const char *const nosock[] = { "enforce", "allow" };
+	static const char *const modes[] = {"enforce", "audit"};
+	static const char *const nosock[] = {"enforce", "allow"};
 	struct tl_policy *p = c->p;
 	yaml_node_t *v[6];
 	const char *why;
@@ -1286,7 +1323,8 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 	if (v[1]) {
 		why = check_cgroup_path(text(v[1]), false);
 		if (why)
-			error_node(c, v[1], "attach_cgroup '%s' %s", text(v[1]), why);
+			error_node(c, v[1], "attach_cgroup '%s' %s", text(v[1]),
+				   why);
 		else
 			copy_str(p->attach_cgroup, TL_GLOB_MAX, text(v[1]));
 	}
@@ -1309,30 +1347,42 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 
 /* ---- checks across entries ---- */
 
-static void check_names(struct ctx *c)
+static void check_tunnel_names(struct ctx *c)
 {
-	const struct tl_policy *p = c->p;
+	const struct tl_tunnel_cfg *t = c->p->tunnels;
 	size_t i, j;
 
-	/* at most 16 tunnels and 64 profiles: quadratic is fine */
-	for (i = 0; i < p->ntunnels; i++)
-		for (j = 0; j < i && p->tunnels[i].name[0]; j++)
-			if (!strcmp(p->tunnels[i].name, p->tunnels[j].name)) {
-				error_at(c, p->tunnels[i].loc,
-					 "duplicate tunnel name '%s' (first at line %d)",
-					 p->tunnels[i].name,
-					 p->tunnels[j].loc.line);
-				break;
-			}
-	for (i = 0; i < p->nprofiles; i++)
-		for (j = 0; j < i && p->profiles[i].name[0]; j++)
-			if (!strcmp(p->profiles[i].name, p->profiles[j].name)) {
-				error_at(c, p->profiles[i].loc,
-					 "duplicate profile name '%s' (first at line %d)",
-					 p->profiles[i].name,
-					 p->profiles[j].loc.line);
-				break;
-			}
+	/* at most 16: quadratic is fine */
+	for (i = 0; i < c->p->ntunnels; i++) {
+		for (j = 0; j < i && t[i].name[0]; j++) {
+			if (strcmp(t[i].name, t[j].name))
+				continue;
+			error_at(
+			    c, t[i].loc,
+			    "duplicate tunnel name '%s' (first at line %d)",
+			    t[i].name, t[j].loc.line);
+			break;
+		}
+	}
+}
+
+static void check_profile_names(struct ctx *c)
+{
+	const struct tl_profile_cfg *pr = c->p->profiles;
+	size_t i, j;
+
+	/* at most 64: quadratic is fine */
+	for (i = 0; i < c->p->nprofiles; i++) {
+		for (j = 0; j < i && pr[i].name[0]; j++) {
+			if (strcmp(pr[i].name, pr[j].name))
+				continue;
+			error_at(
+			    c, pr[i].loc,
+			    "duplicate profile name '%s' (first at line %d)",
+			    pr[i].name, pr[j].loc.line);
+			break;
+		}
+	}
 }
 
 static bool endpoint_eq(const struct tl_endpoint_cfg *a,
@@ -1342,42 +1392,65 @@ static bool endpoint_eq(const struct tl_endpoint_cfg *a,
 	       !memcmp(a->addr.addr, b->addr.addr, 16);
 }
 
-/* One endpoint map: an endpoint belongs to one tunnel, once. */
-static void check_endpoints(struct ctx *c)
+/* Every endpoint that parsed, with its tunnel, in file order. */
+static void collect_endpoints(struct ctx *c)
 {
 	const struct tl_policy *p = c->p;
-	size_t t, e, u, f;
+	size_t t, e;
 
-	/* at most TL_MAX_ENDPOINTS in all: quadratic is fine */
 	for (t = 0; t < p->ntunnels; t++) {
 		for (e = 0; e < p->tunnels[t].nendpoints; e++) {
-			const struct tl_endpoint_cfg *a = &p->tunnels[t].endpoints[e];
-			bool dup = false;
-
-			if (!a->addr.family)
+			if (!p->tunnels[t].endpoints[e].addr.family)
 				continue;
-			for (u = 0; u <= t && !dup; u++) {
-				const struct tl_tunnel_cfg *o = &p->tunnels[u];
-
-				for (f = 0; f < (u == t ? e : o->nendpoints); f++) {
-					if (!o->endpoints[f].addr.family ||
-					    !endpoint_eq(a, &o->endpoints[f]))
-						continue;
-					error_at(c, a->loc,
-						 "duplicate endpoint (first at line %d)",
-						 o->endpoints[f].loc.line);
-					dup = true;
-					break;
-				}
-			}
+			c->eps[c->neps].ep = &p->tunnels[t].endpoints[e];
+			c->eps[c->neps].tunnel = &p->tunnels[t];
+			c->neps++;
 		}
 	}
 }
 
+/* One endpoint map: an endpoint belongs to one tunnel, once. */
+static void check_endpoints(struct ctx *c)
+{
+	size_t i, j;
+
+	collect_endpoints(c);
+	/* at most TL_MAX_ENDPOINTS: quadratic is fine */
+	for (i = 0; i < c->neps; i++) {
+		for (j = 0; j < i; j++) {
+			if (!endpoint_eq(c->eps[i].ep, c->eps[j].ep))
+				continue;
+			error_at(c, c->eps[i].ep->loc,
+				 "duplicate endpoint (first at line %d)",
+				 c->eps[j].ep->loc.line);
+			break;
+		}
+	}
+}
+
+/*
+ * Processes that no entry covers get the profile of "/", or else a built-in
+ * locked profile, which the agent puts in the slot after the last one.
+ */
+static void check_default(struct ctx *c)
+{
+	const struct tl_policy *p = c->p;
+
+	if (p->default_profile >= 0 || p->nprofiles < TL_MAX_PROFILES ||
+	    c->profiles_cut)
+		return;
+	error_at(c, p->profiles[TL_MAX_PROFILES - 1].loc,
+		 "with %d profiles the built-in locked profile has no slot; "
+		 "give the default with a 'path: /' cgroup entry",
+		 TL_MAX_PROFILES);
+}
+
 static int cgroup_cmp(const void *a, const void *b)
 {
-	const struct tl_cgroup_rule *x = *(const struct tl_cgroup_rule *const *)a;
-	const struct tl_cgroup_rule *y = *(const struct tl_cgroup_rule *const *)b;
+	const struct tl_cgroup_rule *x =
+	    *(const struct tl_cgroup_rule *const *)a;
+	const struct tl_cgroup_rule *y =
+	    *(const struct tl_cgroup_rule *const *)b;
 	int r = strcmp(x->path, y->path);
 
 	if (r)
@@ -1399,7 +1472,8 @@ static void check_cgroups(struct ctx *c)
 			continue;
 		if (r->exempt)
 			warn_at(c, r->loc,
-				"exempting '/' leaves every process without a profile unprotected");
+				"exempting '/' leaves every process without a "
+				"profile unprotected");
 		else if (p->default_profile < 0)
 			p->default_profile = r->profile;
 	}
@@ -1415,9 +1489,10 @@ static void check_cgroups(struct ctx *c)
 	qsort(s, p->ncgroups, sizeof(*s), cgroup_cmp);
 	for (i = 1; i < p->ncgroups; i++)
 		if (!strcmp(s[i]->path, s[i - 1]->path))
-			error_at(c, s[i]->loc,
-				 "duplicate cgroup path '%s' (first at line %d)",
-				 s[i]->path, s[i - 1]->loc.line);
+			error_at(
+			    c, s[i]->loc,
+			    "duplicate cgroup path '%s' (first at line %d)",
+			    s[i]->path, s[i - 1]->loc.line);
 	free(s);
 }
 
@@ -1463,9 +1538,10 @@ static void report_overlap(struct ctx *c, const struct tl_profile_cfg *pr,
 	tl_format_cidr(&x->cidr, a, sizeof(a));
 	tl_format_cidr(&y->cidr, b, sizeof(b));
 	if (!cidr_cmp(&x->cidr, &y->cidr))
-		error_at(c, x->loc,
-			 "profile '%s': duplicate allow CIDR %s (first at line %d)",
-			 pr->name, a, y->loc.line);
+		error_at(
+		    c, x->loc,
+		    "profile '%s': duplicate allow CIDR %s (first at line %d)",
+		    pr->name, a, y->loc.line);
 	else
 		error_at(c, x->loc,
 			 "profile '%s': allow CIDR %s overlaps %s (line %d)",
@@ -1489,7 +1565,8 @@ static void sweep_overlaps(struct ctx *c, const struct tl_profile_cfg *pr,
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		while (sp && !cidr_contains(&s[stack[sp - 1]]->cidr, &s[i]->cidr))
+		while (sp &&
+		       !cidr_contains(&s[stack[sp - 1]]->cidr, &s[i]->cidr))
 			sp--;
 		parent[i] = sp ? stack[sp - 1] : -1;
 		if (sp)
@@ -1524,32 +1601,22 @@ static long rule_floor(const struct tl_allow_rule **s, size_t n,
  */
 static void check_endpoint_cover(struct ctx *c, const struct tl_profile_cfg *pr,
 				 const struct tl_allow_rule **s,
-				 const long *parent)
+				 const long *parent, const struct ep_ref *ref)
 {
-	const struct tl_policy *p = c->p;
+	const struct tl_cidr *addr = &ref->ep->addr;
 	char a[64], e[64];
-	size_t t, i;
 	long j;
 
-	for (t = 0; t < p->ntunnels; t++) {
-		const struct tl_tunnel_cfg *tu = &p->tunnels[t];
-
-		for (i = 0; i < tu->nendpoints; i++) {
-			const struct tl_endpoint_cfg *ep = &tu->endpoints[i];
-
-			if (!ep->addr.family)
-				continue;
-			for (j = rule_floor(s, pr->nallow, &ep->addr); j >= 0;
-			     j = parent[j]) {
-				if (!cidr_contains(&s[j]->cidr, &ep->addr))
-					continue;
-				tl_format_cidr(&s[j]->cidr, a, sizeof(a));
-				tl_format_addr(ep->addr.addr, e, sizeof(e));
-				error_at(c, s[j]->loc,
-					 "profile '%s': allow CIDR %s contains endpoint %s of tunnel '%s' (line %d): every process could reach it outside the tunnel",
-					 pr->name, a, e, tu->name, ep->loc.line);
-			}
-		}
+	for (j = rule_floor(s, pr->nallow, addr); j >= 0; j = parent[j]) {
+		if (!cidr_contains(&s[j]->cidr, addr))
+			continue;
+		tl_format_cidr(&s[j]->cidr, a, sizeof(a));
+		tl_format_addr(addr->addr, e, sizeof(e));
+		error_at(c, s[j]->loc,
+			 "profile '%s': allow CIDR %s contains endpoint %s of "
+			 "tunnel '%s' (line %d): every process could reach it "
+			 "outside the tunnel",
+			 pr->name, a, e, ref->tunnel->name, ref->ep->loc.line);
 	}
 }
 
@@ -1557,9 +1624,9 @@ static void check_endpoint_cover(struct ctx *c, const struct tl_profile_cfg *pr,
 static void check_mapped_cover(struct ctx *c, const struct tl_profile_cfg *pr)
 {
 	static const struct tl_cidr mapped = {
-		.family = AF_INET6,
-		.prefixlen = 96,
-		.addr = { [10] = 0xff, [11] = 0xff },
+	    .family = AF_INET6,
+	    .prefixlen = 96,
+	    .addr = {[10] = 0xff, [11] = 0xff},
 	};
 	char a[64];
 	size_t i;
@@ -1567,11 +1634,14 @@ static void check_mapped_cover(struct ctx *c, const struct tl_profile_cfg *pr)
 	for (i = 0; i < pr->nallow; i++) {
 		const struct tl_allow_rule *r = &pr->allow[i];
 
-		if (r->cidr.family != AF_INET6 || !cidr_contains(&r->cidr, &mapped))
+		if (r->cidr.family != AF_INET6 ||
+		    !cidr_contains(&r->cidr, &mapped))
 			continue;
 		tl_format_cidr(&r->cidr, a, sizeof(a));
 		error_at(c, r->loc,
-			 "profile '%s': IPv6 allow CIDR %s holds ::ffff:0:0/96 and so all of IPv4; allow narrower IPv6 ranges (e.g. 2000::/3)",
+			 "profile '%s': IPv6 allow CIDR %s holds ::ffff:0:0/96 "
+			 "and so all of IPv4; allow narrower IPv6 ranges (e.g. "
+			 "2000::/3)",
 			 pr->name, a);
 	}
 }
@@ -1601,7 +1671,8 @@ static void check_allows(struct ctx *c)
 			s[i] = &pr->allow[i];
 		qsort(s, pr->nallow, sizeof(*s), rule_cmp);
 		sweep_overlaps(c, pr, s, parent);
-		check_endpoint_cover(c, pr, s, parent);
+		for (i = 0; i < c->neps; i++)
+			check_endpoint_cover(c, pr, s, parent, &c->eps[i]);
 		free(s);
 		free(parent);
 	}
@@ -1631,7 +1702,7 @@ void tl_policy_free(struct tl_policy *p)
 /* libyaml reports reader (encoding) errors by byte offset only. */
 static struct tl_loc offset_loc(const char *buf, size_t len, size_t off)
 {
-	struct tl_loc loc = { 1, 1 };
+	struct tl_loc loc = {1, 1};
 	size_t i;
 
 	for (i = 0; i < off && i < len; i++) {
@@ -1648,8 +1719,8 @@ static struct tl_loc offset_loc(const char *buf, size_t len, size_t off)
 static void syntax_error(struct ctx *c, const yaml_parser_t *ps,
 			 const char *buf, size_t len)
 {
-	struct tl_loc loc = { ps->problem_mark.line + 1,
-			      ps->problem_mark.column + 1 };
+	struct tl_loc loc = {ps->problem_mark.line + 1,
+			     ps->problem_mark.column + 1};
 
 	switch (ps->error) {
 	case YAML_MEMORY_ERROR:
@@ -1669,7 +1740,8 @@ static void syntax_error(struct ctx *c, const yaml_parser_t *ps,
 	}
 	/* the commonest YAML mistake gets a plain answer */
 	if (ps->problem_mark.index < len && buf[ps->problem_mark.index] == '\t')
-		error_at(c, loc, "syntax error: a tab; YAML indents with spaces only");
+		error_at(c, loc,
+			 "syntax error: a tab; YAML indents with spaces only");
 	else if (ps->context)
 		error_at(c, loc, "syntax error: %s, %s at line %zu",
 			 ps->problem ? ps->problem : "bad YAML", ps->context,
@@ -1686,7 +1758,8 @@ static void check_tags(struct ctx *c)
 
 	for (n = c->doc->nodes.start; n < c->doc->nodes.top; n++)
 		if (n->tag && strncmp((char *)n->tag, "tag:yaml.org,2002:", 18))
-			error_node(c, n, "unsupported tag '%s'", (char *)n->tag);
+			error_node(c, n, "unsupported tag '%s'",
+				   (char *)n->tag);
 }
 
 static void check_document(struct ctx *c)
@@ -1694,15 +1767,18 @@ static void check_document(struct ctx *c)
 	yaml_node_t *root = yaml_document_get_root_node(c->doc);
 
 	if (!root || is_null(root)) {
-		error_at(c, (struct tl_loc){ 1, 1 },
-			 "the policy is empty: 'tunnels' and 'profiles' are required");
+		error_at(c, (struct tl_loc){1, 1},
+			 "the policy is empty: 'tunnels' and 'profiles' are "
+			 "required");
 		return;
 	}
 	check_tags(c);
 	read_root(c, root);
-	check_names(c);
+	check_tunnel_names(c);
+	check_profile_names(c);
 	check_endpoints(c);
 	check_cgroups(c);
+	check_default(c);
 	check_allows(c);
 }
 
@@ -1718,8 +1794,8 @@ static void check_single(struct ctx *c, yaml_parser_t *ps, const char *buf,
 	}
 	if (yaml_document_get_root_node(&next))
 		error_at(c,
-			 (struct tl_loc){ next.start_mark.line + 1,
-					  next.start_mark.column + 1 },
+			 (struct tl_loc){next.start_mark.line + 1,
+					 next.start_mark.column + 1},
 			 "a policy is one YAML document; found another");
 	yaml_document_delete(&next);
 }
@@ -1727,7 +1803,7 @@ static void check_single(struct ctx *c, yaml_parser_t *ps, const char *buf,
 int tl_policy_parse(const char *name, const char *buf, size_t len,
 		    struct tl_policy *out, FILE *err)
 {
-	struct ctx c = { .file = name, .p = out };
+	struct ctx c = {.file = name, .p = out};
 	yaml_parser_t ps;
 	yaml_document_t doc;
 
@@ -1785,9 +1861,9 @@ static char *read_file(const char *file, size_t *len, FILE *err)
 			if (!nb) {
 				if (err)
 					fprintf(err, "%s: %s\n", file,
-						cap > MAX_FILE_BYTES ?
-							"file too large" :
-							strerror(ENOMEM));
+						cap > MAX_FILE_BYTES
+						    ? "file too large"
+						    : strerror(ENOMEM));
 				goto fail;
 			}
 			buf = nb;

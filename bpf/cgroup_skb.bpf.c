@@ -10,6 +10,19 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+static __always_inline __u32 judge(struct tl_policy_view *v,
+				   struct __sk_buff *skb, int parsed,
+				   struct tl_flow *f, struct tl_subject *s)
+{
+	__u32 reason = packet_subject(v, skb, s);
+
+	if (reason)
+		return reason;
+	if (parsed != TL_PARSE_OK)
+		return TL_REASON_MALFORMED;
+	return decide_packet(v, f, s);
+}
+
 SEC("cgroup_skb/egress")
 int tl_cgroup_skb_egress(struct __sk_buff *skb)
 {
@@ -23,6 +36,7 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	struct tl_flow f = {};
 	bool have_policy;
 	__u32 reason;
+	int parsed;
 
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return SK_PASS;
@@ -34,13 +48,8 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.mark = skb->mark;
 	r.owner = skb_owner(skb);
-	if (parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) != TL_PARSE_OK)
-		reason = TL_REASON_MALFORMED;
-	else if (!have_policy)
-		reason = TL_REASON_TUNNEL_DOWN; /* fail closed */
-	else {
-		resolve_subject(&v, skb, &s);
-		reason = decide_packet(&v, &f, &s);
-	}
+	parsed = parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f);
+	reason = have_policy ? judge(&v, skb, parsed, &f, &s) :
+			       TL_REASON_TUNNEL_DOWN; /* fail closed */
 	return apply(have_policy ? &v : NULL, &f, &s, &r, reason);
 }

@@ -74,6 +74,32 @@ static __always_inline void resolve_subject(struct tl_policy_view *v,
 	}
 }
 
+/*
+ * Packet layers: who sent it. Returns an allow reason when the packet is
+ * outside tunlock's scope. Kernel sockets (ICMP errors, RSTs, MLD) live in
+ * the root cgroup and count as "no local socket", like forwarded packets.
+ */
+static __always_inline __u32 packet_subject(struct tl_policy_view *v,
+					    struct __sk_buff *skb,
+					    struct tl_subject *s)
+{
+	struct tl_settings *cfg = v->settings;
+
+	s->cgroup_id = bpf_skb_cgroup_id(skb);
+	if (!s->cgroup_id ||
+	    s->cgroup_id == bpf_skb_ancestor_cgroup_id(skb, 0)) {
+		if (cfg->flags & TL_SETTINGS_NO_SOCKET_ALLOW)
+			return TL_ALLOW_NO_SOCKET;
+		s->entry.profile = cfg->default_profile;
+		return TL_REASON_NONE;
+	}
+	if (bpf_skb_ancestor_cgroup_id(skb, cfg->attach_cgroup_level) !=
+	    cfg->attach_cgroup_id)
+		return TL_ALLOW_UNPROTECTED;
+	resolve_subject(v, skb, s);
+	return TL_REASON_NONE;
+}
+
 static __always_inline struct tl_endpoint_value *
 lookup_endpoint(struct tl_policy_view *v, const struct tl_flow *f)
 {

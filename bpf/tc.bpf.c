@@ -20,41 +20,22 @@ static __always_inline int parse_egress(struct __sk_buff *skb,
 }
 
 /*
- * The subject of a packet: its socket's nearest configured cgroup, or the
- * default profile when no local socket sent it. Returns an allow reason
- * when the packet is outside tunlock's scope.
+ * cgroup_skb has judged (and in audit mode reported) packets of inet
+ * sockets below the attach cgroup already.
  */
-static __always_inline __u32 packet_subject(struct tl_policy_view *v,
-					    struct __sk_buff *skb,
-					    struct tl_subject *s)
+static __always_inline bool judged_by_cgroup_skb(struct tl_policy_view *v,
+						 struct __sk_buff *skb)
 {
 	struct tl_settings *cfg = v->settings;
-
-	s->cgroup_id = bpf_skb_cgroup_id(skb);
-	/* Kernel sockets (ICMP errors, RSTs, MLD) belong to the root cgroup. */
-	if (!s->cgroup_id || s->cgroup_id == bpf_skb_ancestor_cgroup_id(skb, 0)) {
-		/* Forwarded, kernel-generated, or a TCP time-wait socket. */
-		if (cfg->flags & TL_SETTINGS_NO_SOCKET_ALLOW)
-			return TL_ALLOW_NO_SOCKET;
-		s->entry.profile = cfg->default_profile;
-		return TL_REASON_NONE;
-	}
-	if (bpf_skb_ancestor_cgroup_id(skb, cfg->attach_cgroup_level) !=
-	    cfg->attach_cgroup_id)
-		return TL_ALLOW_UNPROTECTED;
-	resolve_subject(v, skb, s);
-	return TL_REASON_NONE;
-}
-
-/* Sockets below the attach cgroup that cgroup_skb already judged. */
-static __always_inline bool judged_by_cgroup_skb(struct __sk_buff *skb)
-{
 	struct bpf_sock *sk = skb->sk;
 
 	if (!sk)
 		return false;
 	sk = bpf_sk_fullsock(sk);
-	return sk && (sk->family == AF_INET || sk->family == AF_INET6);
+	if (!sk || (sk->family != AF_INET && sk->family != AF_INET6))
+		return false;
+	return bpf_skb_ancestor_cgroup_id(skb, cfg->attach_cgroup_level) ==
+	       cfg->attach_cgroup_id;
 }
 
 static __always_inline __u32 judge(struct tl_policy_view *v,
@@ -112,9 +93,8 @@ int tl_tc_egress(struct __sk_buff *skb)
 		return apply(NULL, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
 	}
 	reason = judge(&v, skb, parsed, &f, &s);
-	/* In audit mode cgroup_skb has reported this packet already. */
 	if (is_leak(reason) && v.settings->mode == TL_MODE_AUDIT &&
-	    s.cgroup_id && judged_by_cgroup_skb(skb))
+	    judged_by_cgroup_skb(&v, skb))
 		return TC_ACT_OK;
 	r.owner = skb_owner(skb);
 	return apply(&v, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;

@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Packet tests: the TC and cgroup_skb programs run on crafted frames with
+ * BPF_PROG_TEST_RUN, against a real policy applied to real maps. Each case
+ * asserts the verdict and that exactly the expected counter moved.
+ *
+ * Runs in a network namespace of its own (interfaces for ifindex)
+ * and a pin directory of its own, removed at the end.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "apply.h"
+#include "cgroup.h"
+#include "events.h"
+#include "pins.h"
+#include "names.h"
+#include "policy.h"
+#include "tc.skel.h"
+#include "cgroup_skb.skel.h"
+
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+
+static int passed, failed;
+static struct tl_bpf bpf;
+static char cg_mount[256];
+/* up0 is guarded, wg0 a tunnel, new0 appeared and is not known yet */
+static int ifindex_uplink, ifindex_tunnel, ifindex_new;
+
+/* ---- frame builder ------------------------------------------------- */
+
+struct frame {
+	uint8_t b[512];
+	size_t len;
+};
+
+static void put(struct frame *f, const void *p, size_t n)
+{
+	memcpy(f->b + f->len, p, n);
+	f->len += n;
+}
+
+static void put16(struct frame *f, uint16_t v)
+{
+	v = htons(v);
+	put(f, &v, 2);
+}
+
+static void eth(struct frame *f, uint16_t proto)
+{
+	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2 };
+
+	f->len = 0;
+	put(f, macs, sizeof(macs));
+	put16(f, proto);
+}
+
+static void vlan(struct frame *f, uint16_t tpid_inner_proto)
+{
+	put16(f, 100); /* TCI */
+	put16(f, tpid_inner_proto);
+}
+
+static void ipv4(struct frame *f, const char *src, const char *dst,
+		 uint8_t proto, uint16_t frag, uint8_t ihl)
+{
+	uint8_t h[60] = {};
+	struct in_addr a;
+
+	h[0] = 0x40 | ihl;
+	h[2] = 0;
+	h[3] = 60;
+	h[6] = frag >> 8;
+	h[7] = frag & 0xff;
+	h[8] = 64;
+	h[9] = proto;
+	inet_pton(AF_INET, src, &a);
+	memcpy(h + 12, &a, 4);
+	inet_pton(AF_INET, dst, &a);
+	memcpy(h + 16, &a, 4);
+	put(f, h, ihl >= 5 ? ihl * 4 : 20);
+}
+
+static void ipv6(struct frame *f, const char *src, const char *dst,
+		 uint8_t next)
+{
+	uint8_t h[40] = { 0x60 };
+
+	h[5] = 40;
+	h[6] = next;
+	h[7] = 64;
+	inet_pton(AF_INET6, src, h + 8);
+	inet_pton(AF_INET6, dst, h + 24);
+	put(f, h, sizeof(h));
+}
+
+/* An 8-byte extension header (hop-by-hop, destination options). */
+static void ext8(struct frame *f, uint8_t next)
+{
+	uint8_t h[8] = { next, 0, 1, 4 }; /* PadN */
+
+	put(f, h, sizeof(h));
+}
+
+static void frag6(struct frame *f, uint8_t next, uint16_t offset, bool more)
+{
+	uint8_t h[8] = { next };
+	uint16_t v = htons((offset << 3) | (more ? 1 : 0));
+
+	memcpy(h + 2, &v, 2);
+	put(f, h, sizeof(h));
+}
+
+static void udp(struct frame *f, uint16_t sport, uint16_t dport)
+{
+	put16(f, sport);
+	put16(f, dport);
+	put16(f, 16);
+	put16(f, 0);
+	put(f, "payload!", 8);
+}
+
+static void tcp(struct frame *f, uint16_t sport, uint16_t dport)
+{
+	uint8_t rest[16] = { [8] = 0x50, [9] = 0x02 };
+
+	put16(f, sport);
+	put16(f, dport);
+	put(f, rest, sizeof(rest));
+}
+
+static void icmp(struct frame *f, uint8_t type)
+{
+	uint8_t h[8] = { type };
+
+	put(f, h, sizeof(h));
+}
+
+/* ---- running and judging ------------------------------------------- */
+
+static int read_counter(__u32 layer, __u32 reason, __u32 verdict, __u64 *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 idx = TL_COUNTER_INDEX(layer, reason, verdict);
+	__u64 vals[ncpu];
+
+	if (bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_COUNTERS), &idx,
+				vals))
+		return -errno;
+	*out = 0;
+	for (int i = 0; i < ncpu; i++)
+		*out += vals[i];
+	return 0;
+}
+
+static __u64 total_counters(void)
+{
+	__u64 sum = 0, c;
+
+	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
+		for (__u32 r = 0; r < TL_REASON_MAX; r++)
+			for (__u32 v = 0; v < TL_VERDICT_MAX; v++)
+				if (!read_counter(l, r, v, &c))
+					sum += c;
+	return sum;
+}
+
+static void report(bool ok, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void report(bool ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok) {
+		printf("PASS: %s\n", name);
+		passed++;
+		return;
+	}
+	printf("FAIL: %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	failed++;
+}
+
+struct expect {
+	bool pass;
+	__u32 reason;
+	__u32 verdict;
+};
+
+#define PASS(r) ((struct expect){ true, (r), TL_VERDICT_PASS })
+#define BLOCK(r) ((struct expect){ false, (r), TL_VERDICT_BLOCKED })
+#define AUDIT(r) ((struct expect){ true, (r), TL_VERDICT_AUDIT })
+/* passes and counts nothing: another layer has reported it */
+#define SILENT ((struct expect){ true, TL_REASON_MAX, TL_VERDICT_PASS })
+
+static void run(const char *name, int prog_fd, __u32 layer,
+		const struct frame *f, int ifindex, __u32 mark,
+		struct expect want)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex, .mark = mark };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b,
+		    .data_size_in = f->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	__u64 before, after, all_before, all_after;
+	int retval = layer == TL_LAYER_TC ? (want.pass ? TC_ACT_OK : TC_ACT_SHOT) :
+					     (want.pass ? 1 : 0);
+	char label[160];
+
+	snprintf(label, sizeof(label), "%s/%s",
+		 layer == TL_LAYER_TC ? "tc" : "cgroup_skb", name);
+	bool silent = want.reason == TL_REASON_MAX;
+
+	if (!silent)
+		read_counter(layer, want.reason, want.verdict, &before);
+	all_before = total_counters();
+	if (bpf_prog_test_run_opts(prog_fd, &o)) {
+		report(false, label, "test run failed: %s", strerror(errno));
+		return;
+	}
+	if (!silent)
+		read_counter(layer, want.reason, want.verdict, &after);
+	all_after = total_counters();
+	if ((int)o.retval != retval)
+		report(false, label, "program returned %u, want %d (%s)",
+		       o.retval, retval, want.pass ? "pass" : "drop");
+	else if (silent && all_after != all_before)
+		report(false, label, "counters moved by %llu, want 0",
+		       (unsigned long long)(all_after - all_before));
+	else if (!silent && (after - before != 1 || all_after - all_before != 1))
+		report(false, label,
+		       "counter %s/%s moved by %llu (all counters by %llu), "
+		       "want exactly 1",
+		       tl_reason_name(want.reason),
+		       tl_verdict_name(want.verdict),
+		       (unsigned long long)(after - before),
+		       (unsigned long long)(all_after - all_before));
+	else
+		report(true, label, NULL);
+}
+
+static int tc_fd(void)
+{
+	return bpf_program__fd(bpf.tc->progs.tl_tc_egress);
+}
+
+static int skb_fd(void)
+{
+	return bpf_program__fd(bpf.skb->progs.tl_cgroup_skb_egress);
+}
+
+/* An IP frame judged alike by both packet layers. */
+static void both(const char *name, const struct frame *f, int ifindex,
+		 __u32 mark, struct expect want)
+{
+	run(name, tc_fd(), TL_LAYER_TC, f, ifindex, mark, want);
+	run(name, skb_fd(), TL_LAYER_CGROUP_SKB, f, ifindex, mark, want);
+}
+
+/* ---- the last event on the ring buffer ------------------------------ */
+
+static struct tl_event last_event;
+static int events_seen;
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size >= sizeof(last_event))
+		memcpy(&last_event, data, sizeof(last_event));
+	events_seen++;
+	return 0;
+}
+
+static void check_event(const char *name, struct ring_buffer *rb,
+			__u32 reason, __u32 layer, const char *dst,
+			uint16_t dport)
+{
+	struct tl_event_context ctx = { .ifname = "up0", .profile = "locked" };
+	char line[2048], want[128];
+
+	events_seen = 0;
+	ring_buffer__consume(rb);
+	if (events_seen != 1) {
+		report(false, name, "%d events, want 1", events_seen);
+		return;
+	}
+	if (last_event.reason != reason || last_event.layer != layer) {
+		report(false, name, "event reason %s layer %s",
+		       tl_reason_name(last_event.reason),
+		       tl_layer_name(last_event.layer));
+		return;
+	}
+	if (tl_event_format(&last_event, &ctx, line, sizeof(line)) < 0) {
+		report(false, name, "event does not format");
+		return;
+	}
+	snprintf(want, sizeof(want), "\"dst\":\"%s\",\"dport\":%u", dst,
+		 dport);
+	report(strstr(line, want) != NULL, name, "%s lacks %s", line, want);
+}
+
+/* ---- policy and runtime state --------------------------------------- */
+
+static const char *const policy_fmt =
+	"mode: %s\n"
+	"no_socket: %s\n"
+	"tunnels:\n"
+	"  - name: lab\n"
+	"    interface: wg*\n"
+	"    endpoints:\n"
+	"      - {address: 198.51.100.2, port: 51820, protocol: udp}\n"
+	"      - {address: '2001:db8::2', port: 51820, protocol: udp}\n"
+	"    client: {fwmark: 0xca6c}\n"
+	"profiles:\n"
+	"  - name: locked\n"
+	"    allow:\n"
+	"      - {cidr: 203.0.113.0/24, protocol: tcp, ports: [443]}\n"
+	"      - {cidr: 198.51.100.128/25}\n"
+	"      - {cidr: '2001:db8:1::/48', protocol: udp, ports: [5000-5010]}\n"
+	"  - name: lan\n"
+	"    lan: allow\n"
+	"cgroups:\n"
+	"  - {path: /, profile: %s}\n";
+
+static int apply(const char *mode, const char *no_socket, const char *profile)
+{
+	char yaml[2048];
+	struct tl_applied ap;
+	struct tl_policy p;
+	int err;
+
+	snprintf(yaml, sizeof(yaml), policy_fmt, mode, no_socket, profile);
+	if (tl_policy_parse("packet-test", yaml, strlen(yaml), &p, stderr))
+		return -EINVAL;
+	err = tl_apply_policy(&bpf, &p, cg_mount, &ap);
+	tl_policy_free(&p);
+	return err;
+}
+
+static int set_tunnel_up(bool up)
+{
+	struct tl_tunnel_summary sum = { .up_count = up };
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_SUMMARY), &zero,
+				   &sum, BPF_ANY);
+}
+
+static int set_iface(int ifindex, __u32 flags)
+{
+	struct tl_iface v = { .flags = flags };
+	__u32 key = ifindex;
+
+	return bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_IFACES), &key, &v,
+				   BPF_ANY);
+}
+
+static int make_netns(void)
+{
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET)");
+		return -1;
+	}
+	/* veth: the kernel may have no dummy driver */
+	if (system("ip link add up0 type veth peer name up0p && "
+		   "ip link add wg0 type veth peer name wg0p && "
+		   "ip link add new0 type veth peer name new0p"))
+		return -1;
+	ifindex_uplink = if_nametoindex("up0");
+	ifindex_tunnel = if_nametoindex("wg0");
+	ifindex_new = if_nametoindex("new0");
+	return ifindex_uplink && ifindex_tunnel && ifindex_new ? 0 : -1;
+}
+
+/* ---- the cases ------------------------------------------------------ */
+
+static void cases_enforce(struct ring_buffer *rb)
+{
+	struct frame f;
+
+	/* VPN transport: only with the client's fwmark. */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.2", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 51820);
+	both("ipv4 transport with fwmark", &f, ifindex_uplink, 0xca6c,
+	     PASS(TL_ALLOW_TRANSPORT));
+	both("ipv4 to endpoint without fwmark", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_ENDPOINT));
+	ring_buffer__consume(rb);
+	both("ipv4 to endpoint with another mark", &f, ifindex_uplink, 0x1,
+	     BLOCK(TL_REASON_ENDPOINT));
+	ring_buffer__consume(rb);
+
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8::2", IPPROTO_UDP);
+	udp(&f, 40000, 51820);
+	both("ipv6 transport with fwmark", &f, ifindex_uplink, 0xca6c,
+	     PASS(TL_ALLOW_TRANSPORT));
+
+	/* The tunnel interface passes everything. */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "100.100.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	both("ipv4 on the tunnel interface", &f, ifindex_tunnel, 0,
+	     PASS(TL_ALLOW_TUNNEL));
+
+	/* Tunnel down: not allowed outside the tunnel. */
+	both("ipv4 tcp 80 with the tunnel down", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	run("event for the blocked tcp 80", tc_fd(), TL_LAYER_TC, &f,
+	    ifindex_uplink, 0, BLOCK(TL_REASON_TUNNEL_DOWN));
+	check_event("tc/event names the destination", rb,
+		    TL_REASON_TUNNEL_DOWN, TL_LAYER_TC, "203.0.113.10", 80);
+	ring_buffer__consume(rb);
+
+	/* Allow list: CIDR, protocol and port. */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 443);
+	both("ipv4 allowed cidr and port", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 443);
+	both("ipv4 allowed cidr, wrong protocol", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.200", IPPROTO_ICMP, 0, 5);
+	icmp(&f, 8);
+	both("ipv4 allowed cidr, any protocol", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+
+	/* IPv4 fragments: a later fragment carries no ports. */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0x2000, 5);
+	tcp(&f, 40000, 443);
+	both("ipv4 first fragment to allowed port", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0x0010, 5);
+	put(&f, "fragment-data-xx", 16);
+	both("ipv4 later fragment to a port rule", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.200", IPPROTO_UDP, 0x0010, 5);
+	put(&f, "fragment-data-xx", 16);
+	both("ipv4 later fragment to an any-port rule", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+
+	/* IPv4 options: the transport header is found past them. */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0, 8);
+	tcp(&f, 40000, 443);
+	both("ipv4 with options, allowed port", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+
+	/* IPv6 extension headers are walked to the transport header. */
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 0 /* hop-by-hop */);
+	ext8(&f, 60 /* destination options */);
+	ext8(&f, IPPROTO_UDP);
+	udp(&f, 40000, 5005);
+	both("ipv6 hop-by-hop and dstopts, allowed port", &f, ifindex_uplink,
+	     0, PASS(TL_ALLOW_LISTED));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 0);
+	ext8(&f, IPPROTO_UDP);
+	udp(&f, 40000, 6000);
+	both("ipv6 hop-by-hop, port not allowed", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 44);
+	frag6(&f, IPPROTO_UDP, 0, true);
+	udp(&f, 40000, 5001);
+	both("ipv6 first fragment, allowed port", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 44);
+	frag6(&f, IPPROTO_UDP, 8, false);
+	put(&f, "fragment-data-xx", 16);
+	both("ipv6 later fragment to a port rule", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+
+	/* VLAN tags (TC only: cgroup_skb never sees a tag). */
+	eth(&f, 0x8100);
+	vlan(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.2", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 51820);
+	run("802.1Q transport with fwmark", tc_fd(), TL_LAYER_TC, &f,
+	    ifindex_uplink, 0xca6c, PASS(TL_ALLOW_TRANSPORT));
+	eth(&f, 0x88a8);
+	vlan(&f, 0x8100);
+	vlan(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	run("802.1ad double tag, blocked", tc_fd(), TL_LAYER_TC, &f,
+	    ifindex_uplink, 0, BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+
+	/* What a network needs. */
+	eth(&f, ETH_P_ARP);
+	put(&f, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);
+	put(&f, "0123456789abcdefghij", 20);
+	run("arp", tc_fd(), TL_LAYER_TC, &f, ifindex_uplink, 0,
+	    PASS(TL_ALLOW_ALWAYS));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "0.0.0.0", "255.255.255.255", IPPROTO_UDP, 0, 5);
+	udp(&f, 68, 67);
+	both("dhcpv4 client", &f, ifindex_uplink, 0, PASS(TL_ALLOW_ALWAYS));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fe80::2", "ff02::1:2", IPPROTO_UDP);
+	udp(&f, 546, 547);
+	both("dhcpv6 client", &f, ifindex_uplink, 0, PASS(TL_ALLOW_ALWAYS));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fe80::2", "ff02::1:ff00:1", IPPROTO_ICMPV6);
+	icmp(&f, 135);
+	both("ndp neighbour solicitation", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_ALWAYS));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fe80::2", "ff02::16", 0);
+	ext8(&f, IPPROTO_ICMPV6);
+	icmp(&f, 143);
+	both("mld report is not ndp", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, 0x88cc); /* LLDP */
+	put(&f, "lldp-frame-contents", 19);
+	run("other ethertype (lldp)", tc_fd(), TL_LAYER_TC, &f, ifindex_uplink,
+	    0, BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+
+	/* LAN with a LAN-blocked profile. */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	both("lan blocked by the profile", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+
+	/* Malformed and truncated headers fail closed. */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0, 5);
+	f.b[14] = 0x4f; /* options claimed to the 60th byte, packet ends */
+	both("ipv4 header length past the end", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0, 3);
+	tcp(&f, 40000, 443);
+	both("ipv4 header length below 20", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_UDP, 0, 5);
+	put(&f, "\x9c", 1);
+	both("truncated udp header", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", IPPROTO_TCP);
+	put(&f, "\x9c\x40", 2);
+	both("truncated tcp header in ipv6", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 0);
+	put(&f, "\x3c", 1);
+	both("truncated ipv6 extension header", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 0);
+	for (int i = 0; i < 9; i++)
+		ext8(&f, i < 8 ? 60 : IPPROTO_UDP);
+	udp(&f, 40000, 5005);
+	both("ipv6 chain longer than followed", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	eth(&f, 0x8100);
+	put(&f, "\x00", 1);
+	run("truncated vlan tag", tc_fd(), TL_LAYER_TC, &f, ifindex_uplink, 0,
+	    BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0, 5);
+	f.b[14] = 0x65; /* version 6 in an IPv4 frame */
+	tcp(&f, 40000, 443);
+	both("ipv4 frame with version 6", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+}
+
+static void cases_tunnel_up(struct ring_buffer *rb)
+{
+	struct frame f;
+
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	both("ipv4 on the uplink with the tunnel up", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 53);
+	both("dns on the uplink with the tunnel up", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_DNS));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "2001:db8:5::2", "2001:db8:6::10", IPPROTO_TCP);
+	tcp(&f, 40000, 80);
+	both("ipv6 with an IPv4-only tunnel up", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_IPV6));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	both("unknown interface is not a tunnel", &f,
+	    ifindex_new, 0, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+}
+
+static void cases_other_policies(struct ring_buffer *rb)
+{
+	struct frame f;
+
+	if (apply("audit", "enforce", "locked")) {
+		report(false, "apply audit policy", "apply failed");
+		return;
+	}
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	run("audit mode passes and reports", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
+	    ifindex_uplink, 0, AUDIT(TL_REASON_BYPASS));
+	run("audit mode leaves the report to cgroup_skb", tc_fd(), TL_LAYER_TC,
+	    &f, ifindex_uplink, 0, SILENT);
+	events_seen = 0;
+	ring_buffer__consume(rb);
+	report(events_seen == 1, "audit mode reports an attempt once",
+	       "%d events", events_seen);
+
+	if (apply("enforce", "enforce", "lan")) {
+		report(false, "apply lan policy", "apply failed");
+		return;
+	}
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	both("lan allowed by the profile", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LAN));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "fd13:213::5", IPPROTO_TCP);
+	tcp(&f, 40000, 80);
+	both("ula allowed by the profile", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LAN));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "100.64.0.1", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	both("cgnat space is not lan", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+
+	if (apply("enforce", "allow", "locked")) {
+		report(false, "apply no_socket allow policy", "apply failed");
+		return;
+	}
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	run("no local socket, policy allows", tc_fd(), TL_LAYER_TC, &f,
+	    ifindex_uplink, 0, PASS(TL_ALLOW_NO_SOCKET));
+}
+
+int main(void)
+{
+	char pin_dir[128];
+	struct ring_buffer *rb;
+
+	if (geteuid()) {
+		printf("SKIP: packet tests: need root\n0 passed, 0 failed, 1 skipped\n");
+		return 0;
+	}
+	libbpf_set_print(NULL);
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/tunlock-ptest-%d",
+		 getpid());
+	if (make_netns() || tl_cgroup_mount(cg_mount, sizeof(cg_mount)) ||
+	    tl_bpf_load(&bpf, pin_dir)) {
+		printf("FAIL: packet test setup\n0 passed, 1 failed\n");
+		tl_pins_remove(pin_dir);
+		return 1;
+	}
+	rb = ring_buffer__new(tl_bpf_map_fd(&bpf, TL_MAP_EVENTS), on_event,
+			      NULL, NULL);
+	if (!rb || apply("enforce", "enforce", "locked") ||
+	    set_iface(ifindex_uplink, TL_IFACE_GUARDED) ||
+	    set_iface(ifindex_tunnel, TL_IFACE_TUNNEL) ||
+	    set_tunnel_up(false)) {
+		report(false, "packet test state", "%s", strerror(errno));
+	} else {
+		cases_enforce(rb);
+		set_tunnel_up(true);
+		cases_tunnel_up(rb);
+		cases_other_policies(rb);
+	}
+	ring_buffer__free(rb);
+	tl_bpf_close(&bpf);
+	if (tl_pins_remove(pin_dir))
+		report(false, "remove pins", "%s left behind", pin_dir);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
