@@ -424,7 +424,9 @@ static int start_agent(struct agent *a)
 		return -EINVAL;
 	err = tl_cgroup_mount(a->cg_mount, sizeof(a->cg_mount));
 	if (err) {
-		log_error("no cgroup2 mount found in /proc/self/mounts");
+		log_error("no cgroup2 mount found in /proc/self/mounts (`ip "
+			  "netns exec` remounts /sys and hides it: use "
+			  "`nsenter --net=/run/netns/NAME` instead)");
 		return err;
 	}
 	err = tl_bpf_load(&a->bpf, a->opt.pin_dir);

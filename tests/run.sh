@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs every test tier (unit, packet, lab) and prints one closing line:
+# "N passed, N failed, N skipped". Tiers print PASS:/FAIL:/SKIP: lines;
+# a tier that dies without saying why counts as one failure.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+tier() {
+	name=$1
+	shift
+	echo "== $name"
+	out=$(mktemp)
+	"$@" >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	grep -E '^(PASS|FAIL|SKIP):' "$out" >>"$log"
+	if [ $rc -ne 0 ] && ! grep -q '^FAIL:' "$out"; then
+		echo "FAIL: $name: exited with status $rc" | tee -a "$log"
+	fi
+	rm -f "$out"
+}
+
+tier unit build/test_policy
+tier packet build/test_packet
+if [ "${TUNLOCK_SKIP_LAB:-0}" = 1 ]; then
+	echo "SKIP: lab: TUNLOCK_SKIP_LAB=1" | tee -a "$log"
+else
+	tier lab bash tests/lab/run.sh
+fi
+
+p=$(grep -c '^PASS:' "$log")
+f=$(grep -c '^FAIL:' "$log")
+s=$(grep -c '^SKIP:' "$log")
+echo
+echo "$p passed, $f failed, $s skipped"
+[ "$f" -eq 0 ]
