@@ -48,6 +48,9 @@ vmlinux:
 $(OUT)/test_policy: tests/unit/test_policy.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+$(OUT)/test_events: tests/unit/test_events.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 $(OUT)/test_packet: tests/packet/test_packet.c $(LIB_OBJS) $(SKELS)
 	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
@@ -57,7 +60,7 @@ $(OUT)/bench_tc: bench/bench_tc.c $(LIB_OBJS) $(SKELS)
 deps:
 	sh tests/deps.sh
 
-test: deps all $(OUT)/test_policy $(OUT)/test_packet
+test: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet
 	sh tests/run.sh
 
 demo: deps all
