@@ -10,19 +10,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline __u32 judge(struct tl_policy_view *v,
-				   struct __sk_buff *skb, int parsed,
-				   struct tl_flow *f, struct tl_subject *s)
-{
-	__u32 reason = packet_subject(v, skb, s);
-
-	if (reason)
-		return reason;
-	if (parsed != TL_PARSE_OK)
-		return TL_REASON_MALFORMED;
-	return decide_packet(v, f, s);
-}
-
 SEC("cgroup_skb/egress")
 int tl_cgroup_skb_egress(struct __sk_buff *skb)
 {
@@ -49,7 +36,7 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	s.mark = skb->mark;
 	r.owner = skb_owner(skb);
 	parsed = parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f);
-	reason = have_policy ? judge(&v, skb, parsed, &f, &s) :
+	reason = have_policy ? judge_packet(&v, skb, parsed, &f, &s) :
 			       TL_REASON_TUNNEL_DOWN; /* fail closed */
 	return apply(have_policy ? &v : NULL, &f, &s, &r, reason);
 }

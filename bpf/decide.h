@@ -9,6 +9,7 @@
 
 #include "maps.h"
 #include "flow.h"
+#include "parse.h"
 
 /* The live policy slot, read once per decision so that it is consistent. */
 struct tl_policy_view {
@@ -265,6 +266,38 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 	if (r)
 		return r;
 	return leak_reason(v, f);
+}
+
+/*
+ * Both packet layers: the verdict for a parsed packet leaving on a
+ * non-tunnel interface. The VPN client's marked transport is judged first
+ * and cheapest; then scope (which socket), then the profile.
+ */
+static __always_inline __u32 judge_packet(struct tl_policy_view *v,
+					  struct __sk_buff *skb, int parsed,
+					  struct tl_flow *f,
+					  struct tl_subject *s)
+{
+	__u32 reason;
+
+	if (parsed == TL_PARSE_NOT_IP &&
+	    (f->ethertype == ETH_P_ARP || f->ethertype == ETH_P_PAE))
+		return TL_ALLOW_ALWAYS;
+	if (parsed == TL_PARSE_OK) {
+		/* Fast path: transport marked by the VPN client. */
+		struct tl_endpoint_value *ep = lookup_endpoint(v, f);
+
+		if (ep && ep->fwmark && ep->fwmark == s->mark)
+			return TL_ALLOW_TRANSPORT;
+	}
+	reason = packet_subject(v, skb, s);
+	if (reason)
+		return reason;
+	if (parsed == TL_PARSE_MALFORMED)
+		return TL_REASON_MALFORMED;
+	if (parsed == TL_PARSE_NOT_IP)
+		return leak_reason(v, f);
+	return decide_packet(v, f, s);
 }
 
 #endif

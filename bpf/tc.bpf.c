@@ -38,32 +38,6 @@ static __always_inline bool judged_by_cgroup_skb(struct tl_policy_view *v,
 	       cfg->attach_cgroup_id;
 }
 
-static __always_inline __u32 judge(struct tl_policy_view *v,
-				   struct __sk_buff *skb, int parsed,
-				   struct tl_flow *f, struct tl_subject *s)
-{
-	__u32 reason;
-
-	if (parsed == TL_PARSE_NOT_IP &&
-	    (f->ethertype == ETH_P_ARP || f->ethertype == ETH_P_PAE))
-		return TL_ALLOW_ALWAYS;
-	if (parsed == TL_PARSE_OK) {
-		/* Fast path: transport marked by the VPN client. */
-		struct tl_endpoint_value *ep = lookup_endpoint(v, f);
-
-		if (ep && ep->fwmark && ep->fwmark == s->mark)
-			return TL_ALLOW_TRANSPORT;
-	}
-	reason = packet_subject(v, skb, s);
-	if (reason)
-		return reason;
-	if (parsed == TL_PARSE_MALFORMED)
-		return TL_REASON_MALFORMED;
-	if (parsed == TL_PARSE_NOT_IP)
-		return leak_reason(v, f);
-	return decide_packet(v, f, s);
-}
-
 SEC("tc")
 int tl_tc_egress(struct __sk_buff *skb)
 {
@@ -92,7 +66,7 @@ int tl_tc_egress(struct __sk_buff *skb)
 				 TL_REASON_TUNNEL_DOWN;
 		return apply(NULL, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
 	}
-	reason = judge(&v, skb, parsed, &f, &s);
+	reason = judge_packet(&v, skb, parsed, &f, &s);
 	if (is_leak(reason) && v.settings->mode == TL_MODE_AUDIT &&
 	    judged_by_cgroup_skb(&v, skb))
 		return TC_ACT_OK;
