@@ -1,0 +1,1056 @@
+# shellcheck shell=bash
+# tunlock leak lab: network namespaces, a real WireGuard VPN (wireguard-go), an ISP with a
+# resolver, an "internet" with hosts, a capture on the ISP side of the client's uplink(s),
+# and helpers to run the agent and judge leaks. Sourced by tests/lab/t*.sh and the demo.
+#
+# Topology (every name carries the lab id, so two labs can run at once):
+#
+#   client ns                      isp ns (home router + ISP)               inet ns (core)
+#   up0 10.213.0.2/24 ---veth--- c0 [br0 10.213.0.1/24] wan0 100.64.0.2/30 --- i0 100.64.0.1/30
+#   up1 10.213.0.130/25 -veth--- c1 10.213.0.129/25     |   dnsmasq .0.1:53     lo 203.0.113.10 (http:80,
+#   wg0 100.100.0.2/24 (wireguard-go)                  h0 (bridge port)           udp echo:7, sink:9)
+#                                                       |                        lo 203.0.113.53 (dnsmasq)
+#                                      lan ns: eth0 10.213.0.5/24 (http:80,     v0 198.51.100.1/24
+#                                              udp echo:7)                        |
+#                                                                  vpn ns: pub0 198.51.100.2/24
+#                                                                  wg0 100.100.0.1/24, wireguard-go :51820,
+#                                                                  dnsmasq 100.100.0.1:53, nft masquerade
+#   with --ipv6: client fd13:213::2/64 via fd13:213::1 (ISP NAT66 to 2001:db8:64::2),
+#   internet host 2001:db8:203::10; the tunnel stays IPv4-only (the "ipv6" leak class).
+#
+# Client routes: default via 10.213.0.1 metric 100; 198.51.100.2/32 via 10.213.0.1 dev up0
+# (kept when the tunnel goes); with the tunnel up, 0.0.0.0/1 and 128.0.0.0/1 dev wg0. So
+# deleting wg0 makes traffic fall back to the ISP: the classic tunnel-down leak.
+# NAT tells the servers which way a packet came: source 198.51.100.2 = through the VPN,
+# source 100.64.0.2 = past it, through the ISP.
+#
+# Cgroup layout (cgroup2, under the mount found in /proc/mounts), $LAB_CG = /tunlock-lab-<id>:
+#   $LAB_CG/infra        lab daemons of every namespace, tcpdump        (not protected)
+#   $LAB_CG/agent        tunlock run / status / stop                    (not protected)
+#   $LAB_CG/other        a sibling of prot: outside attach_cgroup       (not protected)
+#   $LAB_CG/prot         attach_cgroup of the lab policy: everything below is protected
+#   $LAB_CG/prot/vpn     the client's wireguard-go: tunnels[].client.cgroup (and fwmark 0xca6c)
+#   $LAB_CG/prot/apps    ordinary client processes: profile "locked" (LAN blocked; --lan allow
+#                        in lab_write_policy gives them "lan-ok")
+#   $LAB_CG/prot/lan     profile "lan-ok" (lan: allow)
+#   $LAB_CG/prot/exempt  exempt: true, the policy leaves it alone
+# in_client takes the short names: apps, vpn, lan, exempt, other, agent, infra (or prot/...).
+#
+# Namespaces are entered with `ip netns exec` (which also gives the client the ISP's resolver
+# through /etc/netns/<client>/resolv.conf), except for the agent and the tunlock CLI, which use
+# `nsenter --net` because `ip netns exec` remounts /sys and so hides the cgroup2 mount and bpffs,
+# and wireguard-go/wg, which get a private /run (see _lab_wg).
+
+# ---------------------------------------------------------------- constants
+LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_REPO=$(cd "$LAB_LIB_DIR/../.." && pwd)
+TUNLOCK=${TUNLOCK:-$LAB_REPO/build/tunlock}
+LAB_PY=${LAB_PY:-/usr/bin/python3}
+[ -x "$LAB_PY" ] || LAB_PY=$(command -v python3)
+
+LAB_CLIENT_IP=10.213.0.2
+LAB_CLIENT_MAC=02:13:00:00:00:02
+LAB_ROUTER_IP=10.213.0.1
+LAB_ROUTER_MAC=02:13:00:00:00:01
+LAB_LANHOST_IP=10.213.0.5
+LAB_CLIENT2_IP=10.213.0.130
+LAB_CLIENT2_MAC=02:13:00:00:01:02
+LAB_ROUTER2_IP=10.213.0.129
+LAB_ISP_PUBLIC_IP=100.64.0.2      # the ISP's NAT address: seen by servers for traffic past the VPN
+LAB_INET_ISP_IP=100.64.0.1
+LAB_INET_VPN_IP=198.51.100.1
+LAB_VPN_IP=198.51.100.2           # VPN server endpoint, and its NAT address for tunnel traffic
+LAB_WG_PORT=51820
+LAB_WG_CLIENT_PORT=51821
+LAB_WG_FWMARK=0xca6c
+LAB_TUN_SERVER_IP=100.100.0.1     # also the tunnel's resolver
+LAB_TUN_CLIENT_IP=100.100.0.2
+LAB_HOST_IP=203.0.113.10          # "internet" host: http 80, udp echo 7, udp sink 9
+LAB_PUBDNS_IP=203.0.113.53        # public resolver
+LAB_HTTP_PORT=80
+LAB_ECHO_PORT=7
+LAB_SINK_PORT=9
+LAB_CLIENT6_IP=fd13:213::2
+LAB_ROUTER6_IP=fd13:213::1
+LAB_LANHOST6_IP=fd13:213::5
+LAB_ISP6_WAN=2001:db8:64::2
+LAB_INET6_ISP=2001:db8:64::1
+LAB_HOST6_IP=2001:db8:203::10
+
+# ---------------------------------------------------------------- results
+LAB_NPASS=0 LAB_NFAIL=0 LAB_NSKIP=0
+pass() { echo "PASS: $1"; LAB_NPASS=$((LAB_NPASS + 1)); }
+fail() { local n=$1; shift; echo "FAIL: $n: ${*:-failed}"; LAB_NFAIL=$((LAB_NFAIL + 1)); }
+skip() { local n=$1; shift; echo "SKIP: $n: ${*:-skipped}"; LAB_NSKIP=$((LAB_NSKIP + 1)); }
+note() { echo "# $*"; }
+# check NAME WHY cmd...: PASS if cmd succeeds, else FAIL NAME: WHY
+# (cmd may be `eval '...'`; its output is not redirected: pass/fail lines go to stdout)
+check() {
+	local __name=$1 __why=$2
+	shift 2
+	if "$@"; then pass "$__name"; else fail "$__name" "$__why"; fi
+}
+# lab_abort WHY: a FAIL line for the test as a whole, then exit (the trap tears down)
+lab_abort() { fail "${LAB_TEST:-lab}" "$*"; exit 1; }
+# lab_done: exit status of a test file
+lab_done() { [ "$LAB_NFAIL" -eq 0 ]; exit $?; }
+
+_lab_log() { echo "# lab[$LAB_ID]: $*" >&2; }
+_lab_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# _lab_wait SECONDS cmd...: poll cmd every 0.1 s until it succeeds; bounded
+_lab_wait() {
+	local n=$(( $1 * 10 )) i; shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# _x cmd...: run a setup command; on failure remember why in LAB_ERR and return 1
+_x() {
+	local out
+	if ! out=$("$@" 2>&1); then
+		LAB_ERR="$* -> ${out:-failed}"
+		_lab_log "$LAB_ERR"
+		return 1
+	fi
+	return 0
+}
+
+# ---------------------------------------------------------------- init, safety
+lab_find_cgroup2() {
+	local m
+	m=$(awk '$3 == "cgroup2" && $2 == "/sys/fs/cgroup/unified" { print $2; exit }' /proc/mounts)
+	[ -n "$m" ] || m=$(awk '$3 == "cgroup2" && $2 == "/sys/fs/cgroup" { print $2; exit }' /proc/mounts)
+	[ -n "$m" ] || m=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ -n "$m" ] && echo "$m"
+}
+
+LAB_TOOLS="ip tc nft tcpdump wireguard-go wg dnsmasq curl ping dig nsenter unshare timeout od"
+
+# lab_init [TEST_NAME]: unique names for this lab and the teardown trap. Idempotent.
+lab_init() {
+	[ -n "${LAB_ID:-}" ] && return 0
+	LAB_TEST=${1:-$(basename "$0" .sh)}
+	if [ "$(id -u)" -ne 0 ]; then
+		skip "$LAB_TEST" "the leak lab needs root (network namespaces, cgroups, bpffs)"
+		exit 0
+	fi
+	LAB_ID=tl$$x$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+	NS_CLIENT=$LAB_ID-client NS_ISP=$LAB_ID-isp NS_VPN=$LAB_ID-vpn NS_INET=$LAB_ID-inet NS_LAN=$LAB_ID-lan
+	LAB_STATE=${LAB_STATE_ROOT:-/tmp}/tunlock-lab-$LAB_ID
+	CG2_MNT=$(lab_find_cgroup2)
+	LAB_CG_REL=/tunlock-lab-$LAB_ID
+	LAB_CG=$CG2_MNT$LAB_CG_REL
+	LAB_CGREL_PROT=$LAB_CG_REL/prot
+	LAB_CGREL_VPN=$LAB_CG_REL/prot/vpn
+	LAB_CGREL_APPS=$LAB_CG_REL/prot/apps
+	LAB_CGREL_LAN=$LAB_CG_REL/prot/lan
+	LAB_CGREL_EXEMPT=$LAB_CG_REL/prot/exempt
+	LAB_CGREL_OTHER=$LAB_CG_REL/other
+	LAB_CGREL_AGENT=$LAB_CG_REL/agent
+	LAB_CGREL_INFRA=$LAB_CG_REL/infra
+	LAB_PIN=/sys/fs/bpf/tunlock-lab-$LAB_ID
+	LAB_FORBIDDEN_NETNS=$(_lab_forbidden_netns)
+	LAB_IPV6=0 LAB_CAP_N=0 LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_DROPS=0
+	LAB_AGENT_PID= LAB_AGENT_N=0 LAB_AGENT_OUT= LAB_WG_PID= LAB_TORN=0
+	declare -gA LAB_PID=()
+	mkdir -m 700 "$LAB_STATE" || { echo "cannot create $LAB_STATE" >&2; exit 1; }
+	echo "$$" >"$LAB_STATE/owner"
+	trap lab_teardown EXIT
+	trap '_lab_signal INT 130' INT
+	trap '_lab_signal TERM 143' TERM
+	trap '_lab_signal HUP 129' HUP
+}
+
+_lab_signal() {
+	echo "# $LAB_TEST: caught SIG$1, tearing the lab down" >&2
+	exit "$2"
+}
+
+# The network namespaces the lab must never use: the harness's own (the lab always runs from
+# outside its namespaces), pid 1's when this machine lets us read it, and init_net's fixed inode
+# (0xEFFFFFF9 on kernels that have PROC_NET_INIT_INO). Computed in lab_init, as inode numbers.
+_lab_forbidden_netns() {
+	local ino l=
+	ino=$(stat -L -c %i /proc/$$/ns/net 2>/dev/null) && l+=" $ino"
+	ino=$(stat -L -c %i /proc/1/ns/net 2>/dev/null) && l+=" $ino"
+	echo "$l 4026531833"
+}
+
+# true if network namespace NAME is missing or is one of the forbidden ones: never use it then
+_lab_ns_unsafe() {
+	local a x
+	[ -n "$1" ] && [ -n "${LAB_FORBIDDEN_NETNS:-}" ] || return 0
+	a=$(stat -L -c %i "/run/netns/$1" 2>/dev/null) || return 0
+	[ -n "$a" ] || return 0
+	for x in $LAB_FORBIDDEN_NETNS; do [ "$a" = "$x" ] && return 0; done
+	return 1
+}
+
+# Guard run (through `sh -c "$LAB_GUARD_SH" lab-guard "$LAB_FORBIDDEN_NETNS" cmd...`) in the very
+# process that becomes the agent, after it entered the netns: compares readlink /proc/self/ns/net
+# with pid 1's (when readable) and with the forbidden list, and execs cmd only if it differs.
+LAB_GUARD_SH='f=$1; shift
+s=$(readlink /proc/self/ns/net); i=$(readlink /proc/1/ns/net 2>/dev/null)
+bad=; [ -n "$s" ] || bad=unreadable; [ -n "$i" ] && [ "$s" = "$i" ] && bad="pid 1 netns"
+for x in $f; do [ "$s" = "net:[$x]" ] && bad="initial/harness netns"; done
+if [ -n "$bad" ]; then echo "lab: REFUSING to run $1 in $s ($bad)" >&2; exit 99; fi
+exec "$@"'
+
+lab_cg_dir() {
+	local d
+	case $1 in
+	apps | vpn | lan | exempt) d=$LAB_CG/prot/$1 ;;
+	prot | other | agent | infra) d=$LAB_CG/$1 ;;
+	prot/* | other/* | infra/* | agent/*) d=$LAB_CG/$1 ;;
+	*) echo "lab: unknown cgroup name '$1'" >&2; return 2 ;;
+	esac
+	[ -d "$d" ] || { echo "lab: no cgroup $d" >&2; return 2; }
+	echo "$d"
+}
+
+# in_client CGROUP cmd...: run cmd in the client netns, with its pid in the lab cgroup CGROUP
+in_client() {
+	local cg
+	cg=$(lab_cg_dir "$1") || return 2
+	shift
+	_lab_ns_unsafe "$NS_CLIENT" && { echo "lab: refusing: client netns missing or initial" >&2; return 2; }
+	(
+		echo "$BASHPID" >"$cg/cgroup.procs" || exit 126
+		exec ip netns exec "$NS_CLIENT" "$@"
+	)
+}
+
+# in_ns NS cmd...: run cmd in lab namespace NS (a name, or client|isp|vpn|inet|lan), cgroup infra
+in_ns() {
+	local ns
+	ns=$(_lab_ns "$1") || return 2
+	shift
+	_lab_ns_unsafe "$ns" && { echo "lab: refusing: netns '$ns' missing or initial" >&2; return 2; }
+	(
+		echo "$BASHPID" >"$LAB_CG/infra/cgroup.procs" || exit 126
+		exec ip netns exec "$ns" "$@"
+	)
+}
+
+_lab_ns() {
+	case $1 in
+	client) echo "$NS_CLIENT" ;; isp) echo "$NS_ISP" ;; vpn) echo "$NS_VPN" ;;
+	inet) echo "$NS_INET" ;; lan) echo "$NS_LAN" ;;
+	"$LAB_ID"-*) echo "$1" ;;
+	*) echo "lab: unknown namespace '$1'" >&2; return 2 ;;
+	esac
+}
+
+# _lab_spawn NAME CGROUP cmd...: start cmd in the background in lab cgroup CGROUP, output to
+# $LAB_STATE/NAME.log; the pid goes to LAB_PID[NAME], LAB_SPAWNED_PID and $LAB_STATE/pids
+_lab_spawn() {
+	local name=$1 cg
+	cg=$(lab_cg_dir "$2") || return 2
+	shift 2
+	(
+		echo "$BASHPID" >"$cg/cgroup.procs" || exit 126
+		exec "$@"
+	) </dev/null >"$LAB_STATE/$name.log" 2>&1 &
+	LAB_SPAWNED_PID=$!
+	LAB_PID[$name]=$LAB_SPAWNED_PID
+	echo "$LAB_SPAWNED_PID $name" >>"$LAB_STATE/pids"
+}
+
+_lab_pid_alive() {
+	local st
+	[ -n "$1" ] || return 1
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# true if pid belongs to this lab (its cgroup2 path is below $LAB_CG_REL)
+_lab_pid_ours() {
+	grep -q "^0::$LAB_CG_REL\(/\|$\)" "/proc/$1/cgroup" 2>/dev/null
+}
+
+# _lab_kill PID [SECONDS]: TERM, then KILL after SECONDS (default 3); only lab processes
+_lab_kill() {
+	local pid=$1 t=${2:-3}
+	_lab_pid_alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
+	_lab_pid_ours "$pid" || { _lab_log "not killing $pid: not in $LAB_CG_REL"; return 1; }
+	kill -TERM "$pid" 2>/dev/null
+	_lab_wait "$t" eval '! _lab_pid_alive '"$pid" || kill -KILL "$pid" 2>/dev/null
+	_lab_wait 3 eval '! _lab_pid_alive '"$pid"
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+_lab_preflight() {
+	local t missing=
+	for t in $LAB_TOOLS; do command -v "$t" >/dev/null || missing+=" $t"; done
+	[ -x "$LAB_PY" ] || missing+=" python3"
+	if [ -n "$missing" ]; then
+		LAB_ERR="missing tools:$missing (install tests/lab/packages.txt: make deps)"
+		return 1
+	fi
+	[ -n "$CG2_MNT" ] || { LAB_ERR="no cgroup2 mount in /proc/mounts"; return 1; }
+	[ -c /dev/net/tun ] || { LAB_ERR="no /dev/net/tun (wireguard-go needs it)"; return 1; }
+	return 0
+}
+
+_lab_bpffs() {
+	if ! awk '$2 == "/sys/fs/bpf" && $3 == "bpf" { f = 1 } END { exit !f }' /proc/mounts; then
+		mkdir -p /sys/fs/bpf 2>/dev/null
+		_x mount -t bpf bpf /sys/fs/bpf || return 1
+	fi
+}
+
+# ---------------------------------------------------------------- setup
+# lab_setup [--lan-host] [--second-uplink-ready] [--ipv6]
+lab_setup() {
+	local lanhost=0 up2=0 a
+	for a in "$@"; do
+		case $a in
+		--lan-host) lanhost=1 ;;
+		--second-uplink-ready) up2=1 ;;
+		--ipv6) LAB_IPV6=1 ;;
+		*) LAB_ERR="lab_setup: unknown option $a"; return 1 ;;
+		esac
+	done
+	lab_init
+	_lab_preflight || return 1
+	_lab_bpffs || return 1
+	_lab_log "setup: state $LAB_STATE, cgroup $LAB_CG, pins $LAB_PIN"
+
+	# cgroups
+	_x mkdir "$LAB_CG" || return 1
+	echo "$LAB_CG" >"$LAB_STATE/cgroup"
+	for a in infra agent other prot prot/vpn prot/apps prot/lan prot/exempt; do
+		_x mkdir "$LAB_CG/$a" || return 1
+	done
+
+	# namespaces
+	local ns nss=("$NS_CLIENT" "$NS_ISP" "$NS_VPN" "$NS_INET")
+	[ "$lanhost" = 1 ] && nss+=("$NS_LAN")
+	for ns in "${nss[@]}"; do
+		_x ip netns add "$ns" || return 1
+		echo "$ns" >>"$LAB_STATE/netns"
+		_lab_ns_unsafe "$ns" && { LAB_ERR="netns $ns is not a new namespace"; return 1; }
+		_x ip -n "$ns" link set lo up || return 1
+		_lab_sysctl "$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 || return 1
+		if [ "$LAB_IPV6" = 1 ]; then
+			# no DAD, and the kernel's unsolicited MLD reports (a leak by the lab's definition)
+			# over within milliseconds of an address appearing, so they end before any capture
+			_lab_sysctl "$ns" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+				net.ipv6.conf.default.mldv2_unsolicited_report_interval=10 \
+				net.ipv6.conf.default.mldv1_unsolicited_report_interval=10 || return 1
+		else
+			_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
+		fi
+	done
+	_lab_sysctl "$NS_ISP" net.ipv4.ip_forward=1 || return 1
+	_lab_sysctl "$NS_INET" net.ipv4.ip_forward=1 || return 1
+	_lab_sysctl "$NS_VPN" net.ipv4.ip_forward=1 || return 1
+	if [ "$LAB_IPV6" = 1 ]; then
+		_lab_sysctl "$NS_ISP" net.ipv6.conf.all.forwarding=1 || return 1
+		_lab_sysctl "$NS_INET" net.ipv6.conf.all.forwarding=1 || return 1
+	fi
+
+	# links: created inside the lab namespaces, never in the initial one
+	_x ip -n "$NS_ISP" link add c0 type veth peer name up0 netns "$NS_CLIENT" || return 1
+	_x ip -n "$NS_ISP" link add wan0 type veth peer name i0 netns "$NS_INET" || return 1
+	_x ip -n "$NS_VPN" link add pub0 type veth peer name v0 netns "$NS_INET" || return 1
+	_x ip -n "$NS_ISP" link add br0 address "$LAB_ROUTER_MAC" type bridge || return 1
+	_x ip -n "$NS_ISP" link set c0 master br0 || return 1
+	_x ip -n "$NS_CLIENT" link set up0 address "$LAB_CLIENT_MAC" || return 1
+
+	# isp: home router + ISP (NAT to 100.64.0.2), resolver at 10.213.0.1
+	_x ip -n "$NS_ISP" addr add "$LAB_ROUTER_IP/24" dev br0 || return 1
+	_x ip -n "$NS_ISP" addr add "$LAB_ISP_PUBLIC_IP/30" dev wan0 || return 1
+	for a in br0 c0 wan0; do _x ip -n "$NS_ISP" link set "$a" up || return 1; done
+	_x ip -n "$NS_ISP" route add default via "$LAB_INET_ISP_IP" || return 1
+
+	# inet: core router and hosts
+	_x ip -n "$NS_INET" addr add "$LAB_INET_ISP_IP/30" dev i0 || return 1
+	_x ip -n "$NS_INET" addr add "$LAB_INET_VPN_IP/24" dev v0 || return 1
+	_x ip -n "$NS_INET" addr add "$LAB_HOST_IP/32" dev lo || return 1
+	_x ip -n "$NS_INET" addr add "$LAB_PUBDNS_IP/32" dev lo || return 1
+	for a in i0 v0; do _x ip -n "$NS_INET" link set "$a" up || return 1; done
+
+	# vpn server
+	_x ip -n "$NS_VPN" addr add "$LAB_VPN_IP/24" dev pub0 || return 1
+	_x ip -n "$NS_VPN" link set pub0 up || return 1
+	_x ip -n "$NS_VPN" route add default via "$LAB_INET_VPN_IP" || return 1
+
+	# client
+	_x ip -n "$NS_CLIENT" addr add "$LAB_CLIENT_IP/24" dev up0 || return 1
+	_x ip -n "$NS_CLIENT" link set up0 up || return 1
+	_x ip -n "$NS_CLIENT" route add default via "$LAB_ROUTER_IP" dev up0 metric 100 || return 1
+	_x ip -n "$NS_CLIENT" route add "$LAB_VPN_IP/32" via "$LAB_ROUTER_IP" dev up0 || return 1
+
+	if [ "$LAB_IPV6" = 1 ]; then
+		_x ip -n "$NS_ISP" addr add "$LAB_ROUTER6_IP/64" dev br0 nodad || return 1
+		_x ip -n "$NS_ISP" addr add "$LAB_ISP6_WAN/64" dev wan0 nodad || return 1
+		_x ip -n "$NS_ISP" -6 route add default via "$LAB_INET6_ISP" || return 1
+		_x ip -n "$NS_INET" addr add "$LAB_INET6_ISP/64" dev i0 nodad || return 1
+		_x ip -n "$NS_INET" addr add "$LAB_HOST6_IP/128" dev lo || return 1
+		_x ip -n "$NS_CLIENT" addr add "$LAB_CLIENT6_IP/64" dev up0 nodad || return 1
+		_x ip -n "$NS_CLIENT" -6 route add default via "$LAB_ROUTER6_IP" dev up0 metric 100 || return 1
+	fi
+
+	if [ "$lanhost" = 1 ]; then
+		_x ip -n "$NS_ISP" link add h0 type veth peer name eth0 netns "$NS_LAN" || return 1
+		_x ip -n "$NS_ISP" link set h0 master br0 || return 1
+		_x ip -n "$NS_ISP" link set h0 up || return 1
+		_x ip -n "$NS_LAN" addr add "$LAB_LANHOST_IP/24" dev eth0 || return 1
+		_x ip -n "$NS_LAN" link set eth0 up || return 1
+		_x ip -n "$NS_LAN" route add default via "$LAB_ROUTER_IP" || return 1
+		if [ "$LAB_IPV6" = 1 ]; then
+			_x ip -n "$NS_LAN" addr add "$LAB_LANHOST6_IP/64" dev eth0 nodad || return 1
+		fi
+	fi
+
+	# NAT: ISP masquerades its customers, the VPN server masquerades the tunnel
+	_lab_nat_rules wan0 ip 10.213.0.0/24 >"$LAB_STATE/isp.nft"
+	[ "$LAB_IPV6" = 1 ] && _lab_nat_rules wan0 ip6 fd13:213::/64 >>"$LAB_STATE/isp.nft"
+	_lab_nat_rules pub0 ip 100.100.0.0/24 >"$LAB_STATE/vpn.nft"
+	_x ip netns exec "$NS_ISP" nft -f "$LAB_STATE/isp.nft" || return 1
+	_x ip netns exec "$NS_VPN" nft -f "$LAB_STATE/vpn.nft" || return 1
+
+	# client's resolver: the ISP's, as DHCP would give it
+	mkdir -p "/etc/netns/$NS_CLIENT" && echo "nameserver $LAB_ROUTER_IP" >"/etc/netns/$NS_CLIENT/resolv.conf" ||
+		{ LAB_ERR="cannot write /etc/netns/$NS_CLIENT/resolv.conf"; return 1; }
+
+	# servers
+	local srv=(--stats "$LAB_STATE/inet-stats.json" --log "$LAB_STATE/inet-requests.log"
+		--http "$LAB_HOST_IP:$LAB_HTTP_PORT" --udp-echo "$LAB_HOST_IP:$LAB_ECHO_PORT"
+		--udp-sink "$LAB_HOST_IP:$LAB_SINK_PORT")
+	[ "$LAB_IPV6" = 1 ] && srv+=(--http "[$LAB_HOST6_IP]:$LAB_HTTP_PORT"
+		--udp-echo "[$LAB_HOST6_IP]:$LAB_ECHO_PORT" --udp-sink "[$LAB_HOST6_IP]:$LAB_SINK_PORT")
+	_lab_spawn inet-srv infra ip netns exec "$NS_INET" "$LAB_PY" "$LAB_LIB_DIR/labsrv.py" "${srv[@]}"
+	if [ "$lanhost" = 1 ]; then
+		srv=(--stats "$LAB_STATE/lan-stats.json" --log "$LAB_STATE/lan-requests.log"
+			--http "$LAB_LANHOST_IP:$LAB_HTTP_PORT" --udp-echo "$LAB_LANHOST_IP:$LAB_ECHO_PORT")
+		_lab_spawn lan-srv infra ip netns exec "$NS_LAN" "$LAB_PY" "$LAB_LIB_DIR/labsrv.py" "${srv[@]}"
+	fi
+	_lab_dnsmasq isp "$NS_ISP" "$LAB_ROUTER_IP" || return 1
+	_lab_dnsmasq pubdns "$NS_INET" "$LAB_PUBDNS_IP" || return 1
+
+	# VPN server: wireguard-go on 198.51.100.2:51820, tunnel 100.100.0.1/24
+	(umask 077 && for k in server client; do
+		wg genkey >"$LAB_STATE/$k.key" && wg pubkey <"$LAB_STATE/$k.key" >"$LAB_STATE/$k.pub" || exit 1
+	done) || { LAB_ERR="wg genkey failed"; return 1; }
+	_lab_wg_start vpn-wg "$NS_VPN" infra || return 1
+	_x _lab_wg "$NS_VPN" set wg0 private-key "$LAB_STATE/server.key" listen-port "$LAB_WG_PORT" \
+		peer "$(cat "$LAB_STATE/client.pub")" allowed-ips "$LAB_TUN_CLIENT_IP/32" || return 1
+	_x ip -n "$NS_VPN" addr add "$LAB_TUN_SERVER_IP/24" dev wg0 || return 1
+	_x ip -n "$NS_VPN" link set wg0 up || return 1
+	_lab_dnsmasq tundns "$NS_VPN" "$LAB_TUN_SERVER_IP" || return 1
+
+	[ "$up2" = 1 ] && { _lab_uplink2_prepare || return 1; }
+
+	_lab_wait 5 test -s "$LAB_STATE/inet-stats.json" || { LAB_ERR="internet servers did not start: $(tail -3 "$LAB_STATE/inet-srv.log")"; return 1; }
+	if [ "$lanhost" = 1 ]; then
+		_lab_wait 5 test -s "$LAB_STATE/lan-stats.json" || { LAB_ERR="LAN host server did not start: $(tail -3 "$LAB_STATE/lan-srv.log")"; return 1; }
+	fi
+	[ "$LAB_IPV6" = 1 ] && sleep 0.5 # let IPv6 router solicitations and MLD settle
+	LAB_SETUP_DONE=1
+	_lab_log "setup done"
+}
+
+# _lab_nat_rules OIF FAMILY SRC: nftables masquerade of SRC out of OIF
+_lab_nat_rules() {
+	cat <<EOF
+table $2 labnat {
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "$1" $2 saddr $3 masquerade
+	}
+}
+EOF
+}
+
+_lab_sysctl() {
+	local ns=$1 kv
+	shift
+	for kv in "$@"; do
+		_x ip netns exec "$ns" sh -c "echo '${kv#*=}' > /proc/sys/$(echo "${kv%%=*}" | tr . /)" || return 1
+	done
+}
+
+# _lab_listening NS udp|tcp ADDR PORT
+_lab_listening() {
+	ip netns exec "$1" ss -Hln --"$2" "src $3 and sport = :$4" 2>/dev/null | grep -q .
+}
+
+# _lab_dnsmasq NAME NS ADDR: a resolver that logs every query to $LAB_STATE/dns-NAME.log.
+# Answers lab.test and *.lab.test with 203.0.113.10 (and 2001:db8:203::10), refuses the rest.
+_lab_dnsmasq() {
+	local name=$1 ns=$2 addr=$3
+	: >"$LAB_STATE/dns-$name.log"
+	_lab_spawn "dnsmasq-$name" infra ip netns exec "$ns" dnsmasq -k --conf-file=/dev/null \
+		--no-resolv --no-hosts --bind-interfaces --listen-address="$addr" --port=53 \
+		--user=root --group=root --pid-file="$LAB_STATE/dns-$name.pid" \
+		--log-queries=extra --log-facility="$LAB_STATE/dns-$name.log" \
+		--address=/lab.test/"$LAB_HOST_IP" --address=/lab.test/"$LAB_HOST6_IP"
+	_lab_wait 5 _lab_listening "$ns" udp "$addr" 53 ||
+		{ LAB_ERR="dnsmasq $name did not start: $(tail -3 "$LAB_STATE/dns-$name.log" "$LAB_STATE/dnsmasq-$name.log" 2>&1 | tr '\n' ' ')"; return 1; }
+}
+
+# wireguard-go and wg talk over /run/wireguard/IFACE.sock, which every network namespace
+# shares: give each instance a private /run (a lab directory) in a private mount namespace,
+# so that labs (and the client and server, both "wg0") never collide.
+_lab_wg_rundir() { echo "$LAB_STATE/run-$1"; }
+_lab_wg() {
+	local ns=$1 dir
+	shift
+	dir=$(_lab_wg_rundir "$ns")
+	mkdir -p "$dir"
+	nsenter --net="/run/netns/$ns" -- unshare -m --propagation private -- \
+		sh -c 'mount --bind "$0" /run && exec wg "$@"' "$dir" "$@"
+}
+# _lab_wg_start NAME NS CGROUP: wireguard-go -f wg0 in NS, in the lab cgroup CGROUP
+_lab_wg_start() {
+	local name=$1 ns=$2 cg=$3 dir
+	_lab_ns_unsafe "$ns" && { LAB_ERR="refusing wireguard-go: netns $ns missing or initial"; return 1; }
+	dir=$(_lab_wg_rundir "$ns")
+	mkdir -p "$dir"
+	rm -f "$dir/wireguard/wg0.sock"
+	_lab_spawn "$name" "$cg" env WG_PROCESS_FOREGROUND=1 nsenter --net="/run/netns/$ns" -- \
+		unshare -m --propagation private -- \
+		sh -c 'mount --bind "$0" /run && exec wireguard-go -f wg0' "$dir"
+	_lab_wait 5 test -S "$dir/wireguard/wg0.sock" ||
+		{ LAB_ERR="wireguard-go in $ns did not start: $(tail -3 "$LAB_STATE/$name.log")"; return 1; }
+	_lab_wait 3 ip -n "$ns" link show wg0 >/dev/null 2>&1 ||
+		{ LAB_ERR="wireguard-go in $ns made no wg0"; return 1; }
+}
+
+# ---------------------------------------------------------------- tunnel
+# lab_tunnel_up [--no-wait]: client wireguard-go (cgroup prot/vpn, fwmark 0xca6c, port 51821),
+# wg0 100.100.0.2/24, routes 0.0.0.0/1 and 128.0.0.0/1 dev wg0. Unless --no-wait, waits (10 s)
+# until a ping from prot/apps to 203.0.113.10 goes through.
+lab_tunnel_up() {
+	local wait=1
+	[ "${1:-}" = --no-wait ] && wait=0
+	ip -n "$NS_CLIENT" link show wg0 >/dev/null 2>&1 && lab_tunnel_down
+	_lab_wg_start client-wg "$NS_CLIENT" vpn || return 1
+	LAB_WG_PID=$LAB_SPAWNED_PID
+	_x _lab_wg "$NS_CLIENT" set wg0 private-key "$LAB_STATE/client.key" listen-port "$LAB_WG_CLIENT_PORT" \
+		fwmark "$LAB_WG_FWMARK" peer "$(cat "$LAB_STATE/server.pub")" \
+		endpoint "$LAB_VPN_IP:$LAB_WG_PORT" allowed-ips 0.0.0.0/0 || return 1
+	_x ip -n "$NS_CLIENT" addr add "$LAB_TUN_CLIENT_IP/24" dev wg0 || return 1
+	_x ip -n "$NS_CLIENT" link set wg0 up || return 1
+	_x ip -n "$NS_CLIENT" route add 0.0.0.0/1 dev wg0 || return 1
+	_x ip -n "$NS_CLIENT" route add 128.0.0.0/1 dev wg0 || return 1
+	[ "$wait" = 1 ] || return 0
+	if ! _lab_wait 10 lab_tunnel_works; then
+		LAB_ERR="tunnel did not carry traffic within 10 s"
+		return 1
+	fi
+}
+
+# one ping through the tunnel, from prot/apps
+lab_tunnel_works() {
+	in_client apps ping -n -q -c 1 -W 1 "$LAB_HOST_IP" >/dev/null 2>&1
+}
+
+# lab_tunnel_down [--crash]: delete wg0 and stop its wireguard-go (--crash: SIGKILL the
+# VPN client only, and let wg0 vanish with it)
+lab_tunnel_down() {
+	if [ "${1:-}" = --crash ]; then
+		[ -n "$LAB_WG_PID" ] && _lab_pid_alive "$LAB_WG_PID" && kill -KILL "$LAB_WG_PID"
+	else
+		ip -n "$NS_CLIENT" link del wg0 2>/dev/null
+	fi
+	if [ -n "$LAB_WG_PID" ]; then
+		_lab_kill "$LAB_WG_PID" 3
+		LAB_WG_PID=
+	fi
+	_lab_wait 3 eval '! ip -n "$NS_CLIENT" link show wg0 >/dev/null 2>&1' ||
+		{ LAB_ERR="wg0 still there"; return 1; }
+}
+
+# lab_tunnel_flap [N] [DOWN_SECONDS]: N times tunnel down, wait, up (and wait for traffic)
+lab_tunnel_flap() {
+	local n=${1:-1} d=${2:-0.3} i
+	for ((i = 1; i <= n; i++)); do
+		lab_tunnel_down || return 1
+		sleep "$d"
+		lab_tunnel_up || { LAB_ERR="flap $i: $LAB_ERR"; return 1; }
+	done
+}
+
+# ---------------------------------------------------------------- second uplink
+# up1 is made in the isp ns (peer c1 10.213.0.129/25), parked there down, so that the capture
+# can cover c1 before up1 appears in the client.
+_lab_uplink2_prepare() {
+	ip -n "$NS_ISP" link show c1 >/dev/null 2>&1 && return 0
+	_x ip -n "$NS_ISP" link add c1 type veth peer name up1 || return 1
+	_x ip -n "$NS_ISP" link set up1 address "$LAB_CLIENT2_MAC" || return 1
+	_x ip -n "$NS_ISP" addr add "$LAB_ROUTER2_IP/25" dev c1 || return 1
+	_x ip -n "$NS_ISP" link set c1 up || return 1
+}
+
+# lab_second_uplink [--no-ipv6]: up1 10.213.0.130/25 appears in the client, default via
+# 10.213.0.129 metric 50 (better than up0's 100). The running capture (if any) covers it first.
+# In an --ipv6 lab up1 gets IPv6 too (link-local: the kernel sends MLD reports, which count as
+# leaks), unless --no-ipv6.
+lab_second_uplink() {
+	local v6=$LAB_IPV6
+	[ "${1:-}" = --no-ipv6 ] && v6=0
+	_lab_uplink2_prepare || return 1
+	if [ "${#LAB_CAP_PIDS[@]}" -gt 0 ] && [[ " ${LAB_CAP_IFACES[*]} " != *" c1 "* ]]; then
+		_lab_capture_iface c1 || return 1
+	fi
+	_x ip -n "$NS_ISP" link set up1 netns "$NS_CLIENT" || return 1
+	[ "$v6" = 1 ] || _lab_sysctl "$NS_CLIENT" net.ipv6.conf.up1.disable_ipv6=1 || return 1
+	_x ip -n "$NS_CLIENT" addr add "$LAB_CLIENT2_IP/25" dev up1 || return 1
+	_x ip -n "$NS_CLIENT" link set up1 up || return 1
+	_x ip -n "$NS_CLIENT" route add default via "$LAB_ROUTER2_IP" dev up1 metric 50 || return 1
+}
+
+# ---------------------------------------------------------------- capture and leaks
+LAB_CAP_IFACES=()
+_lab_capture_iface() {
+	local ifc=$1 f name
+	name=cap$LAB_CAP_N-$ifc
+	f=$LAB_STATE/$name.pcap
+	_lab_spawn "$name" infra ip netns exec "$NS_ISP" tcpdump -i "$ifc" --immediate-mode -U -n -s 512 -B 8192 -Z root -w "$f"
+	LAB_CAP_PIDS+=("$LAB_SPAWNED_PID")
+	LAB_CAP_FILES+=("$f")
+	LAB_CAP_IFACES+=("$ifc")
+	if ! _lab_wait 5 grep -q "listening on $ifc" "$LAB_STATE/$name.log"; then
+		LAB_ERR="tcpdump on $ifc did not start: $(tail -2 "$LAB_STATE/$name.log")"
+		return 1
+	fi
+}
+
+# lab_capture_start: tcpdump on the isp-side end of every client uplink (c0, and c1 if it exists)
+lab_capture_start() {
+	local ifc
+	[ "${#LAB_CAP_PIDS[@]}" -gt 0 ] && lab_capture_stop
+	LAB_CAP_N=$((LAB_CAP_N + 1)) LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_IFACES=() LAB_CAP_DROPS=0
+	for ifc in c0 c1; do
+		ip -n "$NS_ISP" link show "$ifc" >/dev/null 2>&1 || continue
+		_lab_capture_iface "$ifc" || return 1
+	done
+}
+
+# lab_capture_stop: stop the capture (flushes), LAB_CAP_DROPS = packets the kernel dropped
+lab_capture_stop() {
+	local pid i d
+	sleep 0.3 # let the last packets in flight arrive
+	for pid in "${LAB_CAP_PIDS[@]}"; do _lab_kill "$pid" 5; done
+	LAB_CAP_DROPS=0
+	for i in "${!LAB_CAP_IFACES[@]}"; do
+		d=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$LAB_STATE/cap$LAB_CAP_N-${LAB_CAP_IFACES[$i]}.log")
+		LAB_CAP_DROPS=$((LAB_CAP_DROPS + ${d:-0}))
+	done
+	LAB_CAP_PIDS=()
+}
+
+_lab_f_client="(ether src $LAB_CLIENT_MAC or ether src $LAB_CLIENT2_MAC)"
+# WireGuard transport: udp from the client's wireguard-go port to the endpoint, WireGuard
+# message type 1-4 followed by three zero bytes (so an ordinary process's datagram to
+# 198.51.100.2:51820 is a leak, not "transport")
+_lab_f_wg="(udp and dst host $LAB_VPN_IP and dst port $LAB_WG_PORT and src port $LAB_WG_CLIENT_PORT and udp[8] >= 1 and udp[8] <= 4 and udp[9:2] = 0 and udp[11] = 0)"
+_lab_f_always="(arp or ether proto 0x888e or (udp and src port 68 and dst port 67) or (ip6 and udp and src port 546 and dst port 547) or (ip6 and ip6[6] = 58 and ip6[40] >= 133 and ip6[40] <= 136))"
+# the policy's fixed LAN ranges (docs/policy.md, profiles[].lan)
+_lab_f_lan="(dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16 or dst net 224.0.0.0/4 or dst host 255.255.255.255 or dst net fc00::/7 or dst net fe80::/10 or dst net ff00::/8)"
+
+# lab_leaks [--allow-lan]: print the leak packets of the current (or last) capture, one per
+# line, prefixed with the isp-side interface. A leak: a packet the client sent on an uplink
+# that is not WireGuard transport to 198.51.100.2:51820, DHCP, ARP, EAPOL or NDP (ICMPv6
+# 133-136); with --allow-lan, packets to the LAN ranges don't count either.
+lab_leaks() {
+	local flt="$_lab_f_client and not $_lab_f_wg and not $_lab_f_always" i
+	[ "${1:-}" = --allow-lan ] && flt+=" and not $_lab_f_lan"
+	for i in "${!LAB_CAP_FILES[@]}"; do
+		[ -s "${LAB_CAP_FILES[$i]}" ] || continue
+		tcpdump -r "${LAB_CAP_FILES[$i]}" -nn -tt -v "$flt" 2>/dev/null |
+			awk -v p="${LAB_CAP_IFACES[$i]}" '/^[0-9]/ { if (l != "") print l; l = p ": " $0; next }
+				{ sub(/^ +/, " "); l = l $0 } END { if (l != "") print l }'
+	done
+}
+lab_leak_count() { lab_leaks "$@" | wc -l; }
+
+# lab_wg_count: WireGuard transport packets the client sent in the current capture
+lab_wg_count() {
+	local f n=0 c
+	for f in "${LAB_CAP_FILES[@]}"; do
+		[ -s "$f" ] || continue
+		c=$(tcpdump -r "$f" -nn "$_lab_f_client and $_lab_f_wg" 2>/dev/null | wc -l)
+		n=$((n + c))
+	done
+	echo "$n"
+}
+
+# expect_no_leaks NAME [--allow-lan]: stop the capture, then PASS NAME if it saw no leak and
+# dropped nothing, else FAIL with the first leaks
+expect_no_leaks() {
+	local name=$1 n leaks
+	shift
+	[ "${#LAB_CAP_PIDS[@]}" -gt 0 ] && lab_capture_stop
+	leaks=$(lab_leaks "$@")
+	n=$(printf '%s' "$leaks" | grep -c .)
+	if [ "$LAB_CAP_DROPS" -gt 0 ]; then
+		fail "$name" "capture dropped $LAB_CAP_DROPS packets: verdict unknown"
+	elif [ "$n" -eq 0 ]; then
+		pass "$name"
+	else
+		fail "$name" "$n leak packet(s) on the uplink, first: $(printf '%s\n' "$leaks" | head -3 | cut -c1-220 | tr '\n' '|')"
+	fi
+}
+
+# ---------------------------------------------------------------- servers' view
+# lab_server_count KIND [SRC] [HOST]: requests/datagrams the internet host (or the LAN host,
+# HOST=lan) got: KIND http|echo|sink; SRC an address, or vpn (198.51.100.2) or isp (100.64.0.2)
+lab_server_count() {
+	local kind=$1 src=${2:-} f=$LAB_STATE/inet-stats.json
+	[ "${3:-}" = lan ] && f=$LAB_STATE/lan-stats.json
+	case $src in vpn) src=$LAB_VPN_IP ;; isp) src=$LAB_ISP_PUBLIC_IP ;; esac
+	"$LAB_PY" - "$f" "$kind" "$src" <<'EOF'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1])).get(sys.argv[2], {})
+except Exception:
+    d = {}
+src = sys.argv[3]
+print(sum(d.values()) if not src else d.get(src, 0))
+EOF
+}
+
+# lab_dns_queries NAME: queries logged by the resolver NAME (isp, tundns, pubdns)
+lab_dns_queries() { grep -c 'query\[' "$LAB_STATE/dns-$1.log" 2>/dev/null || true; }
+
+# ---------------------------------------------------------------- client traffic helpers
+# lab_curl CGROUP URL [curl args]: prints the http code (000 on failure), exit status of curl
+lab_curl() {
+	local cg=$1 url=$2
+	shift 2
+	in_client "$cg" curl -sS -o /dev/null -w '%{http_code}' --noproxy '*' -m 5 --connect-timeout 4 "$@" "$url"
+}
+# lab_ping CGROUP DST [ping args]: one ping, 2 s, silent; exit status of ping
+lab_ping() {
+	local cg=$1 dst=$2
+	shift 2
+	in_client "$cg" ping -n -q -c 1 -W 2 "$@" "$dst" >/dev/null 2>&1
+}
+# lab_probe CGROUP udp|tcp DST PORT [args]: netprobe.py (JSON result on stdout)
+lab_probe() {
+	local cg=$1
+	shift
+	in_client "$cg" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" "$@"
+}
+# lab_json_get JSON KEY: a field of a JSON object (dotted keys), printed as text
+lab_json_get() {
+	"$LAB_PY" -c 'import json,sys
+try:
+    v = json.loads(sys.argv[1])
+    for k in sys.argv[2].split("."): v = v[k]
+except Exception:
+    v = ""
+print(json.dumps(v) if isinstance(v, (dict, list)) else ("" if v is None else v))' "$1" "$2"
+}
+# lab_timed VAR cmd...: run cmd, elapsed milliseconds into VAR, return cmd's status
+lab_timed() {
+	local __v=$1 __t0 __rc
+	shift
+	__t0=$(_lab_ms)
+	"$@"
+	__rc=$?
+	printf -v "$__v" '%s' $(($(_lab_ms) - __t0))
+	return $__rc
+}
+
+# lab_sender_start NAME [netprobe udp args...]: a steady UDP sender from prot/apps, default
+# 250 pkt/s to 203.0.113.10:9 (the sink) for at most 300 s; lab_sender_stop NAME prints its
+# JSON summary
+lab_sender_start() {
+	local name=$1
+	shift
+	[ $# -gt 0 ] || set -- "$LAB_HOST_IP" "$LAB_SINK_PORT" --rate 250 --duration 300
+	_lab_ns_unsafe "$NS_CLIENT" && return 2
+	_lab_spawn "$name" apps ip netns exec "$NS_CLIENT" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp "$@" \
+		--progress "$LAB_STATE/$name.progress"
+}
+lab_sender_stop() {
+	local pid=${LAB_PID[$1]:-}
+	[ -n "$pid" ] && _lab_kill "$pid" 5
+	tail -n 1 "$LAB_STATE/$1.log"
+}
+
+# ---------------------------------------------------------------- agent
+# lab_write_policy FILE [--mode enforce|audit] [--lan allow|block] [--client cgroup|fwmark|both]
+#                  [--no-socket enforce|allow]
+# A policy (docs/policy.md) for this lab's actual cgroups: attach at $LAB_CG/prot; prot/apps
+# gets "locked" (or "lan-ok" with --lan allow), prot/lan "lan-ok", prot/exempt is exempt.
+lab_write_policy() {
+	local f=$1 mode=enforce lan=block client=both nosock=enforce appsprof=locked
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--mode) mode=$2; shift ;;
+		--lan) lan=$2; shift ;;
+		--client) client=$2; shift ;;
+		--no-socket) nosock=$2; shift ;;
+		*) echo "lab_write_policy: unknown option $1" >&2; return 2 ;;
+		esac
+		shift
+	done
+	[ "$lan" = allow ] && appsprof='lan-ok'
+	{
+		echo "# tunlock leak lab policy, lab $LAB_ID"
+		echo "mode: $mode"
+		echo "attach_cgroup: $LAB_CGREL_PROT"
+		echo "no_socket: $nosock"
+		echo "tunnels:"
+		echo "  - name: lab"
+		echo "    interface: wg0"
+		echo "    endpoints:"
+		echo "      - address: $LAB_VPN_IP"
+		echo "        port: $LAB_WG_PORT"
+		echo "        protocol: udp"
+		echo "    client:"
+		[ "$client" != fwmark ] && echo "      cgroup: $LAB_CGREL_VPN"
+		[ "$client" != cgroup ] && echo "      fwmark: $LAB_WG_FWMARK"
+		echo "    resolvers: [$LAB_TUN_SERVER_IP]"
+		echo "profiles:"
+		echo "  - name: locked"
+		echo "    lan: block"
+		echo "  - name: lan-ok"
+		echo "    lan: allow"
+		echo "cgroups:"
+		echo "  - path: $LAB_CGREL_PROT"
+		echo "    profile: locked"
+		echo "  - path: $LAB_CGREL_APPS"
+		echo "    profile: $appsprof"
+		echo "  - path: $LAB_CGREL_LAN"
+		echo "    profile: lan-ok"
+		echo "  - path: $LAB_CGREL_EXEMPT"
+		echo "    exempt: true"
+	} >"$f"
+}
+
+# The agent enters the client netns with nsenter, not `ip netns exec`: that one remounts /sys
+# for the netns, which hides the cgroup2 mount and bpffs under /sys/fs.
+_lab_agent_exec() {
+	exec nsenter --net="/run/netns/$NS_CLIENT" -- sh -c "$LAB_GUARD_SH" lab-guard "$LAB_FORBIDDEN_NETNS" "$@"
+}
+
+# lab_tunlock ARGS...: run the tunlock CLI inside the client netns, cgroup agent (bounded 20 s)
+lab_tunlock() {
+	_lab_ns_unsafe "$NS_CLIENT" && { echo "lab: refusing tunlock outside the client netns" >&2; return 2; }
+	(
+		echo "$BASHPID" >"$LAB_CG/agent/cgroup.procs" || exit 126
+		_lab_agent_exec timeout -k 2 20 "$TUNLOCK" "$@"
+	)
+}
+
+lab_have_agent() { [ -x "$TUNLOCK" ]; }
+
+# lab_agent_start POLICY_FILE: tunlock run -c FILE --pin-dir $LAB_PIN in the client netns,
+# process in $LAB_CG/agent, events (stdout) to $LAB_AGENT_OUT; waits (15 s) until
+# `tunlock status --pin-dir` exits 0. Refuses to run in the initial network namespace.
+lab_agent_start() {
+	local policy=$1
+	lab_have_agent || { LAB_ERR="no tunlock binary at $TUNLOCK"; return 1; }
+	[ -r "$policy" ] || { LAB_ERR="no policy file $policy"; return 1; }
+	if _lab_ns_unsafe "$NS_CLIENT"; then
+		LAB_ERR="REFUSED: client netns '${NS_CLIENT}' missing or the initial network namespace"
+		_lab_log "$LAB_ERR"
+		return 1
+	fi
+	if [ -n "$LAB_AGENT_PID" ] && _lab_pid_alive "$LAB_AGENT_PID"; then
+		LAB_ERR="an agent is already running (pid $LAB_AGENT_PID)"
+		return 1
+	fi
+	"$LAB_PY" "$LAB_LIB_DIR/labguard.py" snapshot "$CG2_MNT" "$LAB_STATE/guard.snap" ||
+		{ LAB_ERR="labguard snapshot failed"; return 1; }
+	LAB_AGENT_N=$((LAB_AGENT_N + 1))
+	LAB_AGENT_OUT=$LAB_STATE/agent$LAB_AGENT_N.out
+	(
+		echo "$BASHPID" >"$LAB_CG/agent/cgroup.procs" || exit 126
+		_lab_agent_exec "$TUNLOCK" run -c "$policy" --pin-dir "$LAB_PIN"
+	) </dev/null >"$LAB_AGENT_OUT" 2>"$LAB_STATE/agent$LAB_AGENT_N.err" &
+	LAB_AGENT_PID=$!
+	LAB_PID[agent$LAB_AGENT_N]=$LAB_AGENT_PID
+	echo "$LAB_AGENT_PID agent$LAB_AGENT_N" >>"$LAB_STATE/pids"
+	local i
+	for ((i = 0; i < 150; i++)); do
+		if ! _lab_pid_alive "$LAB_AGENT_PID"; then
+			wait "$LAB_AGENT_PID" 2>/dev/null
+			LAB_ERR="agent exited during start: $(tail -3 "$LAB_STATE/agent$LAB_AGENT_N.err" | tr '\n' ' ')"
+			LAB_AGENT_PID=
+			_lab_guard_check
+			return 1
+		fi
+		lab_tunlock status --pin-dir "$LAB_PIN" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	if ! _lab_guard_check; then
+		LAB_ERR="SAFETY: the agent attached BPF programs outside the lab cgroup (rescued)"
+		return 1
+	fi
+	((i < 150)) || { LAB_ERR="tunlock status not ready within 15 s: $(tail -3 "$LAB_STATE/agent$LAB_AGENT_N.err" | tr '\n' ' ')"; return 1; }
+	_lab_log "agent $LAB_AGENT_N up, pid $LAB_AGENT_PID"
+}
+
+# any BPF program attached outside the lab cgroups since the snapshot: stop the agent, detach
+# them, say so loudly. Returns 1 if there was one.
+_lab_guard_check() {
+	[ -f "$LAB_STATE/guard.snap" ] || return 0
+	local out rc
+	out=$("$LAB_PY" "$LAB_LIB_DIR/labguard.py" check "$CG2_MNT" "$LAB_STATE/guard.snap" 2>&1)
+	rc=$?
+	[ "$rc" -eq 3 ] || return 0
+	echo "FAIL: lab_safety: BPF attached outside the lab cgroup: $(echo "$out" | head -3 | tr '\n' ' ')"
+	LAB_NFAIL=$((LAB_NFAIL + 1))
+	[ -n "$LAB_AGENT_PID" ] && kill -KILL "$LAB_AGENT_PID" 2>/dev/null
+	lab_have_agent && lab_tunlock stop --pin-dir "$LAB_PIN" >/dev/null 2>&1
+	"$LAB_PY" "$LAB_LIB_DIR/labguard.py" check "$CG2_MNT" "$LAB_STATE/guard.snap" --rescue >&2
+	return 1
+}
+
+# lab_agent_kill9: SIGKILL the agent (enforcement stays pinned)
+lab_agent_kill9() {
+	[ -n "$LAB_AGENT_PID" ] || return 0
+	kill -KILL "$LAB_AGENT_PID" 2>/dev/null
+	_lab_wait 3 eval '! _lab_pid_alive '"$LAB_AGENT_PID"
+	wait "$LAB_AGENT_PID" 2>/dev/null
+	LAB_AGENT_PID=
+}
+
+# lab_agent_stop: SIGTERM the agent (5 s, then SIGKILL), then `tunlock stop --pin-dir`
+lab_agent_stop() {
+	[ -n "$LAB_AGENT_PID" ] && _lab_kill "$LAB_AGENT_PID" 5
+	LAB_AGENT_PID=
+	lab_have_agent || return 0
+	lab_tunlock stop --pin-dir "$LAB_PIN"
+}
+
+# lab_events_mark: the current length of the agent's event output (for lab_events --after)
+lab_events_mark() { [ -f "$LAB_AGENT_OUT" ] && wc -l <"$LAB_AGENT_OUT" || echo 0; }
+# lab_events [--after MARK] [--wait S] [--min K] [--show] KEY=VALUE...: count matching events
+lab_events() {
+	local after=0 wait=0 min=1 show= has= conds=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--after) after=$2; shift 2 ;;
+		--has) has=$2; shift 2 ;;
+		--wait) wait=$2; shift 2 ;;
+		--min) min=$2; shift 2 ;;
+		--show) show=--show; shift ;;
+		*) conds+=("$1"); shift ;;
+		esac
+	done
+	"$LAB_PY" "$LAB_LIB_DIR/events.py" "$LAB_AGENT_OUT" --skip "$after" --wait "$wait" --min "$min" \
+		--has "$has" $show -- "${conds[@]}"
+}
+
+# the event fields of the contract (SPEC section 5, in the brief's names)
+LAB_EVENT_KEYS=time,reason,verdict,layer,hook,protocol,family,src,sport,dst,dport,interface,pid,comm,cgroup,profile,tunnel
+
+# lab_agent_up [lab_write_policy options]: write $LAB_STATE/policy.yaml, `tunlock check` it, start
+# the agent; on any failure a FAIL line and exit (lab_abort)
+lab_agent_up() {
+	local out
+	lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
+	lab_write_policy "$LAB_STATE/policy.yaml" "$@" || lab_abort "cannot write the lab policy"
+	out=$(lab_tunlock check -c "$LAB_STATE/policy.yaml" 2>&1) ||
+		lab_abort "tunlock check rejects the lab policy: $(echo "$out" | head -3 | tr '\n' ' ')"
+	lab_agent_start "$LAB_STATE/policy.yaml" || lab_abort "agent start: $LAB_ERR"
+}
+
+# expect_event NAME MARK KEY=VALUE...: PASS if an event after MARK matches (waits 3 s), else FAIL
+# naming what was looked for and what came instead
+expect_event() {
+	local name=$1 mark=$2 n
+	shift 2
+	n=$(lab_events --after "$mark" --wait 3 "$@")
+	if [ "${n:-0}" -ge 1 ]; then
+		pass "$name"
+	else
+		fail "$name" "no event with $* (events since the attempt: $(tail -n +"$((mark + 1))" "$LAB_AGENT_OUT" 2>/dev/null |
+			head -3 | cut -c1-240 | tr '\n' '|'))"
+	fi
+}
+# protocol values an event may use for a protocol name
+LAB_P_TCP='tcp|6' LAB_P_UDP='udp|17' LAB_P_ICMP='icmp|1'
+
+# lab_bpf_cgroup_progs: ids of the programs attached at $LAB_CG/prot
+lab_bpf_cgroup_progs() { "$LAB_PY" "$LAB_LIB_DIR/labbpf.py" cgroup "$LAB_CG/prot"; }
+# lab_bpf_pinned_progs: ids of the programs the pins under $LAB_PIN hold
+lab_bpf_pinned_progs() { "$LAB_PY" "$LAB_LIB_DIR/labbpf.py" pinned "$LAB_PIN"; }
+# lab_bpf_alive ID...: the ids that still exist
+lab_bpf_alive() { [ $# -eq 0 ] || "$LAB_PY" "$LAB_LIB_DIR/labbpf.py" alive "$@"; }
+
+# ---------------------------------------------------------------- teardown
+# lab_teardown: idempotent; leaves no namespace, process, cgroup, pin or file behind
+lab_teardown() {
+	local rc=$? pid name ns d i
+	trap '' INT TERM HUP
+	[ "${LAB_TORN:-1}" = 0 ] || return "$rc"
+	LAB_TORN=1
+	[ -n "${LAB_ID:-}" ] && [ -d "${LAB_STATE:-/nonexistent}" ] || return "$rc"
+	_lab_log "teardown"
+	# 1. the agent and its enforcement (from inside the client netns only)
+	[ -n "$LAB_AGENT_PID" ] && _lab_kill "$LAB_AGENT_PID" 3
+	_lab_guard_check
+	if [ -e "$LAB_PIN" ] && lab_have_agent && ! _lab_ns_unsafe "$NS_CLIENT"; then
+		lab_tunlock stop --pin-dir "$LAB_PIN" >>"$LAB_STATE/teardown.log" 2>&1 ||
+			_lab_log "tunlock stop failed (see teardown.log); removing pins by hand"
+	fi
+	# 2. processes: by pid (only ours), then whatever is left in the lab cgroup or namespaces
+	if [ -f "$LAB_STATE/pids" ]; then
+		while read -r pid name; do
+			_lab_pid_alive "$pid" && _lab_kill "$pid" 2
+		done < <(tac "$LAB_STATE/pids")
+	fi
+	_lab_kill_cgroup "$LAB_CG"
+	if [ -f "$LAB_STATE/netns" ]; then
+		while read -r ns; do
+			for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+		done <"$LAB_STATE/netns"
+	fi
+	# 3. namespaces (and their interfaces, TC programs, nft tables)
+	if [ -f "$LAB_STATE/netns" ]; then
+		while read -r ns; do
+			[ -e "/run/netns/$ns" ] && { ip netns del "$ns" 2>/dev/null || _lab_log "cannot delete netns $ns"; }
+		done <"$LAB_STATE/netns"
+	fi
+	[ -n "${NS_CLIENT:-}" ] && rm -rf "/etc/netns/$NS_CLIENT"
+	rmdir /etc/netns 2>/dev/null
+	# 4. pins
+	[ -n "${LAB_PIN:-}" ] && [ -e "$LAB_PIN" ] && rm -rf "$LAB_PIN"
+	# 5. cgroups, leaves first
+	_lab_rm_cgroup "$LAB_CG"
+	# 6. state: kept (renamed) when something failed or LAB_KEEP=1, else removed
+	if [ "$LAB_NFAIL" -gt 0 ] || [ "$rc" -ne 0 ] || [ "${LAB_KEEP:-0}" = 1 ]; then
+		d=${LAB_STATE%/*}/tunlock-lab-logs-$LAB_ID
+		mv "$LAB_STATE" "$d" 2>/dev/null && echo "# $LAB_TEST: lab logs kept in $d" >&2
+	else
+		rm -rf "$LAB_STATE"
+	fi
+	return "$rc"
+}
+
+# _lab_kill_cgroup DIR: kill every process in the cgroup subtree DIR, wait (5 s) until empty
+_lab_kill_cgroup() {
+	local cg=$1 p
+	[ -d "$cg" ] || return 0
+	case $cg in */tunlock-lab-*) ;; *) _lab_log "refusing to kill cgroup $cg"; return 1 ;; esac
+	if [ -e "$cg/cgroup.kill" ]; then
+		echo 1 >"$cg/cgroup.kill" 2>/dev/null
+	else
+		for p in $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	fi
+	_lab_wait 5 grep -q '^populated 0' "$cg/cgroup.events" || _lab_log "cgroup $cg still populated"
+}
+
+_lab_rm_cgroup() {
+	local cg=$1
+	[ -d "$cg" ] || return 0
+	case $cg in */tunlock-lab-*) ;; *) return 1 ;; esac
+	find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ -d "$cg" ] && _lab_log "cannot remove cgroup $cg"
+}
