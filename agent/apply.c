@@ -224,10 +224,13 @@ static int fill_endpoints(int fd, const struct tl_policy *p, size_t *count)
 			struct tl_endpoint_value v = { .tunnel = t };
 
 			memcpy(k.addr, tn->endpoints[i].addr.addr, 16);
-			k.port = tn->endpoints[i].port;
-			k.protocol = tn->endpoints[i].protocol;
 			if (tn->has_fwmark)
 				v.fwmark = tn->fwmark;
+			/* the address alone: reserved to VPN transport */
+			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+				return -errno;
+			k.port = tn->endpoints[i].port;
+			k.protocol = tn->endpoints[i].protocol;
 			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
 				return -errno;
 			(*count)++;
@@ -280,7 +283,7 @@ static int build_tables(const struct tl_policy *p, const char *mount,
 	fds[2] = create_inner(BPF_MAP_TYPE_HASH, "tl_endpoint_tab",
 			      sizeof(struct tl_endpoint_key),
 			      sizeof(struct tl_endpoint_value),
-			      TL_MAX_ENDPOINTS, 0);
+			      TL_ENDPOINT_ENTRIES, 0);
 	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
 		err = -ENOMEM;
 	else

@@ -194,17 +194,24 @@ static __always_inline __u32 decide_outside(struct tl_policy_view *v,
 
 /*
  * VPN transport is judged before anything else: only the VPN client may
- * reach the endpoint outside the tunnel, whatever its profile allows.
+ * reach the endpoint outside the tunnel, whatever its profile allows, and
+ * only with its transport; anything else to the endpoint's address is
+ * endpoint abuse (its host route leads past the tunnel).
  */
 static __always_inline __u32 decide_endpoint(struct tl_policy_view *v,
 					     const struct tl_flow *f,
 					     struct tl_subject *s)
 {
-	struct tl_endpoint_value *ep = lookup_endpoint(v, f);
+	struct tl_endpoint_value *ep;
+	struct tl_endpoint_key key = {};
 
-	if (!ep)
+	__builtin_memcpy(key.addr, f->daddr.b, 16);
+	if (!bpf_map_lookup_elem(v->endpoints, &key))
 		return TL_REASON_NONE;
-	return is_vpn_client(ep, s) ? TL_ALLOW_TRANSPORT : TL_REASON_ENDPOINT;
+	ep = lookup_endpoint(v, f);
+	if (ep && is_vpn_client(ep, s))
+		return TL_ALLOW_TRANSPORT;
+	return TL_REASON_ENDPOINT;
 }
 
 static __always_inline bool is_tunnel_iface(__u32 ifindex)

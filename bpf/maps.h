@@ -63,7 +63,7 @@ struct {
 
 struct tl_endpoint_table {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TL_MAX_ENDPOINTS);
+	__uint(max_entries, TL_ENDPOINT_ENTRIES);
 	__uint(key_size, sizeof(struct tl_endpoint_key));
 	__uint(value_size, sizeof(struct tl_endpoint_value));
 };

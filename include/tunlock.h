@@ -19,6 +19,8 @@
 #define TL_MAX_ALLOW_ENTRIES 131072
 #define TL_MAX_CGROUPS 16384
 #define TL_MAX_ENDPOINTS 256
+/* each endpoint has an exact entry and one for its address alone */
+#define TL_ENDPOINT_ENTRIES (2 * TL_MAX_ENDPOINTS)
 #define TL_MAX_IFACES 4096
 #define TL_MAX_CGROUP_DEPTH 16
 #define TL_EVENTS_BYTES (1 << 20)
@@ -165,6 +167,7 @@ struct tl_allow_value {
 	struct tl_port_range ranges[TL_MAX_PORT_RANGES];
 };
 
+/* port 0 and protocol 0: the endpoint's address, whatever the port */
 struct tl_endpoint_key {
 	__u8 addr[16];
 	__u16 port; /* host byte order */
