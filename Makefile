@@ -51,11 +51,30 @@ $(OUT)/test_policy: tests/unit/test_policy.c $(LIB_OBJS)
 $(OUT)/test_events: tests/unit/test_events.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUT)/test_packet: tests/packet/test_packet.c $(LIB_OBJS) $(SKELS)
+$(OUT)/test_packet: tests/packet/test_packet.c tests/frames.h $(LIB_OBJS) $(SKELS)
 	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
-$(OUT)/bench_tc: bench/bench_tc.c $(LIB_OBJS) $(SKELS)
+# The empty programs (the hooks' floor) are bench-only: not under bpf/,
+# which holds one source per enforcement layer.
+BENCH_SKELS := $(OUT)/empty.skel.h
+.SECONDARY: $(OUT)/empty.bpf.o $(BENCH_SKELS)
+
+$(OUT)/empty.bpf.o: bench/empty.bpf.c vmlinux/vmlinux.h | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/bench_tc: bench/bench_tc.c tests/frames.h $(LIB_OBJS) $(SKELS) $(BENCH_SKELS)
 	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
+
+# Probes for attributing costs (bench/README.md); not built by `make bench`.
+# build/probes/tc_cutN.bpf.o is bench/probes/tc_cut.bpf.c cut at N (1-5).
+$(OUT)/probes:
+	mkdir -p $@
+
+$(OUT)/probes/tc_cut%.bpf.o: bench/probes/tc_cut.bpf.c $(BPF_HDRS) | $(OUT)/probes
+	$(CLANG) $(BPF_CFLAGS) -DCUT=$* -c $< -o $@
+
+$(OUT)/probes/%.bpf.o: bench/probes/%.bpf.c $(BPF_HDRS) | $(OUT)/probes
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 deps:
 	sh tests/deps.sh
@@ -77,5 +96,5 @@ help:
 	@echo "make deps     install the Debian packages for build, tests and demo"
 	@echo "make test     run unit, packet and lab tests (root)"
 	@echo "make demo     show leaks without tunlock and none with it (root)"
-	@echo "make bench    per-packet cost of the TC program (root)"
+	@echo "make bench    per-packet cost of the packet programs vs empty ones (root)"
 	@echo "make vmlinux  regenerate vmlinux/vmlinux.h from the running kernel"

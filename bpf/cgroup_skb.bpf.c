@@ -34,9 +34,10 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	have_policy = policy_view(&v) == 0;
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.mark = skb->mark;
-	r.owner = skb_owner(skb);
 	parsed = parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f);
 	reason = have_policy ? judge_packet(&v, skb, parsed, &f, &s) :
 			       TL_REASON_TUNNEL_DOWN; /* fail closed */
+	if (is_leak(reason)) /* only an event names the owner */
+		r.owner = skb_owner(skb);
 	return apply(have_policy ? &v : NULL, &f, &s, &r, reason);
 }

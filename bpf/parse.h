@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Packet parsing shared by the cgroup_skb and TC layers. Reads go through
- * bpf_skb_load_bytes so that non-linear skbs and malformed lengths are
- * handled in one place; a header that is not all there is malformed.
+ * Packet parsing shared by the cgroup_skb and TC layers. Every header is
+ * read through tl_header(): in place when it is in the linear data (the
+ * common case, no helper call), else through bpf_skb_load_bytes, so that
+ * non-linear skbs and malformed lengths are handled in one place; a header
+ * that is not all there is malformed.
  */
 #ifndef TL_BPF_PARSE_H
 #define TL_BPF_PARSE_H
@@ -18,6 +20,27 @@ enum tl_parse_result {
 #define TL_MAX_VLAN_TAGS 2
 #define TL_MAX_IPV6_EXT 8
 
+/*
+ * The header at off, like the kernel's skb_header_pointer: a pointer into the
+ * linear data when it is all there (no helper call, no copy), else a copy in
+ * buf through bpf_skb_load_bytes (non-linear skbs); NULL when the packet
+ * ends first.
+ */
+static __always_inline const void *tl_header(struct __sk_buff *skb, __u32 off,
+					     const __u32 len, void *buf)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (off <= 0x3ff) {
+		void *p = data + off;
+
+		if (p + len <= end)
+			return p;
+	}
+	return bpf_skb_load_bytes(skb, off, buf, len) ? NULL : buf;
+}
+
 struct tl_vlan_hdr {
 	__be16 tci;
 	__be16 proto;
@@ -27,13 +50,16 @@ struct tl_vlan_hdr {
 static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 				    struct tl_flow *f)
 {
-	__be16 ports[2];
-	__u8 type;
+	__be16 buf[2];
+	const __be16 *ports;
+	const __u8 *type;
+	__u8 tbuf;
 
 	switch (f->protocol) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
-		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+		ports = tl_header(skb, off, sizeof(buf), buf);
+		if (!ports)
 			return TL_PARSE_MALFORMED;
 		f->sport = bpf_ntohs(ports[0]);
 		f->dport = bpf_ntohs(ports[1]);
@@ -41,9 +67,10 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 		return TL_PARSE_OK;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		if (bpf_skb_load_bytes(skb, off, &type, 1))
+		type = tl_header(skb, off, 1, &tbuf);
+		if (!type)
 			return TL_PARSE_MALFORMED;
-		f->icmp_type = type;
+		f->icmp_type = *type;
 		f->has_icmp_type = 1;
 		return TL_PARSE_OK;
 	}
@@ -53,19 +80,20 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 				      struct tl_flow *f)
 {
-	struct iphdr ip;
+	struct iphdr buf;
+	const struct iphdr *ip = tl_header(skb, off, sizeof(buf), &buf);
 	__u32 hlen;
 
-	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+	if (!ip)
 		return TL_PARSE_MALFORMED;
-	hlen = ip.ihl * 4;
-	if (ip.version != 4 || hlen < sizeof(ip))
+	hlen = ip->ihl * 4;
+	if (ip->version != 4 || hlen < sizeof(buf))
 		return TL_PARSE_MALFORMED;
 	f->family = AF_INET;
-	f->protocol = ip.protocol;
-	addr_set_v4(&f->saddr, ip.saddr);
-	addr_set_v4(&f->daddr, ip.daddr);
-	if (bpf_ntohs(ip.frag_off) & IP_OFFSET) {
+	f->protocol = ip->protocol;
+	addr_set_v4(&f->saddr, ip->saddr);
+	addr_set_v4(&f->daddr, ip->daddr);
+	if (bpf_ntohs(ip->frag_off) & IP_OFFSET) {
 		f->fragment = 1;
 		return TL_PARSE_OK;
 	}
@@ -76,45 +104,52 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 				      struct tl_flow *f)
 {
-	struct ipv6hdr ip6;
-	__u8 ext[2];
-	__be16 frag_off;
+	struct ipv6hdr buf;
+	const struct ipv6hdr *ip6 = tl_header(skb, off, sizeof(buf), &buf);
+	__u8 ext[2], fh[4];
+	const __u8 *e;
+	__u16 frag;
 	__u8 next;
 	int i;
 
-	if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+	if (!ip6)
 		return TL_PARSE_MALFORMED;
-	if (ip6.version != 6)
+	if (ip6->version != 6)
 		return TL_PARSE_MALFORMED;
 	f->family = AF_INET6;
-	__builtin_memcpy(f->saddr.b, &ip6.saddr, 16);
-	__builtin_memcpy(f->daddr.b, &ip6.daddr, 16);
-	next = ip6.nexthdr;
-	off += sizeof(ip6);
+	for (i = 0; i < 4; i++) {
+		f->saddr.w[i] = ip6->saddr.in6_u.u6_addr32[i];
+		f->daddr.w[i] = ip6->daddr.in6_u.u6_addr32[i];
+	}
+	next = ip6->nexthdr;
+	off += sizeof(buf);
 
 	for (i = 0; i < TL_MAX_IPV6_EXT; i++) {
 		switch (next) {
 		case NEXTHDR_HOP:
 		case NEXTHDR_ROUTING:
 		case NEXTHDR_DEST:
-			if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
+			e = tl_header(skb, off, sizeof(ext), ext);
+			if (!e)
 				return TL_PARSE_MALFORMED;
-			next = ext[0];
-			off += (ext[1] + 1) * 8;
+			next = e[0];
+			off += (e[1] + 1) * 8;
 			continue;
 		case NEXTHDR_AUTH:
-			if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
+			e = tl_header(skb, off, sizeof(ext), ext);
+			if (!e)
 				return TL_PARSE_MALFORMED;
-			next = ext[0];
-			off += (ext[1] + 2) * 4;
+			next = e[0];
+			off += (e[1] + 2) * 4;
 			continue;
 		case NEXTHDR_FRAGMENT:
-			if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)) ||
-			    bpf_skb_load_bytes(skb, off + 2, &frag_off, 2))
+			e = tl_header(skb, off, 4, fh);
+			if (!e)
 				return TL_PARSE_MALFORMED;
-			next = ext[0];
+			next = e[0];
+			frag = (__u16)e[2] << 8 | e[3]; /* offset, flags */
 			off += 8;
-			if (bpf_ntohs(frag_off) & ~7) {
+			if (frag & ~7) {
 				f->protocol = next;
 				f->fragment = 1;
 				return TL_PARSE_OK;
@@ -144,21 +179,26 @@ static __always_inline int parse_l3(struct __sk_buff *skb, __u32 off,
 /* From the Ethernet header, through up to two VLAN tags. */
 static __always_inline int parse_frame(struct __sk_buff *skb, struct tl_flow *f)
 {
-	struct tl_vlan_hdr vlan;
-	__be16 proto;
+	struct tl_vlan_hdr vbuf;
+	const struct tl_vlan_hdr *vlan;
+	const __be16 *pp;
+	__be16 proto, pbuf;
 	__u32 off = ETH_HLEN;
 	int i;
 
-	if (bpf_skb_load_bytes(skb, 12, &proto, sizeof(proto)))
+	pp = tl_header(skb, 12, sizeof(pbuf), &pbuf);
+	if (!pp)
 		return TL_PARSE_MALFORMED;
+	proto = *pp;
 	for (i = 0; i < TL_MAX_VLAN_TAGS; i++) {
 		if (proto != bpf_htons(ETH_P_8021Q) &&
 		    proto != bpf_htons(ETH_P_8021AD))
 			break;
-		if (bpf_skb_load_bytes(skb, off, &vlan, sizeof(vlan)))
+		vlan = tl_header(skb, off, sizeof(vbuf), &vbuf);
+		if (!vlan)
 			return TL_PARSE_MALFORMED;
-		proto = vlan.proto;
-		off += sizeof(vlan);
+		proto = vlan->proto;
+		off += sizeof(vbuf);
 	}
 	return parse_l3(skb, off, bpf_ntohs(proto), f);
 }

@@ -70,6 +70,7 @@ int tl_tc_egress(struct __sk_buff *skb)
 	if (is_leak(reason) && v.settings->mode == TL_MODE_AUDIT &&
 	    judged_by_cgroup_skb(&v, skb))
 		return TC_ACT_OK;
-	r.owner = skb_owner(skb);
+	if (is_leak(reason)) /* only an event names the owner */
+		r.owner = skb_owner(skb);
 	return apply(&v, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
 }

@@ -32,6 +32,7 @@
 #include "policy.h"
 #include "tc.skel.h"
 #include "cgroup_skb.skel.h"
+#include "../frames.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -41,115 +42,6 @@ static struct tl_bpf bpf;
 static char cg_mount[256];
 /* up0 is guarded, wg0 a tunnel, new0 appeared and is not known yet */
 static int ifindex_uplink, ifindex_tunnel, ifindex_new;
-
-/* ---- frame builder ------------------------------------------------- */
-
-struct frame {
-	uint8_t b[512];
-	size_t len;
-};
-
-static void put(struct frame *f, const void *p, size_t n)
-{
-	memcpy(f->b + f->len, p, n);
-	f->len += n;
-}
-
-static void put16(struct frame *f, uint16_t v)
-{
-	v = htons(v);
-	put(f, &v, 2);
-}
-
-static void eth(struct frame *f, uint16_t proto)
-{
-	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2 };
-
-	f->len = 0;
-	put(f, macs, sizeof(macs));
-	put16(f, proto);
-}
-
-static void vlan(struct frame *f, uint16_t tpid_inner_proto)
-{
-	put16(f, 100); /* TCI */
-	put16(f, tpid_inner_proto);
-}
-
-static void ipv4(struct frame *f, const char *src, const char *dst,
-		 uint8_t proto, uint16_t frag, uint8_t ihl)
-{
-	uint8_t h[60] = {};
-	struct in_addr a;
-
-	h[0] = 0x40 | ihl;
-	h[2] = 0;
-	h[3] = 60;
-	h[6] = frag >> 8;
-	h[7] = frag & 0xff;
-	h[8] = 64;
-	h[9] = proto;
-	inet_pton(AF_INET, src, &a);
-	memcpy(h + 12, &a, 4);
-	inet_pton(AF_INET, dst, &a);
-	memcpy(h + 16, &a, 4);
-	put(f, h, ihl >= 5 ? ihl * 4 : 20);
-}
-
-static void ipv6(struct frame *f, const char *src, const char *dst,
-		 uint8_t next)
-{
-	uint8_t h[40] = { 0x60 };
-
-	h[5] = 40;
-	h[6] = next;
-	h[7] = 64;
-	inet_pton(AF_INET6, src, h + 8);
-	inet_pton(AF_INET6, dst, h + 24);
-	put(f, h, sizeof(h));
-}
-
-/* An 8-byte extension header (hop-by-hop, destination options). */
-static void ext8(struct frame *f, uint8_t next)
-{
-	uint8_t h[8] = { next, 0, 1, 4 }; /* PadN */
-
-	put(f, h, sizeof(h));
-}
-
-static void frag6(struct frame *f, uint8_t next, uint16_t offset, bool more)
-{
-	uint8_t h[8] = { next };
-	uint16_t v = htons((offset << 3) | (more ? 1 : 0));
-
-	memcpy(h + 2, &v, 2);
-	put(f, h, sizeof(h));
-}
-
-static void udp(struct frame *f, uint16_t sport, uint16_t dport)
-{
-	put16(f, sport);
-	put16(f, dport);
-	put16(f, 16);
-	put16(f, 0);
-	put(f, "payload!", 8);
-}
-
-static void tcp(struct frame *f, uint16_t sport, uint16_t dport)
-{
-	uint8_t rest[16] = { [8] = 0x50, [9] = 0x02 };
-
-	put16(f, sport);
-	put16(f, dport);
-	put(f, rest, sizeof(rest));
-}
-
-static void icmp(struct frame *f, uint8_t type)
-{
-	uint8_t h[8] = { type };
-
-	put(f, h, sizeof(h));
-}
 
 /* ---- running and judging ------------------------------------------- */
 
@@ -414,6 +306,18 @@ static void cases_enforce(struct ring_buffer *rb)
 	udp(&f, 40000, 51820);
 	both("ipv6 transport with fwmark", &f, ifindex_uplink, 0xca6c,
 	     PASS(TL_ALLOW_TRANSPORT));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.2", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 51820);
+	both("tcp to the endpoint address, even marked", &f, ifindex_uplink,
+	     0xca6c, BLOCK(TL_REASON_ENDPOINT));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.2", IPPROTO_ICMP, 0, 5);
+	icmp(&f, 8);
+	both("ping to the endpoint address", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_ENDPOINT));
+	ring_buffer__consume(rb);
 
 	/* The tunnel interface passes everything. */
 	eth(&f, ETH_P_IP);
