@@ -239,6 +239,26 @@ static int fill_endpoints(int fd, const struct tl_policy *p, size_t *count)
 	return 0;
 }
 
+/* The first fwmark-identified endpoints go inline (the fast path). */
+static void fill_fast_endpoints(struct tl_settings *s, const struct tl_policy *p)
+{
+	for (size_t t = 0; t < p->ntunnels; t++) {
+		const struct tl_tunnel_cfg *tn = &p->tunnels[t];
+
+		for (size_t i = 0; tn->has_fwmark && i < tn->nendpoints; i++) {
+			struct tl_fast_endpoint *e = &s->fast[s->nfast];
+
+			if (s->nfast == TL_MAX_FAST_ENDPOINTS)
+				return;
+			memcpy(e->addr, tn->endpoints[i].addr.addr, 16);
+			e->fwmark = tn->fwmark;
+			e->port = tn->endpoints[i].port;
+			e->protocol = tn->endpoints[i].protocol;
+			s->nfast++;
+		}
+	}
+}
+
 static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
 			  uint32_t generation, uint64_t attach_id)
 {
@@ -249,6 +269,7 @@ static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
 	s->default_profile = default_profile(p);
 	s->attach_cgroup_id = attach_id;
 	s->attach_cgroup_level = tl_cgroup_level(p->attach_cgroup);
+	fill_fast_endpoints(s, p);
 	for (size_t i = 0; i < p->nprofiles && i < TL_MAX_PROFILES; i++) {
 		s->profiles[i].flags = p->profiles[i].lan ? TL_PROFILE_LAN : 0;
 		snprintf(s->profiles[i].name, TL_NAME_LEN, "%s",

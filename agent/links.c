@@ -152,8 +152,15 @@ static int update_link(struct tl_links *l, struct tl_link *k)
 	int was_tunnel = k->tunnel, err;
 
 	k->tunnel = tl_tunnel_for_ifname(l->policy, k->name);
+	if (k->tunnel >= 0 && k->guarded) {
+		/* renamed into a tunnel: its traffic is the tunnel's now */
+		if (tl_bpf_detach_tc(k->ifindex))
+			log_warn("detaching TC from %s failed", k->name);
+		k->guarded = false;
+	}
 	if (k->tunnel < 0 && !k->guarded) {
-		err = tl_bpf_attach_tc(l->bpf, k->ifindex);
+		err = tl_bpf_attach_tc(l->bpf, k->ifindex,
+				       k->type != ARPHRD_ETHER);
 		if (err)
 			log_error("attaching TC egress to %s: %s (only local "
 				  "sockets are guarded there)",

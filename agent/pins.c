@@ -263,13 +263,14 @@ int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path)
 	return err;
 }
 
-int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex)
+int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3)
 {
+	struct bpf_program *prog = l3 ? b->tc->progs.tl_tc_egress_l3 :
+					b->tc->progs.tl_tc_egress;
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
-		    .priority = TL_TC_PRIORITY,
-		    .prog_fd = bpf_program__fd(b->tc->progs.tl_tc_egress),
+		    .priority = TL_TC_PRIORITY, .prog_fd = bpf_program__fd(prog),
 		    .flags = BPF_TC_F_REPLACE);
 	int err;
 
@@ -279,25 +280,29 @@ int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+int tl_bpf_detach_tc(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
+		    .priority = TL_TC_PRIORITY);
+
+	if (bpf_tc_query(&hook, &opts))
+		return 0; /* not ours, or gone */
+	opts.prog_fd = opts.prog_id = opts.flags = 0;
+	return bpf_tc_detach(&hook, &opts);
+}
+
 static void detach_tc_all(void)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
 
 	if (!ifs)
 		return;
-	for (i = ifs; i->if_index; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = i->if_index,
-			    .attach_point = BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
-			    .priority = TL_TC_PRIORITY);
-
-		if (bpf_tc_query(&hook, &opts))
-			continue;
-		opts.prog_fd = opts.prog_id = opts.flags = 0;
-		if (bpf_tc_detach(&hook, &opts))
+	for (i = ifs; i->if_index; i++)
+		if (tl_bpf_detach_tc(i->if_index))
 			log_warn("detaching TC from %s: %s", i->if_name,
 				 strerror(errno));
-	}
 	if_freenameindex(ifs);
 }
 

@@ -52,8 +52,11 @@ int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id);
 /* Attaches the cgroup programs at cgroup_path (absolute), or atomically
  * swaps the programs of pinned links from an earlier agent. */
 int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path);
-/* Attaches, or atomically replaces, the TC egress filter of ifindex. */
-int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex);
+/* Attaches, or atomically replaces, the TC egress filter of ifindex; l3:
+ * the interface has no link-layer header. */
+int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3);
+/* Removes our TC egress filter from ifindex (it became a tunnel). */
+int tl_bpf_detach_tc(int ifindex);
 
 /* Pinned objects, for status and stop (no agent needed). */
 int tl_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

@@ -13,6 +13,7 @@
 
 /* The live policy slot, read once per decision so that it is consistent. */
 struct tl_policy_view {
+	__u32 slot;
 	struct tl_settings *settings;
 	void *cgroups;
 	void *allow;
@@ -27,22 +28,33 @@ struct tl_subject {
 	__u32 mark;
 };
 
+/* The live slot's settings: all that the transport fast path needs. */
 static __always_inline int policy_view(struct tl_policy_view *v)
 {
 	__u32 zero = 0, slot;
 	struct tl_state *st;
 
+	v->cgroups = v->allow = v->endpoints = NULL;
+	v->summary = NULL;
 	st = bpf_map_lookup_elem(&tl_state, &zero);
 	if (!st)
 		return -1;
 	slot = st->active_slot & (TL_POLICY_SLOTS - 1);
+	v->slot = slot;
 	v->settings = bpf_map_lookup_elem(&tl_settings, &slot);
+	return v->settings ? 0 : -1;
+}
+
+/* The rest of the slot, fetched once the fast path has not decided. */
+static __always_inline int policy_tables(struct tl_policy_view *v)
+{
+	__u32 zero = 0, slot = v->slot & (TL_POLICY_SLOTS - 1);
+
 	v->cgroups = bpf_map_lookup_elem(&tl_cgroups, &slot);
 	v->allow = bpf_map_lookup_elem(&tl_allow, &slot);
 	v->endpoints = bpf_map_lookup_elem(&tl_endpoints, &slot);
 	v->summary = bpf_map_lookup_elem(&tl_summary, &zero);
-	if (!v->settings || !v->cgroups || !v->allow || !v->endpoints ||
-	    !v->summary)
+	if (!v->cgroups || !v->allow || !v->endpoints || !v->summary)
 		return -1;
 	return 0;
 }
@@ -159,9 +171,9 @@ static __always_inline bool allow_listed(struct tl_policy_view *v,
 
 static __always_inline __u32 profile_flags(struct tl_policy_view *v, __u32 p)
 {
-	if (p >= TL_MAX_PROFILES)
-		return 0;
-	return v->settings->profiles[p].flags;
+	/* The agent keeps ids below TL_MAX_PROFILES; the mask (no branch
+	 * that the compiler could use to drop it) proves it to the verifier. */
+	return v->settings->profiles[p & (TL_MAX_PROFILES - 1)].flags;
 }
 
 /* Which leak it is, for a flow that nothing allows outside the tunnel. */
@@ -276,6 +288,34 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 }
 
 /*
+ * The transport fast path: the VPN client's fwmark and an endpoint of the
+ * inline table, no hash lookup. Endpoints beyond the table, and clients
+ * known by cgroup, take decide_endpoint().
+ */
+static __always_inline bool is_marked_transport(struct tl_policy_view *v,
+						const struct tl_flow *f,
+						__u32 mark)
+{
+	struct tl_settings *cfg = v->settings;
+	__u32 i;
+
+	if (!f->has_ports)
+		return false;
+	for (i = 0; i < TL_MAX_FAST_ENDPOINTS; i++) {
+		struct tl_fast_endpoint *e = &cfg->fast[i];
+
+		if (i >= cfg->nfast)
+			break;
+		if (e->fwmark == mark && e->port == f->dport &&
+		    e->protocol == f->protocol && e->addr[3] == f->daddr.w[3] &&
+		    e->addr[2] == f->daddr.w[2] && e->addr[1] == f->daddr.w[1] &&
+		    e->addr[0] == f->daddr.w[0])
+			return true;
+	}
+	return false;
+}
+
+/*
  * Both packet layers: the verdict for a parsed packet leaving on a
  * non-tunnel interface. The VPN client's marked transport is judged first
  * and cheapest; then scope (which socket), then the profile.
@@ -290,13 +330,10 @@ static __always_inline __u32 judge_packet(struct tl_policy_view *v,
 	if (parsed == TL_PARSE_NOT_IP &&
 	    (f->ethertype == ETH_P_ARP || f->ethertype == ETH_P_PAE))
 		return TL_ALLOW_ALWAYS;
-	if (parsed == TL_PARSE_OK) {
-		/* Fast path: transport marked by the VPN client. */
-		struct tl_endpoint_value *ep = lookup_endpoint(v, f);
-
-		if (ep && ep->fwmark && ep->fwmark == s->mark)
-			return TL_ALLOW_TRANSPORT;
-	}
+	if (parsed == TL_PARSE_OK && s->mark && is_marked_transport(v, f, s->mark))
+		return TL_ALLOW_TRANSPORT;
+	if (policy_tables(v))
+		return TL_REASON_TUNNEL_DOWN; /* fail closed */
 	reason = packet_subject(v, skb, s);
 	if (reason)
 		return reason;

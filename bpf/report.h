@@ -69,7 +69,7 @@ static __always_inline void emit(struct tl_policy_view *v,
 	e->profile = s->entry.profile;
 	if (v) {
 		e->generation = v->settings->generation;
-		e->tunnel_up = v->summary->up_count > 0;
+		e->tunnel_up = v->summary && v->summary->up_count > 0;
 	}
 	__builtin_memcpy(e->saddr, f->saddr.b, 16);
 	__builtin_memcpy(e->daddr, f->daddr.b, 16);

@@ -63,7 +63,7 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		s.mark = sk->mark;
 	}
 	r.ifindex = bound;
-	if (policy_view(&v)) {
+	if (policy_view(&v) || policy_tables(&v)) {
 		/* No policy in force: only loopback, fail closed. */
 		reason = addr_is_loopback(&f.daddr) ? TL_ALLOW_LOOPBACK :
 						      TL_REASON_TUNNEL_DOWN;

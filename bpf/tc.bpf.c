@@ -10,15 +10,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline int parse_egress(struct __sk_buff *skb,
-					const struct tl_iface *iface,
-					struct tl_flow *f)
-{
-	if (iface && (iface->flags & TL_IFACE_L3))
-		return parse_l3(skb, 0, bpf_ntohs(skb->protocol), f);
-	return parse_frame(skb, f);
-}
-
 /*
  * cgroup_skb has judged (and in audit mode reported) packets of inet
  * sockets below the attach cgroup already.
@@ -38,8 +29,12 @@ static __always_inline bool judged_by_cgroup_skb(struct tl_policy_view *v,
 	       cfg->attach_cgroup_id;
 }
 
-SEC("tc")
-int tl_tc_egress(struct __sk_buff *skb)
+/*
+ * One program per link type, so that nothing is looked up per packet to
+ * know where the IP header starts. TC is attached only to non-tunnel
+ * interfaces: a tunnel never runs this.
+ */
+static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 {
 	struct tl_report r = {
 		.layer = TL_LAYER_TC,
@@ -49,16 +44,11 @@ int tl_tc_egress(struct __sk_buff *skb)
 	struct tl_policy_view v;
 	struct tl_subject s = {};
 	struct tl_flow f = {};
-	struct tl_iface *iface;
 	__u32 reason;
 	int parsed;
 
-	iface = bpf_map_lookup_elem(&tl_ifaces, &r.ifindex);
-	if (iface && (iface->flags & TL_IFACE_TUNNEL)) {
-		count(r.layer, TL_ALLOW_TUNNEL, TL_VERDICT_PASS);
-		return TC_ACT_OK;
-	}
-	parsed = parse_egress(skb, iface, &f);
+	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
+		      parse_frame(skb, &f);
 	s.mark = skb->mark;
 	if (policy_view(&v)) {
 		reason = parsed == TL_PARSE_NOT_IP && f.ethertype == ETH_P_ARP ?
@@ -73,4 +63,16 @@ int tl_tc_egress(struct __sk_buff *skb)
 	if (is_leak(reason)) /* only an event names the owner */
 		r.owner = skb_owner(skb);
 	return apply(&v, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+SEC("tc")
+int tl_tc_egress(struct __sk_buff *skb)
+{
+	return tc_egress(skb, false);
+}
+
+SEC("tc")
+int tl_tc_egress_l3(struct __sk_buff *skb)
+{
+	return tc_egress(skb, true);
 }

@@ -109,6 +109,19 @@ struct tl_profile {
 	char name[TL_NAME_LEN];
 };
 
+/*
+ * Endpoints whose client is known by fwmark, inline in the settings: the
+ * transport fast path compares against these without a hash lookup.
+ */
+#define TL_MAX_FAST_ENDPOINTS 8
+struct tl_fast_endpoint {
+	__u32 addr[4]; /* IPv4-mapped for IPv4 */
+	__u32 fwmark;
+	__u16 port; /* host byte order */
+	__u8 protocol;
+	__u8 pad;
+};
+
 struct tl_settings {
 	__u32 generation;
 	__u32 mode; /* enum tl_mode */
@@ -116,7 +129,8 @@ struct tl_settings {
 	__u32 default_profile;
 	__u64 attach_cgroup_id;
 	__u32 attach_cgroup_level;
-	__u32 pad;
+	__u32 nfast;
+	struct tl_fast_endpoint fast[TL_MAX_FAST_ENDPOINTS];
 	struct tl_profile profiles[TL_MAX_PROFILES];
 };
 

@@ -323,8 +323,9 @@ static void cases_enforce(struct ring_buffer *rb)
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "100.100.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
 	tcp(&f, 40000, 80);
-	both("ipv4 on the tunnel interface", &f, ifindex_tunnel, 0,
-	     PASS(TL_ALLOW_TUNNEL));
+	/* (TC is never attached to a tunnel interface) */
+	run("ipv4 on the tunnel interface", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
+	    ifindex_tunnel, 0, PASS(TL_ALLOW_TUNNEL));
 
 	/* Tunnel down: not allowed outside the tunnel. */
 	both("ipv4 tcp 80 with the tunnel down", &f, ifindex_uplink, 0,
