@@ -66,12 +66,8 @@ $(OUT)/bench_tc: bench/bench_tc.c tests/frames.h $(LIB_OBJS) $(SKELS) $(BENCH_SK
 	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
 # Probes for attributing costs (bench/README.md); not built by `make bench`.
-# build/probes/tc_cutN.bpf.o is bench/probes/tc_cut.bpf.c cut at N (1-5).
 $(OUT)/probes:
 	mkdir -p $@
-
-$(OUT)/probes/tc_cut%.bpf.o: bench/probes/tc_cut.bpf.c $(BPF_HDRS) | $(OUT)/probes
-	$(CLANG) $(BPF_CFLAGS) -DCUT=$* -c $< -o $@
 
 $(OUT)/probes/%.bpf.o: bench/probes/%.bpf.c $(BPF_HDRS) | $(OUT)/probes
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@

@@ -32,6 +32,11 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 		return SK_PASS;
 	}
 	have_policy = policy_view(&v) == 0;
+	if (have_policy && skb->mark &&
+	    fast_transport(skb, true, v.settings, skb->mark)) {
+		count(r.layer, TL_ALLOW_TRANSPORT, TL_VERDICT_PASS);
+		return SK_PASS;
+	}
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.mark = skb->mark;
 	parsed = parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f);

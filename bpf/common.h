@@ -44,4 +44,21 @@
 /* vmlinux.h has IPPROTO_* for IPv4 only */
 #define IPPROTO_ICMPV6 58
 
+/*
+ * skb->data and skb->data_end as one load each from a constant offset:
+ * clang may otherwise merge several inlined reads into a load through a
+ * computed context pointer, which the verifier refuses.
+ */
+#define TL_CTX_LOAD(skb, field)                                                \
+	({                                                                     \
+		__u64 __v;                                                     \
+		asm volatile("%0 = *(u32 *)(%1 + %2)"                          \
+			     : "=r"(__v)                                       \
+			     : "r"(skb),                                       \
+			       "i"(__builtin_offsetof(struct __sk_buff, field))); \
+		(void *)(long)__v;                                             \
+	})
+#define skb_data(skb) TL_CTX_LOAD(skb, data)
+#define skb_data_end(skb) TL_CTX_LOAD(skb, data_end)
+
 #endif

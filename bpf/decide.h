@@ -287,32 +287,76 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 	return leak_reason(v, f);
 }
 
-/*
- * The transport fast path: the VPN client's fwmark and an endpoint of the
- * inline table, no hash lookup. Endpoints beyond the table, and clients
- * known by cgroup, take decide_endpoint().
- */
-static __always_inline bool is_marked_transport(struct tl_policy_view *v,
-						const struct tl_flow *f,
+/* An endpoint of the slot's inline table that the client's fwmark names. */
+static __always_inline bool fast_endpoint_match(struct tl_settings *cfg,
+						const __u32 daddr[4],
+						__u16 dport, __u8 protocol,
 						__u32 mark)
 {
-	struct tl_settings *cfg = v->settings;
 	__u32 i;
 
-	if (!f->has_ports)
-		return false;
 	for (i = 0; i < TL_MAX_FAST_ENDPOINTS; i++) {
 		struct tl_fast_endpoint *e = &cfg->fast[i];
 
 		if (i >= cfg->nfast)
 			break;
-		if (e->fwmark == mark && e->port == f->dport &&
-		    e->protocol == f->protocol && e->addr[3] == f->daddr.w[3] &&
-		    e->addr[2] == f->daddr.w[2] && e->addr[1] == f->daddr.w[1] &&
-		    e->addr[0] == f->daddr.w[0])
+		if (e->fwmark == mark && e->port == dport &&
+		    e->protocol == protocol && e->addr[3] == daddr[3] &&
+		    e->addr[2] == daddr[2] && e->addr[1] == daddr[1] &&
+		    e->addr[0] == daddr[0])
 			return true;
 	}
 	return false;
+}
+
+/*
+ * The VPN's own transport, the heaviest traffic of a guarded interface:
+ * judged from the headers in place, before any parse into a tl_flow or
+ * any hash lookup. Plain IPv4 or IPv6 UDP only; anything else (tags,
+ * options, extension headers, TCP transport) takes the full path, which
+ * checks the same table.
+ */
+static __always_inline bool fast_transport(struct __sk_buff *skb, bool l3,
+					   struct tl_settings *cfg, __u32 mark)
+{
+	void *data = skb_data(skb);
+	void *end = skb_data_end(skb);
+	__u32 off = l3 ? 0 : ETH_HLEN, daddr[4];
+	__be16 proto = skb->protocol;
+	struct udphdr *udp;
+
+	if (!l3) {
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > end)
+			return false;
+		proto = eth->h_proto;
+	}
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+
+		if ((void *)(ip + 1) > end || ip->ihl != 5 ||
+		    ip->protocol != IPPROTO_UDP ||
+		    (ip->frag_off & bpf_htons(IP_OFFSET)))
+			return false;
+		daddr[0] = daddr[1] = 0;
+		daddr[2] = bpf_htonl(0x0000ffff);
+		daddr[3] = ip->daddr;
+		udp = (void *)(ip + 1);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_UDP)
+			return false;
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
+		udp = (void *)(ip6 + 1);
+	} else {
+		return false;
+	}
+	if ((void *)(udp + 1) > end)
+		return false;
+	return fast_endpoint_match(cfg, daddr, bpf_ntohs(udp->dest),
+				   IPPROTO_UDP, mark);
 }
 
 /*
@@ -330,7 +374,9 @@ static __always_inline __u32 judge_packet(struct tl_policy_view *v,
 	if (parsed == TL_PARSE_NOT_IP &&
 	    (f->ethertype == ETH_P_ARP || f->ethertype == ETH_P_PAE))
 		return TL_ALLOW_ALWAYS;
-	if (parsed == TL_PARSE_OK && s->mark && is_marked_transport(v, f, s->mark))
+	if (parsed == TL_PARSE_OK && s->mark && f->has_ports &&
+	    fast_endpoint_match(v->settings, f->daddr.w, f->dport, f->protocol,
+				s->mark))
 		return TL_ALLOW_TRANSPORT;
 	if (policy_tables(v))
 		return TL_REASON_TUNNEL_DOWN; /* fail closed */

@@ -29,8 +29,8 @@ enum tl_parse_result {
 static __always_inline const void *tl_header(struct __sk_buff *skb, __u32 off,
 					     const __u32 len, void *buf)
 {
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
+	void *data = skb_data(skb);
+	void *end = skb_data_end(skb);
 
 	if (off <= 0x3ff) {
 		void *p = data + off;

@@ -47,9 +47,14 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 	__u32 reason;
 	int parsed;
 
+	s.mark = skb->mark;
+	if (s.mark && !policy_view(&v) &&
+	    fast_transport(skb, l3, v.settings, s.mark)) {
+		count(r.layer, TL_ALLOW_TRANSPORT, TL_VERDICT_PASS);
+		return TC_ACT_OK;
+	}
 	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
 		      parse_frame(skb, &f);
-	s.mark = skb->mark;
 	if (policy_view(&v)) {
 		reason = parsed == TL_PARSE_NOT_IP && f.ethertype == ETH_P_ARP ?
 				 TL_ALLOW_ALWAYS :

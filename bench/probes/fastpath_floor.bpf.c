@@ -1,65 +1,30 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Probe, not a layer: how cheap the VPN-transport fast path can be when it
- * makes no hash lookup and no helper call. The interface comes from an
- * array indexed by ifindex (inlined by the verifier), the live policy slot
- * from the two inlined array lookups, the headers are read in place, and
- * the endpoint is compared with a small inline table, as tl_settings could
- * carry it (here a global holding the bench policy's endpoint; a real one
- * would be filled by the agent per slot). Only untagged Ethernet, IPv4
- * without options and UDP: a real fast path adds IPv6 and VLAN compares and
- * falls through to the full program on any miss.
+ * Probe, not a layer: the floor of the VPN-transport fast path as the
+ * real program shapes it (live slot from two inlined array lookups, the
+ * slot's inline fwmark endpoint table), but with the headers read in
+ * place without building a tl_flow. Only untagged Ethernet, IPv4 without
+ * options and UDP. The difference to tl_tc_egress is what the generic
+ * parse costs.
  *
- *   bench_tc -k "tc: VPN" --tc-obj build/probes/fastpath_floor.bpf.o
- *
- * It moves the same counter as tl_tc_egress, so the bench checks it.
+ *   bench_tc -k "tc: VPN" --tc-obj build/probes/fastpath_floor.bpf.o --unchecked
  */
-#include "../../bpf/parse.h"
 #include "../../bpf/report.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Not pinned and left zero: every interface is a plain guarded uplink. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, TL_MAX_IFACES);
-	__type(key, __u32);
-	__type(value, struct tl_iface);
-} tl_ifaces_by_index SEC(".maps");
-
-struct tl_fast_endpoint {
-	__be32 addr[4]; /* IPv4-mapped, network order */
-	__u16 port;	/* host order */
-	__u8 protocol;
-	__u8 pad;
-	__u32 fwmark;
-};
-
-#define TL_FAST_ENDPOINTS 4
-/* 198.51.100.2:51820/udp, fwmark 0xca6c: the bench policy's endpoint */
-struct tl_fast_endpoint fast_endpoints[TL_FAST_ENDPOINTS] = {
-	{ { 0, 0, 0xffff0000, 0x026433c6 }, 51820, IPPROTO_UDP, 0, 0xca6c },
-};
-__u32 fast_endpoint_count = 1;
 
 SEC("tc")
 int tl_tc_egress(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
-	__u32 ifindex = skb->ifindex, zero = 0, slot, mark = skb->mark;
+	__u32 zero = 0, slot, mark = skb->mark;
 	struct ethhdr *eth = data;
 	struct tl_settings *cfg;
-	struct tl_iface *iface;
 	struct tl_state *st;
 	struct udphdr *udp;
 	struct iphdr *ip;
 
-	if (ifindex >= TL_MAX_IFACES)
-		return TC_ACT_SHOT;
-	iface = bpf_map_lookup_elem(&tl_ifaces_by_index, &ifindex);
-	if (!iface || (iface->flags & (TL_IFACE_TUNNEL | TL_IFACE_L3)))
-		return TC_ACT_SHOT;
 	st = bpf_map_lookup_elem(&tl_state, &zero);
 	if (!st)
 		return TC_ACT_SHOT;
@@ -76,10 +41,10 @@ int tl_tc_egress(struct __sk_buff *skb)
 	udp = (void *)(ip + 1);
 	if ((void *)(udp + 1) > end)
 		return TC_ACT_SHOT;
-	for (int i = 0; i < TL_FAST_ENDPOINTS; i++) {
-		struct tl_fast_endpoint *e = &fast_endpoints[i];
+	for (__u32 i = 0; i < TL_MAX_FAST_ENDPOINTS; i++) {
+		struct tl_fast_endpoint *e = &cfg->fast[i];
 
-		if (i >= fast_endpoint_count)
+		if (i >= cfg->nfast)
 			break;
 		if (e->fwmark == mark && e->addr[3] == ip->daddr &&
 		    e->addr[2] == bpf_htonl(0x0000ffff) && !e->addr[0] &&

@@ -307,6 +307,23 @@ static void cases_enforce(struct ring_buffer *rb)
 	both("ipv6 transport with fwmark", &f, ifindex_uplink, 0xca6c,
 	     PASS(TL_ALLOW_TRANSPORT));
 	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.2", IPPROTO_UDP, 0, 6);
+	udp(&f, 40000, 51820);
+	both("ipv4 transport with options (full path)", &f, ifindex_uplink,
+	     0xca6c, PASS(TL_ALLOW_TRANSPORT));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.3", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 51820);
+	both("marked udp to another address", &f, ifindex_uplink, 0xca6c,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.2", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 51821);
+	both("marked udp to another endpoint port", &f, ifindex_uplink, 0xca6c,
+	     BLOCK(TL_REASON_ENDPOINT));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
 	ipv4(&f, "10.213.0.2", "198.51.100.2", IPPROTO_TCP, 0, 5);
 	tcp(&f, 40000, 51820);
 	both("tcp to the endpoint address, even marked", &f, ifindex_uplink,
