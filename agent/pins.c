@@ -98,6 +98,27 @@ bool tl_pins_exist(const char *pin_dir)
 	       !access(path, F_OK);
 }
 
+int tl_counter_read(int counters_fd, __u32 idx, __u64 *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(counters_fd, &idx, vals)) {
+		free(vals);
+		return -errno;
+	}
+	*sum = 0;
+	for (int i = 0; i < ncpu; i++)
+		*sum += vals[i];
+	free(vals);
+	return 0;
+}
+
 int tl_pins_open_map(const char *pin_dir, enum tl_map_id id)
 {
 	char path[PATH_MAX];

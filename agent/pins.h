@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/types.h>
+
 #define TL_DEFAULT_PIN_DIR "/sys/fs/bpf/tunlock"
 #define TL_TC_HANDLE 0x746c
 #define TL_TC_PRIORITY 1
@@ -57,6 +59,9 @@ int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path);
 int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3);
 /* Removes our TC egress filter from ifindex (it became a tunnel). */
 int tl_bpf_detach_tc(int ifindex);
+
+/* Sum over CPUs of counter idx (TL_COUNTER_INDEX) of the counters map. */
+int tl_counter_read(int counters_fd, __u32 idx, __u64 *sum);
 
 /* Pinned objects, for status and stop (no agent needed). */
 int tl_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

@@ -93,26 +93,14 @@ struct snapshot {
 
 static int read_counters(const char *pin_dir, __u64 *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd;
-	__u64 *vals;
+	int fd = tl_pins_open_map(pin_dir, TL_MAP_COUNTERS);
 
-	if (ncpu <= 0)
-		return -EINVAL;
-	vals = calloc(ncpu, sizeof(*vals));
-	fd = tl_pins_open_map(pin_dir, TL_MAP_COUNTERS);
-	if (!vals || fd < 0) {
-		free(vals);
-		return fd < 0 ? fd : -ENOMEM;
-	}
-	for (__u32 i = 0; i < TL_COUNTERS; i++) {
-		sum[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			sum[i] += vals[c];
-	}
+	if (fd < 0)
+		return fd;
+	for (__u32 i = 0; i < TL_COUNTERS; i++)
+		if (tl_counter_read(fd, i, &sum[i]))
+			sum[i] = 0;
 	close(fd);
-	free(vals);
 	return 0;
 }
 

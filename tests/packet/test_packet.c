@@ -47,17 +47,8 @@ static int ifindex_uplink, ifindex_tunnel, ifindex_new;
 
 static int read_counter(__u32 layer, __u32 reason, __u32 verdict, __u64 *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u32 idx = TL_COUNTER_INDEX(layer, reason, verdict);
-	__u64 vals[ncpu];
-
-	if (bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_COUNTERS), &idx,
-				vals))
-		return -errno;
-	*out = 0;
-	for (int i = 0; i < ncpu; i++)
-		*out += vals[i];
-	return 0;
+	return tl_counter_read(tl_bpf_map_fd(&bpf, TL_MAP_COUNTERS),
+			       TL_COUNTER_INDEX(layer, reason, verdict), out);
 }
 
 static __u64 total_counters(void)
