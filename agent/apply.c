@@ -272,6 +272,10 @@ static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
 	fill_fast_endpoints(s, p);
 	for (size_t i = 0; i < p->nprofiles && i < TL_MAX_PROFILES; i++) {
 		s->profiles[i].flags = p->profiles[i].lan ? TL_PROFILE_LAN : 0;
+		if (p->profiles[i].ipv6_block) {
+			s->profiles[i].flags |= TL_PROFILE_IPV6_BLOCK;
+			s->flags |= TL_SETTINGS_IPV6_BLOCK;
+		}
 		snprintf(s->profiles[i].name, TL_NAME_LEN, "%s",
 			 p->profiles[i].name);
 	}

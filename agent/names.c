@@ -19,6 +19,7 @@ static const char *const reasons[TL_REASON_MAX] = {
 	[TL_REASON_RAW_SOCKET] = "raw_socket",
 	[TL_REASON_ENDPOINT] = "endpoint",
 	[TL_REASON_MALFORMED] = "malformed",
+	[TL_REASON_DISCOVERY] = "discovery",
 	[TL_ALLOW_TUNNEL] = "tunnel",
 	[TL_ALLOW_TUNNEL_UP] = "tunnel_up",
 	[TL_ALLOW_LOOPBACK] = "loopback",
@@ -29,6 +30,7 @@ static const char *const reasons[TL_REASON_MAX] = {
 	[TL_ALLOW_EXEMPT] = "exempt",
 	[TL_ALLOW_UNPROTECTED] = "unprotected",
 	[TL_ALLOW_NO_SOCKET] = "no_socket",
+	[TL_ALLOW_DISCOVERY] = "discovery",
 };
 
 static const char *const verdicts[TL_VERDICT_MAX] = {

@@ -26,6 +26,8 @@
 
 #include "policy.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Past this many, a check run floods the terminal without helping. */
 #define MAX_SHOWN 100
 /* A policy larger than this is a mistake, not a policy. */
@@ -808,7 +810,7 @@ static void read_endpoint(struct ctx *c, const yaml_node_t *n,
 
 	ep->loc = node_loc(n);
 	ep->protocol = IPPROTO_UDP;
-	get_keys(c, n, keys, 3, v);
+	get_keys(c, n, keys, ARRAY_SIZE(keys), v);
 	if (v[0]) {
 		ep->loc = node_loc(v[0]);
 		if (addr_val(c, v[0], &ep->addr))
@@ -832,7 +834,7 @@ static void read_client(struct ctx *c, const yaml_node_t *n,
 	uint64_t mark;
 	int r;
 
-	get_keys(c, n, keys, 2, v);
+	get_keys(c, n, keys, ARRAY_SIZE(keys), v);
 	if (v[0]) {
 		why = check_cgroup_path(text(v[0]), true);
 		if (why)
@@ -943,7 +945,7 @@ static void read_tunnel(struct ctx *c, const yaml_node_t *n,
 	size_t saved;
 
 	t->loc = node_loc(n);
-	get_keys(c, n, keys, 5, v);
+	get_keys(c, n, keys, ARRAY_SIZE(keys), v);
 	if (v[0]) {
 		t->loc = node_loc(v[0]);
 		why = check_name(text(v[0]));
@@ -1082,7 +1084,7 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 	int proto = 0;
 
 	r->loc = node_loc(n);
-	get_keys(c, n, keys, 3, v);
+	get_keys(c, n, keys, ARRAY_SIZE(keys), v);
 	if (v[0]) {
 		r->loc = node_loc(v[0]);
 		why = cidr_parse(text(v[0]), &r->cidr, hint, sizeof(hint));
@@ -1150,14 +1152,16 @@ static void read_profile(struct ctx *c, const yaml_node_t *n,
 	    {"name", T_SCALAR, true},
 	    {"lan", T_SCALAR, false},
 	    {"allow", T_SEQ, false},
+	    {"ipv6", T_SCALAR, false},
 	};
 	static const char *const lan[] = {"block", "allow"};
-	yaml_node_t *v[3];
+	static const char *const ipv6[] = {"tunnel", "block"};
+	yaml_node_t *v[4];
 	const char *why;
 	size_t saved;
 
 	pr->loc = node_loc(n);
-	get_keys(c, n, keys, 3, v);
+	get_keys(c, n, keys, ARRAY_SIZE(keys), v);
 	if (v[0]) {
 		pr->loc = node_loc(v[0]);
 		why = check_name(text(v[0]));
@@ -1168,6 +1172,8 @@ static void read_profile(struct ctx *c, const yaml_node_t *n,
 	}
 	if (v[1])
 		pr->lan = enum_val(c, v[1], "lan", lan, 2) == 1;
+	if (v[3])
+		pr->ipv6_block = enum_val(c, v[3], "ipv6", ipv6, 2) == 1;
 	saved = push_key(c, "allow");
 	if (v[2])
 		read_allows(c, v[2], pr);
@@ -1233,7 +1239,7 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 
 	r->loc = node_loc(n);
 	r->profile = -1;
-	get_keys(c, n, keys, 3, v);
+	get_keys(c, n, keys, ARRAY_SIZE(keys), v);
 	if (v[0]) {
 		r->loc = node_loc(v[0]);
 		why = check_cgroup_path(text(v[0]), true);
@@ -1317,7 +1323,7 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 
 	if (!want(c, root, T_MAP))
 		return;
-	get_keys(c, root, keys, 6, v);
+	get_keys(c, root, keys, ARRAY_SIZE(keys), v);
 	if (v[0] && (i = enum_val(c, v[0], "mode", modes, 2)) >= 0)
 		p->mode = i ? TL_MODE_AUDIT : TL_MODE_ENFORCE;
 	if (v[1]) {

@@ -47,6 +47,7 @@ struct tl_allow_rule {
 struct tl_profile_cfg {
 	char name[TL_NAME_MAX];
 	bool lan;
+	bool ipv6_block; /* IPv6 not even through an IPv6 tunnel */
 	struct tl_allow_rule *allow;
 	size_t nallow;
 	struct tl_loc loc;

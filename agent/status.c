@@ -59,14 +59,21 @@ static int coverage(unsigned int features, struct coverage *c)
 				    "DNS outside the tunnel is blocked like "
 				    "any destination; no redirect to the "
 				    "tunnel resolver yet" };
-	c[n++] = (struct coverage){ "ipv6", "partial",
-				    "IPv6 outside the tunnel is dropped; "
-				    "calls fail with EPERM only while no "
-				    "tunnel is up" };
-	c[n++] = (struct coverage){ "stun", "partial",
-				    "STUN outside the tunnel is blocked like "
-				    "any destination, but not recognised to "
-				    "LAN-allowed destinations" };
+	c[n++] = (struct coverage){
+		"ipv6", features & TL_FEATURE_SET_RETVAL ? "full" : "partial",
+		features & TL_FEATURE_SET_RETVAL ?
+			"IPv6 leaves only through a tunnel with IPv6; calls "
+			"fail at once with ENETUNREACH (Happy Eyeballs falls "
+			"back to IPv4)" :
+			"IPv6 leaves only through a tunnel with IPv6; kernel "
+			"without bpf_set_retval: calls fail with EPERM, which "
+			"some clients do not fall back from"
+	};
+	c[n++] = (struct coverage){ "stun", "full",
+				    "STUN and TURN ChannelData on any port "
+				    "are dropped outside the tunnel, also to "
+				    "the LAN; browsers' host candidates are "
+				    "the browser's own (mDNS setting)" };
 	c[n++] = (struct coverage){
 		"raw_socket", "partial",
 		features & TL_FEATURE_BPF_LSM ?

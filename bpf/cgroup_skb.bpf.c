@@ -10,6 +10,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* IPv6 in a tunnel is looked at only when some profile blocks it. */
+static __always_inline bool tunnel_ipv6_judged(struct tl_policy_view *v,
+					       struct __sk_buff *skb)
+{
+	return (v->settings->flags & TL_SETTINGS_IPV6_BLOCK) &&
+	       skb->protocol == bpf_htons(ETH_P_IPV6);
+}
+
 SEC("cgroup_skb/egress")
 int tl_cgroup_skb_egress(struct __sk_buff *skb)
 {
@@ -21,18 +29,19 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	struct tl_policy_view v;
 	struct tl_subject s = {};
 	struct tl_flow f = {};
-	bool have_policy;
+	bool have_policy, tunnel;
 	__u32 reason;
 	int parsed;
 
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return SK_PASS;
-	if (is_tunnel_iface(skb->ifindex)) {
+	have_policy = policy_view(&v) == 0;
+	tunnel = is_tunnel_iface(skb->ifindex);
+	if (tunnel && !(have_policy && tunnel_ipv6_judged(&v, skb))) {
 		count(r.layer, TL_ALLOW_TUNNEL, TL_VERDICT_PASS);
 		return SK_PASS;
 	}
-	have_policy = policy_view(&v) == 0;
-	if (have_policy && skb->mark &&
+	if (!tunnel && have_policy && skb->mark &&
 	    fast_transport(skb, true, v.settings, skb->mark)) {
 		count(r.layer, TL_ALLOW_TRANSPORT, TL_VERDICT_PASS);
 		return SK_PASS;
@@ -40,8 +49,12 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.mark = skb->mark;
 	parsed = parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f);
-	reason = have_policy ? judge_packet(&v, skb, parsed, &f, &s) :
-			       TL_REASON_TUNNEL_DOWN; /* fail closed */
+	if (!have_policy)
+		reason = TL_REASON_TUNNEL_DOWN; /* fail closed */
+	else if (tunnel)
+		reason = judge_in_tunnel(&v, skb, parsed, &f, &s);
+	else
+		reason = judge_packet(&v, skb, parsed, &f, &s);
 	if (is_leak(reason)) /* only an event names the owner */
 		r.owner = skb_owner(skb);
 	return apply(have_policy ? &v : NULL, &f, &s, &r, reason);

@@ -28,6 +28,7 @@
 #define SK_PASS 1
 
 #define EPERM 1
+#define ENETUNREACH 101
 
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1FFF

@@ -190,18 +190,39 @@ static __always_inline __u32 leak_reason(struct tl_policy_view *v,
 	return TL_REASON_BYPASS;
 }
 
-/* What a profile allows outside the tunnel, whichever layer asks. */
+/*
+ * What a profile allows outside the tunnel, whichever layer asks: an allow
+ * reason, a leak reason, or none when the profile has nothing to say.
+ * Discovery follows the LAN setting but is counted apart.
+ */
 static __always_inline __u32 decide_outside(struct tl_policy_view *v,
 					    const struct tl_flow *f,
 					    struct tl_subject *s)
 {
 	__u32 flags = profile_flags(v, s->entry.profile);
 
+	if (flow_is_discovery(f))
+		return flags & TL_PROFILE_LAN ? TL_ALLOW_DISCOVERY :
+						TL_REASON_DISCOVERY;
 	if ((flags & TL_PROFILE_LAN) && addr_is_lan(&f->daddr))
 		return TL_ALLOW_LAN;
 	if (allow_listed(v, f, s->entry.profile))
 		return TL_ALLOW_LISTED;
 	return TL_REASON_NONE;
+}
+
+/*
+ * IPv6 leaves only through a tunnel that carries it, and not at all for a
+ * profile that blocks it (LAN and allow-listed destinations aside).
+ */
+static __always_inline bool ipv6_refused(struct tl_policy_view *v,
+					 const struct tl_flow *f,
+					 struct tl_subject *s)
+{
+	if (!flow_is_ipv6(f))
+		return false;
+	return (profile_flags(v, s->entry.profile) & TL_PROFILE_IPV6_BLOCK) ||
+	       !v->summary->ipv6_up_count;
 }
 
 /*
@@ -252,13 +273,15 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 	r = decide_endpoint(v, f, s);
 	if (r)
 		return r;
-	if (bound_ifindex && is_tunnel_iface(bound_ifindex))
-		return TL_ALLOW_TUNNEL;
 	if (flow_is_dhcp_client(f))
 		return TL_ALLOW_ALWAYS;
 	r = decide_outside(v, f, s);
 	if (r)
 		return r;
+	if (ipv6_refused(v, f, s))
+		return TL_REASON_IPV6;
+	if (bound_ifindex && is_tunnel_iface(bound_ifindex))
+		return TL_ALLOW_TUNNEL;
 	if (!bound_ifindex && v->summary->up_count)
 		return TL_ALLOW_TUNNEL_UP;
 	return leak_reason(v, f);
@@ -266,7 +289,8 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 
 /*
  * Packet layers: the flow leaves on a non-tunnel interface (the caller has
- * checked). Network basics pass, then the profile decides.
+ * checked). Network basics pass, then the profile decides. STUN never
+ * leaves outside the tunnel: its answer would reveal the real address.
  */
 static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 					   const struct tl_flow *f,
@@ -281,10 +305,41 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 	r = decide_endpoint(v, f, s);
 	if (r)
 		return r;
+	if (f->stun)
+		return TL_REASON_STUN;
 	r = decide_outside(v, f, s);
 	if (r)
 		return r;
+	if (ipv6_refused(v, f, s))
+		return TL_REASON_IPV6;
 	return leak_reason(v, f);
+}
+
+/*
+ * Inside a tunnel everything passes, but for IPv6 of a profile that blocks
+ * it (only looked at when some profile does: TL_SETTINGS_IPV6_BLOCK).
+ */
+static __always_inline __u32 judge_in_tunnel(struct tl_policy_view *v,
+					     struct __sk_buff *skb, int parsed,
+					     struct tl_flow *f,
+					     struct tl_subject *s)
+{
+	__u32 reason;
+
+	if (policy_tables(v))
+		return TL_REASON_TUNNEL_DOWN; /* fail closed */
+	reason = packet_subject(v, skb, s);
+	if (reason)
+		return reason;
+	if (parsed != TL_PARSE_OK)
+		return TL_REASON_MALFORMED;
+	if (s->entry.flags & TL_CGROUP_EXEMPT)
+		return TL_ALLOW_EXEMPT;
+	if (!flow_is_ipv6(f) || decide_outside(v, f, s) >= TL_ALLOW_FIRST)
+		return TL_ALLOW_TUNNEL;
+	if (profile_flags(v, s->entry.profile) & TL_PROFILE_IPV6_BLOCK)
+		return TL_REASON_IPV6;
+	return TL_ALLOW_TUNNEL;
 }
 
 /* An endpoint of the slot's inline table that the client's fwmark names. */

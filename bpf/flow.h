@@ -22,6 +22,7 @@ struct tl_flow {
 	__u8 icmp_type;
 	__u8 has_icmp_type;
 	__u8 fragment; /* a later fragment: no transport header */
+	__u8 stun;     /* payload is STUN or TURN ChannelData */
 };
 
 static __always_inline void addr_set_v4(union tl_addr *a, __u32 be_addr)
@@ -81,6 +82,27 @@ static __always_inline bool flow_is_ndp(const struct tl_flow *f)
 {
 	return f->family == AF_INET6 && f->protocol == IPPROTO_ICMPV6 &&
 	       f->has_icmp_type && f->icmp_type >= 133 && f->icmp_type <= 136;
+}
+
+static __always_inline bool addr_is_multicast(const union tl_addr *a)
+{
+	if (addr_is_v4(a))
+		return (bpf_ntohl(a->w[3]) >> 28) == 0xe;
+	return a->b[0] == 0xff;
+}
+
+/* Multicast discovery that names the host on the LAN: mDNS, LLMNR, SSDP. */
+static __always_inline bool flow_is_discovery(const struct tl_flow *f)
+{
+	if (f->protocol != IPPROTO_UDP || !f->has_ports ||
+	    !addr_is_multicast(&f->daddr))
+		return false;
+	return f->dport == 5353 || f->dport == 5355 || f->dport == 1900;
+}
+
+static __always_inline bool flow_is_ipv6(const struct tl_flow *f)
+{
+	return f->family == AF_INET6 && !addr_is_v4(&f->daddr);
 }
 
 static __always_inline bool flow_is_dns(const struct tl_flow *f)

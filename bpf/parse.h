@@ -46,28 +46,69 @@ struct tl_vlan_hdr {
 	__be16 proto;
 };
 
-/* Ports and ICMP type of the transport header at off. */
+#define STUN_MAGIC_COOKIE 0x2112A442
+#define STUN_HEADER_LEN 20
+
+/*
+ * STUN (RFC 8489: the top two bits zero, the magic cookie at offset 4, a
+ * 20-byte header) or TURN ChannelData (RFC 8656: a channel in 0x4000-0x4FFF
+ * and a length that fits the payload, padded to 4 at most over UDP). The
+ * length checks keep QUIC short headers (0x40-0x7f) from passing for it.
+ */
+static __always_inline bool payload_is_stun(struct __sk_buff *skb, __u32 off,
+					    bool stream)
+{
+	__u32 len = skb->len > off ? skb->len - off : 0;
+	__u8 buf[8];
+	const __u8 *p;
+	__u32 field;
+
+	if (len < 4)
+		return false;
+	p = len >= 8 ? tl_header(skb, off, 8, buf) : tl_header(skb, off, 4, buf);
+	if (!p)
+		return false;
+	field = (p[2] << 8) | p[3];
+	if (p[0] >= 0x40 && p[0] <= 0x4f)
+		return field + 4 <= len && (stream || len <= field + 4 + 3);
+	return len >= STUN_HEADER_LEN && !(p[0] & 0xc0) && !(field & 3) &&
+	       ((__u32)p[4] << 24 | (__u32)p[5] << 16 | (__u32)p[6] << 8 |
+		p[7]) == STUN_MAGIC_COOKIE;
+}
+
+/* Ports, ICMP type and STUN-ness of the transport header at off. */
 static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 				    struct tl_flow *f)
 {
-	__be16 buf[2];
-	const __be16 *ports;
+	struct tcphdr tbuf;
+	struct udphdr ubuf;
+	const struct tcphdr *tcp;
+	const struct udphdr *udp;
 	const __u8 *type;
-	__u8 tbuf;
+	__u8 typebuf;
 
 	switch (f->protocol) {
 	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-		ports = tl_header(skb, off, sizeof(buf), buf);
-		if (!ports)
+		tcp = tl_header(skb, off, sizeof(tbuf), &tbuf);
+		if (!tcp || tcp->doff < 5)
 			return TL_PARSE_MALFORMED;
-		f->sport = bpf_ntohs(ports[0]);
-		f->dport = bpf_ntohs(ports[1]);
+		f->sport = bpf_ntohs(tcp->source);
+		f->dport = bpf_ntohs(tcp->dest);
 		f->has_ports = 1;
+		f->stun = payload_is_stun(skb, off + tcp->doff * 4, true);
+		return TL_PARSE_OK;
+	case IPPROTO_UDP:
+		udp = tl_header(skb, off, sizeof(ubuf), &ubuf);
+		if (!udp)
+			return TL_PARSE_MALFORMED;
+		f->sport = bpf_ntohs(udp->source);
+		f->dport = bpf_ntohs(udp->dest);
+		f->has_ports = 1;
+		f->stun = payload_is_stun(skb, off + sizeof(ubuf), false);
 		return TL_PARSE_OK;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		type = tl_header(skb, off, 1, &tbuf);
+		type = tl_header(skb, off, 1, &typebuf);
 		if (!type)
 			return TL_PARSE_MALFORMED;
 		f->icmp_type = *type;

@@ -41,6 +41,17 @@ static __always_inline void flow_from_sock_addr(struct bpf_sock_addr *ctx,
 	}
 }
 
+/*
+ * IPv6 with nowhere to go fails with ENETUNREACH, as if there were no
+ * route, so that Happy Eyeballs falls back to IPv4 at once. Kernels
+ * without bpf_set_retval give EPERM (status says which).
+ */
+static __always_inline void refuse_unreachable(void)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_set_retval))
+		bpf_set_retval(-ENETUNREACH);
+}
+
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 					   bool v6, __u8 hook)
 {
@@ -71,7 +82,11 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 	}
 	resolve_subject(&v, NULL, &s);
 	reason = decide_socket(&v, &f, &s, bound);
-	return apply(&v, &f, &s, &r, reason) ? 1 : 0;
+	if (apply(&v, &f, &s, &r, reason))
+		return 1;
+	if (reason == TL_REASON_IPV6)
+		refuse_unreachable();
+	return 0;
 }
 
 SEC("cgroup/connect4")

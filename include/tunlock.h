@@ -67,6 +67,7 @@ enum tl_reason {
 	TL_REASON_RAW_SOCKET,
 	TL_REASON_ENDPOINT,
 	TL_REASON_MALFORMED,
+	TL_REASON_DISCOVERY, /* mDNS, LLMNR, SSDP with the LAN blocked */
 	TL_ALLOW_FIRST,
 	TL_ALLOW_TUNNEL = TL_ALLOW_FIRST, /* leaves through a tunnel interface */
 	TL_ALLOW_TUNNEL_UP,		  /* socket call while a tunnel is up */
@@ -78,6 +79,7 @@ enum tl_reason {
 	TL_ALLOW_EXEMPT,      /* cgroup exempt by policy */
 	TL_ALLOW_UNPROTECTED, /* socket outside the attach cgroup */
 	TL_ALLOW_NO_SOCKET,   /* forwarded / kernel traffic, policy says allow */
+	TL_ALLOW_DISCOVERY,   /* mDNS, LLMNR, SSDP with the LAN allowed */
 	TL_REASON_MAX,
 };
 
@@ -95,12 +97,15 @@ enum tl_verdict {
 
 /* Per-profile flags. */
 #define TL_PROFILE_LAN (1u << 0) /* private, link-local, ULA, multicast */
+#define TL_PROFILE_IPV6_BLOCK (1u << 1) /* IPv6 not even through a tunnel */
 
 /* Per-cgroup entry flags. */
 #define TL_CGROUP_EXEMPT (1u << 0)
 
 /* Settings of one policy slot. */
 #define TL_SETTINGS_NO_SOCKET_ALLOW (1u << 0)
+/* some profile blocks IPv6 even through a tunnel: cgroup_skb must look */
+#define TL_SETTINGS_IPV6_BLOCK (1u << 1)
 
 #define TL_NAME_LEN 64
 

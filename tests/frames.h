@@ -105,6 +105,17 @@ static inline void udp(struct frame *f, uint16_t sport, uint16_t dport)
 	put(f, "payload!", 8);
 }
 
+/* A UDP header and the given payload. */
+static inline void udp_with(struct frame *f, uint16_t sport, uint16_t dport,
+			    const void *payload, size_t n)
+{
+	put16(f, sport);
+	put16(f, dport);
+	put16(f, 8 + n);
+	put16(f, 0);
+	put(f, payload, n);
+}
+
 static inline void tcp(struct frame *f, uint16_t sport, uint16_t dport)
 {
 	uint8_t rest[16] = { [8] = 0x50, [9] = 0x02 };

@@ -16,7 +16,8 @@
 #                                                                  wg0 100.100.0.1/24, wireguard-go :51820,
 #                                                                  dnsmasq 100.100.0.1:53, nft masquerade
 #   with --ipv6: client fd13:213::2/64 via fd13:213::1 (ISP NAT66 to 2001:db8:64::2),
-#   internet host 2001:db8:203::10; the tunnel stays IPv4-only (the "ipv6" leak class).
+#   internet host 2001:db8:203::10; the tunnel stays IPv4-only (the "ipv6" leak class) unless
+#   lab_tunnel_up --ipv6 gives it 2001:db8:101::2/64 (VPN server NAT66 to 2001:db8:100::2).
 #
 # Client routes: default via 10.213.0.1 metric 100; 198.51.100.2/32 via 10.213.0.1 dev up0
 # (kept when the tunnel goes); with the tunnel up, 0.0.0.0/1 and 128.0.0.0/1 dev wg0. So
@@ -76,6 +77,10 @@ LAB_LANHOST6_IP=fd13:213::5
 LAB_ISP6_WAN=2001:db8:64::2
 LAB_INET6_ISP=2001:db8:64::1
 LAB_HOST6_IP=2001:db8:203::10
+LAB_VPN6_IP=2001:db8:100::2       # the VPN server's IPv6 (NAT66 address for tunnel traffic)
+LAB_INET6_VPN=2001:db8:100::1
+LAB_TUN6_SERVER_IP=2001:db8:101::1 # IPv6 inside the tunnel (lab_tunnel_up --ipv6)
+LAB_TUN6_CLIENT_IP=2001:db8:101::2
 
 # ---------------------------------------------------------------- results
 LAB_NPASS=0 LAB_NFAIL=0 LAB_NSKIP=0
@@ -353,6 +358,7 @@ lab_setup() {
 	if [ "$LAB_IPV6" = 1 ]; then
 		_lab_sysctl "$NS_ISP" net.ipv6.conf.all.forwarding=1 || return 1
 		_lab_sysctl "$NS_INET" net.ipv6.conf.all.forwarding=1 || return 1
+		_lab_sysctl "$NS_VPN" net.ipv6.conf.all.forwarding=1 || return 1
 	fi
 
 	# links: created inside the lab namespaces, never in the initial one
@@ -395,6 +401,9 @@ lab_setup() {
 		_x ip -n "$NS_INET" addr add "$LAB_HOST6_IP/128" dev lo || return 1
 		_x ip -n "$NS_CLIENT" addr add "$LAB_CLIENT6_IP/64" dev up0 nodad || return 1
 		_x ip -n "$NS_CLIENT" -6 route add default via "$LAB_ROUTER6_IP" dev up0 metric 100 || return 1
+		_x ip -n "$NS_INET" addr add "$LAB_INET6_VPN/64" dev v0 nodad || return 1
+		_x ip -n "$NS_VPN" addr add "$LAB_VPN6_IP/64" dev pub0 nodad || return 1
+		_x ip -n "$NS_VPN" -6 route add default via "$LAB_INET6_VPN" || return 1
 	fi
 
 	if [ "$lanhost" = 1 ]; then
@@ -413,6 +422,7 @@ lab_setup() {
 	_lab_nat_rules wan0 ip 10.213.0.0/24 >"$LAB_STATE/isp.nft"
 	[ "$LAB_IPV6" = 1 ] && _lab_nat_rules wan0 ip6 fd13:213::/64 >>"$LAB_STATE/isp.nft"
 	_lab_nat_rules pub0 ip 100.100.0.0/24 >"$LAB_STATE/vpn.nft"
+	[ "$LAB_IPV6" = 1 ] && _lab_nat_rules pub0 ip6 2001:db8:101::/64 >>"$LAB_STATE/vpn.nft"
 	_x ip netns exec "$NS_ISP" nft -f "$LAB_STATE/isp.nft" || return 1
 	_x ip netns exec "$NS_VPN" nft -f "$LAB_STATE/vpn.nft" || return 1
 
@@ -441,8 +451,11 @@ lab_setup() {
 	done) || { LAB_ERR="wg genkey failed"; return 1; }
 	_lab_wg_start vpn-wg "$NS_VPN" infra || return 1
 	_x _lab_wg "$NS_VPN" set wg0 private-key "$LAB_STATE/server.key" listen-port "$LAB_WG_PORT" \
-		peer "$(cat "$LAB_STATE/client.pub")" allowed-ips "$LAB_TUN_CLIENT_IP/32" || return 1
+		peer "$(cat "$LAB_STATE/client.pub")" allowed-ips "$LAB_TUN_CLIENT_IP/32,$LAB_TUN6_CLIENT_IP/128" || return 1
 	_x ip -n "$NS_VPN" addr add "$LAB_TUN_SERVER_IP/24" dev wg0 || return 1
+	if [ "$LAB_IPV6" = 1 ]; then
+		_x ip -n "$NS_VPN" addr add "$LAB_TUN6_SERVER_IP/64" dev wg0 nodad || return 1
+	fi
 	_x ip -n "$NS_VPN" link set wg0 up || return 1
 	_lab_dnsmasq tundns "$NS_VPN" "$LAB_TUN_SERVER_IP" || return 1
 
@@ -529,18 +542,31 @@ _lab_wg_start() {
 # wg0 100.100.0.2/24, routes 0.0.0.0/1 and 128.0.0.0/1 dev wg0. Unless --no-wait, waits (10 s)
 # until a ping from prot/apps to 203.0.113.10 goes through.
 lab_tunnel_up() {
-	local wait=1
-	[ "${1:-}" = --no-wait ] && wait=0
+	local wait=1 v6=0 allowed=0.0.0.0/0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--no-wait) wait=0 ;;
+		--ipv6) v6=1 allowed=0.0.0.0/0,::/0 ;;
+		esac
+		shift
+	done
 	ip -n "$NS_CLIENT" link show wg0 >/dev/null 2>&1 && lab_tunnel_down
 	_lab_wg_start client-wg "$NS_CLIENT" vpn || return 1
 	LAB_WG_PID=$LAB_SPAWNED_PID
 	_x _lab_wg "$NS_CLIENT" set wg0 private-key "$LAB_STATE/client.key" listen-port "$LAB_WG_CLIENT_PORT" \
 		fwmark "$LAB_WG_FWMARK" peer "$(cat "$LAB_STATE/server.pub")" \
-		endpoint "$LAB_VPN_IP:$LAB_WG_PORT" allowed-ips 0.0.0.0/0 || return 1
+		endpoint "$LAB_VPN_IP:$LAB_WG_PORT" allowed-ips "$allowed" || return 1
 	_x ip -n "$NS_CLIENT" addr add "$LAB_TUN_CLIENT_IP/24" dev wg0 || return 1
+	if [ "$v6" = 1 ]; then
+		_x ip -n "$NS_CLIENT" addr add "$LAB_TUN6_CLIENT_IP/64" dev wg0 nodad || return 1
+	fi
 	_x ip -n "$NS_CLIENT" link set wg0 up || return 1
 	_x ip -n "$NS_CLIENT" route add 0.0.0.0/1 dev wg0 || return 1
 	_x ip -n "$NS_CLIENT" route add 128.0.0.0/1 dev wg0 || return 1
+	if [ "$v6" = 1 ]; then
+		_x ip -n "$NS_CLIENT" -6 route add ::/1 dev wg0 || return 1
+		_x ip -n "$NS_CLIENT" -6 route add 8000::/1 dev wg0 || return 1
+	fi
 	[ "$wait" = 1 ] || return 0
 	if ! _lab_wait 10 lab_tunnel_works; then
 		LAB_ERR="tunnel did not carry traffic within 10 s"
@@ -781,11 +807,11 @@ lab_sender_stop() {
 
 # ---------------------------------------------------------------- agent
 # lab_write_policy FILE [--mode enforce|audit] [--lan allow|block] [--client cgroup|fwmark|both]
-#                  [--no-socket enforce|allow]
+#                  [--no-socket enforce|allow] [--ipv6 tunnel|block]
 # A policy (docs/policy.md) for this lab's actual cgroups: attach at $LAB_CG/prot; prot/apps
 # gets "locked" (or "lan-ok" with --lan allow), prot/lan "lan-ok", prot/exempt is exempt.
 lab_write_policy() {
-	local f=$1 mode=enforce lan=block client=both nosock=enforce appsprof=locked
+	local f=$1 mode=enforce lan=block client=both nosock=enforce appsprof=locked ipv6=tunnel
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -793,6 +819,7 @@ lab_write_policy() {
 		--lan) lan=$2; shift ;;
 		--client) client=$2; shift ;;
 		--no-socket) nosock=$2; shift ;;
+		--ipv6) ipv6=$2; shift ;;
 		*) echo "lab_write_policy: unknown option $1" >&2; return 2 ;;
 		esac
 		shift
@@ -817,6 +844,7 @@ lab_write_policy() {
 		echo "profiles:"
 		echo "  - name: locked"
 		echo "    lan: block"
+		echo "    ipv6: $ipv6"
 		echo "  - name: lan-ok"
 		echo "    lan: allow"
 		echo "cgroups:"

@@ -220,6 +220,9 @@ static const char *const policy_fmt =
 	"      - {cidr: '2001:db8:1::/48', protocol: udp, ports: [5000-5010]}\n"
 	"  - name: lan\n"
 	"    lan: allow\n"
+	"  - name: v6block\n"
+	"    lan: allow\n"
+	"    ipv6: block\n"
 	"cgroups:\n"
 	"  - {path: /, profile: %s}\n";
 
@@ -238,9 +241,10 @@ static int apply(const char *mode, const char *no_socket, const char *profile)
 	return err;
 }
 
-static int set_tunnel_up(bool up)
+static int set_tunnels(bool up, bool ipv6_up)
 {
-	struct tl_tunnel_summary sum = { .up_count = up };
+	struct tl_tunnel_summary sum = { .up_count = up,
+					 .ipv6_up_count = ipv6_up };
 	__u32 zero = 0;
 
 	return bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_SUMMARY), &zero,
@@ -401,7 +405,7 @@ static void cases_enforce(struct ring_buffer *rb)
 	ext8(&f, IPPROTO_UDP);
 	udp(&f, 40000, 6000);
 	both("ipv6 hop-by-hop, port not allowed", &f, ifindex_uplink, 0,
-	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	     BLOCK(TL_REASON_IPV6));
 	ring_buffer__consume(rb);
 	eth(&f, ETH_P_IPV6);
 	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 44);
@@ -414,7 +418,7 @@ static void cases_enforce(struct ring_buffer *rb)
 	frag6(&f, IPPROTO_UDP, 8, false);
 	put(&f, "fragment-data-xx", 16);
 	both("ipv6 later fragment to a port rule", &f, ifindex_uplink, 0,
-	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	     BLOCK(TL_REASON_IPV6));
 	ring_buffer__consume(rb);
 
 	/* VLAN tags (TC only: cgroup_skb never sees a tag). */
@@ -457,7 +461,7 @@ static void cases_enforce(struct ring_buffer *rb)
 	ext8(&f, IPPROTO_ICMPV6);
 	icmp(&f, 143);
 	both("mld report is not ndp", &f, ifindex_uplink, 0,
-	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	     BLOCK(TL_REASON_IPV6));
 	ring_buffer__consume(rb);
 	eth(&f, 0x88cc); /* LLDP */
 	put(&f, "lldp-frame-contents", 19);
@@ -556,6 +560,117 @@ static void cases_tunnel_up(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 }
 
+/* STUN binding request: type 0x0001, length 0, magic cookie, id */
+static const uint8_t stun_request[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12,
+					  0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8,
+					  9, 10, 11, 12 };
+/* TURN ChannelData on channel 0x4000 with 4 bytes of data */
+static const uint8_t channel_data[8] = { 0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4 };
+/* A QUIC short header starts with 0x40-0x7f too: its length does not fit */
+static const uint8_t quic_short[20] = { 0x45, 0xaa, 0xbb, 0xcc, 0x21, 0x12,
+					0xa4, 0x42 };
+
+/* Under the LAN-allowing default profile ("lan"). */
+static void cases_stun_and_discovery(struct ring_buffer *rb)
+{
+	struct frame f;
+
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
+	udp_with(&f, 40000, 3478, stun_request, sizeof(stun_request));
+	both("stun to a LAN the profile allows", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
+	udp_with(&f, 40000, 40001, stun_request, sizeof(stun_request));
+	both("stun on any port", &f, ifindex_uplink, 0, BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
+	udp_with(&f, 40000, 3478, channel_data, sizeof(channel_data));
+	both("turn channeldata", &f, ifindex_uplink, 0, BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 3478);
+	put(&f, stun_request, sizeof(stun_request));
+	both("stun over tcp", &f, ifindex_uplink, 0, BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "fd13:213::5", IPPROTO_UDP);
+	udp_with(&f, 40000, 3478, stun_request, sizeof(stun_request));
+	both("stun over ipv6 to the LAN", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
+	udp_with(&f, 40000, 443, quic_short, sizeof(quic_short));
+	both("quic short header is not stun", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LAN));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "224.0.0.251", IPPROTO_UDP, 0, 5);
+	udp(&f, 5353, 5353);
+	both("mdns with the LAN allowed", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_DISCOVERY));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fe80::2", "ff02::c", IPPROTO_UDP);
+	udp(&f, 40000, 1900);
+	both("ssdp over ipv6 with the LAN allowed", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_DISCOVERY));
+
+	if (apply("enforce", "enforce", "locked")) {
+		report(false, "apply locked policy", "apply failed");
+		return;
+	}
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "224.0.0.252", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 5355);
+	both("llmnr with the LAN blocked", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_DISCOVERY));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.200", IPPROTO_UDP, 0, 5);
+	udp_with(&f, 40000, 3478, stun_request, sizeof(stun_request));
+	both("stun to an allow-listed destination", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+}
+
+static void cases_ipv6_policies(struct ring_buffer *rb)
+{
+	struct frame f;
+
+	set_tunnels(true, true);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "2001:db8:5::2", "2001:db8:6::10", IPPROTO_TCP);
+	tcp(&f, 40000, 80);
+	both("ipv6 on the uplink with an ipv6 tunnel up", &f, ifindex_uplink,
+	     0, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	run("ipv6 through an ipv6 tunnel", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
+	    ifindex_tunnel, 0, PASS(TL_ALLOW_TUNNEL));
+
+	if (apply("enforce", "enforce", "v6block")) {
+		report(false, "apply v6block policy", "apply failed");
+		return;
+	}
+	run("ipv6 blocked by the profile even in the tunnel", skb_fd(),
+	    TL_LAYER_CGROUP_SKB, &f, ifindex_tunnel, 0, BLOCK(TL_REASON_IPV6));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "fd13:213::5", IPPROTO_TCP);
+	tcp(&f, 40000, 80);
+	run("ula in the tunnel with the LAN allowed", skb_fd(),
+	    TL_LAYER_CGROUP_SKB, &f, ifindex_tunnel, 0, PASS(TL_ALLOW_TUNNEL));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "100.100.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	run("ipv4 in the tunnel with ipv6 blocked", skb_fd(),
+	    TL_LAYER_CGROUP_SKB, &f, ifindex_tunnel, 0, PASS(TL_ALLOW_TUNNEL));
+	set_tunnels(true, false);
+}
+
 static void cases_other_policies(struct ring_buffer *rb)
 {
 	struct frame f;
@@ -597,6 +712,9 @@ static void cases_other_policies(struct ring_buffer *rb)
 	     BLOCK(TL_REASON_BYPASS));
 	ring_buffer__consume(rb);
 
+	cases_stun_and_discovery(rb);
+	cases_ipv6_policies(rb);
+
 	if (apply("enforce", "allow", "locked")) {
 		report(false, "apply no_socket allow policy", "apply failed");
 		return;
@@ -631,11 +749,11 @@ int main(void)
 	if (!rb || apply("enforce", "enforce", "locked") ||
 	    set_iface(ifindex_uplink, TL_IFACE_GUARDED) ||
 	    set_iface(ifindex_tunnel, TL_IFACE_TUNNEL) ||
-	    set_tunnel_up(false)) {
+	    set_tunnels(false, false)) {
 		report(false, "packet test state", "%s", strerror(errno));
 	} else {
 		cases_enforce(rb);
-		set_tunnel_up(true);
+		set_tunnels(true, false);
 		cases_tunnel_up(rb);
 		cases_other_policies(rb);
 	}
