@@ -27,6 +27,7 @@ LOCK = threading.Lock()
 STATS = {"http": {}, "echo": {}, "sink": {}}
 DIRTY = threading.Event()
 LOGF = None
+WWW = None
 
 
 def count(kind, src, n=1):
@@ -67,9 +68,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         src = self.client_address[0]
         count("http", src)
         log("http %s %s" % (src, self.path))
-        body = b"tunlock-lab ok\n"
+        body, ctype = b"tunlock-lab ok\n", "text/plain"
+        page = os.path.basename(self.path.split("?")[0])
+        if WWW and self.path.startswith("/www/") and os.path.isfile(os.path.join(WWW, page)):
+            with open(os.path.join(WWW, page), "rb") as f:
+                body, ctype = f.read(), "text/html; charset=utf-8"
         self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -97,7 +102,10 @@ def main():
     ap.add_argument("--http", action="append", default=[])
     ap.add_argument("--udp-echo", action="append", default=[])
     ap.add_argument("--udp-sink", action="append", default=[])
+    ap.add_argument("--www", help="serve the files of this directory under /www/")
     a = ap.parse_args()
+    global WWW
+    WWW = a.www
     if a.log:
         LOGF = open(a.log, "a")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

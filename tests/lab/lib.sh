@@ -431,7 +431,7 @@ lab_setup() {
 		{ LAB_ERR="cannot write /etc/netns/$NS_CLIENT/resolv.conf"; return 1; }
 
 	# servers
-	local srv=(--stats "$LAB_STATE/inet-stats.json" --log "$LAB_STATE/inet-requests.log"
+	local srv=(--stats "$LAB_STATE/inet-stats.json" --log "$LAB_STATE/inet-requests.log" --www "$LAB_LIB_DIR/www"
 		--http "$LAB_HOST_IP:$LAB_HTTP_PORT" --udp-echo "$LAB_HOST_IP:$LAB_ECHO_PORT"
 		--udp-sink "$LAB_HOST_IP:$LAB_SINK_PORT")
 	[ "$LAB_IPV6" = 1 ] && srv+=(--http "[$LAB_HOST6_IP]:$LAB_HTTP_PORT"
@@ -632,6 +632,52 @@ lab_second_uplink() {
 	_x ip -n "$NS_CLIENT" addr add "$LAB_CLIENT2_IP/25" dev up1 || return 1
 	_x ip -n "$NS_CLIENT" link set up1 up || return 1
 	_x ip -n "$NS_CLIENT" route add default via "$LAB_ROUTER2_IP" dev up1 metric 50 || return 1
+}
+
+# ---------------------------------------------------------------- STUN and WebRTC
+LAB_STUN_PORT=3478
+# lab_stun_servers: coturn STUN servers on the internet host (203.0.113.10:3478) and, in a
+# --lan-host lab, on the LAN host (10.213.0.5:3478); logs to $LAB_STATE/turn-NAME.log
+lab_stun_servers() {
+	local name ns ip
+	for name in inet lan; do
+		case $name in
+		inet) ns=$NS_INET ip=$LAB_HOST_IP ;;
+		lan) [ -e "/run/netns/$NS_LAN" ] || continue; ns=$NS_LAN ip=$LAB_LANHOST_IP ;;
+		esac
+		_lab_spawn "turn-$name" infra ip netns exec "$ns" turnserver -n --stun-only --no-cli \
+			--no-tls --no-dtls --listening-ip "$ip" --listening-port "$LAB_STUN_PORT" \
+			--pidfile "$LAB_STATE/turn-$name.pid" --log-file stdout --simple-log
+		_lab_wait 5 _lab_listening "$ns" udp "$ip" "$LAB_STUN_PORT" ||
+			{ LAB_ERR="STUN server on $ip did not start: $(tail -3 "$LAB_STATE/turn-$name.log")"; return 1; }
+	done
+}
+
+# lab_stun CGROUP HOST: coturn's STUN client; prints the reflexive address it learnt (empty
+# when it got none), bounded to 10 s
+lab_stun() {
+	in_client "$1" timeout 10 turnutils_stunclient -p "$LAB_STUN_PORT" "$2" 2>&1 |
+		sed -n 's/.*UDP reflexive addr: \([0-9.]*\):.*/\1/p' | head -1
+}
+
+# lab_webrtc CGROUP: headless Chromium (fresh profile, no background networking) opens the
+# lab page that gathers ICE candidates against the internet STUN server; prints the candidate
+# list the page reported to the server (a JSON array), or nothing. Bounded to 40 s.
+lab_webrtc() {
+	local cg=$1 prof url i
+	prof=$(mktemp -d "$LAB_STATE/chromium.XXXXXX")
+	url="http://$LAB_HOST_IP/www/webrtc.html?stun=$LAB_HOST_IP:$LAB_STUN_PORT"
+	_lab_spawn "chromium-$(basename "$prof")" "prot/${cg#prot/}" nsenter --net="/run/netns/$NS_CLIENT" -- \
+		timeout 40 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--disable-dev-shm-usage --user-data-dir="$prof" "$url"
+	for i in $(seq 200); do
+		grep -q '/report?' "$LAB_STATE/inet-requests.log" 2>/dev/null && break
+		sleep 0.2
+	done
+	_lab_kill "$LAB_SPAWNED_PID" 2
+	grep '/report?' "$LAB_STATE/inet-requests.log" 2>/dev/null | tail -1 |
+		sed 's/.*&c=//' | "$LAB_PY" -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.stdin.read().strip()))'
 }
 
 # ---------------------------------------------------------------- capture and leaks
