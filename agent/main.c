@@ -234,15 +234,15 @@ static int record_agent(struct agent *a)
 {
 	int fd = tl_bpf_map_fd(&a->bpf, TL_MAP_STATE);
 	struct tl_state st;
-	struct stat ns;
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(fd, &zero, &st))
 		return -errno;
 	st.agent_pid = getpid();
 	st.features = tl_kernel_features();
-	st.netns_ino = stat("/proc/self/ns/net", &ns) ? 0 : ns.st_ino;
 	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY))
+		return -errno;
+	if (tl_record_netns(fd))
 		return -errno;
 	if (!(st.features & TL_FEATURE_BPF_LSM))
 		log_warn("this kernel has no BPF LSM: raw and packet socket "

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -327,9 +328,44 @@ static void detach_tc_all(void)
 	if_freenameindex(ifs);
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+static uint64_t netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cookie = 0;
+	close(fd);
+	return cookie;
+}
+
 static uint64_t self_netns(void)
 {
 	return path_inode("/proc/self/ns/net");
+}
+
+int tl_record_netns(int state_fd)
+{
+	struct tl_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(state_fd, &zero, &st))
+		return -errno;
+	st.netns_ino = self_netns();
+	st.netns_cookie = netns_cookie();
+	if (!st.netns_cookie)
+		log_warn("no network namespace cookie (SO_NETNS_COOKIE): "
+			 "no interface will count as a tunnel");
+	if (bpf_map_update_elem(state_fd, &zero, &st, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 /* Asks a running agent to leave before its pins go. */

@@ -74,6 +74,10 @@ int tl_pins_remove(const char *pin_dir);
  * creates dir with mode 0700. */
 int tl_pins_prepare(const char *pin_dir);
 
+/* Records this process's network namespace in tl_state: the one whose
+ * interfaces tl_ifaces indexes and where the TC filters live. */
+int tl_record_netns(int state_fd);
+
 /* The cgroup link names, for status. */
 extern const char *const tl_cgroup_progs[];
 extern const int tl_cgroup_prog_count;

@@ -402,7 +402,8 @@ static int set_runtime_state(void)
 	__u32 zero = 0, k1 = ifindex_uplink, k2 = ifindex_tunnel;
 	int ifaces = tl_bpf_map_fd(&bpf, TL_MAP_IFACES);
 
-	if (bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_SUMMARY), &zero,
+	if (tl_record_netns(tl_bpf_map_fd(&bpf, TL_MAP_STATE)) ||
+	    bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_SUMMARY), &zero,
 				&sum, BPF_ANY) ||
 	    bpf_map_update_elem(ifaces, &k1, &up, BPF_ANY) ||
 	    bpf_map_update_elem(ifaces, &k2, &wg, BPF_ANY))

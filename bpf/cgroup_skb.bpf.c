@@ -36,7 +36,8 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return SK_PASS;
 	have_policy = policy_view(&v) == 0;
-	tunnel = is_tunnel_iface(skb->ifindex);
+	tunnel = have_policy && is_tunnel_iface(&v, bpf_get_netns_cookie(skb),
+						skb->ifindex);
 	if (tunnel && !(have_policy && tunnel_ipv6_judged(&v, skb))) {
 		count(r.layer, TL_ALLOW_TUNNEL, TL_VERDICT_PASS);
 		return SK_PASS;

@@ -14,6 +14,7 @@
 /* The live policy slot, read once per decision so that it is consistent. */
 struct tl_policy_view {
 	__u32 slot;
+	__u64 netns_cookie; /* the agent's network namespace */
 	struct tl_settings *settings;
 	void *cgroups;
 	void *allow;
@@ -24,6 +25,7 @@ struct tl_policy_view {
 /* Who sent it: the nearest configured cgroup of the socket or task. */
 struct tl_subject {
 	__u64 cgroup_id;
+	__u64 netns_cookie;
 	struct tl_cgroup_entry entry;
 	__u32 mark;
 };
@@ -41,6 +43,7 @@ static __always_inline int policy_view(struct tl_policy_view *v)
 		return -1;
 	slot = st->active_slot & (TL_POLICY_SLOTS - 1);
 	v->slot = slot;
+	v->netns_cookie = st->netns_cookie;
 	v->settings = bpf_map_lookup_elem(&tl_settings, &slot);
 	return v->settings ? 0 : -1;
 }
@@ -247,10 +250,19 @@ static __always_inline __u32 decide_endpoint(struct tl_policy_view *v,
 	return TL_REASON_ENDPOINT;
 }
 
-static __always_inline bool is_tunnel_iface(__u32 ifindex)
+/*
+ * Interface indexes are per network namespace, and tl_ifaces holds the
+ * agent's: in any other namespace (a container's) no interface is taken
+ * for a tunnel, which fails closed.
+ */
+static __always_inline bool is_tunnel_iface(struct tl_policy_view *v,
+					    __u64 netns_cookie, __u32 ifindex)
 {
-	struct tl_iface *iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
+	struct tl_iface *iface;
 
+	if (netns_cookie != v->netns_cookie)
+		return false;
+	iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
 	return iface && (iface->flags & TL_IFACE_TUNNEL);
 }
 
@@ -280,7 +292,7 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 		return r;
 	if (ipv6_refused(v, f, s))
 		return TL_REASON_IPV6;
-	if (bound_ifindex && is_tunnel_iface(bound_ifindex))
+	if (bound_ifindex && is_tunnel_iface(v, s->netns_cookie, bound_ifindex))
 		return TL_ALLOW_TUNNEL;
 	if (!bound_ifindex && v->summary->up_count)
 		return TL_ALLOW_TUNNEL_UP;

@@ -152,6 +152,7 @@ struct tl_state {
 	__u32 agent_pid;
 	__u32 features;
 	__u64 netns_ino; /* network namespace the TC filters live in */
+	__u64 netns_cookie; /* the same namespace: tl_ifaces' indexes are its */
 	__u64 applied_ns; /* CLOCK_REALTIME of the last policy switch */
 	__u32 mode;	  /* copy of the live settings, for status */
 	__u32 generation;

@@ -530,6 +530,30 @@ static void cases_enforce(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 }
 
+/* The same interface index in another network namespace is no tunnel. */
+static void case_foreign_netns(struct ring_buffer *rb)
+{
+	int fd = tl_bpf_map_fd(&bpf, TL_MAP_STATE);
+	struct tl_state st, saved;
+	struct frame f;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &st)) {
+		report(false, "foreign netns", "no state");
+		return;
+	}
+	saved = st;
+	st.netns_cookie ^= 1; /* as if the agent lived in another namespace */
+	bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "100.100.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	run("tunnel index of another namespace", skb_fd(), TL_LAYER_CGROUP_SKB,
+	    &f, ifindex_tunnel, 0, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
+}
+
 static void cases_tunnel_up(struct ring_buffer *rb)
 {
 	struct frame f;
@@ -747,6 +771,7 @@ int main(void)
 	rb = ring_buffer__new(tl_bpf_map_fd(&bpf, TL_MAP_EVENTS), on_event,
 			      NULL, NULL);
 	if (!rb || apply("enforce", "enforce", "locked") ||
+	    tl_record_netns(tl_bpf_map_fd(&bpf, TL_MAP_STATE)) ||
 	    set_iface(ifindex_uplink, TL_IFACE_GUARDED) ||
 	    set_iface(ifindex_tunnel, TL_IFACE_TUNNEL) ||
 	    set_tunnels(false, false)) {
@@ -755,6 +780,7 @@ int main(void)
 		cases_enforce(rb);
 		set_tunnels(true, false);
 		cases_tunnel_up(rb);
+		case_foreign_netns(rb);
 		cases_other_policies(rb);
 	}
 	ring_buffer__free(rb);
