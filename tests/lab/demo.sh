@@ -32,6 +32,7 @@ attempt() {
 }
 
 udp_to_endpoint() { lab_probe apps udp "$LAB_VPN_IP" "$LAB_WG_PORT" --count 3; }
+stun_bound() { in_client apps "$LAB_PY" "$LAB_LIB_DIR/stunprobe.py" "$LAB_HOST_IP" "$LAB_STUN_PORT" --bind-dev up0; }
 udp_bound() { lab_probe apps udp "$LAB_HOST_IP" "$LAB_ECHO_PORT" --bind-dev up0 --count 3 --reply-timeout 1; }
 
 attempts() {
@@ -42,6 +43,8 @@ attempts() {
 	attempt "ping -I up0 (bypass)" up lab_ping apps "$LAB_HOST_IP" -I up0
 	attempt "UDP with SO_BINDTODEVICE up0 (bypass)" up udp_bound
 	attempt "UDP to the VPN endpoint, not the client" up udp_to_endpoint
+	attempt "curl -6 (IPv4-only tunnel, ISP has IPv6)" up lab_curl apps "http://[$LAB_HOST6_IP]/" -6
+	attempt "STUN bound to up0 (reveals the ISP address)" up stun_bound
 	lab_tunnel_down || lab_abort "tunnel down: $LAB_ERR"
 	say "  tunnel deleted (routes fall back to the ISP):"
 	attempt "curl (tunnel down)" down lab_curl apps "http://$LAB_HOST_IP/"
@@ -49,9 +52,10 @@ attempts() {
 	attempt "dig @203.0.113.53 (tunnel down)" down in_client apps dig +time=2 +tries=1 @"$LAB_PUBDNS_IP" lab.test
 }
 
-lab_setup || lab_abort "lab setup: $LAB_ERR"
+lab_setup --ipv6 || lab_abort "lab setup: $LAB_ERR"
+lab_stun_servers || lab_abort "STUN servers: $LAB_ERR"
 bold "tunlock demo: lab $LAB_ID"
-say "  client 10.213.0.2 --up0--> ISP 10.213.0.1 --> internet host $LAB_HOST_IP"
+say "  client 10.213.0.2, fd13:213::2 --up0--> ISP 10.213.0.1 --> internet host $LAB_HOST_IP, $LAB_HOST6_IP (http, STUN)"
 say "  VPN: wireguard-go to $LAB_VPN_IP:$LAB_WG_PORT; capture on the ISP side of up0"
 
 bold "1. Without tunlock"
