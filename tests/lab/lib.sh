@@ -690,7 +690,7 @@ _lab_capture_iface() {
 	LAB_CAP_PIDS+=("$LAB_SPAWNED_PID")
 	LAB_CAP_FILES+=("$f")
 	LAB_CAP_IFACES+=("$ifc")
-	if ! _lab_wait 5 grep -q "listening on $ifc" "$LAB_STATE/$name.log"; then
+	if ! _lab_wait 5 grep -qs "listening on $ifc" "$LAB_STATE/$name.log"; then
 		LAB_ERR="tcpdump on $ifc did not start: $(tail -2 "$LAB_STATE/$name.log")"
 		return 1
 	fi
