@@ -33,7 +33,7 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 
 $(OUT)/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS) | $(OUT)/agent
 	$(CC) $(CFLAGS) -c $< -o $@

@@ -259,6 +259,13 @@ static void fill_fast_endpoints(struct tl_settings *s, const struct tl_policy *p
 	}
 }
 
+/* events: {rate, burst} as the kernel's GCRA takes it (bpf/ratelimit.h). */
+static void fill_event_limit(struct tl_event_limit *l, const struct tl_policy *p)
+{
+	l->interval_ns = p->event_rate ? 1000000000ull / p->event_rate : 0;
+	l->tolerance_ns = l->interval_ns * (p->event_burst ? p->event_burst - 1 : 0);
+}
+
 static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
 			  uint32_t generation, uint64_t attach_id)
 {
@@ -270,6 +277,7 @@ static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
 	s->attach_cgroup_id = attach_id;
 	s->attach_cgroup_level = tl_cgroup_level(p->attach_cgroup);
 	fill_fast_endpoints(s, p);
+	fill_event_limit(&s->events, p);
 	for (size_t i = 0; i < p->nprofiles && i < TL_MAX_PROFILES; i++) {
 		s->profiles[i].flags = p->profiles[i].lan ? TL_PROFILE_LAN : 0;
 		if (p->profiles[i].ipv6_block) {

@@ -32,6 +32,8 @@ const char *const tl_map_names[TL_MAP_COUNT] = {
 	[TL_MAP_ENDPOINTS] = "tl_endpoints", [TL_MAP_IFACES] = "tl_ifaces",
 	[TL_MAP_TUNNELS] = "tl_tunnels",     [TL_MAP_SUMMARY] = "tl_summary",
 	[TL_MAP_COUNTERS] = "tl_counters",   [TL_MAP_EVENTS] = "tl_events",
+	[TL_MAP_EVENT_RATE] = "tl_event_rate",
+	[TL_MAP_EVENT_STATS] = "tl_event_stats",
 };
 
 const char *const tl_cgroup_progs[] = {

@@ -1306,17 +1306,63 @@ static void read_cgroups(struct ctx *c, const yaml_node_t *n)
 
 /* ---- top level ---- */
 
+/* ---- events ---- */
+
+/* An integer in [lo, hi], reported at the node when it is not. */
+static int uint_in(struct ctx *c, const yaml_node_t *n, const char *key,
+		   uint64_t lo, uint64_t hi, uint32_t *out)
+{
+	uint64_t v;
+	int r = parse_uint(text(n), false, hi, &v);
+
+	if (r == -1) {
+		error_node(c, n, "%s '%s' is not a number", key, text(n));
+		return -1;
+	}
+	if (r == -2 || v < lo) {
+		error_node(c, n, "%s %s is out of range %llu-%llu", key, text(n),
+			   (unsigned long long)lo, (unsigned long long)hi);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* events: {rate: N, burst: M}: how many events per reason reach the feed. */
+static void read_events(struct ctx *c, const yaml_node_t *n)
+{
+	static const struct key keys[] = {
+	    {"rate", T_SCALAR, false},
+	    {"burst", T_SCALAR, false},
+	};
+	struct tl_policy *p = c->p;
+	yaml_node_t *v[2];
+	size_t saved;
+
+	get_keys(c, n, keys, ARRAY_SIZE(keys), v);
+	saved = push_key(c, "rate");
+	if (v[0])
+		uint_in(c, v[0], "rate", 0, TL_EVENT_RATE_MAX, &p->event_rate);
+	pop(c, saved);
+	saved = push_key(c, "burst");
+	if (v[1])
+		uint_in(c, v[1], "burst", 1, TL_EVENT_BURST_MAX,
+			&p->event_burst);
+	pop(c, saved);
+}
+
 static void read_root(struct ctx *c, const yaml_node_t *root)
 {
 	static const struct key keys[] = {
 	    {"mode", T_SCALAR, false},	    {"attach_cgroup", T_SCALAR, false},
 	    {"no_socket", T_SCALAR, false}, {"tunnels", T_SEQ, true},
 	    {"profiles", T_SEQ, true},	    {"cgroups", T_SEQ, false},
+	    {"events", T_MAP, false},
 	};
 	static const char *const modes[] = {"enforce", "audit"};
 	static const char *const nosock[] = {"enforce", "allow"};
 	struct tl_policy *p = c->p;
-	yaml_node_t *v[6];
+	yaml_node_t *v[7];
 	const char *why;
 	size_t saved;
 	int i;
@@ -1348,6 +1394,10 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 	saved = push_key(c, "cgroups");
 	if (v[5])
 		read_cgroups(c, v[5]);
+	pop(c, saved);
+	saved = push_key(c, "events");
+	if (v[6])
+		read_events(c, v[6]);
 	pop(c, saved);
 }
 
@@ -1816,6 +1866,8 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 	memset(out, 0, sizeof(*out));
 	out->mode = TL_MODE_ENFORCE;
 	out->default_profile = -1;
+	out->event_rate = TL_EVENT_RATE_DEFAULT;
+	out->event_burst = TL_EVENT_BURST_DEFAULT;
 	strcpy(out->attach_cgroup, "/");
 	out->file = strdup(name);
 	if (!out->file || !yaml_parser_initialize(&ps)) {

@@ -92,6 +92,9 @@ struct tl_policy {
 	size_t nprofiles;
 	struct tl_cgroup_rule *cgroups;
 	size_t ncgroups;
+	/* events: per-reason rate limit of the event feed (0: counters only) */
+	uint32_t event_rate;  /* events per second */
+	uint32_t event_burst; /* events at once */
 };
 
 /*

@@ -167,9 +167,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Also empties the event rate limiter's buckets: the drop cases measure a
+ * packet with its event, so no event may be suppressed (untimed, like the
+ * drain itself).
+ */
 static void drain(void)
 {
+	struct tl_event_bucket zero = {};
+
 	ring_buffer__consume(rb);
+	for (__u32 r = 0; r < TL_REASON_MAX; r++)
+		bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_EVENT_RATE), &r,
+				    &zero, BPF_ANY);
 }
 
 static int read_counter(__u32 layer, __u32 reason, __u32 verdict, __u64 *out)
@@ -355,7 +365,8 @@ static char *policy_yaml(size_t *len)
 	for (int i = 0; i < nallow - allow_v4(); i++)
 		fprintf(f, "      - {cidr: '2001:db8:%x::/48'}\n", i + 1);
 	fprintf(f, "cgroups:\n"
-		   "  - {path: /, profile: lan}\n");
+		   "  - {path: /, profile: lan}\n"
+		   "events: {rate: 1000000, burst: 1000000}\n");
 	fclose(f);
 	return buf;
 }

@@ -122,4 +122,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_sock_owners SEC(".maps");
 
+/* Event rate limiting: one bucket per reason, shared by every CPU (updated
+ * with compare-and-swap), and per-CPU counts of what became of each event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TL_REASON_MAX);
+	__type(key, __u32);
+	__type(value, struct tl_event_bucket);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_event_rate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TL_EVSTATS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_event_stats SEC(".maps");
+
 #endif

@@ -7,6 +7,7 @@
 #define TL_BPF_REPORT_H
 
 #include "decide.h"
+#include "ratelimit.h"
 
 struct tl_report {
 	__u8 layer;
@@ -49,11 +50,18 @@ static __always_inline void emit(struct tl_policy_view *v,
 				 const struct tl_report *r, __u32 reason,
 				 __u32 verdict)
 {
+	struct tl_event_limit def = TL_DEFAULT_LIMIT;
 	struct tl_event *e;
 
+	if (!event_allowed(v ? &v->settings->events : &def, reason)) {
+		event_stat(reason, TL_EVSTAT_SUPPRESSED);
+		return;
+	}
 	e = bpf_ringbuf_reserve(&tl_events, sizeof(*e), 0);
-	if (!e)
-		return; /* counted all the same; the agent reports ring loss */
+	if (!e) {
+		event_stat(reason, TL_EVSTAT_LOST); /* ring buffer full */
+		return;
+	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->boot_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = s->cgroup_id;
@@ -81,6 +89,7 @@ static __always_inline void emit(struct tl_policy_view *v,
 		__builtin_memcpy(e->comm, r->owner->comm, sizeof(e->comm));
 	}
 	bpf_ringbuf_submit(e, 0);
+	event_stat(reason, TL_EVSTAT_EMITTED);
 }
 
 /*

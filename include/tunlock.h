@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define TL_LAYOUT_VERSION 1
+#define TL_LAYOUT_VERSION 2
 
 #define TL_MAX_PROFILES 64
 #define TL_MAX_TUNNELS 16
@@ -95,6 +95,36 @@ enum tl_verdict {
 	(((layer) * TL_REASON_MAX + (reason)) * TL_VERDICT_MAX + (verdict))
 #define TL_COUNTERS (TL_LAYER_MAX * TL_REASON_MAX * TL_VERDICT_MAX)
 
+/*
+ * Event rate limit per leak reason, as a GCRA token bucket: one event per
+ * interval_ns at the sustained rate, up to burst events at once
+ * (tolerance_ns = interval_ns * (burst - 1)). interval_ns 0: no events,
+ * counters only. Counters stay exact whatever the limit.
+ */
+#define TL_EVENT_RATE_DEFAULT 100  /* events per second per reason */
+#define TL_EVENT_BURST_DEFAULT 500 /* events at once per reason */
+#define TL_EVENT_RATE_MAX 1000000
+#define TL_EVENT_BURST_MAX 1000000
+struct tl_event_limit {
+	__u64 interval_ns;
+	__u64 tolerance_ns;
+};
+
+/* Rate limiter state of one reason (tl_event_rate, shared by all CPUs). */
+struct tl_event_bucket {
+	__u64 tat; /* theoretical arrival time, CLOCK_MONOTONIC(_COARSE) ns */
+};
+
+/* What became of the events of a reason (tl_event_stats, per CPU). */
+enum tl_event_stat {
+	TL_EVSTAT_EMITTED = 0,	/* on the ring buffer */
+	TL_EVSTAT_SUPPRESSED,	/* over the rate limit */
+	TL_EVSTAT_LOST,		/* ring buffer full */
+	TL_EVSTAT_MAX,
+};
+#define TL_EVSTAT_INDEX(reason, stat) ((reason) * TL_EVSTAT_MAX + (stat))
+#define TL_EVSTATS (TL_REASON_MAX * TL_EVSTAT_MAX)
+
 /* Per-profile flags. */
 #define TL_PROFILE_LAN (1u << 0) /* private, link-local, ULA, multicast */
 #define TL_PROFILE_IPV6_BLOCK (1u << 1) /* IPv6 not even through a tunnel */
@@ -137,6 +167,7 @@ struct tl_settings {
 	__u32 nfast;
 	struct tl_fast_endpoint fast[TL_MAX_FAST_ENDPOINTS];
 	struct tl_profile profiles[TL_MAX_PROFILES];
+	struct tl_event_limit events; /* per-reason event rate (policy `events:`) */
 };
 
 /* The single entry of the state map: which policy slot is live. */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -226,7 +227,8 @@ static const char *const policy_fmt =
 	"cgroups:\n"
 	"  - {path: /, profile: %s}\n";
 
-static int apply(const char *mode, const char *no_socket, const char *profile)
+static int apply_events(const char *mode, const char *no_socket,
+			const char *profile, const char *events)
 {
 	char yaml[2048];
 	struct tl_applied ap;
@@ -234,11 +236,19 @@ static int apply(const char *mode, const char *no_socket, const char *profile)
 	int err;
 
 	snprintf(yaml, sizeof(yaml), policy_fmt, mode, no_socket, profile);
+	if (events)
+		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml),
+			 "events: %s\n", events);
 	if (tl_policy_parse("packet-test", yaml, strlen(yaml), &p, stderr))
 		return -EINVAL;
 	err = tl_apply_policy(&bpf, &p, cg_mount, &ap);
 	tl_policy_free(&p);
 	return err;
+}
+
+static int apply(const char *mode, const char *no_socket, const char *profile)
+{
+	return apply_events(mode, no_socket, profile, NULL);
 }
 
 static int set_tunnels(bool up, bool ipv6_up)
@@ -750,6 +760,146 @@ static void cases_other_policies(struct ring_buffer *rb)
 	    ifindex_uplink, 0, PASS(TL_ALLOW_NO_SOCKET));
 }
 
+/* ---- a flood: exact counters, events within the rate limit ---------- */
+
+#define FLOOD 100000
+
+static __u64 evstat(__u32 reason, __u32 stat)
+{
+	__u64 v = 0;
+
+	tl_counter_read(tl_bpf_map_fd(&bpf, TL_MAP_EVENT_STATS),
+			TL_EVSTAT_INDEX(reason, stat), &v);
+	return v;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Empty buckets: each case starts with its whole burst available. */
+static void reset_buckets(void)
+{
+	struct tl_event_bucket zero = {};
+
+	for (__u32 r = 0; r < TL_REASON_MAX; r++)
+		bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_EVENT_RATE), &r,
+				    &zero, BPF_ANY);
+}
+
+struct flood_result {
+	__u64 blocked, emitted, suppressed, lost;
+	int read; /* events read from the ring buffer */
+	double seconds;
+	bool ran;
+};
+
+/*
+ * FLOOD copies of one blocked (bypass) frame in one BPF_PROG_TEST_RUN
+ * call. The ring buffer is read only after the run, so that a policy with
+ * room for more events than the ring holds loses some (counted as lost).
+ */
+static struct flood_result flood(int prog_fd, __u32 layer,
+				 struct ring_buffer *rb, const char *events)
+{
+	struct flood_result res = {};
+	struct __sk_buff ctx = { .ifindex = ifindex_uplink };
+	struct frame f;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = FLOOD);
+	__u64 b0, b1, e0[TL_EVSTAT_MAX];
+	double t0;
+
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	o.data_in = f.b;
+	o.data_size_in = f.len;
+	if (apply_events("enforce", "enforce", "locked", events))
+		return res;
+	events_seen = 0;
+	ring_buffer__consume(rb);
+	reset_buckets();
+	read_counter(layer, TL_REASON_BYPASS, TL_VERDICT_BLOCKED, &b0);
+	for (int i = 0; i < TL_EVSTAT_MAX; i++)
+		e0[i] = evstat(TL_REASON_BYPASS, i);
+	t0 = mono_s();
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		return res;
+	res.seconds = mono_s() - t0;
+	res.ran = o.retval == (layer == TL_LAYER_TC ? TC_ACT_SHOT : 0);
+	read_counter(layer, TL_REASON_BYPASS, TL_VERDICT_BLOCKED, &b1);
+	res.blocked = b1 - b0;
+	res.emitted = evstat(TL_REASON_BYPASS, TL_EVSTAT_EMITTED) -
+		      e0[TL_EVSTAT_EMITTED];
+	res.suppressed = evstat(TL_REASON_BYPASS, TL_EVSTAT_SUPPRESSED) -
+			 e0[TL_EVSTAT_SUPPRESSED];
+	res.lost = evstat(TL_REASON_BYPASS, TL_EVSTAT_LOST) - e0[TL_EVSTAT_LOST];
+	events_seen = 0;
+	ring_buffer__consume(rb);
+	res.read = events_seen;
+	return res;
+}
+
+static void check_flood(const char *name, struct flood_result r,
+			double rate, double burst)
+{
+	/* the coarse clock may run a tick (up to 10 ms) ahead */
+	double limit = burst + rate * (r.seconds + 0.02);
+	char why[256];
+
+	snprintf(why, sizeof(why),
+		 "blocked %llu, emitted %llu, suppressed %llu, lost %llu, read "
+		 "%d, in %.3f s (limit %.0f)",
+		 (unsigned long long)r.blocked, (unsigned long long)r.emitted,
+		 (unsigned long long)r.suppressed, (unsigned long long)r.lost,
+		 r.read, r.seconds, limit);
+	printf("# %s: %s\n", name, why);
+	report(r.ran && r.blocked == FLOOD, name, "counter: %s", why);
+	report(r.emitted + r.suppressed + r.lost == FLOOD,
+	       "flood: emitted + suppressed + lost == blocked", "%s", why);
+	report((__u64)r.read == r.emitted, "flood: every emitted event is read",
+	       "%s", why);
+	report(r.emitted <= limit, "flood: events within the limit", "%s", why);
+}
+
+static void cases_flood(struct ring_buffer *rb)
+{
+	struct flood_result r;
+
+	set_tunnels(true, false);
+	r = flood(tc_fd(), TL_LAYER_TC, rb, "{rate: 1000, burst: 100}");
+	check_flood("tc/flood: 100000 blocked counted", r, 1000, 100);
+	report(r.suppressed > 0 && r.emitted >= 100 && !r.lost,
+	       "tc/flood: the burst is emitted, the rest suppressed",
+	       "emitted %llu suppressed %llu lost %llu",
+	       (unsigned long long)r.emitted,
+	       (unsigned long long)r.suppressed, (unsigned long long)r.lost);
+
+	r = flood(skb_fd(), TL_LAYER_CGROUP_SKB, rb, "{rate: 10, burst: 1}");
+	check_flood("cgroup_skb/flood: 100000 blocked counted", r, 10, 1);
+
+	/* room for every event: the ring buffer (about 9,000) fills */
+	r = flood(tc_fd(), TL_LAYER_TC, rb, "{rate: 1000000, burst: 1000000}");
+	check_flood("tc/flood, no limit: 100000 blocked counted", r, 1e6, 1e6);
+	report(r.lost > 0 && r.emitted > 1000,
+	       "tc/flood, no limit: a full ring buffer loses events, counted",
+	       "emitted %llu lost %llu", (unsigned long long)r.emitted,
+	       (unsigned long long)r.lost);
+
+	r = flood(tc_fd(), TL_LAYER_TC, rb, "{rate: 0}");
+	report(r.ran && r.blocked == FLOOD && !r.emitted && !r.read &&
+		       r.suppressed == FLOOD,
+	       "tc/flood, rate 0: counters only, every event suppressed",
+	       "blocked %llu emitted %llu suppressed %llu read %d",
+	       (unsigned long long)r.blocked, (unsigned long long)r.emitted,
+	       (unsigned long long)r.suppressed, r.read);
+}
+
 int main(void)
 {
 	char pin_dir[128];
@@ -782,6 +932,7 @@ int main(void)
 		cases_tunnel_up(rb);
 		case_foreign_netns(rb);
 		cases_other_policies(rb);
+		cases_flood(rb);
 	}
 	ring_buffer__free(rb);
 	tl_bpf_close(&bpf);

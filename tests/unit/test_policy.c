@@ -466,6 +466,38 @@ static const struct bad_case bad_cases[] = {
      H "cgroups:\n  - {profile: p}\n",
      {{10, 5, "cgroups[0]: missing required key 'path'"}}},
 
+    /* events: the feed's rate limit */
+    {"events is a list",
+     H "events: [100]\n",
+     {{9, 9, "events: expected a mapping, found a list"}}},
+    {"events unknown key",
+     H "events: {rate: 10, period: 5}\n",
+     {{9, 20, "events: unknown key 'period' (expected one of: rate, burst)"}}},
+    {"events rate not a number",
+     H "events: {rate: fast}\n",
+     {{9, 16, "events.rate: rate 'fast' is not a number"}}},
+    {"events rate negative",
+     H "events: {rate: -1}\n",
+     {{9, 16, "events.rate: rate '-1' is not a number"}}},
+    {"events rate too high",
+     H "events: {rate: 1000001}\n",
+     {{9, 16, "events.rate: rate 1000001 is out of range 0-1000000"}}},
+    {"events rate leading zero",
+     H "events: {rate: 010}\n",
+     {{9, 16, "events.rate: rate '010' is not a number"}}},
+    {"events burst zero",
+     H "events: {rate: 10, burst: 0}\n",
+     {{9, 27, "events.burst: burst 0 is out of range 1-1000000"}}},
+    {"events burst too high",
+     H "events:\n  rate: 10\n  burst: 99999999999999999999\n",
+     {{11, 10, "events.burst: burst 99999999999999999999 is out of range"}}},
+    {"events burst empty",
+     H "events:\n  burst:\n",
+     {{10, 9, "events.burst: expected a single value, found an empty value"}}},
+    {"events duplicate rate",
+     H "events:\n  rate: 1\n  rate: 2\n",
+     {{11, 3, "duplicate key 'rate' (first at line 10)"}}},
+
     /* every error, not just the first, in file order */
     {"all errors reported",
      "mode: strict\n" TUNNEL("t", "wg0", "{address: 198.51.100.2, port: 0}",
@@ -820,6 +852,8 @@ static void good_defaults(void)
 	CHECK(name, p.tunnels[0].endpoints[0].protocol == IPPROTO_UDP);
 	CHECK(name, !p.tunnels[0].client_cgroup[0]);
 	CHECK(name, !p.profiles[0].lan && !p.profiles[0].allow);
+	CHECK(name, p.event_rate == TL_EVENT_RATE_DEFAULT &&
+			p.event_burst == TL_EVENT_BURST_DEFAULT);
 	pass(name);
 out:
 	tl_policy_free(&p);
@@ -878,6 +912,41 @@ static const struct good_case good_cases[] = {
      .yaml = H "cgroups:\n  - {path: /, exempt: true}\n",
      .warn = {{10, 12, "warning: exempting '/' leaves every process"}}},
 };
+
+/* events: rate and burst, each with the other's default. */
+static void good_events(void)
+{
+	static const struct {
+		const char *yaml;
+		uint32_t rate, burst;
+	} c[] = {
+		{H "events: {rate: 50, burst: 7}\n", 50, 7},
+		{H "events: {rate: 0}\n", 0, TL_EVENT_BURST_DEFAULT},
+		{H "events: {burst: 1}\n", TL_EVENT_RATE_DEFAULT, 1},
+		{H "events: {rate: \"1000000\", burst: 1000000}\n", 1000000,
+		 1000000},
+		{H "events: {}\n", TL_EVENT_RATE_DEFAULT, TL_EVENT_BURST_DEFAULT},
+	};
+	char name[64];
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct tl_policy p;
+		char *out = NULL;
+		int r = parse(c[i].yaml, strlen(c[i].yaml), &p, &out);
+
+		snprintf(name, sizeof(name), "good: events %zu", i);
+		if (r || *out)
+			fail(name, "returned %d: %s", r, oneline(out));
+		else if (p.event_rate != c[i].rate ||
+			 p.event_burst != c[i].burst)
+			fail(name, "rate %u burst %u, want %u %u", p.event_rate,
+			     p.event_burst, c[i].rate, c[i].burst);
+		else
+			pass(name);
+		tl_policy_free(&p);
+		free(out);
+	}
+}
 
 static void run_good(const struct good_case *c)
 {
@@ -1231,6 +1300,7 @@ int main(void)
 	run_full_slots();
 	good_full();
 	good_defaults();
+	good_events();
 	for (i = 0; i < sizeof(good_cases) / sizeof(good_cases[0]); i++)
 		run_good(&good_cases[i]);
 	run_addr();
