@@ -395,3 +395,13 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	}
 	return 0;
 }
+
+uint32_t tl_applied_generation(struct tl_bpf *b)
+{
+	struct tl_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_STATE), &zero, &st))
+		return 0;
+	return st.generation;
+}

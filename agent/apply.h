@@ -26,6 +26,9 @@ struct tl_applied {
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *cg_mount, struct tl_applied *out);
 
+/* Generation of the policy in force (0 when none or unreadable). */
+uint32_t tl_applied_generation(struct tl_bpf *b);
+
 /* Profile name of id as the policy names it ("locked" for the built-in). */
 const char *tl_profile_name(const struct tl_policy *p, uint32_t id);
 

@@ -13,8 +13,10 @@
 #include "apply.h"
 #include "cgroup.h"
 #include "events.h"
+#include "feed.h"
 #include "log.h"
 #include "names.h"
+#include "output.h"
 #include "policy.h"
 
 struct out {
@@ -103,6 +105,7 @@ int tl_event_format(const struct tl_event *ev,
 
 	put_time(&o, ev->boot_ns, ctx->boot_to_real_ns);
 	put(&o, ",\"schema\":%d", TL_EVENT_SCHEMA);
+	put(&o, ",\"kind\":\"leak\"");
 	put(&o, ",\"reason\":\"%s\"", tl_reason_name(ev->reason));
 	put(&o, ",\"verdict\":\"%s\"", tl_verdict_name(ev->verdict));
 	put(&o, ",\"layer\":\"%s\"", tl_layer_name(ev->layer));
@@ -173,15 +176,20 @@ static int handle_event(void *arg, void *data, size_t size)
 		ctx.ifname = ifname;
 	ctx.cgroup = tl_cgroup_path(e->cg_mount, ev->cgroup_id);
 	ctx.profile = tl_profile_name(e->policy, ev->profile);
-	n = tl_event_format(ev, &ctx, line, sizeof(line));
+	if (e->format == TL_FEED_ECS)
+		n = tl_event_format_ecs(ev, &ctx, line, sizeof(line));
+	else
+		n = tl_event_format(ev, &ctx, line, sizeof(line));
 	if (n < 0)
 		return 0;
-	fwrite(line, 1, n, e->out);
-	e->emitted++;
+	if (tl_output_line(e->out, line, n))
+		e->emitted++;
+	else if (ev->reason < TL_REASON_MAX)
+		e->dropped[ev->reason]++;
 	return 0;
 }
 
-int tl_events_open(struct tl_events *e, int ringbuf_fd, FILE *out,
+int tl_events_open(struct tl_events *e, int ringbuf_fd, struct tl_output *out,
 		   const char *cg_mount)
 {
 	memset(e, 0, sizeof(*e));
@@ -204,7 +212,7 @@ int tl_events_drain(struct tl_events *e)
 {
 	int n = ring_buffer__consume(e->rb);
 
-	fflush(e->out);
+	tl_output_flush(e->out);
 	return n < 0 ? n : 0;
 }
 

@@ -26,16 +26,19 @@ int tl_event_format(const struct tl_event *ev,
 
 struct ring_buffer;
 struct tl_policy;
+struct tl_output;
 
 struct tl_events {
 	struct ring_buffer *rb;
-	FILE *out;
+	struct tl_output *out;
+	int format; /* enum tl_feed_format (feed.h) */
 	const struct tl_policy *policy;
 	const char *cg_mount;
 	uint64_t emitted;
+	uint64_t dropped[TL_REASON_MAX]; /* the output was full */
 };
 
-int tl_events_open(struct tl_events *e, int ringbuf_fd, FILE *out,
+int tl_events_open(struct tl_events *e, int ringbuf_fd, struct tl_output *out,
 		   const char *cg_mount);
 int tl_events_fd(struct tl_events *e);
 /* Writes every event waiting in the ring buffer. */

@@ -14,6 +14,8 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -21,14 +23,20 @@
 #include "apply.h"
 #include "cgroup.h"
 #include "events.h"
+#include "feed.h"
 #include "links.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "output.h"
 #include "pins.h"
 #include "policy.h"
 #include "status.h"
+#include "version.h"
 
 #define TL_DEFAULT_CONFIG "/etc/tunlock/policy.yaml"
-#define TL_VERSION "0.1.0"
+#define TL_DEFAULT_INTERVAL 30 /* seconds: metrics and summaries */
+#define TL_MAX_INTERVAL 86400
 
 static const char usage_main[] =
 	"Usage: tunlock COMMAND [OPTIONS]\n"
@@ -40,6 +48,8 @@ static const char usage_main[] =
 	"  check   validate a policy file\n"
 	"  run     load, pin and attach the policy, then follow tunnels and\n"
 	"          interfaces and stream leak events\n"
+	"  apply   load, pin and attach the policy, then exit (early boot;\n"
+	"          `run` takes over without a gap)\n"
 	"  status  show what is enforced, from the pinned objects alone\n"
 	"  stop    detach and unpin everything (the way back to normal)\n"
 	"  help    show this text, or `tunlock help COMMAND`\n"
@@ -58,7 +68,9 @@ static const char usage_check[] =
 	"Exit status: 0 valid, 1 invalid, 2 usage error.\n";
 
 static const char usage_run[] =
-	"Usage: tunlock run [-c FILE] [--pin-dir DIR] [-v]\n"
+	"Usage: tunlock run [-c FILE] [--pin-dir DIR] [--events FILE]\n"
+	"                   [--events-format tunlock|ecs] [--metrics FILE]\n"
+	"                   [--interval SECONDS] [-v]\n"
 	"\n"
 	"Loads the BPF programs, pins their maps and links under DIR (0700),\n"
 	"applies the policy, attaches the socket and cgroup_skb programs at the\n"
@@ -70,16 +82,48 @@ static const char usage_run[] =
 	"\n"
 	"Signals: SIGHUP reloads the policy (so does a change of the file);\n"
 	"a policy that does not check leaves the running one in force.\n"
+	"SIGUSR1 reopens the events file (after logrotate moved it).\n"
 	"SIGTERM and SIGINT end the agent; enforcement stays pinned until\n"
-	"`tunlock stop`.\n"
+	"`tunlock stop`. Under systemd (Type=notify) it says READY=1 once\n"
+	"enforcing, RELOADING=1 during a reload.\n"
+	"\n"
+	"  -c, --config FILE   policy file (default " TL_DEFAULT_CONFIG ")\n"
+	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
+	"      --events FILE   append the event feed to FILE (default: stdout)\n"
+	"      --events-format tunlock|ecs\n"
+	"                      the feed's schema (docs/events.md; default\n"
+	"                      tunlock), or Elastic Common Schema documents\n"
+	"      --metrics FILE  write Prometheus metrics to FILE (atomically,\n"
+	"                      for node_exporter's textfile collector)\n"
+	"      --interval SECONDS\n"
+	"                      how often metrics and the summary of suppressed\n"
+	"                      or lost events are written (default 30); the\n"
+	"                      agent's only periodic wake-up\n"
+	"  -v, --verbose       debug logging, libbpf's included\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit status: 0 after a signal, 1 when the policy or the kernel\n"
+	"refuses, 2 usage error.\n";
+
+static const char usage_apply[] =
+	"Usage: tunlock apply [-c FILE] [--pin-dir DIR] [-v]\n"
+	"\n"
+	"Checks the policy, loads and pins the BPF programs and maps, applies\n"
+	"the policy, attaches the cgroup programs and the TC egress filter of\n"
+	"every non-tunnel interface that exists now, and exits: the same pinned\n"
+	"state `run` makes, for early boot before any network is up.\n"
+	"Interfaces that appear later are guarded for local sockets at once\n"
+	"(cgroup_skb takes an unknown interface for a non-tunnel one) and get\n"
+	"their TC filter when `run` starts; a tunnel is usable once `run`\n"
+	"knows it. `run` adopts the pins without a gap.\n"
 	"\n"
 	"  -c, --config FILE   policy file (default " TL_DEFAULT_CONFIG ")\n"
 	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
 	"  -v, --verbose       debug logging, libbpf's included\n"
 	"  -h, --help          this text\n"
 	"\n"
-	"Exit status: 0 after a signal, 1 when the policy or the kernel\n"
-	"refuses, 2 usage error.\n";
+	"Exit status: 0 applied, 1 when the policy or the kernel refuses (or\n"
+	"an agent runs: reload it with SIGHUP instead), 2 usage error.\n";
 
 static const char usage_status[] =
 	"Usage: tunlock status [--json] [--pin-dir DIR]\n"
@@ -112,9 +156,56 @@ struct options {
 	const char *pin_dir;
 	bool json;
 	bool verbose;
+	const char *events;  /* NULL: stdout */
+	enum tl_feed_format format;
+	const char *metrics; /* NULL: none */
+	unsigned int interval;
 };
 
-enum { OPT_PIN_DIR = 256, OPT_JSON };
+enum {
+	OPT_PIN_DIR = 256,
+	OPT_JSON,
+	OPT_EVENTS,
+	OPT_FORMAT,
+	OPT_METRICS,
+	OPT_INTERVAL,
+};
+
+/* The feed and metrics options of `run` ("o" in allowed). */
+static int parse_run_option(int c, struct options *o)
+{
+	char *end;
+	unsigned long v;
+
+	switch (c) {
+	case OPT_EVENTS:
+		o->events = optarg;
+		return 0;
+	case OPT_FORMAT:
+		if (!tl_feed_format_parse(optarg, &o->format))
+			return 0;
+		fprintf(stderr, "tunlock: --events-format must be tunlock or "
+				"ecs, not '%s'\n",
+			optarg);
+		return -1;
+	case OPT_METRICS:
+		o->metrics = optarg;
+		return 0;
+	case OPT_INTERVAL:
+		errno = 0;
+		v = strtoul(optarg, &end, 10);
+		if (!errno && *optarg && !*end && v >= 1 &&
+		    v <= TL_MAX_INTERVAL) {
+			o->interval = v;
+			return 0;
+		}
+		fprintf(stderr, "tunlock: --interval must be 1-%d seconds, not "
+				"'%s'\n",
+			TL_MAX_INTERVAL, optarg);
+		return -1;
+	}
+	return -1;
+}
 
 /* Parses the options a command accepts ("c", "p", "j", "v" in allowed). */
 static int parse_options(int argc, char **argv, const char *allowed,
@@ -126,12 +217,17 @@ static int parse_options(int argc, char **argv, const char *allowed,
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "events", required_argument, NULL, OPT_EVENTS },
+		{ "events-format", required_argument, NULL, OPT_FORMAT },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{}
 	};
 	int c;
 
 	o->config = TL_DEFAULT_CONFIG;
 	o->pin_dir = TL_DEFAULT_PIN_DIR;
+	o->interval = TL_DEFAULT_INTERVAL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -157,6 +253,13 @@ static int parse_options(int argc, char **argv, const char *allowed,
 			if (!strchr(allowed, 'v'))
 				goto bad;
 			o->verbose = true;
+			break;
+		case OPT_EVENTS:
+		case OPT_FORMAT:
+		case OPT_METRICS:
+		case OPT_INTERVAL:
+			if (!strchr(allowed, 'o') || parse_run_option(c, o))
+				goto bad;
 			break;
 		default:
 			goto bad;
@@ -226,19 +329,37 @@ struct agent {
 	struct tl_bpf bpf;
 	struct tl_links links;
 	struct tl_events events;
-	int epfd, sigfd, inofd;
+	struct tl_output out;
+	int epfd, sigfd, inofd, timerfd;
+	bool out_polled; /* the output is in the epoll set for EPOLLOUT */
 	uint64_t reloads_ok, reloads_failed;
+	uint64_t last_reload_ns;
+	bool last_reload_ok;
+	uint64_t start_ns;
+	/* summaries: totals at the start of the interval */
+	struct tl_feed_totals totals;
+	uint64_t dropped[TL_REASON_MAX];
+	uint64_t interval_start_ns;
 };
 
-static int record_agent(struct agent *a)
+static uint64_t realtime_ns(void)
 {
-	int fd = tl_bpf_map_fd(&a->bpf, TL_MAP_STATE);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* agent_pid 0: `apply` leaves the pins to whichever agent comes. */
+static int record_agent(struct tl_bpf *b, unsigned int pid)
+{
+	int fd = tl_bpf_map_fd(b, TL_MAP_STATE);
 	struct tl_state st;
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(fd, &zero, &st))
 		return -errno;
-	st.agent_pid = getpid();
+	st.agent_pid = pid;
 	st.features = tl_kernel_features();
 	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY))
 		return -errno;
@@ -250,21 +371,23 @@ static int record_agent(struct agent *a)
 	return 0;
 }
 
-static int attach_cgroup(struct agent *a, const struct tl_policy *p)
+static int attach_at(struct tl_bpf *b, const char *cg_mount,
+		     const struct tl_policy *p)
 {
 	char attach[PATH_MAX * 2];
 
-	snprintf(attach, sizeof(attach), "%s%s", a->cg_mount,
+	snprintf(attach, sizeof(attach), "%s%s", cg_mount,
 		 strcmp(p->attach_cgroup, "/") ? p->attach_cgroup : "");
-	return tl_bpf_attach_cgroup(&a->bpf, attach);
+	return tl_bpf_attach_cgroup(b, attach);
 }
 
-static int apply(struct agent *a, const struct tl_policy *p)
+static int apply_to(struct tl_bpf *b, const char *cg_mount,
+		    const struct tl_policy *p)
 {
 	struct tl_applied ap;
 	int err;
 
-	err = tl_apply_policy(&a->bpf, p, a->cg_mount, &ap);
+	err = tl_apply_policy(b, p, cg_mount, &ap);
 	if (err)
 		return err;
 	log_info("policy generation %u applied (%s mode): %zu cgroups, %zu "
@@ -274,21 +397,40 @@ static int apply(struct agent *a, const struct tl_policy *p)
 	return 0;
 }
 
+static void reload_done(struct agent *a, bool ok)
+{
+	a->last_reload_ns = realtime_ns();
+	a->last_reload_ok = ok;
+	if (ok)
+		a->reloads_ok++;
+	else
+		a->reloads_failed++;
+	tl_notify(ok ? "READY=1\nSTATUS=enforcing (reloaded)" :
+		       "READY=1\nSTATUS=enforcing (reload failed: the running "
+		       "policy stays in force)");
+}
+
+/*
+ * The new policy is checked whole, then built aside in the idle slot and
+ * switched in with one write (apply.c); a policy that does not check, or
+ * cannot be built, leaves the running one in force.
+ */
 static void reload(struct agent *a)
 {
 	struct tl_policy next;
 
+	tl_notify_reloading();
 	if (tl_policy_load(a->opt.config, &next, stderr)) {
-		a->reloads_failed++;
 		log_error("reload of %s failed; the running policy stays in "
 			  "force",
 			  a->opt.config);
+		reload_done(a, false);
 		return;
 	}
-	if (apply(a, &next)) {
-		a->reloads_failed++;
+	if (apply_to(&a->bpf, a->cg_mount, &next)) {
 		tl_policy_free(&next);
 		log_error("reload failed; the running policy stays in force");
+		reload_done(a, false);
 		return;
 	}
 	tl_policy_free(&a->policy);
@@ -296,9 +438,9 @@ static void reload(struct agent *a)
 	a->events.policy = &a->policy;
 	if (tl_links_set_policy(&a->links, &a->policy))
 		log_error("reclassifying interfaces after reload failed");
-	if (attach_cgroup(a, &a->policy))
+	if (attach_at(&a->bpf, a->cg_mount, &a->policy))
 		log_error("attaching at %s failed", a->policy.attach_cgroup);
-	a->reloads_ok++;
+	reload_done(a, true);
 }
 
 static int watch_config(struct agent *a)
@@ -345,7 +487,109 @@ static int epoll_add(int epfd, int fd, int tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-enum { TAG_SIGNAL, TAG_LINKS, TAG_EVENTS, TAG_CONFIG };
+enum { TAG_SIGNAL, TAG_LINKS, TAG_EVENTS, TAG_CONFIG, TAG_TIMER, TAG_OUTPUT };
+
+/*
+ * A pipe or socket consumer that fell behind: wait for it to drain, and
+ * only while there is something to write, so that at rest the agent wakes
+ * for nothing.
+ */
+static void poll_output(struct agent *a)
+{
+	bool want = a->out.pollable && a->out.len;
+	struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = TAG_OUTPUT };
+
+	if (want == a->out_polled)
+		return;
+	if (epoll_ctl(a->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, a->out.fd,
+		      &ev))
+		log_debug("event output poll: %s", strerror(errno));
+	else
+		a->out_polled = want;
+}
+
+/* One summary line per reason whose events were not all written. */
+static void write_summaries(struct agent *a, uint64_t now)
+{
+	struct tl_feed_totals t;
+	char line[1024];
+	int n;
+
+	if (tl_feed_read_totals(tl_bpf_map_fd(&a->bpf, TL_MAP_COUNTERS),
+				tl_bpf_map_fd(&a->bpf, TL_MAP_EVENT_STATS), &t))
+		return;
+	for (__u32 r = TL_REASON_NONE + 1; r < TL_ALLOW_FIRST; r++) {
+		struct tl_summary s = {
+			.reason = r,
+			.start_ns = a->interval_start_ns,
+			.end_ns = now,
+			.decisions = t.decisions[r] - a->totals.decisions[r],
+			.dropped = a->events.dropped[r] - a->dropped[r],
+		};
+
+		s.emitted = t.ev[r][TL_EVSTAT_EMITTED] -
+			    a->totals.ev[r][TL_EVSTAT_EMITTED];
+		s.suppressed = t.ev[r][TL_EVSTAT_SUPPRESSED] -
+			       a->totals.ev[r][TL_EVSTAT_SUPPRESSED];
+		s.lost = t.ev[r][TL_EVSTAT_LOST] - a->totals.ev[r][TL_EVSTAT_LOST];
+		a->dropped[r] = a->events.dropped[r];
+		if (!s.suppressed && !s.lost && !s.dropped)
+			continue;
+		s.generation = tl_applied_generation(&a->bpf);
+		n = tl_summary_format(&s, a->opt.format, line, sizeof(line));
+		if (n > 0)
+			tl_output_line(&a->out, line, n);
+	}
+	a->totals = t;
+	a->interval_start_ns = now;
+}
+
+static void write_metrics(struct agent *a)
+{
+	static struct tl_metrics m; /* 4 KiB of counters: not on the stack */
+	int err;
+
+	memset(&m, 0, sizeof(m));
+	err = tl_metrics_collect(&a->bpf, &m);
+	m.reloads_ok = a->reloads_ok;
+	m.reloads_failed = a->reloads_failed;
+	m.last_reload_ns = a->last_reload_ns;
+	m.last_reload_ok = a->last_reload_ok;
+	m.lines_written = a->out.written;
+	m.lines_dropped = a->out.dropped;
+	m.start_ns = a->start_ns;
+	if (!err)
+		err = tl_metrics_write(a->opt.metrics, &m);
+	if (err)
+		log_warn("writing metrics to %s: %s", a->opt.metrics,
+			 strerror(-err));
+}
+
+/* The interval: summaries and metrics; the agent's only periodic work. */
+static void on_timer(struct agent *a)
+{
+	uint64_t expirations;
+
+	if (read(a->timerfd, &expirations, sizeof(expirations)) < 0)
+		return;
+	tl_events_drain(&a->events); /* count what is written so far */
+	write_summaries(a, realtime_ns());
+	if (a->opt.metrics)
+		write_metrics(a);
+}
+
+static int start_timer(struct agent *a)
+{
+	struct itimerspec its = {
+		.it_interval.tv_sec = a->opt.interval,
+		.it_value.tv_sec = a->opt.interval,
+	};
+
+	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (a->timerfd < 0 || timerfd_settime(a->timerfd, 0, &its, NULL))
+		return -errno;
+	return epoll_add(a->epfd, a->timerfd, TAG_TIMER);
+}
 
 static int setup_loop(struct agent *a)
 {
@@ -356,6 +600,7 @@ static int setup_loop(struct agent *a)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	a->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -367,94 +612,168 @@ static int setup_loop(struct agent *a)
 		err = epoll_add(a->epfd, a->links.fd, TAG_LINKS);
 	if (!err)
 		err = epoll_add(a->epfd, tl_events_fd(&a->events), TAG_EVENTS);
+	if (!err)
+		err = start_timer(a);
 	if (!err && !watch_config(a))
 		err = epoll_add(a->epfd, a->inofd, TAG_CONFIG);
 	return err;
+}
+
+/* Returns false when the agent must end (SIGTERM, SIGINT). */
+static bool on_signals(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			log_info("SIGHUP: reloading %s", a->opt.config);
+			reload(a);
+			break;
+		case SIGUSR1:
+			log_info("SIGUSR1: reopening the event output");
+			if (tl_output_reopen(&a->out))
+				log_error("reopening %s failed; writing on to "
+					  "the old file",
+					  a->opt.events);
+			a->out_polled = false; /* a closed fd left the set */
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
+static void dispatch(struct agent *a, uint32_t tag, bool *run)
+{
+	switch (tag) {
+	case TAG_SIGNAL:
+		*run = on_signals(a);
+		break;
+	case TAG_LINKS:
+		if (tl_links_handle(&a->links))
+			log_error("following interfaces failed");
+		break;
+	case TAG_EVENTS:
+		tl_events_drain(&a->events);
+		break;
+	case TAG_CONFIG:
+		if (config_changed(a)) {
+			log_info("%s changed: reloading", a->opt.config);
+			reload(a);
+		}
+		break;
+	case TAG_TIMER:
+		on_timer(a);
+		break;
+	case TAG_OUTPUT:
+		tl_output_flush(&a->out);
+		break;
+	}
 }
 
 /* Returns when SIGTERM or SIGINT arrives. */
 static void loop(struct agent *a)
 {
 	struct epoll_event evs[8];
-	struct signalfd_siginfo si;
+	bool run = true;
 
-	for (;;) {
+	while (run) {
 		int n = epoll_wait(a->epfd, evs, 8, -1);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll: %s", strerror(errno));
 			return;
 		}
-		for (int i = 0; i < n; i++) {
-			switch (evs[i].data.u32) {
-			case TAG_SIGNAL:
-				while (read(a->sigfd, &si, sizeof(si)) ==
-				       sizeof(si)) {
-					if (si.ssi_signo != SIGHUP)
-						return;
-					log_info("SIGHUP: reloading %s",
-						 a->opt.config);
-					reload(a);
-				}
-				break;
-			case TAG_LINKS:
-				if (tl_links_handle(&a->links))
-					log_error("following interfaces failed");
-				break;
-			case TAG_EVENTS:
-				tl_events_drain(&a->events);
-				break;
-			case TAG_CONFIG:
-				if (config_changed(a)) {
-					log_info("%s changed: reloading",
-						 a->opt.config);
-					reload(a);
-				}
-				break;
-			}
-		}
+		for (int i = 0; i < n && run; i++)
+			dispatch(a, evs[i].data.u32, &run);
+		tl_output_flush(&a->out);
+		poll_output(a);
 	}
+}
+
+static int find_cgroup_mount(char *buf, size_t len)
+{
+	int err = tl_cgroup_mount(buf, len);
+
+	if (err)
+		log_error("no cgroup2 mount found in /proc/self/mounts (`ip "
+			  "netns exec` remounts /sys and hides it: use "
+			  "`nsenter --net=/run/netns/NAME` instead)");
+	return err;
+}
+
+/* Another agent keeps these pins: two would fight over them. */
+static int refuse_second_agent(const char *pin_dir, const char *what)
+{
+	unsigned int pid = tl_pins_agent(pin_dir);
+
+	if (!pid)
+		return 0;
+	log_error("an agent (pid %u) keeps %s already: %s", pid, pin_dir, what);
+	return -EBUSY;
+}
+
+/*
+ * What `run` and `apply` share: pins loaded or adopted, the policy applied,
+ * then interfaces (tunnels known, TC attached), then the cgroup programs:
+ * each program sees a complete state when it first runs.
+ */
+static int enforce(struct tl_bpf *b, struct tl_links *links,
+		   const struct tl_policy *p, const char *pin_dir,
+		   const char *cg_mount, unsigned int pid)
+{
+	int err;
+
+	err = tl_bpf_load(b, pin_dir);
+	if (err)
+		return err;
+	if (b->adopted)
+		log_info("adopting the pinned state in %s", pin_dir);
+	err = record_agent(b, pid);
+	if (err)
+		return err;
+	err = apply_to(b, cg_mount, p);
+	if (err)
+		return err;
+	err = tl_links_open(links, b, p);
+	if (err) {
+		log_error("following interfaces: %s", strerror(-err));
+		return err;
+	}
+	return attach_at(b, cg_mount, p);
 }
 
 static int start_agent(struct agent *a)
 {
 	int err;
 
+	a->start_ns = realtime_ns();
 	if (tl_policy_load(a->opt.config, &a->policy, stderr))
 		return -EINVAL;
-	err = tl_cgroup_mount(a->cg_mount, sizeof(a->cg_mount));
-	if (err) {
-		log_error("no cgroup2 mount found in /proc/self/mounts (`ip "
-			  "netns exec` remounts /sys and hides it: use "
-			  "`nsenter --net=/run/netns/NAME` instead)");
-		return err;
-	}
-	err = tl_bpf_load(&a->bpf, a->opt.pin_dir);
-	if (err)
-		return err;
-	if (a->bpf.adopted)
-		log_info("adopting the pinned state in %s", a->opt.pin_dir);
-	err = record_agent(a);
-	if (err)
-		return err;
-	/* Policy, then interfaces (tunnels known, TC attached), then the
-	 * cgroup programs: each program sees a complete state when it runs. */
-	err = apply(a, &a->policy);
-	if (err)
-		return err;
-	err = tl_links_open(&a->links, &a->bpf, &a->policy);
-	if (err) {
-		log_error("following interfaces: %s", strerror(-err));
-		return err;
-	}
-	err = attach_cgroup(a, &a->policy);
-	if (err)
-		return err;
-	err = tl_events_open(&a->events, tl_bpf_map_fd(&a->bpf, TL_MAP_EVENTS),
-			     stdout, a->cg_mount);
+	err = find_cgroup_mount(a->cg_mount, sizeof(a->cg_mount));
+	if (!err)
+		err = refuse_second_agent(a->opt.pin_dir,
+					  "stop it first (`systemctl stop "
+					  "tunlock`), or reload it with SIGHUP");
+	if (!err)
+		err = tl_output_open(&a->out, a->opt.events);
+	if (!err)
+		err = enforce(&a->bpf, &a->links, &a->policy, a->opt.pin_dir,
+			      a->cg_mount, getpid());
+	if (!err)
+		err = tl_events_open(&a->events,
+				     tl_bpf_map_fd(&a->bpf, TL_MAP_EVENTS),
+				     &a->out, a->cg_mount);
 	if (err)
 		return err;
 	a->events.policy = &a->policy;
+	a->events.format = a->opt.format;
+	a->interval_start_ns = realtime_ns();
+	tl_feed_read_totals(tl_bpf_map_fd(&a->bpf, TL_MAP_COUNTERS),
+			    tl_bpf_map_fd(&a->bpf, TL_MAP_EVENT_STATS),
+			    &a->totals);
 	return setup_loop(a);
 }
 
@@ -465,8 +784,8 @@ static int cmd_run(int argc, char **argv)
 
 	if (!a)
 		return 1;
-	a->links.fd = a->sigfd = a->epfd = a->inofd = -1;
-	err = parse_options(argc, argv, "cpv", usage_run, &a->opt);
+	a->links.fd = a->sigfd = a->epfd = a->inofd = a->timerfd = -1;
+	err = parse_options(argc, argv, "cpvo", usage_run, &a->opt);
 	if (err) {
 		free(a);
 		return err;
@@ -476,18 +795,59 @@ static int cmd_run(int argc, char **argv)
 	tl_log_setup_libbpf();
 	err = start_agent(a);
 	if (!err) {
-		log_info("enforcing; events follow on stdout");
+		log_info("enforcing; events follow on %s",
+			 a->opt.events ? a->opt.events : "stdout");
+		tl_notify("READY=1\nSTATUS=enforcing");
+		if (a->opt.metrics)
+			write_metrics(a);
 		loop(a);
+		tl_notify("STOPPING=1");
 		tl_events_drain(&a->events);
+		if (a->opt.metrics)
+			write_metrics(a);
 		log_info("exiting; enforcement stays pinned in %s "
 			 "(`tunlock stop` removes it)",
 			 a->opt.pin_dir);
 	}
 	tl_events_close(&a->events);
+	tl_output_close(&a->out);
 	tl_links_close(&a->links);
 	tl_bpf_close(&a->bpf);
 	tl_policy_free(&a->policy);
 	free(a);
+	return err ? 1 : 0;
+}
+
+static int cmd_apply(int argc, char **argv)
+{
+	struct options o = {};
+	char cg_mount[PATH_MAX];
+	struct tl_links links = { .fd = -1 };
+	struct tl_policy p;
+	struct tl_bpf b = {};
+	int err = parse_options(argc, argv, "cpv", usage_apply, &o);
+
+	if (err)
+		return err;
+	if (o.verbose)
+		tl_log_threshold = TL_LOG_DEBUG;
+	tl_log_setup_libbpf();
+	if (tl_policy_load(o.config, &p, stderr))
+		return 1;
+	err = find_cgroup_mount(cg_mount, sizeof(cg_mount));
+	if (!err)
+		err = refuse_second_agent(o.pin_dir,
+					  "reload it with SIGHUP (`systemctl "
+					  "reload tunlock`) instead");
+	if (!err)
+		err = enforce(&b, &links, &p, o.pin_dir, cg_mount, 0);
+	if (!err)
+		printf("applied %s: policy generation %u, %zu interface(s) "
+		       "known; enforcement pinned in %s until `tunlock stop`\n",
+		       o.config, tl_applied_generation(&b), links.n, o.pin_dir);
+	tl_links_close(&links);
+	tl_bpf_close(&b);
+	tl_policy_free(&p);
 	return err ? 1 : 0;
 }
 
@@ -498,6 +858,7 @@ static const struct command {
 } commands[] = {
 	{ "check", cmd_check, usage_check },
 	{ "run", cmd_run, usage_run },
+	{ "apply", cmd_apply, usage_apply },
 	{ "status", cmd_status, usage_status },
 	{ "stop", cmd_stop, usage_stop },
 };
@@ -515,7 +876,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(name, "help")) {
-		for (size_t i = 0; argc > 2 && i < 4; i++)
+		for (size_t i = 0;
+		     argc > 2 && i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (!strcmp(argv[2], commands[i].name)) {
 				fputs(commands[i].usage, stdout);
 				return 0;

@@ -133,6 +133,116 @@ int tl_pins_open_map(const char *pin_dir, enum tl_map_id id)
 	return fd < 0 ? -errno : fd;
 }
 
+static int map_info(int fd, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+int tl_pins_read_state(const char *pin_dir, struct tl_state *st)
+{
+	int fd = tl_pins_open_map(pin_dir, TL_MAP_STATE), err;
+	struct bpf_map_info info;
+	__u32 zero = 0;
+
+	if (fd < 0)
+		return fd;
+	err = map_info(fd, &info);
+	if (!err && info.value_size != sizeof(*st))
+		err = -EPROTO; /* another layout: do not read past st */
+	if (!err && bpf_map_lookup_elem(fd, &zero, st))
+		err = -errno;
+	close(fd);
+	if (!err && st->layout_version &&
+	    st->layout_version != TL_LAYOUT_VERSION)
+		err = -EPROTO;
+	return err;
+}
+
+/* The process is a tunlock (not a recycled pid of something else). */
+static bool is_tunlock(unsigned int pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return !strncmp(comm, "tunlock", 7);
+}
+
+unsigned int tl_pins_agent(const char *pin_dir)
+{
+	struct tl_state st;
+
+	if (tl_pins_read_state(pin_dir, &st) || !st.agent_pid ||
+	    st.agent_pid == (unsigned int)getpid())
+		return 0;
+	return is_tunlock(st.agent_pid) ? st.agent_pid : 0;
+}
+
+/*
+ * Pins that this build cannot use: a map whose definition differs, or a
+ * state of another layout version. Said here, before anything is loaded
+ * or replaced, so that nothing of the running enforcement changes.
+ */
+static int check_pinned_layout(struct tl_bpf *b)
+{
+	struct bpf_map_info info;
+	struct tl_state st;
+	struct bpf_map *m;
+	const char *path;
+	int fd, err;
+
+	bpf_object__for_each_map(m, b->tc->obj) {
+		path = bpf_map__pin_path(m);
+		if (!path || access(path, F_OK))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -errno;
+		err = map_info(fd, &info);
+		close(fd);
+		if (err)
+			return err;
+		if (info.type == bpf_map__type(m) &&
+		    info.key_size == bpf_map__key_size(m) &&
+		    info.value_size == bpf_map__value_size(m) &&
+		    info.max_entries == bpf_map__max_entries(m))
+			continue;
+		log_error("pinned map %s is not what this tunlock (layout %d) "
+			  "knows: type %u, key %u, value %u bytes, %u entries; "
+			  "expected type %u, key %u, value %u bytes, %u "
+			  "entries. These pins are another tunlock version's: "
+			  "nothing was changed; remove them with that "
+			  "version's `tunlock stop`, or `tunlock stop "
+			  "--pin-dir %s`, then start again",
+			  bpf_map__name(m), TL_LAYOUT_VERSION, info.type,
+			  info.key_size, info.value_size, info.max_entries,
+			  bpf_map__type(m), bpf_map__key_size(m),
+			  bpf_map__value_size(m), bpf_map__max_entries(m),
+			  b->pin_dir);
+		return -EPROTO;
+	}
+	err = tl_pins_read_state(b->pin_dir, &st);
+	if (err == -EPROTO) {
+		log_error("the pinned state in %s has layout %u; this tunlock "
+			  "knows layout %d. Nothing was changed; remove the "
+			  "pins with that version's `tunlock stop` (or "
+			  "`tunlock stop --pin-dir %s`), then start again",
+			  b->pin_dir, st.layout_version, TL_LAYOUT_VERSION,
+			  b->pin_dir);
+		return err;
+	}
+	return 0;
+}
+
 /* Opens one layer's object with its maps pinned by name in pin_dir. */
 #define OPEN_LAYER(skel_type, field, b)                                         \
 	({                                                                      \
@@ -161,6 +271,11 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 	if (err) {
 		log_error("opening the BPF objects: %s", strerror(-err));
 		return err;
+	}
+	if (b->adopted) {
+		err = check_pinned_layout(b);
+		if (err)
+			return err;
 	}
 	err = socket_bpf__load(b->sock);
 	if (!err)
@@ -373,19 +488,7 @@ int tl_record_netns(int state_fd)
 /* Asks a running agent to leave before its pins go. */
 static void stop_agent(uint32_t pid)
 {
-	char path[64], comm[32] = "";
-	FILE *f;
-
-	if (!pid)
-		return;
-	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	if (strncmp(comm, "tunlock", 7))
+	if (!pid || !is_tunlock(pid))
 		return;
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 50 && !kill(pid, 0); i++)
@@ -397,15 +500,12 @@ int tl_pins_remove(const char *pin_dir)
 	struct tl_state state = {};
 	char path[PATH_MAX];
 	struct dirent *e;
-	__u32 zero = 0;
 	int fd, err = 0;
 	DIR *d;
 
-	fd = tl_pins_open_map(pin_dir, TL_MAP_STATE);
-	if (fd >= 0) {
-		bpf_map_lookup_elem(fd, &zero, &state);
-		close(fd);
-	}
+	/* pins of another layout are removed all the same, unread */
+	if (tl_pins_read_state(pin_dir, &state))
+		memset(&state, 0, sizeof(state));
 	stop_agent(state.agent_pid);
 	if (state.netns_ino && state.netns_ino != self_netns())
 		log_warn("TC filters live in another network namespace "

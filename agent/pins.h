@@ -13,6 +13,8 @@
 
 #include <linux/types.h>
 
+#include "tunlock.h"
+
 #define TL_DEFAULT_PIN_DIR "/sys/fs/bpf/tunlock"
 #define TL_TC_HANDLE 0x746c
 #define TL_TC_PRIORITY 1
@@ -64,6 +66,15 @@ int tl_bpf_detach_tc(int ifindex);
 
 /* Sum over CPUs of counter idx (TL_COUNTER_INDEX) of the counters map. */
 int tl_counter_read(int counters_fd, __u32 idx, __u64 *sum);
+
+/*
+ * The pinned state (tl_state), read only when its layout is this agent's:
+ * -EPROTO when pins of another tunlock version are there, -ENOENT when
+ * nothing is pinned.
+ */
+int tl_pins_read_state(const char *pin_dir, struct tl_state *st);
+/* The pid of a live agent that keeps these pins (not us), else 0. */
+unsigned int tl_pins_agent(const char *pin_dir);
 
 /* Pinned objects, for status and stop (no agent needed). */
 int tl_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "names.h"
+#include "pins.h"
+
+#include "version.h"
+
+static int read_tunnels(int fd, struct tl_metrics *m)
+{
+	for (__u32 t = 0; t < TL_MAX_TUNNELS; t++) {
+		struct tl_tunnel_state st;
+
+		if (bpf_map_lookup_elem(fd, &t, &st))
+			return -errno;
+		if (!st.name[0])
+			continue;
+		struct tl_metrics_tunnel *mt = &m->tunnels[m->ntunnels++];
+
+		snprintf(mt->name, sizeof(mt->name), "%s", st.name);
+		snprintf(mt->ifname, sizeof(mt->ifname), "%s", st.ifname);
+		mt->up = st.flags & TL_TUNNEL_UP;
+	}
+	return 0;
+}
+
+static void read_ifaces(int fd, struct tl_metrics *m)
+{
+	__u32 key, next, *prev = NULL;
+	struct tl_iface v;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(fd, &next, &v)) {
+			if (v.flags & TL_IFACE_TUNNEL)
+				m->ifaces_tunnel++;
+			else if (v.flags & TL_IFACE_GUARDED)
+				m->ifaces_guarded++;
+			else
+				m->ifaces_unguarded++;
+		}
+		key = next;
+		prev = &key;
+	}
+}
+
+int tl_metrics_collect(struct tl_bpf *b, struct tl_metrics *m)
+{
+	int cfd = tl_bpf_map_fd(b, TL_MAP_COUNTERS);
+	int efd = tl_bpf_map_fd(b, TL_MAP_EVENT_STATS);
+	struct tl_state st;
+	__u32 zero = 0;
+	int err;
+
+	for (__u32 i = 0; i < TL_COUNTERS; i++)
+		if ((err = tl_counter_read(cfd, i, &m->counters[i])))
+			return err;
+	for (__u32 i = 0; i < TL_EVSTATS; i++)
+		if ((err = tl_counter_read(efd, i, &m->evstats[i])))
+			return err;
+	m->ntunnels = 0;
+	err = read_tunnels(tl_bpf_map_fd(b, TL_MAP_TUNNELS), m);
+	if (err)
+		return err;
+	m->ifaces_guarded = m->ifaces_tunnel = m->ifaces_unguarded = 0;
+	read_ifaces(tl_bpf_map_fd(b, TL_MAP_IFACES), m);
+	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_STATE), &zero, &st))
+		return -errno;
+	m->generation = st.generation;
+	m->mode = st.mode;
+	m->applied_ns = st.applied_ns;
+	return 0;
+}
+
+static void header(FILE *f, const char *name, const char *type,
+		   const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static double seconds(uint64_t ns)
+{
+	return ns / 1e9;
+}
+
+static void format_decisions(FILE *f, const struct tl_metrics *m)
+{
+	header(f, "tunlock_leaks_total", "counter",
+	       "Leak attempts judged, by layer, reason (leak class) and "
+	       "verdict (blocked, redirected, audit). Exact: counted per packet "
+	       "or call in the kernel, whatever events were suppressed.");
+	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
+		for (__u32 r = TL_REASON_NONE + 1; r < TL_ALLOW_FIRST; r++)
+			for (__u32 v = TL_VERDICT_BLOCKED; v < TL_VERDICT_MAX;
+			     v++)
+				fprintf(f,
+					"tunlock_leaks_total{layer=\"%s\","
+					"reason=\"%s\",verdict=\"%s\"} %llu\n",
+					tl_layer_name(l), tl_reason_name(r),
+					tl_verdict_name(v),
+					(unsigned long long)m->counters
+						[TL_COUNTER_INDEX(l, r, v)]);
+	header(f, "tunlock_allowed_total", "counter",
+	       "Packets and calls allowed outside the tunnel or through it, by "
+	       "layer and reason.");
+	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
+		for (__u32 r = TL_ALLOW_FIRST; r < TL_REASON_MAX; r++)
+			fprintf(f,
+				"tunlock_allowed_total{layer=\"%s\",reason=\"%s\"} "
+				"%llu\n",
+				tl_layer_name(l), tl_reason_name(r),
+				(unsigned long long)m->counters[TL_COUNTER_INDEX(
+					l, r, TL_VERDICT_PASS)]);
+}
+
+static void format_events(FILE *f, const struct tl_metrics *m)
+{
+	static const char *const outcome[TL_EVSTAT_MAX] = {
+		[TL_EVSTAT_EMITTED] = "emitted",
+		[TL_EVSTAT_SUPPRESSED] = "suppressed",
+		[TL_EVSTAT_LOST] = "lost",
+	};
+
+	header(f, "tunlock_events_total", "counter",
+	       "Leak events by reason and outcome: emitted to the ring buffer, "
+	       "suppressed by the rate limit, lost to a full ring buffer.");
+	for (__u32 r = TL_REASON_NONE + 1; r < TL_ALLOW_FIRST; r++)
+		for (__u32 k = 0; k < TL_EVSTAT_MAX; k++)
+			fprintf(f,
+				"tunlock_events_total{reason=\"%s\",outcome=\"%s\"} "
+				"%llu\n",
+				tl_reason_name(r), outcome[k],
+				(unsigned long long)m->evstats[TL_EVSTAT_INDEX(r, k)]);
+	header(f, "tunlock_feed_lines_total", "counter",
+	       "Lines of the event feed written, or dropped because its "
+	       "consumer did not keep up.");
+	fprintf(f, "tunlock_feed_lines_total{result=\"written\"} %llu\n",
+		(unsigned long long)m->lines_written);
+	fprintf(f, "tunlock_feed_lines_total{result=\"dropped\"} %llu\n",
+		(unsigned long long)m->lines_dropped);
+}
+
+static void format_state(FILE *f, const struct tl_metrics *m)
+{
+	header(f, "tunlock_tunnel_up", "gauge",
+	       "1 when the tunnel's interface is up, else 0.");
+	for (unsigned int t = 0; t < m->ntunnels; t++)
+		fprintf(f, "tunlock_tunnel_up{tunnel=\"%s\",interface=\"%s\"} %d\n",
+			m->tunnels[t].name, m->tunnels[t].ifname,
+			m->tunnels[t].up);
+	header(f, "tunlock_interfaces", "gauge",
+	       "Interfaces of the agent's network namespace by role: guarded "
+	       "(TC egress attached), tunnel, unguarded (attach failed).");
+	fprintf(f, "tunlock_interfaces{role=\"guarded\"} %u\n",
+		m->ifaces_guarded);
+	fprintf(f, "tunlock_interfaces{role=\"tunnel\"} %u\n", m->ifaces_tunnel);
+	fprintf(f, "tunlock_interfaces{role=\"unguarded\"} %u\n",
+		m->ifaces_unguarded);
+	header(f, "tunlock_policy_generation", "gauge",
+	       "Generation of the policy in force (one more per reload).");
+	fprintf(f, "tunlock_policy_generation %u\n", m->generation);
+	header(f, "tunlock_policy_audit_mode", "gauge",
+	       "1 when the policy in force is in audit mode, 0 when enforcing.");
+	fprintf(f, "tunlock_policy_audit_mode %d\n", m->mode == TL_MODE_AUDIT);
+	header(f, "tunlock_policy_applied_timestamp_seconds", "gauge",
+	       "When the policy in force was switched in (Unix time).");
+	fprintf(f, "tunlock_policy_applied_timestamp_seconds %.3f\n",
+		seconds(m->applied_ns));
+}
+
+static void format_agent(FILE *f, const struct tl_metrics *m)
+{
+	header(f, "tunlock_reloads_total", "counter",
+	       "Policy reloads (SIGHUP or a change of the file) by result; a "
+	       "failed one leaves the running policy in force.");
+	fprintf(f, "tunlock_reloads_total{result=\"success\"} %llu\n",
+		(unsigned long long)m->reloads_ok);
+	fprintf(f, "tunlock_reloads_total{result=\"failure\"} %llu\n",
+		(unsigned long long)m->reloads_failed);
+	header(f, "tunlock_last_reload_timestamp_seconds", "gauge",
+	       "When the last reload was attempted (Unix time; 0: none yet).");
+	fprintf(f, "tunlock_last_reload_timestamp_seconds %.3f\n",
+		seconds(m->last_reload_ns));
+	header(f, "tunlock_last_reload_success", "gauge",
+	       "1 when the last reload succeeded (or none was tried), else 0.");
+	fprintf(f, "tunlock_last_reload_success %d\n",
+		!m->last_reload_ns || m->last_reload_ok);
+	header(f, "tunlock_agent_start_time_seconds", "gauge",
+	       "When this agent started (Unix time).");
+	fprintf(f, "tunlock_agent_start_time_seconds %.3f\n",
+		seconds(m->start_ns));
+	header(f, "tunlock_build_info", "gauge",
+	       "The agent's version and the pinned map layout it knows.");
+	fprintf(f, "tunlock_build_info{version=\"%s\",layout=\"%d\"} 1\n",
+		TL_VERSION, TL_LAYOUT_VERSION);
+}
+
+void tl_metrics_format(FILE *f, const struct tl_metrics *m)
+{
+	format_decisions(f, m);
+	format_events(f, m);
+	format_state(f, m);
+	format_agent(f, m);
+}
+
+int tl_metrics_write(const char *path, const struct tl_metrics *m)
+{
+	char tmp[4096];
+	FILE *f;
+	int fd, err = 0;
+
+	/* same directory: rename(2) is atomic only within a file system */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	tl_metrics_format(f, m);
+	if (fflush(f) || ferror(f))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Prometheus metrics in the text exposition format, written atomically
+ * (a temporary file in the same directory, then rename) for
+ * node_exporter's textfile collector. docs/metrics.md lists them.
+ */
+#ifndef TUNLOCK_METRICS_H
+#define TUNLOCK_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tunlock.h"
+
+struct tl_bpf;
+
+struct tl_metrics_tunnel {
+	char name[TL_NAME_LEN];
+	char ifname[16];
+	bool up;
+};
+
+struct tl_metrics {
+	/* from the kernel */
+	__u64 counters[TL_COUNTERS];
+	__u64 evstats[TL_EVSTATS];
+	struct tl_metrics_tunnel tunnels[TL_MAX_TUNNELS];
+	unsigned int ntunnels;
+	unsigned int ifaces_guarded, ifaces_tunnel, ifaces_unguarded;
+	__u32 generation;
+	__u32 mode;
+	uint64_t applied_ns; /* CLOCK_REALTIME */
+	/* from the agent */
+	uint64_t reloads_ok, reloads_failed;
+	uint64_t last_reload_ns; /* CLOCK_REALTIME, 0: none yet */
+	bool last_reload_ok;
+	uint64_t lines_written, lines_dropped;
+	uint64_t start_ns; /* CLOCK_REALTIME */
+};
+
+/* The kernel's part, from the agent's map descriptors. */
+int tl_metrics_collect(struct tl_bpf *b, struct tl_metrics *m);
+void tl_metrics_format(FILE *f, const struct tl_metrics *m);
+/* Writes path atomically; returns 0 or a negative errno. */
+int tl_metrics_write(const char *path, const struct tl_metrics *m);
+
+#endif
