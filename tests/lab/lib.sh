@@ -854,13 +854,17 @@ lab_sender_stop() {
 # ---------------------------------------------------------------- agent
 # lab_write_policy FILE [--mode enforce|audit] [--lan allow|block] [--client cgroup|fwmark|both]
 #                  [--no-socket enforce|allow] [--ipv6 tunnel|block]
+#                  [--events '{rate: N, burst: M}'] [--allow CIDR]
 # A policy (docs/policy.md) for this lab's actual cgroups: attach at $LAB_CG/prot; prot/apps
 # gets "locked" (or "lan-ok" with --lan allow), prot/lan "lan-ok", prot/exempt is exempt.
 lab_write_policy() {
 	local f=$1 mode=enforce lan=block client=both nosock=enforce appsprof=locked ipv6=tunnel
+	local events= allow=
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--events) events=$2; shift ;;
+		--allow) allow=$2; shift ;;
 		--mode) mode=$2; shift ;;
 		--lan) lan=$2; shift ;;
 		--client) client=$2; shift ;;
@@ -891,8 +895,10 @@ lab_write_policy() {
 		echo "  - name: locked"
 		echo "    lan: block"
 		echo "    ipv6: $ipv6"
+		[ -n "$allow" ] && echo "    allow: [{cidr: $allow}]"
 		echo "  - name: lan-ok"
 		echo "    lan: allow"
+		[ -n "$allow" ] && echo "    allow: [{cidr: $allow}]"
 		echo "cgroups:"
 		echo "  - path: $LAB_CGREL_PROT"
 		echo "    profile: locked"
@@ -902,6 +908,7 @@ lab_write_policy() {
 		echo "    profile: lan-ok"
 		echo "  - path: $LAB_CGREL_EXEMPT"
 		echo "    exempt: true"
+		[ -n "$events" ] && echo "events: $events"
 	} >"$f"
 }
 
@@ -922,11 +929,13 @@ lab_tunlock() {
 
 lab_have_agent() { [ -x "$TUNLOCK" ]; }
 
-# lab_agent_start POLICY_FILE: tunlock run -c FILE --pin-dir $LAB_PIN in the client netns,
-# process in $LAB_CG/agent, events (stdout) to $LAB_AGENT_OUT; waits (15 s) until
-# `tunlock status --pin-dir` exits 0. Refuses to run in the initial network namespace.
+# lab_agent_start POLICY_FILE [RUN_ARGS...]: tunlock run -c FILE --pin-dir $LAB_PIN RUN_ARGS in
+# the client netns, process in $LAB_CG/agent, events (stdout, or the file of --events) in
+# $LAB_AGENT_OUT; waits (15 s) until `tunlock status --pin-dir` exits 0. Refuses to run in the
+# initial network namespace.
 lab_agent_start() {
-	local policy=$1
+	local policy=$1 a prev=
+	shift
 	lab_have_agent || { LAB_ERR="no tunlock binary at $TUNLOCK"; return 1; }
 	[ -r "$policy" ] || { LAB_ERR="no policy file $policy"; return 1; }
 	if _lab_ns_unsafe "$NS_CLIENT"; then
@@ -942,10 +951,14 @@ lab_agent_start() {
 		{ LAB_ERR="labguard snapshot failed"; return 1; }
 	LAB_AGENT_N=$((LAB_AGENT_N + 1))
 	LAB_AGENT_OUT=$LAB_STATE/agent$LAB_AGENT_N.out
+	for a in "$@"; do
+		[ "$prev" = --events ] && LAB_AGENT_OUT=$a
+		prev=$a
+	done
 	(
 		echo "$BASHPID" >"$LAB_CG/agent/cgroup.procs" || exit 126
-		_lab_agent_exec "$TUNLOCK" run -c "$policy" --pin-dir "$LAB_PIN"
-	) </dev/null >"$LAB_AGENT_OUT" 2>"$LAB_STATE/agent$LAB_AGENT_N.err" &
+		_lab_agent_exec "$TUNLOCK" run -c "$policy" --pin-dir "$LAB_PIN" "$@"
+	) </dev/null >"$LAB_STATE/agent$LAB_AGENT_N.out" 2>"$LAB_STATE/agent$LAB_AGENT_N.err" &
 	LAB_AGENT_PID=$!
 	LAB_PID[agent$LAB_AGENT_N]=$LAB_AGENT_PID
 	echo "$LAB_AGENT_PID agent$LAB_AGENT_N" >>"$LAB_STATE/pids"
@@ -1074,6 +1087,7 @@ lab_teardown() {
 		lab_tunlock stop --pin-dir "$LAB_PIN" >>"$LAB_STATE/teardown.log" 2>&1 ||
 			_lab_log "tunlock stop failed (see teardown.log); removing pins by hand"
 	fi
+	_lab_check_feed_schema
 	# 2. processes: by pid (only ours), then whatever is left in the lab cgroup or namespaces
 	if [ -f "$LAB_STATE/pids" ]; then
 		while read -r pid name; do
@@ -1106,6 +1120,22 @@ lab_teardown() {
 		rm -rf "$LAB_STATE"
 	fi
 	return "$rc"
+}
+
+# Every event the lab's agents wrote (stdout, --events files and their rotated copies) must
+# match the documented schema (docs/events.schema.json, docs/events-ecs.schema.json).
+_lab_check_feed_schema() {
+	local files=() f out
+	for f in "$LAB_STATE"/agent*.out "$LAB_STATE"/*.events*; do
+		[ -f "$f" ] && [ ! -p "$f" ] && [ -s "$f" ] && files+=("$f")
+	done
+	[ "${#files[@]}" -gt 0 ] || return 0
+	if out=$("$LAB_PY" "$LAB_LIB_DIR/schema.py" "${files[@]}" 2>&1); then
+		pass "${LAB_TEST}_event_schema"
+		note "schema: $(echo "$out" | tail -1)"
+	else
+		fail "${LAB_TEST}_event_schema" "$(echo "$out" | head -3 | cut -c1-300 | tr '\n' '|')"
+	fi
 }
 
 # _lab_kill_cgroup DIR: kill every process in the cgroup subtree DIR, wait (5 s) until empty
