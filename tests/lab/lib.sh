@@ -854,7 +854,8 @@ lab_sender_stop() {
 # ---------------------------------------------------------------- agent
 # lab_write_policy FILE [--mode enforce|audit] [--lan allow|block] [--client cgroup|fwmark|both]
 #                  [--no-socket enforce|allow] [--ipv6 tunnel|block]
-#                  [--events '{rate: N, burst: M}'] [--allow CIDR]
+#                  [--events '{rate: N, burst: M}'] [--allow RULE]
+# (--allow: one allow rule, e.g. '{cidr: 203.0.113.10/32}', for both profiles)
 # A policy (docs/policy.md) for this lab's actual cgroups: attach at $LAB_CG/prot; prot/apps
 # gets "locked" (or "lan-ok" with --lan allow), prot/lan "lan-ok", prot/exempt is exempt.
 lab_write_policy() {
@@ -895,10 +896,10 @@ lab_write_policy() {
 		echo "  - name: locked"
 		echo "    lan: block"
 		echo "    ipv6: $ipv6"
-		[ -n "$allow" ] && echo "    allow: [{cidr: $allow}]"
+		[ -n "$allow" ] && echo "    allow: [$allow]"
 		echo "  - name: lan-ok"
 		echo "    lan: allow"
-		[ -n "$allow" ] && echo "    allow: [{cidr: $allow}]"
+		[ -n "$allow" ] && echo "    allow: [$allow]"
 		echo "cgroups:"
 		echo "  - path: $LAB_CGREL_PROT"
 		echo "    profile: locked"
