@@ -272,11 +272,10 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 		log_error("opening the BPF objects: %s", strerror(-err));
 		return err;
 	}
-	if (b->adopted) {
-		err = check_pinned_layout(b);
-		if (err)
-			return err;
-	}
+	/* also when tl_state is missing: another version may lack it */
+	err = check_pinned_layout(b);
+	if (err)
+		return err;
 	err = socket_bpf__load(b->sock);
 	if (!err)
 		err = cgroup_skb_bpf__load(b->skb);

@@ -146,7 +146,7 @@ static int snapshot(const char *pin_dir, struct snapshot *s)
 	int err;
 
 	memset(s, 0, sizeof(*s));
-	err = lookup_pinned(pin_dir, TL_MAP_STATE, 0, &s->state);
+	err = tl_pins_read_state(pin_dir, &s->state);
 	if (err)
 		return err;
 	lookup_pinned(pin_dir, TL_MAP_SETTINGS, s->state.active_slot,
@@ -328,6 +328,21 @@ int tl_status(const char *pin_dir, bool json, FILE *out)
 	if (!s)
 		return 1;
 	err = snapshot(pin_dir, s);
+	if (err == -EPROTO) {
+		/* another version's pins: say so, read nothing more */
+		if (json)
+			fprintf(out, "{\"enforcing\":null,\"pin_dir\":\"%s\","
+				     "\"layout\":%u,\"known_layout\":%d}\n",
+				pin_dir, s->state.layout_version,
+				TL_LAYOUT_VERSION);
+		else
+			fprintf(out, "unknown: %s holds pins of layout %u (another "
+				     "tunlock version); this one knows layout %d\n",
+				pin_dir, s->state.layout_version,
+				TL_LAYOUT_VERSION);
+		free(s);
+		return 1;
+	}
 	if (err) {
 		if (json)
 			fprintf(out, "{\"enforcing\":false,\"pin_dir\":\"%s\"}\n",

@@ -4,6 +4,8 @@
   labbpf.py cgroup CGDIR      ids of the programs attached at cgroup CGDIR (not inherited), one a line
   labbpf.py pinned PINDIR     ids of the programs that pins under PINDIR hold (pinned programs and
                               the programs of pinned links), one a line
+  labbpf.py links PINDIR      "LINK_ID PROG_ID" of every link pinned under PINDIR, one a line
+  labbpf.py tc NETNS DEV      ids of the programs of DEV's TC egress filters in network namespace NETNS
   labbpf.py alive ID...       the ids among ID... that still exist, one a line
 Exit 0; exit 2 if bpftool is missing or fails.
 """
@@ -35,6 +37,16 @@ def main():
         elif cmd == "pinned":
             ids = [p["id"] for p in bpftool("-f", "prog", "show") if under(p.get("pinned"), args[0])]
             ids += [ln["prog_id"] for ln in bpftool("-f", "link", "show") if under(ln.get("pinned"), args[0])]
+        elif cmd == "links":
+            for ln in sorted(bpftool("-f", "link", "show"), key=lambda x: x["id"]):
+                if under(ln.get("pinned"), args[0]):
+                    print("%d %d" % (ln["id"], ln["prog_id"]))
+            return 0
+        elif cmd == "tc":
+            r = subprocess.run(["ip", "netns", "exec", args[0], "bpftool", "-j", "net", "show", "dev", args[1]],
+                               capture_output=True, text=True, timeout=30)
+            nets = json.loads(r.stdout or "[]")
+            ids = [f["id"] for n in nets for f in n.get("tc", []) if f.get("kind") == "clsact/egress"]
         elif cmd == "alive":
             have = {p["id"] for p in bpftool("prog", "show")}
             ids = [int(a) for a in args if int(a) in have]

@@ -909,7 +909,7 @@ lab_write_policy() {
 		echo "    profile: lan-ok"
 		echo "  - path: $LAB_CGREL_EXEMPT"
 		echo "    exempt: true"
-		[ -n "$events" ] && echo "events: $events"
+		[ -z "$events" ] || echo "events: $events"
 	} >"$f"
 }
 
@@ -972,7 +972,9 @@ lab_agent_start() {
 			_lab_guard_check
 			return 1
 		fi
-		lab_tunlock status --pin-dir "$LAB_PIN" >/dev/null 2>&1 && break
+		# enforcing, and by this agent (not only pins an earlier one left)
+		grep -q 'enforcing; events follow' "$LAB_STATE/agent$LAB_AGENT_N.err" &&
+			lab_tunlock status --pin-dir "$LAB_PIN" >/dev/null 2>&1 && break
 		sleep 0.1
 	done
 	if ! _lab_guard_check; then
