@@ -23,7 +23,17 @@ LIB_OBJS := $(filter-out $(OUT)/agent/main.o,$(AGENT_OBJS))
 # skeletons and objects are kept: tests and benchmarks include them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-.PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install
+.PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install units
+
+# Installation (make install PREFIX=/usr DESTDIR=/tmp/stage)
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/tunlock
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+METRICSDIR ?= /var/lib/prometheus/node-exporter
+UNITS := tunlock.service tunlock-apply.service
 all: $(OUT)/tunlock
 
 $(OUT) $(OUT)/agent:
@@ -84,6 +94,29 @@ demo: deps all
 bench: deps all $(OUT)/bench_tc
 	$(OUT)/bench_tc
 
+# Units name the installed paths.
+units: $(addprefix $(OUT)/systemd/,$(UNITS))
+
+$(OUT)/systemd/%: packaging/systemd/%.in Makefile
+	mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		-e 's|@METRICSDIR@|$(METRICSDIR)|g' $< > $@.tmp && mv $@.tmp $@
+
+install: all units
+	install -D -m 0755 $(OUT)/tunlock $(DESTDIR)$(SBINDIR)/tunlock
+	for u in $(UNITS); do \
+		install -D -m 0644 $(OUT)/systemd/$$u $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -D -m 0644 man/tunlock.8 $(DESTDIR)$(MANDIR)/man8/tunlock.8
+	install -D -m 0644 man/tunlock-policy.5 $(DESTDIR)$(MANDIR)/man5/tunlock-policy.5
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 examples/*.yaml deploy/kubernetes/daemonset.yaml \
+		$(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 docs/*.md docs/*.json $(DESTDIR)$(DOCDIR)/
+	install -D -m 0644 packaging/logrotate.tunlock \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/tunlock
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/tunlock
+
 clean:
 	rm -rf $(OUT)
 
@@ -94,3 +127,4 @@ help:
 	@echo "make demo     show leaks without tunlock and none with it (root)"
 	@echo "make bench    per-packet cost of the packet programs vs empty ones (root)"
 	@echo "make vmlinux  regenerate vmlinux/vmlinux.h from the running kernel"
+	@echo "make install  binary, systemd units, man pages, examples (PREFIX, DESTDIR)"

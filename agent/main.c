@@ -50,6 +50,7 @@ static const char usage_main[] =
 	"          interfaces and stream leak events\n"
 	"  apply   load, pin and attach the policy, then exit (early boot;\n"
 	"          `run` takes over without a gap)\n"
+	"  reload  ask the running agent to reload its policy\n"
 	"  status  show what is enforced, from the pinned objects alone\n"
 	"  stop    detach and unpin everything (the way back to normal)\n"
 	"  help    show this text, or `tunlock help COMMAND`\n"
@@ -124,6 +125,18 @@ static const char usage_apply[] =
 	"\n"
 	"Exit status: 0 applied, 1 when the policy or the kernel refuses (or\n"
 	"an agent runs: reload it with SIGHUP instead), 2 usage error.\n";
+
+static const char usage_reload[] =
+	"Usage: tunlock reload [--pin-dir DIR]\n"
+	"\n"
+	"Asks the agent that keeps DIR's pins to reload its policy (SIGHUP):\n"
+	"for ExecReload= and for scripts. A policy that does not check is\n"
+	"logged by the agent and leaves the running one in force.\n"
+	"\n"
+	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit status: 0 asked, 1 no agent runs, 2 usage error.\n";
 
 static const char usage_status[] =
 	"Usage: tunlock status [--json] [--pin-dir DIR]\n"
@@ -304,6 +317,28 @@ static int cmd_status(int argc, char **argv)
 	return tl_status(o.pin_dir, o.json, stdout);
 }
 
+static int cmd_reload(int argc, char **argv)
+{
+	struct options o = {};
+	int err = parse_options(argc, argv, "p", usage_reload, &o);
+	unsigned int pid;
+
+	if (err)
+		return err;
+	pid = tl_pins_agent(o.pin_dir);
+	if (!pid) {
+		fprintf(stderr, "tunlock: no agent keeps %s\n", o.pin_dir);
+		return 1;
+	}
+	if (kill(pid, SIGHUP)) {
+		fprintf(stderr, "tunlock: signalling pid %u: %s\n", pid,
+			strerror(errno));
+		return 1;
+	}
+	printf("asked the agent (pid %u) to reload\n", pid);
+	return 0;
+}
+
 static int cmd_stop(int argc, char **argv)
 {
 	struct options o = {};
@@ -472,7 +507,10 @@ static bool config_changed(struct agent *a)
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (void *)p;
 
-			if (ev->len && !strcmp(ev->name, base))
+			/* "..data": a Kubernetes ConfigMap volume swaps this
+			 * symlink to update every file in it at once */
+			if (ev->len && (!strcmp(ev->name, base) ||
+					!strcmp(ev->name, "..data")))
 				hit = true;
 			p += sizeof(*ev) + ev->len;
 		}
@@ -859,6 +897,7 @@ static const struct command {
 	{ "check", cmd_check, usage_check },
 	{ "run", cmd_run, usage_run },
 	{ "apply", cmd_apply, usage_apply },
+	{ "reload", cmd_reload, usage_reload },
 	{ "status", cmd_status, usage_status },
 	{ "stop", cmd_stop, usage_stop },
 };
