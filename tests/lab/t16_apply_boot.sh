@@ -52,5 +52,29 @@ out=$(lab_tunlock apply -c "$LAB_STATE/policy.yaml" --pin-dir "$LAB_PIN" 2>&1)
 rc=$?
 check t16_apply_refuses_live_agent "apply with an agent running exited $rc: $(echo "$out" | tail -1)" \
 	eval '[ "$rc" = 1 ] && echo "$out" | grep -q "an agent (pid $LAB_AGENT_PID) keeps"'
+# coverage: every leak class of SPEC section 1, with a level and a reason, from the pins alone
+lsm=0; grep -q bpf /sys/kernel/security/lsm 2>/dev/null && lsm=1
+cov=$("$LAB_PY" - "$st" "$lsm" <<'PY'
+import json, sys
+st, lsm = json.loads(sys.argv[1]), sys.argv[2] == "1"
+cov = st.get("coverage", {})
+want = ["tunnel_down", "bypass", "dns", "ipv6", "stun", "raw_socket", "endpoint"]
+bad = [k for k in want if k not in cov or cov[k].get("level") not in ("full", "partial", "none") or not cov[k].get("why")]
+if st.get("features", {}).get("bpf_lsm") != lsm:
+    bad.append("features.bpf_lsm %s, kernel %s" % (st.get("features", {}).get("bpf_lsm"), lsm))
+if not lsm and "LSM" not in cov.get("raw_socket", {}).get("why", ""):
+    bad.append("raw_socket does not say BPF LSM is missing")
+print(" ".join(bad))
+PY
+)
+check t16_coverage "status coverage: ${cov}" [ -z "$cov" ]
+txt=$(lab_tunlock status --pin-dir "$LAB_PIN")
+covered() {
+	local c
+	for c in tunnel_down bypass dns ipv6 stun raw_socket endpoint; do
+		echo "$txt" | grep -Eq "^  $c +(full|partial|none) +[^ ]" || return 1
+	done
+}
+check t16_coverage_text "status text lacks the coverage of each class" covered
 expect_no_leaks t16_no_leaks
 lab_done
