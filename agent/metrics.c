@@ -18,14 +18,14 @@
 static int read_tunnels(int fd, struct tl_metrics *m)
 {
 	for (__u32 t = 0; t < TL_MAX_TUNNELS; t++) {
+		struct tl_metrics_tunnel *mt = &m->tunnels[m->ntunnels];
 		struct tl_tunnel_state st;
 
 		if (bpf_map_lookup_elem(fd, &t, &st))
 			return -errno;
 		if (!st.name[0])
 			continue;
-		struct tl_metrics_tunnel *mt = &m->tunnels[m->ntunnels++];
-
+		m->ntunnels++;
 		snprintf(mt->name, sizeof(mt->name), "%s", st.name);
 		snprintf(mt->ifname, sizeof(mt->ifname), "%s", st.ifname);
 		mt->up = st.flags & TL_TUNNEL_UP;
