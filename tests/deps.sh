@@ -11,7 +11,7 @@ lab=$(grep -v '^#' "$here/lab/packages.txt" 2>/dev/null | tr '\n' ' ')
 
 # promtool comes in Debian's prometheus package, whose installation would also
 # enable and start a Prometheus server: take promtool alone out of the .deb.
-promtool() {
+fetch_promtool() {
 	tools="$here/../build/tools"
 	command -v promtool >/dev/null 2>&1 || [ -x "$tools/promtool" ] && return 0
 	if [ "$(id -u)" -ne 0 ]; then
@@ -33,7 +33,7 @@ for p in $build $lab $ops; do
 		missing="$missing $p"
 done
 if [ -z "$missing" ]; then
-	promtool
+	fetch_promtool
 	exit $?
 fi
 
@@ -46,4 +46,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-promtool
+fetch_promtool
