@@ -2,12 +2,13 @@
 """Leak lab DNS client: one query over a socket path that the test names, with exact errno reporting.
 
   dnsprobe.py SERVER [--port P] [--name N] [--type A|AAAA] [--mode sendto|connect|tcp|raw]
-              [--family 4|6|mapped] [--timeout S] [--bind-dev DEV]
+              [--family 4|6|mapped] [--timeout S] [--bind-dev DEV] [--bind-late]
 
 --mode sendto: an unconnected UDP socket (sendto, recvfrom); connect: connected UDP (connect,
 send, recvfrom); tcp: connect, send, recv; raw: the UDP datagram written by hand on a raw IP
 socket, which no socket-level hook sees (only "sent" or an error is reported: nothing listens
-for the answer). --bind-dev: SO_BINDTODEVICE first. --family mapped: an AF_INET6 socket talking to the
+for the answer). --bind-dev: SO_BINDTODEVICE first, or with --bind-late after connect (so that
+connect's hook saw an unbound socket and send() runs none). --family mapped: an AF_INET6 socket talking to the
 IPv4 SERVER as ::ffff:SERVER. Prints one JSON object:
   {"answers": ["203.0.113.102"], "answer": "203.0.113.102", "rcode": 0, "from": "10.213.0.1", "from_port": 53,
    "peer": "10.213.0.1", "peer_port": 53, "error": null|"EPERM"|"ETIMEDOUT"|..., "stage": ...,
@@ -114,7 +115,7 @@ def run(a):
         return run_raw(a, res, msg)
     tcp = a.mode == "tcp"
     s = socket.socket(fam, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
-    if a.bind_dev:
+    if a.bind_dev and not a.bind_late:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, a.bind_dev.encode())
     s.settimeout(a.timeout)
     t0 = time.monotonic()
@@ -125,6 +126,8 @@ def run(a):
             s.connect(dst)
             p = s.getpeername()
             res["peer"], res["peer_port"] = plain(p[0]), p[1]
+            if a.bind_dev and a.bind_late:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, a.bind_dev.encode())
         res["stage"] = "send"
         if tcp:
             s.sendall(struct.pack("!H", len(msg)) + msg)
@@ -174,6 +177,7 @@ def main():
     ap.add_argument("--type", choices=("A", "AAAA"), default="A")
     ap.add_argument("--mode", choices=("sendto", "connect", "tcp", "raw"), default="sendto")
     ap.add_argument("--bind-dev")
+    ap.add_argument("--bind-late", action="store_true")
     ap.add_argument("--family", choices=("4", "6", "mapped"), default=None)
     ap.add_argument("--timeout", type=float, default=3)
     a = ap.parse_args()

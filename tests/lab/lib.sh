@@ -1135,6 +1135,10 @@ lab_agent_reload() {
 	local gen0 gen i
 	gen0=$(lab_json_get "$(lab_tunlock status --json --pin-dir "$LAB_PIN" 2>/dev/null)" generation)
 	lab_write_policy "$LAB_STATE/policy.yaml" "$@" || { LAB_ERR="cannot write the lab policy"; return 1; }
+	# status answers from the pins at once after a restart: SIGHUP kills an agent that has not
+	# taken over its signals yet, so wait for it to say it is enforcing
+	_lab_wait 10 grep -q 'enforcing;' "$LAB_STATE/agent$LAB_AGENT_N.err" ||
+		{ LAB_ERR="agent $LAB_AGENT_N never said it was enforcing"; return 1; }
 	[ -n "$LAB_AGENT_PID" ] && kill -HUP "$LAB_AGENT_PID" 2>/dev/null || { LAB_ERR="no agent to reload"; return 1; }
 	for ((i = 0; i < 100; i++)); do
 		gen=$(lab_json_get "$(lab_tunlock status --json --pin-dir "$LAB_PIN" 2>/dev/null)" generation)
