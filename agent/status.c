@@ -212,6 +212,11 @@ static __u64 dns_count(const struct snapshot *s, __u32 verdict)
 	return n;
 }
 
+static const char *tunnel_name(const struct snapshot *s, __u32 id)
+{
+	return id < TL_MAX_TUNNELS ? s->tunnels[id].name : "";
+}
+
 static void print_dns_text(const struct snapshot *s, FILE *out)
 {
 	const struct tl_settings *cfg = &s->settings;
@@ -230,8 +235,7 @@ static void print_dns_text(const struct snapshot *s, FILE *out)
 		if (tl_format_addr((const uint8_t *)r->addr, a, sizeof(a)))
 			continue;
 		fprintf(out, "  resolver %-24s tunnel %s\n", a,
-			r->tunnel < TL_MAX_TUNNELS ?
-				s->tunnels[r->tunnel].name : "?");
+			tunnel_name(s, r->tunnel));
 	}
 	for (int i = 0; i < TL_MAX_PROFILES; i++)
 		if (cfg->profiles[i].name[0])
@@ -256,8 +260,7 @@ static void print_dns_json(const struct snapshot *s, FILE *out)
 		if (tl_format_addr((const uint8_t *)r->addr, a, sizeof(a)))
 			continue;
 		fprintf(out, "%s{\"address\":\"%s\",\"tunnel\":\"%s\"}", sep, a,
-			r->tunnel < TL_MAX_TUNNELS ?
-				s->tunnels[r->tunnel].name : "");
+			tunnel_name(s, r->tunnel));
 		sep = ",";
 	}
 	fprintf(out, "],\"profiles\":[");

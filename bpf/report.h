@@ -14,7 +14,8 @@ struct tl_report {
 	__u32 ifindex;
 	struct tl_sock_owner *owner; /* packet layers: who made the socket */
 	bool current_task;	     /* socket layer: the caller is the owner */
-	const struct tl_dns_target *redirect; /* a DNS query's new destination */
+	/* socket layer: a DNS query's new destination */
+	const struct tl_dns_target *redirect;
 };
 
 /* Who created the socket of a packet, recorded by cgroup/sock_create. */

@@ -83,9 +83,10 @@ static __always_inline void addr_to_ctx(struct bpf_sock_addr *ctx, bool v6,
 
 /*
  * Sends the query to the tunnel resolver instead, and records what the
- * application asked for: resolvers (glibc, dig) drop an answer whose
- * source is not the server they asked, so recvmsg puts it back. Without
- * the record the answer is dropped and the query fails: nothing leaks.
+ * application asked for: resolvers (dnsmasq, clients of unconnected
+ * sockets) drop an answer whose source is not the server they asked, so
+ * recvmsg puts it back. Without the record the answer is dropped and the
+ * query fails: nothing leaks.
  */
 static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, bool v6,
 					struct tl_policy_view *v,

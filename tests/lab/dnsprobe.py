@@ -14,7 +14,7 @@ IPv4 SERVER as ::ffff:SERVER. Prints one JSON object:
    "peer": "10.213.0.1", "peer_port": 53, "error": null|"EPERM"|"ETIMEDOUT"|..., "stage": ...,
    "elapsed": s}
 "from" is the source recvfrom reported (UDP), "peer" what getpeername says (connected sockets).
-Like glibc and dig, an answer whose source is not the server asked, or whose id differs, is not
+Like dnsmasq, an answer whose source is not the server asked, or whose id differs, is not
 taken: the probe keeps waiting and ends with ETIMEDOUT (and "foreign": n). Exit 0 if an answer
 came, else 1. Bounded by --timeout (default 3 s).
 """
@@ -153,7 +153,7 @@ def run(a):
                 data, src = s.recvfrom(65535)
             res["from"], res["from_port"] = plain(src[0]), src[1]
             got = answers(data, qid)
-            # what glibc and dig do: only the server asked, only our id
+            # what dnsmasq does: only the server asked, only our id
             if got is None or plain(src[0]) != a.server or src[1] != a.port:
                 res["foreign"] += 1
                 continue

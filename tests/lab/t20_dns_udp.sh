@@ -3,7 +3,7 @@
 # and IPv6 sockets talking to an IPv4-mapped address (::ffff:10.213.0.1; unconnected, the kernel
 # runs sendmsg4 and brings the answer back through recvmsg6). The ISP's resolver is on the LAN.
 # With dns: redirect every query reaches the tunnel's resolver and the application takes the
-# answer as coming from the server it asked (glibc, dig, and the probe check the source); with
+# answer as coming from the server it asked (the probe checks the source, as dnsmasq does); with
 # dns: block every query fails at once with EPERM. Each case asserts what the application got,
 # that the ISP-side capture saw no packet, and what each resolver logged.
 . "$(dirname "$0")/lib.sh"

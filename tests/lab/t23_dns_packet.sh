@@ -4,7 +4,7 @@
 # the socket layer lets through) and only then bound to the uplink. The packet layers drop both on
 # the uplink with reason dns, and so for a profile that allows the LAN: the ISP's resolver is on
 # the LAN, and a LAN resolver forwards to the ISP. (Bound before it sends, the socket layer
-# refuses it at once.)
+# refuses it at once; and with an IPv4-only tunnel an IPv6 query is refused too.)
 . "$(dirname "$0")/lib.sh"
 lab_init t23
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
@@ -30,6 +30,8 @@ check t23_bound_late_no_answer "connected to the tunnel's resolver, then bound t
 # bound first: the socket layer already knows the query cannot go through the tunnel
 r=$(lab_dns apps "$LAB_TUN_SERVER_IP" --mode sendto --bind-dev up0 --timeout 1)
 expect_dns_eperm t23_bound_first_eperm "$r"
+# the tunnel carries IPv4 only: an IPv6 query has no resolver to go to and is refused, never sent
+expect_dns_eperm t23_ipv6_query_ipv4_only_tunnel "$(lab_dns apps "$LAB_ROUTER6_IP" --mode sendto --type AAAA)"
 expect_no_leaks t23_no_leaks
 expect_dns_logged t23_isp_logged_nothing isp "$isp0" -eq 0
 expect_dns_logged t23_tunnel_logged_nothing tundns "$tun0" -eq 0
