@@ -266,6 +266,41 @@ static void fill_event_limit(struct tl_event_limit *l, const struct tl_policy *p
 	l->tolerance_ns = l->interval_ns * (p->event_burst ? p->event_burst - 1 : 0);
 }
 
+/* The DNS ports and every tunnel's resolvers, in policy order (the order
+ * in which a redirect picks one). Validation keeps both within bounds. */
+static void fill_dns(struct tl_settings *s, const struct tl_policy *p)
+{
+	for (size_t i = 0; i < p->ndns_ports && i < TL_MAX_DNS_PORTS; i++)
+		s->dns_ports[s->ndns_ports++] = p->dns_ports[i];
+	for (size_t t = 0; t < p->ntunnels; t++) {
+		const struct tl_tunnel_cfg *tn = &p->tunnels[t];
+
+		for (size_t i = 0; i < tn->nresolvers; i++) {
+			struct tl_resolver *r = &s->resolvers[s->nresolvers];
+
+			if (s->nresolvers == TL_MAX_RESOLVERS)
+				return;
+			memcpy(r->addr, tn->resolvers[i].addr, 16);
+			r->tunnel = t;
+			s->nresolvers++;
+		}
+	}
+}
+
+/* Block is no flag: a profile the kernel does not know blocks DNS. */
+static __u32 profile_flags(const struct tl_profile_cfg *pr)
+{
+	__u32 f = pr->lan ? TL_PROFILE_LAN : 0;
+
+	if (pr->ipv6_block)
+		f |= TL_PROFILE_IPV6_BLOCK;
+	if (pr->dns == TL_DNS_MODE_REDIRECT)
+		f |= TL_PROFILE_DNS_REDIRECT;
+	else if (pr->dns == TL_DNS_MODE_ORDINARY)
+		f |= TL_PROFILE_DNS_ORDINARY;
+	return f;
+}
+
 static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
 			  uint32_t generation, uint64_t attach_id)
 {
@@ -278,12 +313,11 @@ static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
 	s->attach_cgroup_level = tl_cgroup_level(p->attach_cgroup);
 	fill_fast_endpoints(s, p);
 	fill_event_limit(&s->events, p);
+	fill_dns(s, p);
 	for (size_t i = 0; i < p->nprofiles && i < TL_MAX_PROFILES; i++) {
-		s->profiles[i].flags = p->profiles[i].lan ? TL_PROFILE_LAN : 0;
-		if (p->profiles[i].ipv6_block) {
-			s->profiles[i].flags |= TL_PROFILE_IPV6_BLOCK;
+		s->profiles[i].flags = profile_flags(&p->profiles[i]);
+		if (p->profiles[i].ipv6_block)
 			s->flags |= TL_SETTINGS_IPV6_BLOCK;
-		}
 		snprintf(s->profiles[i].name, TL_NAME_LEN, "%s",
 			 p->profiles[i].name);
 	}

@@ -96,6 +96,17 @@ static void put_addr(struct out *o, const char *key, const uint8_t addr[16],
 	put(o, ",\"%s\":\"%s\"", key, text);
 }
 
+/* Where a redirected DNS query went instead (null for other events). */
+static void put_redirect(struct out *o, const struct tl_event *ev)
+{
+	if (!ev->redirect_port) {
+		put(o, ",\"redirect_dst\":null,\"redirect_dport\":null");
+		return;
+	}
+	put_addr(o, "redirect_dst", ev->redirect_addr, ev->family);
+	put(o, ",\"redirect_dport\":%u", ev->redirect_port);
+}
+
 int tl_event_format(const struct tl_event *ev,
 		    const struct tl_event_context *ctx, char *buf, size_t len)
 {
@@ -130,6 +141,7 @@ int tl_event_format(const struct tl_event *ev,
 		put(&o, ",\"dport\":%u", ev->dport);
 	else
 		put(&o, ",\"dport\":null");
+	put_redirect(&o, ev);
 	put_str(&o, "interface", ctx->ifname, IF_NAMESIZE);
 	if (ev->ifindex)
 		put(&o, ",\"ifindex\":%u", ev->ifindex);

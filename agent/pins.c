@@ -36,9 +36,13 @@ const char *const tl_map_names[TL_MAP_COUNT] = {
 	[TL_MAP_EVENT_STATS] = "tl_event_stats",
 };
 
+/* In attach order: what undoes a DNS redirect is in place before anything
+ * redirects, and attribution before the packet layer that uses it. */
 const char *const tl_cgroup_progs[] = {
-	"tl_connect4",	   "tl_connect6",	   "tl_sendmsg4",
-	"tl_sendmsg6",	   "tl_sock_create", "tl_cgroup_skb_egress",
+	"tl_recvmsg4",	   "tl_recvmsg6",  "tl_getpeername4",
+	"tl_getpeername6", "tl_connect4",  "tl_connect6",
+	"tl_sendmsg4",	   "tl_sendmsg6",  "tl_sock_create",
+	"tl_cgroup_skb_egress",
 };
 const int tl_cgroup_prog_count =
 	sizeof(tl_cgroup_progs) / sizeof(tl_cgroup_progs[0]);

@@ -61,6 +61,7 @@ struct ctx {
 	size_t pathlen;
 	size_t nallow;			     /* allow rules over all profiles */
 	size_t nendpoints;		     /* endpoints over all tunnels */
+	size_t nresolvers;		     /* resolvers over all tunnels */
 	struct ep_ref eps[TL_MAX_ENDPOINTS]; /* those that parsed */
 	size_t neps;
 	bool profiles_cut; /* more than TL_MAX_PROFILES, already reported */
@@ -903,11 +904,18 @@ static void read_resolvers(struct ctx *c, const yaml_node_t *n,
 {
 	size_t i, j, len = seq_len(n);
 
-	if (len > TL_MAX_RESOLVERS) {
+	if (len > TL_MAX_TUNNEL_RESOLVERS) {
 		error_node(c, n, "too many resolvers (at most %d)",
+			   TL_MAX_TUNNEL_RESOLVERS);
+		return;
+	}
+	if (c->nresolvers + len > TL_MAX_RESOLVERS) {
+		error_node(c, n,
+			   "too many resolvers (at most %d over all tunnels)",
 			   TL_MAX_RESOLVERS);
 		return;
 	}
+	c->nresolvers += len;
 	t->resolvers = calloc(len ? len : 1, sizeof(*t->resolvers));
 	if (!t->resolvers) {
 		c->oom = true;
@@ -1104,6 +1112,7 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 		error_node(c, v[2],
 			   "ports need 'protocol: tcp' or 'protocol: udp'");
 	} else if (v[2]) {
+		r->ports_loc = node_loc(v[2]);
 		saved = push_key(c, "ports");
 		read_ports(c, v[2], r);
 		pop(c, saved);
@@ -1153,12 +1162,15 @@ static void read_profile(struct ctx *c, const yaml_node_t *n,
 	    {"lan", T_SCALAR, false},
 	    {"allow", T_SEQ, false},
 	    {"ipv6", T_SCALAR, false},
+	    {"dns", T_SCALAR, false},
 	};
 	static const char *const lan[] = {"block", "allow"};
 	static const char *const ipv6[] = {"tunnel", "block"};
-	yaml_node_t *v[4];
+	static const char *const dns[] = {"block", "redirect", "ordinary"};
+	yaml_node_t *v[ARRAY_SIZE(keys)];
 	const char *why;
 	size_t saved;
+	int i;
 
 	pr->loc = node_loc(n);
 	get_keys(c, n, keys, ARRAY_SIZE(keys), v);
@@ -1174,6 +1186,10 @@ static void read_profile(struct ctx *c, const yaml_node_t *n,
 		pr->lan = enum_val(c, v[1], "lan", lan, 2) == 1;
 	if (v[3])
 		pr->ipv6_block = enum_val(c, v[3], "ipv6", ipv6, 2) == 1;
+	if (v[4] && (i = enum_val(c, v[4], "dns", dns, 3)) >= 0) {
+		pr->dns = (enum tl_dns_mode)i;
+		pr->dns_loc = node_loc(v[4]);
+	}
 	saved = push_key(c, "allow");
 	if (v[2])
 		read_allows(c, v[2], pr);
@@ -1351,6 +1367,67 @@ static void read_events(struct ctx *c, const yaml_node_t *n)
 	pop(c, saved);
 }
 
+/* ---- DNS ---- */
+
+const char *tl_dns_mode_name(enum tl_dns_mode m)
+{
+	switch (m) {
+	case TL_DNS_MODE_REDIRECT:
+		return "redirect";
+	case TL_DNS_MODE_ORDINARY:
+		return "ordinary";
+	default:
+		return "block";
+	}
+}
+
+bool tl_policy_dns_port(const struct tl_policy *p, uint16_t port)
+{
+	for (size_t i = 0; i < p->ndns_ports; i++)
+		if (p->dns_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* What a DNS query is: UDP or TCP to one of these destination ports. */
+static void read_dns_ports(struct ctx *c, const yaml_node_t *n)
+{
+	struct tl_policy *p = c->p;
+	size_t i, len = seq_len(n);
+	uint16_t port;
+
+	if (!len) {
+		error_node(c, n,
+			   "an empty list recognises no DNS at all; omit "
+			   "'dns_ports' for the default [53, 853]");
+		return;
+	}
+	if (len > TL_MAX_DNS_PORTS) {
+		error_node(c, seq_item(c, n, TL_MAX_DNS_PORTS),
+			   "too many DNS ports (at most %d)", TL_MAX_DNS_PORTS);
+		return;
+	}
+	p->ndns_ports = 0;
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		size_t saved = push(c, "[%zu]", i);
+
+		if (want(c, item, T_SCALAR) &&
+		    !port_val(c, item, text(item), &port)) {
+			if (tl_policy_dns_port(p, port))
+				error_node(c, item, "duplicate DNS port %u",
+					   port);
+			else
+				p->dns_ports[p->ndns_ports++] = port;
+		}
+		pop(c, saved);
+	}
+	if (!tl_policy_dns_port(p, 53))
+		warn_at(c, node_loc(n),
+			"port 53 is not listed: plain DNS queries would not be "
+			"recognised as DNS");
+}
+
 static void read_root(struct ctx *c, const yaml_node_t *root)
 {
 	static const struct key keys[] = {
@@ -1358,11 +1435,12 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 	    {"no_socket", T_SCALAR, false}, {"tunnels", T_SEQ, true},
 	    {"profiles", T_SEQ, true},	    {"cgroups", T_SEQ, false},
 	    {"events", T_MAP, false},
+	    {"dns_ports", T_SEQ, false},
 	};
 	static const char *const modes[] = {"enforce", "audit"};
 	static const char *const nosock[] = {"enforce", "allow"};
 	struct tl_policy *p = c->p;
-	yaml_node_t *v[7];
+	yaml_node_t *v[ARRAY_SIZE(keys)];
 	const char *why;
 	size_t saved;
 	int i;
@@ -1398,6 +1476,10 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 	saved = push_key(c, "events");
 	if (v[6])
 		read_events(c, v[6]);
+	pop(c, saved);
+	saved = push_key(c, "dns_ports");
+	if (v[7])
+		read_dns_ports(c, v[7]);
 	pop(c, saved);
 }
 
@@ -1734,6 +1816,72 @@ static void check_allows(struct ctx *c)
 	}
 }
 
+/*
+ * A port entry of nothing but DNS ports allows nothing in a profile whose
+ * dns action decides DNS: the two rules contradict each other.
+ */
+static bool only_dns_ports(const struct tl_policy *p,
+			   const struct tl_port_range *r)
+{
+	if (r->hi - r->lo >= TL_MAX_DNS_PORTS)
+		return false;
+	for (unsigned port = r->lo; port <= r->hi; port++)
+		if (!tl_policy_dns_port(p, (uint16_t)port))
+			return false;
+	return true;
+}
+
+static void check_dns_allows(struct ctx *c, const struct tl_profile_cfg *pr)
+{
+	for (size_t i = 0; i < pr->nallow; i++) {
+		const struct tl_allow_rule *r = &pr->allow[i];
+		char a[64];
+
+		for (int k = 0; k < r->nports; k++) {
+			if (!only_dns_ports(c->p, &r->ports[k]))
+				continue;
+			tl_format_cidr(&r->cidr, a, sizeof(a));
+			error_at(c, r->ports_loc,
+				 "profile '%s': allow rule for %s names DNS "
+				 "port %u, but 'dns: %s' decides DNS outside "
+				 "the tunnel; a profile that must reach this "
+				 "resolver needs 'dns: ordinary'",
+				 pr->name, a, r->ports[k].lo,
+				 tl_dns_mode_name(pr->dns));
+			break;
+		}
+	}
+}
+
+/* Redirect needs somewhere to go; allow rules must not undo the dns action. */
+static void check_dns(struct ctx *c)
+{
+	const struct tl_policy *p = c->p;
+	size_t nres = 0, nres4 = 0;
+
+	for (size_t t = 0; t < p->ntunnels; t++) {
+		nres += p->tunnels[t].nresolvers;
+		for (size_t i = 0; i < p->tunnels[t].nresolvers; i++)
+			nres4 += p->tunnels[t].resolvers[i].family == AF_INET;
+	}
+	for (size_t k = 0; k < p->nprofiles; k++) {
+		const struct tl_profile_cfg *pr = &p->profiles[k];
+
+		if (pr->dns == TL_DNS_MODE_REDIRECT && !nres)
+			error_at(c, pr->dns_loc,
+				 "profile '%s': 'dns: redirect' needs a tunnel "
+				 "resolver, and no tunnel lists 'resolvers'",
+				 pr->name);
+		else if (pr->dns == TL_DNS_MODE_REDIRECT && !nres4)
+			warn_at(c, pr->dns_loc,
+				"profile '%s': no tunnel has an IPv4 resolver: "
+				"IPv4 DNS queries are blocked, not redirected",
+				pr->name);
+		if (pr->dns != TL_DNS_MODE_ORDINARY)
+			check_dns_allows(c, pr);
+	}
+}
+
 /* ---- entry points ---- */
 
 void tl_policy_free(struct tl_policy *p)
@@ -1836,6 +1984,7 @@ static void check_document(struct ctx *c)
 	check_cgroups(c);
 	check_default(c);
 	check_allows(c);
+	check_dns(c);
 }
 
 /* A second document would be silently ignored: refuse it. */
@@ -1869,6 +2018,9 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 	out->event_rate = TL_EVENT_RATE_DEFAULT;
 	out->event_burst = TL_EVENT_BURST_DEFAULT;
 	strcpy(out->attach_cgroup, "/");
+	out->dns_ports[0] = 53;
+	out->dns_ports[1] = 853;
+	out->ndns_ports = 2;
 	out->file = strdup(name);
 	if (!out->file || !yaml_parser_initialize(&ps)) {
 		if (err)

@@ -12,7 +12,7 @@
 
 #define TL_NAME_MAX 64
 #define TL_GLOB_MAX 256
-#define TL_MAX_RESOLVERS 16 /* per tunnel */
+#define TL_MAX_TUNNEL_RESOLVERS 16 /* per tunnel; TL_MAX_RESOLVERS in all */
 
 /*
  * Where a value stood in the file (1-based), for FILE:LINE:COL messages.
@@ -42,15 +42,25 @@ struct tl_allow_rule {
 	int nports;	  /* 0: every port */
 	struct tl_port_range ports[TL_MAX_PORT_RANGES];
 	struct tl_loc loc;
+	struct tl_loc ports_loc; /* of the ports list, when given */
+};
+
+/* What a profile does with DNS queries outside the tunnel (docs/policy.md). */
+enum tl_dns_mode {
+	TL_DNS_MODE_BLOCK = 0,
+	TL_DNS_MODE_REDIRECT,
+	TL_DNS_MODE_ORDINARY, /* no DNS rule: lan and allow decide */
 };
 
 struct tl_profile_cfg {
 	char name[TL_NAME_MAX];
 	bool lan;
 	bool ipv6_block; /* IPv6 not even through an IPv6 tunnel */
+	enum tl_dns_mode dns;
 	struct tl_allow_rule *allow;
 	size_t nallow;
 	struct tl_loc loc;
+	struct tl_loc dns_loc; /* of the dns value, when given */
 };
 
 struct tl_endpoint_cfg {
@@ -95,7 +105,14 @@ struct tl_policy {
 	/* events: per-reason rate limit of the event feed (0: counters only) */
 	uint32_t event_rate;  /* events per second */
 	uint32_t event_burst; /* events at once */
+	uint16_t dns_ports[TL_MAX_DNS_PORTS]; /* what a DNS query is */
+	size_t ndns_ports;
 };
+
+/* The dns value of a profile as the policy spells it. */
+const char *tl_dns_mode_name(enum tl_dns_mode m);
+/* Is port one of the policy's DNS ports? */
+bool tl_policy_dns_port(const struct tl_policy *p, uint16_t port);
 
 /*
  * Read and validate FILE. Returns 0 and fills *out, or -1 after printing

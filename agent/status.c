@@ -15,6 +15,7 @@
 #include "tunlock.h"
 #include "names.h"
 #include "pins.h"
+#include "policy.h"
 #include "status.h"
 
 unsigned int tl_kernel_features(void)
@@ -55,10 +56,13 @@ static int coverage(unsigned int features, struct coverage *c)
 	c[n++] = (struct coverage){ "endpoint", "full",
 				    "only the VPN client's cgroup or fwmark "
 				    "reaches the endpoint" };
-	c[n++] = (struct coverage){ "dns", "partial",
-				    "DNS outside the tunnel is blocked like "
-				    "any destination; no redirect to the "
-				    "tunnel resolver yet" };
+	c[n++] = (struct coverage){ "dns", "full",
+				    "queries to any resolver but the tunnel's "
+				    "are blocked or redirected at connect and "
+				    "sendmsg (answers and peer restored); "
+				    "packet layers drop DNS outside the "
+				    "tunnel, LAN included; DNS over HTTPS is "
+				    "HTTPS to the network" };
 	c[n++] = (struct coverage){
 		"ipv6", features & TL_FEATURE_SET_RETVAL ? "full" : "partial",
 		features & TL_FEATURE_SET_RETVAL ?
@@ -191,6 +195,90 @@ static bool enforcing(const struct snapshot *s)
 	return true;
 }
 
+static const char *dns_action_name(__u32 flags)
+{
+	if (flags & TL_PROFILE_DNS_REDIRECT)
+		return "redirect";
+	return flags & TL_PROFILE_DNS_ORDINARY ? "ordinary" : "block";
+}
+
+/* DNS decisions over every layer. */
+static __u64 dns_count(const struct snapshot *s, __u32 verdict)
+{
+	__u64 n = 0;
+
+	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
+		n += s->counters[TL_COUNTER_INDEX(l, TL_REASON_DNS, verdict)];
+	return n;
+}
+
+static const char *tunnel_name(const struct snapshot *s, __u32 id)
+{
+	return id < TL_MAX_TUNNELS ? s->tunnels[id].name : "";
+}
+
+static void print_dns_text(const struct snapshot *s, FILE *out)
+{
+	const struct tl_settings *cfg = &s->settings;
+	char a[64];
+
+	fprintf(out, "dns:       ports");
+	for (__u32 i = 0; i < cfg->ndns_ports && i < TL_MAX_DNS_PORTS; i++)
+		fprintf(out, "%s%u", i ? "," : " ", cfg->dns_ports[i]);
+	fprintf(out, "; redirected %llu, blocked %llu, audit %llu\n",
+		(unsigned long long)dns_count(s, TL_VERDICT_REDIRECTED),
+		(unsigned long long)dns_count(s, TL_VERDICT_BLOCKED),
+		(unsigned long long)dns_count(s, TL_VERDICT_AUDIT));
+	for (__u32 i = 0; i < cfg->nresolvers && i < TL_MAX_RESOLVERS; i++) {
+		const struct tl_resolver *r = &cfg->resolvers[i];
+
+		if (tl_format_addr((const uint8_t *)r->addr, a, sizeof(a)))
+			continue;
+		fprintf(out, "  resolver %-24s tunnel %s\n", a,
+			tunnel_name(s, r->tunnel));
+	}
+	for (int i = 0; i < TL_MAX_PROFILES; i++)
+		if (cfg->profiles[i].name[0])
+			fprintf(out, "  profile  %-24s %s\n",
+				cfg->profiles[i].name,
+				dns_action_name(cfg->profiles[i].flags));
+}
+
+static void print_dns_json(const struct snapshot *s, FILE *out)
+{
+	const struct tl_settings *cfg = &s->settings;
+	const char *sep = "";
+	char a[64];
+
+	fprintf(out, "\"dns\":{\"ports\":[");
+	for (__u32 i = 0; i < cfg->ndns_ports && i < TL_MAX_DNS_PORTS; i++)
+		fprintf(out, "%s%u", i ? "," : "", cfg->dns_ports[i]);
+	fprintf(out, "],\"resolvers\":[");
+	for (__u32 i = 0; i < cfg->nresolvers && i < TL_MAX_RESOLVERS; i++) {
+		const struct tl_resolver *r = &cfg->resolvers[i];
+
+		if (tl_format_addr((const uint8_t *)r->addr, a, sizeof(a)))
+			continue;
+		fprintf(out, "%s{\"address\":\"%s\",\"tunnel\":\"%s\"}", sep, a,
+			tunnel_name(s, r->tunnel));
+		sep = ",";
+	}
+	fprintf(out, "],\"profiles\":[");
+	sep = "";
+	for (int i = 0; i < TL_MAX_PROFILES; i++) {
+		if (!cfg->profiles[i].name[0])
+			continue;
+		fprintf(out, "%s{\"name\":\"%s\",\"action\":\"%s\"}", sep,
+			cfg->profiles[i].name,
+			dns_action_name(cfg->profiles[i].flags));
+		sep = ",";
+	}
+	fprintf(out, "],\"redirected\":%llu,\"blocked\":%llu,\"audit\":%llu},",
+		(unsigned long long)dns_count(s, TL_VERDICT_REDIRECTED),
+		(unsigned long long)dns_count(s, TL_VERDICT_BLOCKED),
+		(unsigned long long)dns_count(s, TL_VERDICT_AUDIT));
+}
+
 static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 {
 	struct coverage cov[16];
@@ -231,6 +319,7 @@ static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 		fprintf(out, "  %-16s %s\n",
 			if_indextoname(s->ifindex[i], ifname) ? ifname : "?",
 			iface_role(&s->ifaces[i]));
+	print_dns_text(s, out);
 	fprintf(out, "counters (layer reason verdict count):\n");
 	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
 		for (__u32 r = 0; r < TL_REASON_MAX; r++)
@@ -309,7 +398,9 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 					(unsigned long long)c);
 				sep = ",";
 			}
-	fprintf(out, "],\"features\":{\"bpf_lsm\":%s,\"set_retval\":%s},",
+	fprintf(out, "],");
+	print_dns_json(s, out);
+	fprintf(out, "\"features\":{\"bpf_lsm\":%s,\"set_retval\":%s},",
 		s->state.features & TL_FEATURE_BPF_LSM ? "true" : "false",
 		s->state.features & TL_FEATURE_SET_RETVAL ? "true" : "false");
 	fprintf(out, "\"coverage\":{");

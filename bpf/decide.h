@@ -179,13 +179,125 @@ static __always_inline __u32 profile_flags(struct tl_policy_view *v, __u32 p)
 	return v->settings->profiles[p & (TL_MAX_PROFILES - 1)].flags;
 }
 
+/* ---- DNS ---- */
+
+/* A DNS query: UDP or TCP (the only flows with ports) to a policy DNS port. */
+static __always_inline bool flow_is_dns(const struct tl_settings *cfg,
+					const struct tl_flow *f)
+{
+	__u32 i;
+
+	if (!f->has_ports)
+		return false;
+	for (i = 0; i < TL_MAX_DNS_PORTS; i++) {
+		if (i >= cfg->ndns_ports)
+			break;
+		if (cfg->dns_ports[i] == f->dport)
+			return true;
+	}
+	return false;
+}
+
+enum tl_dns_action {
+	TL_DNS_NONE = 0, /* not a query the profile's DNS action decides */
+	TL_DNS_BLOCK,
+	TL_DNS_REDIRECT,
+};
+
+/*
+ * What the profile does with a DNS query outside the tunnel. The VPN client
+ * is left to its profile's ordinary rules (it may have to resolve its
+ * endpoint before the tunnel is up), and so are profiles that say
+ * "dns: ordinary"; the caller has let exempt cgroups go already.
+ */
+static __always_inline __u32 dns_action(struct tl_policy_view *v,
+					const struct tl_flow *f,
+					const struct tl_subject *s)
+{
+	__u32 flags;
+
+	if (s->entry.client_of || !flow_is_dns(v->settings, f))
+		return TL_DNS_NONE;
+	flags = profile_flags(v, s->entry.profile);
+	if (flags & TL_PROFILE_DNS_ORDINARY)
+		return TL_DNS_NONE;
+	return flags & TL_PROFILE_DNS_REDIRECT ? TL_DNS_REDIRECT : TL_DNS_BLOCK;
+}
+
+static __always_inline bool addr_eq(const __u32 *a, const union tl_addr *b)
+{
+	return a[0] == b->w[0] && a[1] == b->w[1] && a[2] == b->w[2] &&
+	       a[3] == b->w[3];
+}
+
+/* One of the policy's tunnel resolvers, whether its tunnel is up or not. */
+static __always_inline bool is_tunnel_resolver(const struct tl_settings *cfg,
+					       const union tl_addr *a)
+{
+	__u32 i;
+
+	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
+		if (i >= cfg->nresolvers)
+			break;
+		if (addr_eq(cfg->resolvers[i].addr, a))
+			return true;
+	}
+	return false;
+}
+
+/* Where a redirected query goes. */
+struct tl_dns_target {
+	union tl_addr addr;
+	__u16 port; /* host byte order */
+	bool found;
+};
+
+static __always_inline bool tunnel_has(__u32 tunnel, __u32 flags)
+{
+	struct tl_tunnel_state *ts = bpf_map_lookup_elem(&tl_tunnels, &tunnel);
+
+	return ts && (ts->flags & flags) == flags;
+}
+
+/*
+ * The first resolver, in policy order, of an up tunnel that carries the
+ * query's family (IPv4-mapped counts as IPv4: that is what goes on the
+ * wire). An IPv6 query has no IPv4 target: the kernel cannot send an
+ * unconnected IPv6 socket's datagram to a mapped address, so it is blocked
+ * rather than sent anywhere. DNS over TLS keeps port 853, the rest go to 53.
+ */
+static __always_inline bool pick_resolver(struct tl_policy_view *v,
+					  const struct tl_flow *f,
+					  struct tl_dns_target *t)
+{
+	struct tl_settings *cfg = v->settings;
+	bool v4 = f->family == AF_INET;
+	__u32 want = TL_TUNNEL_UP | (v4 ? TL_TUNNEL_IPV4 : TL_TUNNEL_IPV6);
+	__u32 i;
+
+	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
+		struct tl_resolver *r = &cfg->resolvers[i];
+
+		if (i >= cfg->nresolvers)
+			break;
+		if (addr_is_v4((const union tl_addr *)r->addr) != v4 ||
+		    !tunnel_has(r->tunnel, want))
+			continue;
+		__builtin_memcpy(t->addr.w, r->addr, 16);
+		t->port = f->dport == 853 ? 853 : 53;
+		t->found = true;
+		return true;
+	}
+	return false;
+}
+
 /* Which leak it is, for a flow that nothing allows outside the tunnel. */
 static __always_inline __u32 leak_reason(struct tl_policy_view *v,
 					 const struct tl_flow *f)
 {
 	if (!v->summary->up_count)
 		return TL_REASON_TUNNEL_DOWN;
-	if (flow_is_dns(f))
+	if (flow_is_dns(v->settings, f))
 		return TL_REASON_DNS;
 	if (f->family == AF_INET6 && !addr_is_v4(&f->daddr) &&
 	    !v->summary->ipv6_up_count)
@@ -268,13 +380,16 @@ static __always_inline bool is_tunnel_iface(struct tl_policy_view *v,
 
 /*
  * Socket layer (connect, unconnected send): the route is not known yet.
- * With a tunnel up the packet layers judge where it really goes; with none
- * up, or a socket bound to a non-tunnel device, fail the call now.
+ * A DNS query to anything but a tunnel resolver is the profile's DNS
+ * action's (dns->found: redirect it there). Otherwise, with a tunnel up
+ * the packet layers judge where it really goes; with none up, or a socket
+ * bound to a non-tunnel device, fail the call now.
  */
 static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 					   const struct tl_flow *f,
 					   struct tl_subject *s,
-					   __u32 bound_ifindex)
+					   __u32 bound_ifindex,
+					   struct tl_dns_target *dns)
 {
 	__u32 r;
 
@@ -282,6 +397,15 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 		return TL_ALLOW_LOOPBACK;
 	if (s->entry.flags & TL_CGROUP_EXEMPT)
 		return TL_ALLOW_EXEMPT;
+	r = dns_action(v, f, s);
+	if (r && !is_tunnel_resolver(v->settings, &f->daddr)) {
+		/* any other resolver, LAN or not, through the tunnel or not */
+		if (r == TL_DNS_REDIRECT && !(flow_is_ipv6(f) &&
+					      (profile_flags(v, s->entry.profile) &
+					       TL_PROFILE_IPV6_BLOCK)))
+			pick_resolver(v, f, dns);
+		return TL_REASON_DNS;
+	}
 	r = decide_endpoint(v, f, s);
 	if (r)
 		return r;
@@ -319,6 +443,10 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 		return r;
 	if (f->stun)
 		return TL_REASON_STUN;
+	/* DNS outside the tunnel is a leak even to the LAN or a listed
+	 * address: the resolver there forwards it to the ISP */
+	if (dns_action(v, f, s))
+		return TL_REASON_DNS;
 	r = decide_outside(v, f, s);
 	if (r)
 		return r;

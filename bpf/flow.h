@@ -105,9 +105,4 @@ static __always_inline bool flow_is_ipv6(const struct tl_flow *f)
 	return f->family == AF_INET6 && !addr_is_v4(&f->daddr);
 }
 
-static __always_inline bool flow_is_dns(const struct tl_flow *f)
-{
-	return f->has_ports && (f->dport == 53 || f->dport == 853);
-}
-
 #endif

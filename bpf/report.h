@@ -15,6 +15,8 @@ struct tl_report {
 	__u32 ifindex;
 	struct tl_sock_owner *owner; /* packet layers: who made the socket */
 	bool current_task;	     /* socket layer: the caller is the owner */
+	/* socket layer: a DNS query's new destination */
+	const struct tl_dns_target *redirect;
 };
 
 /* Who created the socket of a packet, recorded by cgroup/sock_create. */
@@ -81,6 +83,10 @@ static __always_inline void emit(struct tl_policy_view *v,
 	}
 	__builtin_memcpy(e->saddr, f->saddr.b, 16);
 	__builtin_memcpy(e->daddr, f->daddr.b, 16);
+	if (r->redirect && r->redirect->found) {
+		__builtin_memcpy(e->redirect_addr, r->redirect->addr.b, 16);
+		e->redirect_port = r->redirect->port;
+	}
 	if (r->current_task) {
 		e->pid = bpf_get_current_pid_tgid() >> 32;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));

@@ -2,8 +2,9 @@
 /*
  * Socket layer: connect and unconnected sends of protected processes.
  * Fails a call at once (EPERM) when it could only leave outside the
- * tunnel, and records who created each socket so that the packet layers
- * can name the process in their events.
+ * tunnel, redirects DNS queries to the tunnel's resolver (and undoes that
+ * in what recvmsg and getpeername show), and records who created each
+ * socket so that the packet layers can name the process in their events.
  */
 #include "report.h"
 
@@ -52,13 +53,72 @@ static __always_inline void refuse_unreachable(void)
 		bpf_set_retval(-ENETUNREACH);
 }
 
+static __always_inline void addr_from_ctx(struct bpf_sock_addr *ctx, bool v6,
+					  union tl_addr *a)
+{
+	if (v6) {
+		a->w[0] = ctx->user_ip6[0];
+		a->w[1] = ctx->user_ip6[1];
+		a->w[2] = ctx->user_ip6[2];
+		a->w[3] = ctx->user_ip6[3];
+	} else {
+		addr_set_v4(a, ctx->user_ip4);
+	}
+}
+
+/* A v6 hook writes IPv4 IPv4-mapped: a connect6 to ::ffff:a.b.c.d stays so. */
+static __always_inline void addr_to_ctx(struct bpf_sock_addr *ctx, bool v6,
+					const union tl_addr *a, __u16 port)
+{
+	if (v6) {
+		ctx->user_ip6[0] = a->w[0];
+		ctx->user_ip6[1] = a->w[1];
+		ctx->user_ip6[2] = a->w[2];
+		ctx->user_ip6[3] = a->w[3];
+	} else {
+		ctx->user_ip4 = a->w[3];
+	}
+	ctx->user_port = bpf_htons(port);
+}
+
+/*
+ * Sends the query to the tunnel resolver instead, and records what the
+ * application asked for: resolvers (dnsmasq, clients of unconnected
+ * sockets) drop an answer whose source is not the server they asked, so
+ * recvmsg puts it back. Without the record the answer is dropped and the
+ * query fails: nothing leaks.
+ */
+static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, bool v6,
+					struct tl_policy_view *v,
+					const struct tl_flow *f,
+					const struct tl_subject *s,
+					const struct tl_report *r)
+{
+	const struct tl_dns_target *t = r->redirect;
+	struct tl_dns_nat_key key = {};
+	struct tl_dns_nat_value val = {};
+
+	key.cookie = bpf_get_socket_cookie(ctx);
+	__builtin_memcpy(key.addr, t->addr.b, 16);
+	key.port = t->port;
+	__builtin_memcpy(val.addr, f->daddr.b, 16);
+	val.port = f->dport;
+	bpf_map_update_elem(&tl_dns_nat, &key, &val, BPF_ANY);
+	addr_to_ctx(ctx, v6, &t->addr, t->port);
+	count(r->layer, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
+	emit(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
+	return 1;
+}
+
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 					   bool v6, __u8 hook)
 {
+	struct tl_dns_target dns = {};
 	struct tl_report r = {
 		.layer = TL_LAYER_SOCKET,
 		.hook = hook,
 		.current_task = true,
+		.redirect = &dns,
 	};
 	struct tl_policy_view v;
 	struct tl_subject s = {};
@@ -82,12 +142,43 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		return apply(NULL, &f, &s, &r, reason);
 	}
 	resolve_subject(&v, NULL, &s);
-	reason = decide_socket(&v, &f, &s, bound);
+	reason = decide_socket(&v, &f, &s, bound, &dns);
+	/* audit mode reports where it would have gone, and changes nothing */
+	if (dns.found && v.settings->mode == TL_MODE_ENFORCE)
+		return redirect_dns(ctx, v6, &v, &f, &s, &r);
 	if (apply(&v, &f, &s, &r, reason))
 		return 1;
 	if (reason == TL_REASON_IPV6)
 		refuse_unreachable();
 	return 0;
+}
+
+/*
+ * The answer of a redirected query (recvmsg), or the peer of a redirected
+ * connect (getpeername), shown as the server the application asked. The
+ * kernel runs recvmsg6 for IPv4 datagrams on an IPv6 socket, with the
+ * source IPv4-mapped: the record is keyed the same way.
+ */
+static __always_inline int restore_dns(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct tl_dns_nat_key key = {};
+	struct tl_dns_nat_value *val;
+	union tl_addr a;
+	__u16 port = bpf_ntohs(ctx->user_port);
+
+	/* redirects only ever go to these: skip the lookup for the rest */
+	if (port != 53 && port != 853)
+		return 1;
+	addr_from_ctx(ctx, v6, &a);
+	key.cookie = bpf_get_socket_cookie(ctx);
+	__builtin_memcpy(key.addr, a.b, 16);
+	key.port = port;
+	val = bpf_map_lookup_elem(&tl_dns_nat, &key);
+	if (!val)
+		return 1;
+	__builtin_memcpy(a.b, val->addr, 16);
+	addr_to_ctx(ctx, v6, &a, val->port);
+	return 1;
 }
 
 SEC("cgroup/connect4")
@@ -112,6 +203,30 @@ SEC("cgroup/sendmsg6")
 int tl_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return judge_sock_addr(ctx, true, TL_HOOK_SENDMSG6);
+}
+
+SEC("cgroup/recvmsg4")
+int tl_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return restore_dns(ctx, false);
+}
+
+SEC("cgroup/recvmsg6")
+int tl_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return restore_dns(ctx, true);
+}
+
+SEC("cgroup/getpeername4")
+int tl_getpeername4(struct bpf_sock_addr *ctx)
+{
+	return restore_dns(ctx, false);
+}
+
+SEC("cgroup/getpeername6")
+int tl_getpeername6(struct bpf_sock_addr *ctx)
+{
+	return restore_dns(ctx, true);
 }
 
 /* Attribution for the packet layers, which run where current is unknown. */

@@ -24,6 +24,9 @@
 #define TL_MAX_IFACES 4096
 #define TL_MAX_CGROUP_DEPTH 16
 #define TL_EVENTS_BYTES (1 << 20)
+#define TL_MAX_DNS_PORTS 8
+#define TL_MAX_RESOLVERS 32 /* over all tunnels */
+#define TL_DNS_NAT_ENTRIES 16384
 
 /* Policy tables are double-buffered: the agent fills the inactive slot and
  * then flips settings.active_slot, so a packet sees one whole policy. */
@@ -125,9 +128,12 @@ enum tl_event_stat {
 #define TL_EVSTAT_INDEX(reason, stat) ((reason) * TL_EVSTAT_MAX + (stat))
 #define TL_EVSTATS (TL_REASON_MAX * TL_EVSTAT_MAX)
 
-/* Per-profile flags. */
+/* Per-profile flags. DNS outside the tunnel is blocked unless a DNS flag
+ * says otherwise: the zero value is the safe one. */
 #define TL_PROFILE_LAN (1u << 0) /* private, link-local, ULA, multicast */
 #define TL_PROFILE_IPV6_BLOCK (1u << 1) /* IPv6 not even through a tunnel */
+#define TL_PROFILE_DNS_REDIRECT (1u << 2) /* to a resolver of an up tunnel */
+#define TL_PROFILE_DNS_ORDINARY (1u << 3) /* DNS judged like any traffic */
 
 /* Per-cgroup entry flags. */
 #define TL_CGROUP_EXEMPT (1u << 0)
@@ -157,6 +163,12 @@ struct tl_fast_endpoint {
 	__u8 pad;
 };
 
+/* A resolver inside a tunnel: where DNS is redirected while it is up. */
+struct tl_resolver {
+	__u32 addr[4]; /* IPv4-mapped for IPv4 */
+	__u32 tunnel;  /* tunnel id */
+};
+
 struct tl_settings {
 	__u32 generation;
 	__u32 mode; /* enum tl_mode */
@@ -168,6 +180,11 @@ struct tl_settings {
 	struct tl_fast_endpoint fast[TL_MAX_FAST_ENDPOINTS];
 	struct tl_profile profiles[TL_MAX_PROFILES];
 	struct tl_event_limit events; /* per-reason event rate (policy `events:`) */
+	/* What a DNS query is: UDP or TCP to one of these ports. */
+	__u16 dns_ports[TL_MAX_DNS_PORTS]; /* host byte order */
+	__u32 ndns_ports;
+	__u32 nresolvers;
+	struct tl_resolver resolvers[TL_MAX_RESOLVERS]; /* policy order */
 };
 
 /* The single entry of the state map: which policy slot is live. */
@@ -264,6 +281,24 @@ struct tl_sock_owner {
 	char comm[16];
 };
 
+/*
+ * A redirected DNS query, keyed by the socket and the resolver it was sent
+ * to, so that the reply's source (recvmsg) and the peer (getpeername) can be
+ * shown as the server the application asked.
+ */
+struct tl_dns_nat_key {
+	__u64 cookie; /* socket cookie */
+	__u8 addr[16]; /* the tunnel resolver, IPv4-mapped for IPv4 */
+	__u16 port;    /* host byte order */
+	__u8 pad[6];
+};
+
+struct tl_dns_nat_value {
+	__u8 addr[16]; /* what the application asked for */
+	__u16 port;    /* host byte order */
+	__u8 pad[2];
+};
+
 struct tl_event {
 	__u64 boot_ns; /* CLOCK_BOOTTIME */
 	__u64 cgroup_id;
@@ -284,6 +319,10 @@ struct tl_event {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[16];
+	/* verdict redirected: where the query went instead of daddr/dport */
+	__u8 redirect_addr[16];
+	__u16 redirect_port;
+	__u8 pad2[6];
 };
 
 #endif /* TUNLOCK_H */

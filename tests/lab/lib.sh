@@ -81,6 +81,11 @@ LAB_VPN6_IP=2001:db8:100::2       # the VPN server's IPv6 (NAT66 address for tun
 LAB_INET6_VPN=2001:db8:100::1
 LAB_TUN6_SERVER_IP=2001:db8:101::1 # IPv6 inside the tunnel (lab_tunnel_up --ipv6)
 LAB_TUN6_CLIENT_IP=2001:db8:101::2
+# What each resolver answers for lab.test: the answer says which resolver it came from.
+LAB_MARK_ISP=203.0.113.101 LAB_MARK6_ISP=2001:db8:53::101
+LAB_MARK_TUN=203.0.113.102 LAB_MARK6_TUN=2001:db8:53::102
+LAB_MARK_PUB=203.0.113.103 LAB_MARK6_PUB=2001:db8:53::103
+LAB_STUB_IP=127.0.0.53 # the client's local stub resolver (lab_stub_start)
 
 # ---------------------------------------------------------------- results
 LAB_NPASS=0 LAB_NFAIL=0 LAB_NSKIP=0
@@ -159,7 +164,7 @@ lab_init() {
 	LAB_CGREL_INFRA=$LAB_CG_REL/infra
 	LAB_PIN=/sys/fs/bpf/tunlock-lab-$LAB_ID
 	LAB_FORBIDDEN_NETNS=$(_lab_forbidden_netns)
-	LAB_IPV6=0 LAB_CAP_N=0 LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_DROPS=0
+	LAB_IPV6=0 LAB_DOT=0 LAB_CAP_N=0 LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_DROPS=0
 	LAB_AGENT_PID= LAB_AGENT_N=0 LAB_AGENT_OUT= LAB_WG_PID= LAB_TORN=0
 	declare -gA LAB_PID=()
 	mkdir -m 700 "$LAB_STATE" || { echo "cannot create $LAB_STATE" >&2; exit 1; }
@@ -310,7 +315,10 @@ _lab_bpffs() {
 }
 
 # ---------------------------------------------------------------- setup
-# lab_setup [--lan-host] [--second-uplink-ready] [--ipv6]
+# lab_setup [--lan-host] [--second-uplink-ready] [--ipv6] [--dns-tls]
+#   --ipv6:       also the resolvers answer on IPv6: the ISP's on fd13:213::1, the tunnel's on
+#                 2001:db8:101::1 (reached once lab_tunnel_up --ipv6 gives the tunnel IPv6)
+#   --dns-tls:    DNS over TLS (port 853) in front of the ISP's and the tunnel's resolver
 lab_setup() {
 	local lanhost=0 up2=0 a
 	for a in "$@"; do
@@ -318,6 +326,7 @@ lab_setup() {
 		--lan-host) lanhost=1 ;;
 		--second-uplink-ready) up2=1 ;;
 		--ipv6) LAB_IPV6=1 ;;
+		--dns-tls) LAB_DOT=1 ;;
 		*) LAB_ERR="lab_setup: unknown option $a"; return 1 ;;
 		esac
 	done
@@ -442,14 +451,18 @@ lab_setup() {
 			--http "$LAB_LANHOST_IP:$LAB_HTTP_PORT" --udp-echo "$LAB_LANHOST_IP:$LAB_ECHO_PORT")
 		_lab_spawn lan-srv infra ip netns exec "$NS_LAN" "$LAB_PY" "$LAB_LIB_DIR/labsrv.py" "${srv[@]}"
 	fi
-	_lab_dnsmasq isp "$NS_ISP" "$LAB_ROUTER_IP" || return 1
-	_lab_dnsmasq pubdns "$NS_INET" "$LAB_PUBDNS_IP" || return 1
+	local isp6=
+	[ "$LAB_IPV6" = 1 ] && isp6=$LAB_ROUTER6_IP
+	_lab_dnsmasq isp "$NS_ISP" "$LAB_MARK_ISP" "$LAB_MARK6_ISP" "$LAB_ROUTER_IP" $isp6 || return 1
+	_lab_dnsmasq pubdns "$NS_INET" "$LAB_MARK_PUB" "$LAB_MARK6_PUB" "$LAB_PUBDNS_IP" || return 1
 
 	# VPN server: wireguard-go on 198.51.100.2:51820, tunnel 100.100.0.1/24
 	(umask 077 && for k in server client; do
 		wg genkey >"$LAB_STATE/$k.key" && wg pubkey <"$LAB_STATE/$k.key" >"$LAB_STATE/$k.pub" || exit 1
 	done) || { LAB_ERR="wg genkey failed"; return 1; }
 	_lab_wg_start vpn-wg "$NS_VPN" infra || return 1
+	local tun6=
+	[ "$LAB_IPV6" = 1 ] && tun6=$LAB_TUN6_SERVER_IP
 	_x _lab_wg "$NS_VPN" set wg0 private-key "$LAB_STATE/server.key" listen-port "$LAB_WG_PORT" \
 		peer "$(cat "$LAB_STATE/client.pub")" allowed-ips "$LAB_TUN_CLIENT_IP/32,$LAB_TUN6_CLIENT_IP/128" || return 1
 	_x ip -n "$NS_VPN" addr add "$LAB_TUN_SERVER_IP/24" dev wg0 || return 1
@@ -457,7 +470,11 @@ lab_setup() {
 		_x ip -n "$NS_VPN" addr add "$LAB_TUN6_SERVER_IP/64" dev wg0 nodad || return 1
 	fi
 	_x ip -n "$NS_VPN" link set wg0 up || return 1
-	_lab_dnsmasq tundns "$NS_VPN" "$LAB_TUN_SERVER_IP" || return 1
+	_lab_dnsmasq tundns "$NS_VPN" "$LAB_MARK_TUN" "$LAB_MARK6_TUN" "$LAB_TUN_SERVER_IP" $tun6 || return 1
+	if [ "$LAB_DOT" = 1 ]; then
+		_lab_dot_start isp "$NS_ISP" "$LAB_ROUTER_IP" || return 1
+		_lab_dot_start tundns "$NS_VPN" "$LAB_TUN_SERVER_IP" || return 1
+	fi
 
 	[ "$up2" = 1 ] && { _lab_uplink2_prepare || return 1; }
 
@@ -492,21 +509,42 @@ _lab_sysctl() {
 
 # _lab_listening NS udp|tcp ADDR PORT
 _lab_listening() {
-	ip netns exec "$1" ss -Hln --"$2" "src $3 and sport = :$4" 2>/dev/null | grep -q .
+	local a=$3
+	[[ $a == *:* ]] && a="[$a]"
+	ip netns exec "$1" ss -Hln --"$2" "src $a and sport = :$4" 2>/dev/null | grep -q .
 }
 
-# _lab_dnsmasq NAME NS ADDR: a resolver that logs every query to $LAB_STATE/dns-NAME.log.
-# Answers lab.test and *.lab.test with 203.0.113.10 (and 2001:db8:203::10), refuses the rest.
+# _lab_dnsmasq NAME NS MARK MARK6 ADDR...: a resolver on ADDR... (UDP and TCP 53) that logs every
+# query to $LAB_STATE/dns-NAME.log. Answers lab.test and *.lab.test with its marker MARK (and
+# MARK6), so an answer tells which resolver gave it; refuses the rest.
 _lab_dnsmasq() {
-	local name=$1 ns=$2 addr=$3
+	local name=$1 ns=$2 mark=$3 mark6=$4 a listen=()
+	shift 4
+	for a in "$@"; do listen+=(--listen-address="$a"); done
 	: >"$LAB_STATE/dns-$name.log"
 	_lab_spawn "dnsmasq-$name" infra ip netns exec "$ns" dnsmasq -k --conf-file=/dev/null \
-		--no-resolv --no-hosts --bind-interfaces --listen-address="$addr" --port=53 \
+		--no-resolv --no-hosts --bind-interfaces "${listen[@]}" --port=53 \
 		--user=root --group=root --pid-file="$LAB_STATE/dns-$name.pid" \
 		--log-queries=extra --log-facility="$LAB_STATE/dns-$name.log" \
-		--address=/lab.test/"$LAB_HOST_IP" --address=/lab.test/"$LAB_HOST6_IP"
-	_lab_wait 5 _lab_listening "$ns" udp "$addr" 53 ||
-		{ LAB_ERR="dnsmasq $name did not start: $(tail -3 "$LAB_STATE/dns-$name.log" "$LAB_STATE/dnsmasq-$name.log" 2>&1 | tr '\n' ' ')"; return 1; }
+		--address=/lab.test/"$mark" --address=/lab.test/"$mark6"
+	for a in "$@"; do
+		_lab_wait 5 _lab_listening "$ns" udp "$a" 53 ||
+			{ LAB_ERR="dnsmasq $name did not start on $a: $(tail -3 "$LAB_STATE/dns-$name.log" "$LAB_STATE/dnsmasq-$name.log" 2>&1 | tr '\n' ' ')"; return 1; }
+	done
+}
+
+# _lab_dot_start NAME NS ADDR: DNS over TLS on ADDR:853 in front of the resolver NAME at ADDR:53
+# (a self-signed certificate: dig +tls does not authenticate the server unless told to)
+_lab_dot_start() {
+	local name=$1 ns=$2 addr=$3
+	if [ ! -s "$LAB_STATE/dot.crt" ]; then
+		_x openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+			-subj /CN=resolver.lab.test -keyout "$LAB_STATE/dot.key" -out "$LAB_STATE/dot.crt" || return 1
+	fi
+	_lab_spawn "dot-$name" infra ip netns exec "$ns" "$LAB_PY" "$LAB_LIB_DIR/dotproxy.py" \
+		--listen "$addr" --upstream "$addr" --cert "$LAB_STATE/dot.crt" --key "$LAB_STATE/dot.key"
+	_lab_wait 5 _lab_listening "$ns" tcp "$addr" 853 ||
+		{ LAB_ERR="DNS-over-TLS front end $name did not start: $(tail -3 "$LAB_STATE/dot-$name.log" | tr '\n' ' ')"; return 1; }
 }
 
 # wireguard-go and wg talk over /run/wireguard/IFACE.sock, which every network namespace
@@ -791,8 +829,66 @@ print(sum(d.values()) if not src else d.get(src, 0))
 EOF
 }
 
-# lab_dns_queries NAME: queries logged by the resolver NAME (isp, tundns, pubdns)
+# lab_dns_queries NAME: queries logged by the resolver NAME (isp, tundns, pubdns, stub)
 lab_dns_queries() { grep -c 'query\[' "$LAB_STATE/dns-$1.log" 2>/dev/null || true; }
+
+# lab_dns CGROUP SERVER [dnsprobe args]: one query for lab.test from the client (dnsprobe.py,
+# JSON on stdout: answers, from, peer, error, elapsed)
+lab_dns() {
+	local cg=$1
+	shift
+	in_client "$cg" "$LAB_PY" "$LAB_LIB_DIR/dnsprobe.py" "$@"
+}
+
+# expect_dns_answer NAME RESULT ANSWER SERVER: PASS if the dnsprobe RESULT got ANSWER and the
+# answer's source (and, for connected sockets, the peer) reads as SERVER: the server the
+# application asked, whichever resolver really answered
+expect_dns_answer() {
+	local name=$1 r=$2 want=$3 server=$4 got from peer
+	got=$(lab_json_get "$r" answer) from=$(lab_json_get "$r" from) peer=$(lab_json_get "$r" peer)
+	if [ "$got" = "$want" ] && [ "$from" = "$server" ] && { [ -z "$peer" ] || [ "$peer" = "$server" ]; }; then
+		pass "$name"
+	else
+		fail "$name" "want answer $want from $server, got: $r"
+	fi
+}
+
+# expect_dns_eperm NAME RESULT [MAX_MS]: PASS if the dnsprobe RESULT failed with EPERM within
+# MAX_MS (default 1000): a fast, explicit error, not a timeout
+expect_dns_eperm() {
+	local name=$1 r=$2 max=${3:-1000} err ms
+	err=$(lab_json_get "$r" error)
+	ms=$("$LAB_PY" -c 'import sys; print(int(float(sys.argv[1] or 99) * 1000))' "$(lab_json_get "$r" elapsed)")
+	if [ "$err" = EPERM ] && [ "$ms" -le "$max" ]; then
+		pass "$name"
+	else
+		fail "$name" "want EPERM within $max ms, got: $r"
+	fi
+}
+
+# expect_dns_logged NAME RESOLVER BEFORE OP N: PASS if the queries RESOLVER (isp, tundns, pubdns,
+# stub) logged since it had BEFORE compare to N with OP (-eq, -ge, ...)
+expect_dns_logged() {
+	local name=$1 res=$2 before=$3 op=$4 want=$5 n
+	sleep 0.2 # dnsmasq writes its log after it answers
+	n=$(( $(lab_dns_queries "$res") - before ))
+	check "$name" "resolver $res logged $n new quer(y/ies), want $op $want: $(tail -n 2 "$LAB_STATE/dns-$res.log" | cut -c1-120 | tr '\n' '|')" \
+		[ "$n" "$op" "$want" ]
+}
+
+# lab_stub_start [CGROUP]: a local stub resolver in the client, dnsmasq on 127.0.0.53 forwarding
+# to the ISP's resolver, in lab cgroup CGROUP (default apps: protected). Logs to dns-stub.log.
+lab_stub_start() {
+	local cg=${1:-apps}
+	: >"$LAB_STATE/dns-stub.log"
+	_lab_ns_unsafe "$NS_CLIENT" && { LAB_ERR="refusing: client netns missing or initial"; return 1; }
+	_lab_spawn dnsmasq-stub "$cg" ip netns exec "$NS_CLIENT" dnsmasq -k --conf-file=/dev/null \
+		--no-resolv --no-hosts --bind-interfaces --listen-address="$LAB_STUB_IP" --port=53 \
+		--user=root --group=root --pid-file="$LAB_STATE/dns-stub.pid" --no-negcache --cache-size=0 \
+		--log-queries=extra --log-facility="$LAB_STATE/dns-stub.log" --server="$LAB_ROUTER_IP"
+	_lab_wait 5 _lab_listening "$NS_CLIENT" udp "$LAB_STUB_IP" 53 ||
+		{ LAB_ERR="stub dnsmasq did not start: $(tail -3 "$LAB_STATE/dnsmasq-stub.log" 2>&1 | tr '\n' ' ')"; return 1; }
+}
 
 # ---------------------------------------------------------------- client traffic helpers
 # lab_curl CGROUP URL [curl args]: prints the http code (000 on failure), exit status of curl
@@ -853,13 +949,15 @@ lab_sender_stop() {
 
 # ---------------------------------------------------------------- agent
 # lab_write_policy FILE [--mode enforce|audit] [--lan allow|block] [--client cgroup|fwmark|both]
-#                  [--no-socket enforce|allow] [--ipv6 tunnel|block]
+#                  [--no-socket enforce|allow] [--ipv6 tunnel|block] [--dns block|redirect|ordinary]
 #                  [--events '{rate: N, burst: M}'] [--allow RULE]
 # (--allow: one allow rule, e.g. '{cidr: 203.0.113.10/32}', for both profiles)
 # A policy (docs/policy.md) for this lab's actual cgroups: attach at $LAB_CG/prot; prot/apps
 # gets "locked" (or "lan-ok" with --lan allow), prot/lan "lan-ok", prot/exempt is exempt.
+# --dns sets the DNS action of both profiles (default: the policy's default, block); the
+# tunnel's resolvers are 100.100.0.1 (and 2001:db8:101::1 in an --ipv6 lab).
 lab_write_policy() {
-	local f=$1 mode=enforce lan=block client=both nosock=enforce appsprof=locked ipv6=tunnel
+	local f=$1 mode=enforce lan=block client=both nosock=enforce appsprof=locked ipv6=tunnel dns=
 	local events= allow=
 	shift
 	while [ $# -gt 0 ]; do
@@ -871,6 +969,7 @@ lab_write_policy() {
 		--client) client=$2; shift ;;
 		--no-socket) nosock=$2; shift ;;
 		--ipv6) ipv6=$2; shift ;;
+		--dns) dns=$2; shift ;;
 		*) echo "lab_write_policy: unknown option $1" >&2; return 2 ;;
 		esac
 		shift
@@ -891,15 +990,21 @@ lab_write_policy() {
 		echo "    client:"
 		[ "$client" != fwmark ] && echo "      cgroup: $LAB_CGREL_VPN"
 		[ "$client" != cgroup ] && echo "      fwmark: $LAB_WG_FWMARK"
-		echo "    resolvers: [$LAB_TUN_SERVER_IP]"
+		if [ "$LAB_IPV6" = 1 ]; then
+			echo "    resolvers: [$LAB_TUN_SERVER_IP, \"$LAB_TUN6_SERVER_IP\"]"
+		else
+			echo "    resolvers: [$LAB_TUN_SERVER_IP]"
+		fi
 		echo "profiles:"
 		echo "  - name: locked"
 		echo "    lan: block"
 		echo "    ipv6: $ipv6"
 		[ -n "$allow" ] && echo "    allow: [$allow]"
+		[ -n "$dns" ] && echo "    dns: $dns"
 		echo "  - name: lan-ok"
 		echo "    lan: allow"
 		[ -n "$allow" ] && echo "    allow: [$allow]"
+		[ -n "$dns" ] && echo "    dns: $dns"
 		echo "cgroups:"
 		echo "  - path: $LAB_CGREL_PROT"
 		echo "    profile: locked"
@@ -1039,6 +1144,26 @@ lab_events() {
 
 # the event fields of the contract (SPEC section 5, in the brief's names)
 LAB_EVENT_KEYS=time,reason,verdict,layer,hook,protocol,family,src,sport,dst,dport,interface,pid,comm,cgroup,profile,tunnel
+
+# lab_agent_reload [lab_write_policy options]: rewrite $LAB_STATE/policy.yaml, SIGHUP the agent
+# and wait (10 s) until the policy generation has moved on
+lab_agent_reload() {
+	local gen0 gen i
+	gen0=$(lab_json_get "$(lab_tunlock status --json --pin-dir "$LAB_PIN" 2>/dev/null)" generation)
+	lab_write_policy "$LAB_STATE/policy.yaml" "$@" || { LAB_ERR="cannot write the lab policy"; return 1; }
+	# status answers from the pins at once after a restart: SIGHUP kills an agent that has not
+	# taken over its signals yet, so wait for it to say it is enforcing
+	_lab_wait 10 grep -q 'enforcing;' "$LAB_STATE/agent$LAB_AGENT_N.err" ||
+		{ LAB_ERR="agent $LAB_AGENT_N never said it was enforcing"; return 1; }
+	[ -n "$LAB_AGENT_PID" ] && kill -HUP "$LAB_AGENT_PID" 2>/dev/null || { LAB_ERR="no agent to reload"; return 1; }
+	for ((i = 0; i < 100; i++)); do
+		gen=$(lab_json_get "$(lab_tunlock status --json --pin-dir "$LAB_PIN" 2>/dev/null)" generation)
+		[ -n "$gen" ] && [ "$gen" != "$gen0" ] && return 0
+		sleep 0.1
+	done
+	LAB_ERR="policy generation still ${gen:-?} 10 s after SIGHUP: $(tail -3 "$LAB_STATE/agent$LAB_AGENT_N.err" | tr '\n' ' ')"
+	return 1
+}
 
 # lab_agent_up [lab_write_policy options]: write $LAB_STATE/policy.yaml, `tunlock check` it, start
 # the agent; on any failure a FAIL line and exit (lab_abort)

@@ -20,7 +20,7 @@ sleep 0.5
 n=$(lab_server_count http vpn)
 check t00_tunnel_server_view "server saw $n http request(s) from the VPN's address, expected >= 1" [ "$n" -ge 1 ]
 ans=$(in_client apps dig +short +time=2 +tries=1 @"$LAB_TUN_SERVER_IP" lab.test A)
-check t00_tunnel_dns "tunnel resolver answered '$ans'" [ "$ans" = "$LAB_HOST_IP" ]
+check t00_tunnel_dns "tunnel resolver answered '$ans'" [ "$ans" = "$LAB_MARK_TUN" ]
 lab_capture_stop
 wg=$(lab_wg_count)
 check t00_only_wg_transport "$(lab_leak_count) non-WireGuard packet(s) with the tunnel up: $(lab_leaks | head -2 | tr '\n' '|')" \
@@ -57,7 +57,7 @@ sleep 0.5
 after=$(lab_server_count http isp)
 check t00_down_server_view "server saw no request from the ISP's address ($before -> $after)" [ "$after" -gt "$before" ]
 ans=$(in_client apps dig +short +time=2 +tries=1 lab.test A)
-check t00_isp_dns "ISP resolver (from resolv.conf) answered '$ans'" [ "$ans" = "$LAB_HOST_IP" ]
+check t00_isp_dns "ISP resolver (from resolv.conf) answered '$ans'" [ "$ans" = "$LAB_MARK_ISP" ]
 check t00_isp_dns_logged "ISP resolver logged no query" [ "$(lab_dns_queries isp)" -ge 1 ]
 lab_capture_stop
 n=$(lab_leak_count)

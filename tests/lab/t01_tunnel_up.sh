@@ -19,7 +19,7 @@ check t01_ping "ping 203.0.113.10 through the tunnel failed" lab_ping apps "$LAB
 r=$(lab_probe apps udp "$LAB_HOST_IP" "$LAB_ECHO_PORT" --count 3 --reply-timeout 2)
 check t01_udp_echo "UDP echo through the tunnel: $r" [ "$(lab_json_get "$r" replies)" -ge 1 ]
 ans=$(in_client apps dig +short +time=2 +tries=1 @"$LAB_TUN_SERVER_IP" lab.test A)
-check t01_tunnel_dns "the tunnel's resolver answered '$ans'" [ "$ans" = "$LAB_HOST_IP" ]
+check t01_tunnel_dns "the tunnel's resolver answered '$ans'" [ "$ans" = "$LAB_MARK_TUN" ]
 r=$(lab_probe apps udp "$LAB_HOST_IP" "$LAB_SINK_PORT" --rate 200 --duration 2)
 check t01_udp_rate "a 2 s sender through the tunnel: $r" [ "$(lab_json_get "$r" sent)" -ge 300 ]
 sleep 0.5

@@ -204,6 +204,7 @@ static void check_event(const char *name, struct ring_buffer *rb,
 /* ---- policy and runtime state --------------------------------------- */
 
 static const char *const policy_fmt =
+	"%s"
 	"mode: %s\n"
 	"no_socket: %s\n"
 	"tunnels:\n"
@@ -213,6 +214,7 @@ static const char *const policy_fmt =
 	"      - {address: 198.51.100.2, port: 51820, protocol: udp}\n"
 	"      - {address: '2001:db8::2', port: 51820, protocol: udp}\n"
 	"    client: {fwmark: 0xca6c}\n"
+	"    resolvers: [100.100.0.1]\n"
 	"profiles:\n"
 	"  - name: locked\n"
 	"    allow:\n"
@@ -224,18 +226,28 @@ static const char *const policy_fmt =
 	"  - name: v6block\n"
 	"    lan: allow\n"
 	"    ipv6: block\n"
+	"  - name: lan-ordinary-dns\n"
+	"    lan: allow\n"
+	"    dns: ordinary\n"
+	"  - name: lan-redirect\n"
+	"    lan: allow\n"
+	"    dns: redirect\n"
 	"cgroups:\n"
 	"  - {path: /, profile: %s}\n";
 
-static int apply_events(const char *mode, const char *no_socket,
-			const char *profile, const char *events)
+/* extra: top-level keys put before the rest (e.g. dns_ports); events: the
+ * value of an `events:` key, or NULL for the default rate limit */
+static int apply_full(const char *extra, const char *mode,
+		      const char *no_socket, const char *profile,
+		      const char *events)
 {
 	char yaml[2048];
 	struct tl_applied ap;
 	struct tl_policy p;
 	int err;
 
-	snprintf(yaml, sizeof(yaml), policy_fmt, mode, no_socket, profile);
+	snprintf(yaml, sizeof(yaml), policy_fmt, extra, mode, no_socket,
+		 profile);
 	if (events)
 		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml),
 			 "events: %s\n", events);
@@ -246,9 +258,21 @@ static int apply_events(const char *mode, const char *no_socket,
 	return err;
 }
 
+static int apply_events(const char *mode, const char *no_socket,
+			const char *profile, const char *events)
+{
+	return apply_full("", mode, no_socket, profile, events);
+}
+
+static int apply_extra(const char *extra, const char *mode,
+		       const char *no_socket, const char *profile)
+{
+	return apply_full(extra, mode, no_socket, profile, NULL);
+}
+
 static int apply(const char *mode, const char *no_socket, const char *profile)
 {
-	return apply_events(mode, no_socket, profile, NULL);
+	return apply_full("", mode, no_socket, profile, NULL);
 }
 
 static int set_tunnels(bool up, bool ipv6_up)
@@ -900,6 +924,122 @@ static void cases_flood(struct ring_buffer *rb)
 	       (unsigned long long)r.suppressed, r.read);
 }
 
+/* One DNS-port flow: UDP or TCP, IPv4 or IPv6, to dst:dport. */
+static void dns_frame(struct frame *f, bool tcp_, const char *dst,
+		      uint16_t dport)
+{
+	uint8_t proto = tcp_ ? IPPROTO_TCP : IPPROTO_UDP;
+
+	if (strchr(dst, ':')) {
+		eth(f, ETH_P_IPV6);
+		ipv6(f, "fd13:213::2", dst, proto);
+	} else {
+		eth(f, ETH_P_IP);
+		ipv4(f, "10.213.0.2", dst, proto, 0, 5);
+	}
+	if (tcp_)
+		tcp(f, 40000, dport);
+	else
+		udp(f, 40000, dport);
+}
+
+/*
+ * DNS at the packet layers: a query (UDP or TCP to a DNS port) leaving on
+ * a non-tunnel interface is a dns leak, to the LAN too, whatever the
+ * profile's lan says, unless the profile says dns: ordinary.
+ */
+static void cases_dns(struct ring_buffer *rb)
+{
+	static const struct {
+		const char *name;
+		bool tcp;
+		const char *dst;
+		uint16_t dport;
+	} lan_dns[] = {
+		{ "udp 53 to the LAN resolver", false, "10.213.0.1", 53 },
+		{ "tcp 53 to the LAN resolver", true, "10.213.0.1", 53 },
+		{ "dns over tls to the LAN", true, "10.213.0.1", 853 },
+		{ "udp 853 to the LAN", false, "192.168.1.1", 853 },
+		{ "ipv6 udp 53 to a ULA resolver", false, "fd13:213::1", 53 },
+		{ "ipv6 tcp 853 to a link-local resolver", true, "fe80::1", 853 },
+		{ "udp 53 to the tunnel resolver, off the tunnel", false,
+		  "100.100.0.1", 53 },
+	};
+	char name[160];
+	struct frame f;
+
+	if (apply("enforce", "enforce", "lan")) {
+		report(false, "apply lan policy for dns", "apply failed");
+		return;
+	}
+	set_tunnels(true, false);
+	for (size_t i = 0; i < sizeof(lan_dns) / sizeof(lan_dns[0]); i++) {
+		snprintf(name, sizeof(name), "dns: %s, lan allowed, tunnel up",
+			 lan_dns[i].name);
+		dns_frame(&f, lan_dns[i].tcp, lan_dns[i].dst, lan_dns[i].dport);
+		both(name, &f, ifindex_uplink, 0, BLOCK(TL_REASON_DNS));
+		ring_buffer__consume(rb);
+	}
+	dns_frame(&f, false, "10.213.0.1", 53);
+	run("dns: event for the LAN resolver", tc_fd(), TL_LAYER_TC, &f,
+	    ifindex_uplink, 0, BLOCK(TL_REASON_DNS));
+	check_event("tc/dns: event names the resolver asked", rb, TL_REASON_DNS,
+		    TL_LAYER_TC, "10.213.0.1", 53);
+	run("dns: on the tunnel interface", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
+	    ifindex_tunnel, 0, PASS(TL_ALLOW_TUNNEL));
+	dns_frame(&f, false, "224.0.0.251", 5353);
+	both("dns: mdns is not a dns port, lan allowed", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_DISCOVERY));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
+	udp(&f, 53, 40000);
+	both("dns: an answer from a local server is not a query", &f,
+	     ifindex_uplink, 0, PASS(TL_ALLOW_LAN));
+
+	set_tunnels(false, false);
+	dns_frame(&f, false, "203.0.113.53", 53);
+	both("dns: udp 53 with the tunnel down is dns", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_DNS));
+	ring_buffer__consume(rb);
+	dns_frame(&f, false, "10.213.0.1", 53);
+	both("dns: redirect profile, LAN resolver, tunnel down", &f,
+	     ifindex_uplink, 0, BLOCK(TL_REASON_DNS));
+	ring_buffer__consume(rb);
+
+	if (apply("enforce", "enforce", "lan-redirect")) {
+		report(false, "apply redirect policy", "apply failed");
+		return;
+	}
+	set_tunnels(true, false);
+	both("dns: redirect profile, LAN resolver off the tunnel", &f,
+	     ifindex_uplink, 0, BLOCK(TL_REASON_DNS));
+	ring_buffer__consume(rb);
+
+	if (apply("enforce", "enforce", "lan-ordinary-dns")) {
+		report(false, "apply ordinary dns policy", "apply failed");
+		return;
+	}
+	both("dns: ordinary profile, LAN resolver", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LAN));
+	dns_frame(&f, false, "203.0.113.53", 53);
+	both("dns: ordinary profile, public resolver off the tunnel", &f,
+	     ifindex_uplink, 0, BLOCK(TL_REASON_DNS));
+	ring_buffer__consume(rb);
+
+	if (apply_extra("dns_ports: [53, 5300]\n", "enforce", "enforce",
+			"lan")) {
+		report(false, "apply dns_ports policy", "apply failed");
+		return;
+	}
+	dns_frame(&f, false, "10.213.0.1", 5300);
+	both("dns: a configured dns port", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_DNS));
+	ring_buffer__consume(rb);
+	dns_frame(&f, true, "10.213.0.1", 853);
+	both("dns: 853 when dns_ports leaves it out", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LAN));
+}
+
 int main(void)
 {
 	char pin_dir[128];
@@ -933,6 +1073,7 @@ int main(void)
 		case_foreign_netns(rb);
 		cases_other_policies(rb);
 		cases_flood(rb);
+		cases_dns(rb);
 	}
 	ring_buffer__free(rb);
 	tl_bpf_close(&bpf);

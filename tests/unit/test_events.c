@@ -152,6 +152,8 @@ int main(void)
 	       "\"cgroup\":\"/lab/apps\",\"cgroup_id\":42,\"profile\":\"locked\"");
 	expect("tunnel and generation end the line", line,
 	       "\"tunnel\":\"up\",\"generation\":9}\n");
+	expect("no redirect is null", line,
+	       "\"dport\":443,\"redirect_dst\":null,\"redirect_dport\":null,");
 
 	ev.family = AF_INET6;
 	ev.protocol = IPPROTO_UDP;
@@ -184,6 +186,33 @@ int main(void)
 	tl_event_format(&ev, &ctx, line, sizeof(line));
 	expect("unnamed protocol is its number", line, "\"protocol\":\"47\"");
 	expect("comm is escaped", line, "\"comm\":\"a\\\"b\\\\c\\u0001\\u007f\"");
+
+
+	ev = base_event();
+	ev.reason = TL_REASON_DNS;
+	ev.verdict = TL_VERDICT_REDIRECTED;
+	ev.layer = TL_LAYER_SOCKET;
+	ev.hook = TL_HOOK_SENDMSG4;
+	ev.protocol = IPPROTO_UDP;
+	ev.dport = 53;
+	v4(ev.daddr, "10.213.0.1");
+	v4(ev.redirect_addr, "100.100.0.1");
+	ev.redirect_port = 53;
+	tl_event_format(&ev, &ctx, line, sizeof(line));
+	expect("dns redirect", line,
+	       "\"reason\":\"dns\",\"verdict\":\"redirected\",\"layer\":"
+	       "\"socket\",\"hook\":\"sendmsg4\"");
+	expect("dns redirect names the original and the target", line,
+	       "\"dst\":\"10.213.0.1\",\"dport\":53,\"redirect_dst\":"
+	       "\"100.100.0.1\",\"redirect_dport\":53,");
+	ev.family = AF_INET6;
+	inet_pton(AF_INET6, "fd13:213::1", ev.daddr);
+	inet_pton(AF_INET6, "2001:db8::53", ev.redirect_addr);
+	ev.dport = ev.redirect_port = 853;
+	tl_event_format(&ev, &ctx, line, sizeof(line));
+	expect("dns redirect over IPv6, DNS over TLS", line,
+	       "\"dst\":\"fd13:213::1\",\"dport\":853,\"redirect_dst\":"
+	       "\"2001:db8::53\",\"redirect_dport\":853,");
 
 	ev = base_event();
 	ev.verdict = TL_VERDICT_AUDIT;

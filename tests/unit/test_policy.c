@@ -431,6 +431,51 @@ static const struct bad_case bad_cases[] = {
      {{10, 15, "allow CIDR 198.51.100.0/24 contains endpoint 198.51.100.2"},
       {11, 15, "allow CIDR 198.51.100.0/31 overlaps 198.51.100.0/24"}}},
 
+    /* DNS */
+    {"bad dns action",
+     H "    dns: allow\n",
+     {{9, 10, "dns must be block, redirect or ordinary, found 'allow'"}}},
+    {"dns redirect without a resolver",
+     H "    dns: redirect\n",
+     {{9, 10,
+       "profile 'p': 'dns: redirect' needs a tunnel resolver, and no tunnel "
+       "lists 'resolvers'"}}},
+    {"allow rule for DNS port with dns: block (the default)",
+     ALLOW "      - cidr: 10.213.0.1/32\n        protocol: udp\n"
+	   "        ports: [53]\n",
+     {{12, 16,
+       "profile 'p': allow rule for 10.213.0.1/32 names DNS port 53, but "
+       "'dns: block' decides DNS outside the tunnel; a profile that must "
+       "reach this resolver needs 'dns: ordinary'"}}},
+    {"allow rule for DNS over TLS with dns: redirect",
+     TUN "    resolvers: [100.100.0.1]\n" PROF "    dns: redirect\n"
+	 "    allow:\n"
+	 "      - {cidr: 203.0.113.0/24, protocol: tcp, ports: [443, 853]}\n",
+     {{12, 54, "allow rule for 203.0.113.0/24 names DNS port 853, but "
+	       "'dns: redirect' decides"}}},
+    {"allow rule for a configured DNS port",
+     "dns_ports: [53, 5353]\n" ALLOW "      - cidr: 10.213.0.0/24\n"
+     "        protocol: udp\n        ports: [5353]\n",
+     {{13, 16, "names DNS port 5353"}}},
+    {"dns_ports empty",
+     "dns_ports: []\n" H,
+     {{1, 12, "an empty list recognises no DNS at all"}}},
+    {"dns_ports duplicate",
+     "dns_ports: [53, 853, 53]\n" H,
+     {{1, 22, "dns_ports[2]: duplicate DNS port 53"}}},
+    {"dns_ports port 0",
+     "dns_ports: [53, 0]\n" H,
+     {{1, 17, "dns_ports[1]: port 0 is out of range 1-65535"}}},
+    {"dns_ports range",
+     "dns_ports: [53-60]\n" H,
+     {{1, 13, "'53-60' is not a port number"}}},
+    {"dns_ports too many",
+     "dns_ports: [53, 853, 1, 2, 3, 4, 5, 6, 7]\n" H,
+     {{1, 40, "too many DNS ports (at most 8)"}}},
+    {"dns_ports not a list",
+     "dns_ports: 53\n" H,
+     {{1, 12, "dns_ports: expected a list, found '53'"}}},
+
     /* cgroups */
     {"cgroup path relative",
      H "cgroups:\n  - {path: x, profile: p}\n",
@@ -637,6 +682,46 @@ static void run_limits(void)
 	}
 }
 
+/* Resolvers: 16 per tunnel, TL_MAX_RESOLVERS over all (the kernel's list). */
+static void run_resolver_limit(void)
+{
+	const char *name = "too many resolvers over all tunnels";
+	struct expect e = {0};
+	char *buf = NULL, *out = NULL, why[512];
+	struct tl_policy p;
+	const char *w;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+	int t, k, r;
+
+	/* 5 lines per tunnel, from line 2; the third tunnel's list is over */
+	fprintf(f, "tunnels:\n");
+	for (t = 0; t < 3; t++) {
+		fprintf(f,
+			"  - name: t%d\n    interface: wg%d\n"
+			"    endpoints: [{address: 198.51.100.%d, port: 51820}]\n"
+			"    client: {fwmark: %d}\n    resolvers: [",
+			t, t, t + 1, t + 1);
+		for (k = 0; k < 16; k++)
+			fprintf(f, "%s100.64.%d.%d", k ? ", " : "", t, k + 1);
+		fprintf(f, "]\n");
+	}
+	fprintf(f, PROF);
+	fclose(f);
+	e = (struct expect){2 + 5 * 2 + 4, 16,
+			    "too many resolvers (at most 32 over all tunnels)"};
+	r = parse(buf, len, &p, &out);
+	if (r != -1)
+		fail(name, "returned %d", r);
+	else if ((w = match_errors(out, &e, 1, why, sizeof(why))))
+		fail(name, "%s; got: %s", w, oneline(out));
+	else
+		pass(name);
+	tl_policy_free(&p);
+	free(buf);
+	free(out);
+}
+
 /* 64 profiles fill every slot: then "/" must name the default. */
 static void run_full_slots(void)
 {
@@ -722,6 +807,7 @@ static const char full_policy[] =
     "  - name: locked\n"
     "  - name: lan\n"
     "    lan: allow\n"
+    "    dns: ordinary\n"
     "    allow:\n"
     "      - cidr: 203.0.113.0/24\n"
     "        protocol: tcp\n"
@@ -796,8 +882,14 @@ static void good_full(void)
 	CHECK(name, p.nprofiles == 2);
 	pr = &p.profiles[0];
 	CHECK(name, !strcmp(pr->name, "locked") && !pr->lan && !pr->nallow);
+	CHECK(name, pr->dns == TL_DNS_MODE_BLOCK);
 	pr = &p.profiles[1];
 	CHECK(name, !strcmp(pr->name, "lan") && pr->lan && pr->nallow == 5);
+	/* an explicit rule for a LAN resolver needs dns: ordinary */
+	CHECK(name, pr->dns == TL_DNS_MODE_ORDINARY);
+	CHECK(name, pr->dns_loc.line == 28 && pr->dns_loc.col == 10);
+	CHECK(name, p.ndns_ports == 2 && p.dns_ports[0] == 53 &&
+			p.dns_ports[1] == 853);
 	a = &pr->allow[0];
 	CHECK(name, a->cidr.family == AF_INET && a->cidr.prefixlen == 24);
 	CHECK(name, addr_is(a->cidr.addr, "203.0.113.0"));
@@ -806,7 +898,7 @@ static void good_full(void)
 	CHECK(name, a->ports[1].lo == 8000 && a->ports[1].hi == 8080);
 	CHECK(name, a->ports[0].protocol == IPPROTO_TCP &&
 			a->ports[1].protocol == IPPROTO_TCP);
-	CHECK(name, a->loc.line == 29 && a->loc.col == 15);
+	CHECK(name, a->loc.line == 30 && a->loc.col == 15);
 	a = &pr->allow[1];
 	CHECK(name, a->cidr.family == AF_INET6 && a->cidr.prefixlen == 48);
 	CHECK(name, a->protocol == IPPROTO_ICMPV6 && a->nports == 0);
@@ -908,6 +1000,26 @@ static const struct good_case good_cases[] = {
      .yaml = TUNNEL("t", "wg0", EP_OK, "{}") PROF,
      .warn = {{6, 13,
 	       "warning: tunnels[0].client: neither cgroup nor fwmark"}}},
+    {.name = "good: dns actions",
+     .yaml = TUN "    resolvers: [100.100.0.1, \"2001:db8::53\"]\n"
+	     "profiles:\n  - name: r\n    dns: redirect\n"
+	     "  - name: b\n    dns: block\n    lan: allow\n"
+	     "  - name: o\n    dns: ordinary\n"
+	     "    allow: [{cidr: 10.213.0.1/32, protocol: udp, ports: [53]}]\n"},
+    {.name = "good: a port range that covers DNS ports",
+     .yaml = ALLOW
+     "      - {cidr: 203.0.113.0/24, protocol: udp, ports: [1-1024]}\n"
+     "      - {cidr: 198.51.100.128/25, protocol: tcp, ports: [53-54]}\n"},
+    {.name = "good: dns_ports",
+     .yaml = "dns_ports: [53, 853, 5353]\n" H},
+    {.name = "warning: dns_ports without 53",
+     .yaml = "dns_ports: [853]\n" H,
+     .warn = {{1, 12, "warning: dns_ports: port 53 is not listed"}}},
+    {.name = "warning: dns redirect with IPv6 resolvers only",
+     .yaml = TUN "    resolvers: [\"2001:db8::53\"]\n" PROF "    dns: redirect\n",
+     .warn = {{10, 10,
+	       "warning: profile 'p': no tunnel has an IPv4 resolver: IPv4 DNS "
+	       "queries are blocked, not redirected"}}},
     {.name = "warning: / exempt",
      .yaml = H "cgroups:\n  - {path: /, exempt: true}\n",
      .warn = {{10, 12, "warning: exempting '/' leaves every process"}}},
@@ -1297,6 +1409,7 @@ int main(void)
 	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
 		run_bad(&bad_cases[i]);
 	run_limits();
+	run_resolver_limit();
 	run_full_slots();
 	good_full();
 	good_defaults();
