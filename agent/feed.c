@@ -30,10 +30,11 @@ static bool addr_known(const struct tl_event *ev, const uint8_t a[16])
 	return ev->family && memcmp(a, v4_any, 16) && memcmp(a, v6_any, 16);
 }
 
-/* source.* or destination.*: whatever of address and port is known. */
+/* source.* or destination.*: whatever of address and port is known; a
+ * redirected DNS query's destination also has nat.* (where it went). */
 static void ecs_endpoint(struct tl_json *j, const char *key,
 			 const struct tl_event *ev, const uint8_t addr[16],
-			 uint16_t port)
+			 uint16_t port, bool nat)
 {
 	bool ports = ev->protocol == IPPROTO_TCP || ev->protocol == IPPROTO_UDP;
 	bool has_addr = addr_known(ev, addr);
@@ -48,6 +49,9 @@ static void ecs_endpoint(struct tl_json *j, const char *key,
 		tl_json_str(j, "ip", text, sizeof(text));
 	if (ports && port)
 		tl_json_u64(j, "port", port);
+	if (nat && ev->redirect_port)
+		ecs_endpoint(j, "nat", ev, ev->redirect_addr, ev->redirect_port,
+			     false);
 	tl_json_close(j);
 }
 
@@ -143,8 +147,8 @@ int tl_event_format_ecs(const struct tl_event *ev,
 	tl_json_close(&j);
 	ecs_event(&j, ev);
 	ecs_network(&j, ev);
-	ecs_endpoint(&j, "source", ev, ev->saddr, ev->sport);
-	ecs_endpoint(&j, "destination", ev, ev->daddr, ev->dport);
+	ecs_endpoint(&j, "source", ev, ev->saddr, ev->sport, false);
+	ecs_endpoint(&j, "destination", ev, ev->daddr, ev->dport, true);
 	if (ev->pid) {
 		tl_json_open(&j, "process");
 		tl_json_u64(&j, "pid", ev->pid);
