@@ -23,7 +23,7 @@ check t16_pinned_state "status after apply: $(echo "$st" | cut -c1-300)" \
 links() { "$LAB_PY" "$LAB_LIB_DIR/labbpf.py" links "$LAB_PIN"; }
 links1=$(links) tc1=$("$LAB_PY" "$LAB_LIB_DIR/labbpf.py" tc "$NS_CLIENT" up0)
 check t16_apply_links_and_tc "links: $(echo $links1); tc on up0: $tc1" \
-	eval '[ "$(echo "$links1" | wc -l)" -eq 6 ] && [ -n "$tc1" ]'
+	eval '[ "$(echo "$links1" | wc -l)" -ge 6 ] && [ "$(echo "$links1" | wc -l)" -eq "$(ls "$LAB_PIN" | grep -c "^link_")" ] && [ -n "$tc1" ]'
 
 code=$(lab_curl apps "http://$LAB_HOST_IP/")
 check t16_no_agent_blocks "curl with no tunnel and no agent: '$code'" [ "$code" != 200 ]
