@@ -7,7 +7,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Iinclude -Iagent -I$(OUT)
-LDLIBS := -lbpf -lelf -lz -lyaml
+LDLIBS := -lbpf -lelf -lz -lyaml -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
 	-Wno-unused-parameter -Wno-sign-compare
 

@@ -294,6 +294,8 @@ static __u32 profile_flags(const struct tl_profile_cfg *pr)
 
 	if (pr->ipv6_block)
 		f |= TL_PROFILE_IPV6_BLOCK;
+	if (pr->raw_allow)
+		f |= TL_PROFILE_RAW_ALLOW;
 	if (pr->dns == TL_DNS_MODE_REDIRECT)
 		f |= TL_PROFILE_DNS_REDIRECT;
 	else if (pr->dns == TL_DNS_MODE_ORDINARY)
@@ -314,6 +316,9 @@ static void fill_settings(struct tl_settings *s, const struct tl_policy *p,
 	fill_fast_endpoints(s, p);
 	fill_event_limit(&s->events, p);
 	fill_dns(s, p);
+	s->container_mark = p->container_mark;
+	s->container_shift = p->container_mark ?
+				     __builtin_ctz(p->container_mark) : 0;
 	for (size_t i = 0; i < p->nprofiles && i < TL_MAX_PROFILES; i++) {
 		s->profiles[i].flags = profile_flags(&p->profiles[i]);
 		if (p->profiles[i].ipv6_block)
@@ -438,4 +443,99 @@ uint32_t tl_applied_generation(struct tl_bpf *b)
 	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_STATE), &zero, &st))
 		return 0;
 	return st.generation;
+}
+
+/* The rule of the cgroup rel itself: the first in file order, or -1. */
+static int rule_at(const struct tl_policy *p, const char *rel)
+{
+	for (size_t r = 0; r < p->ncgroups; r++)
+		if (tl_cgroup_match(p->cgroups[r].path, rel))
+			return (int)r;
+	return -1;
+}
+
+static uint32_t clients_at(const struct tl_policy *p, const char *rel)
+{
+	uint32_t client = 0;
+
+	for (size_t t = 0; t < p->ntunnels; t++)
+		if (p->tunnels[t].client_cgroup[0] &&
+		    tl_cgroup_match(p->tunnels[t].client_cgroup, rel))
+			client |= 1u << t;
+	return client;
+}
+
+int tl_cgroup_entry_for(const struct tl_policy *p, const char *rel,
+			struct tl_cgroup_entry *e)
+{
+	char prefix[TL_GLOB_MAX];
+	size_t len = strlen(rel);
+	int rule, own = 0;
+
+	if (len >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	memset(e, 0, sizeof(*e));
+	e->profile = default_profile(p);
+	/* "/", then every ancestor down to rel: a deeper rule overrides */
+	for (size_t end = strcmp(rel, "/") ? 0 : len; end <= len; end++) {
+		if (end && end < len && rel[end] != '/')
+			continue;
+		snprintf(prefix, sizeof(prefix), "%.*s", end ? (int)end : 1,
+			 rel);
+		rule = rule_at(p, prefix);
+		e->client_of |= clients_at(p, prefix);
+		if (end == len)
+			own = rule >= 0 || clients_at(p, prefix);
+		if (rule < 0)
+			continue;
+		e->flags = p->cgroups[rule].exempt ? TL_CGROUP_EXEMPT : 0;
+		if (!p->cgroups[rule].exempt)
+			e->profile = p->cgroups[rule].profile;
+	}
+	return own;
+}
+
+/* The cgroup table of the live slot. */
+static int live_cgroup_table(struct tl_bpf *b)
+{
+	struct tl_state state;
+	__u32 zero = 0, id;
+	int fd;
+
+	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_STATE), &zero, &state))
+		return -errno;
+	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_CGROUPS),
+				&state.active_slot, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+int tl_apply_cgroup(struct tl_bpf *b, const struct tl_policy *p,
+		    const char *rel, uint64_t id)
+{
+	struct tl_cgroup_entry e;
+	int fd, own, err = 0;
+
+	own = tl_cgroup_entry_for(p, rel, &e);
+	if (own <= 0)
+		return own; /* its ancestor's entry covers it */
+	fd = live_cgroup_table(b);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_update_elem(fd, &id, &e, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err ? err : 1;
+}
+
+int tl_apply_cgroup_gone(struct tl_bpf *b, uint64_t id)
+{
+	int fd = live_cgroup_table(b);
+
+	if (fd < 0)
+		return fd;
+	bpf_map_delete_elem(fd, &id); /* absent when no rule named it */
+	close(fd);
+	return 0;
 }

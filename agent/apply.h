@@ -28,6 +28,21 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 
 /* Generation of the policy in force (0 when none or unreadable). */
 uint32_t tl_applied_generation(struct tl_bpf *b);
+/*
+ * A cgroup appeared (or was renamed) under the running policy: its entry,
+ * computed from its path as the full build would, goes into the live
+ * slot's table in place, when a rule or tunnel client names it. The policy
+ * is the same, so is the generation: a packet of the cgroup sees its
+ * nearest ancestor's entry before and its own after, never none. Returns
+ * 1 when an entry was written, 0 when its ancestor's covers it.
+ */
+int tl_apply_cgroup(struct tl_bpf *b, const struct tl_policy *p,
+		    const char *rel, uint64_t id);
+int tl_apply_cgroup_gone(struct tl_bpf *b, uint64_t id);
+/* The entry the policy gives cgroup rel (nearest configured ancestor);
+ * returns 1 when a rule or tunnel client names rel itself. */
+int tl_cgroup_entry_for(const struct tl_policy *p, const char *rel,
+			struct tl_cgroup_entry *e);
 
 /* Profile name of id as the policy names it ("locked" for the built-in). */
 const char *tl_profile_name(const struct tl_policy *p, uint32_t id);

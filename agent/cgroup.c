@@ -89,7 +89,7 @@ int tl_cgroup_is_under(const char *rel, const char *anc)
 	return !strncmp(rel, anc, n) && (rel[n] == '\0' || rel[n] == '/');
 }
 
-static int glob_match(const char *pattern, const char *rel)
+int tl_cgroup_match(const char *pattern, const char *rel)
 {
 	size_t n = strlen(pattern);
 
@@ -151,7 +151,7 @@ static int glob_visit(const char *rel, void *arg)
 	struct glob_ctx *g = arg;
 	uint64_t id;
 
-	if (!glob_match(g->pattern, rel))
+	if (!tl_cgroup_match(g->pattern, rel))
 		return 0;
 	if (tl_cgroup_id(g->mount, rel, &id))
 		return 0; /* removed while we walked */

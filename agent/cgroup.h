@@ -20,6 +20,10 @@ typedef int (*tl_cgroup_fn)(const char *rel, uint64_t id, void *ctx);
 int tl_cgroup_glob(const char *mount, const char *pattern, tl_cgroup_fn fn,
 		   void *ctx);
 
+/* True when rel matches the policy path or glob pattern (as the glob walk
+ * matches it). */
+int tl_cgroup_match(const char *pattern, const char *rel);
+
 /* Relative path of a cgroup id, from a walk of the tree (cached). */
 const char *tl_cgroup_path(const char *mount, uint64_t id);
 

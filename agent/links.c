@@ -5,6 +5,7 @@
 #include <fnmatch.h>
 #include <ifaddrs.h>
 #include <net/if_arp.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ static struct tl_link *add_link(struct tl_links *l, int ifindex)
 	memset(k, 0, sizeof(*k));
 	k->ifindex = ifindex;
 	k->tunnel = -1;
+	k->link_nsid = -1;
 	return k;
 }
 
@@ -140,43 +142,177 @@ static int publish_iface(struct tl_links *l, const struct tl_link *k)
 		v.flags |= TL_IFACE_L3;
 	if (k->guarded)
 		v.flags |= TL_IFACE_GUARDED;
+	if (k->guarded && k->port)
+		v.flags |= TL_IFACE_PORT;
+	if (k->guarded && k->port && k->stamp) {
+		v.flags |= TL_IFACE_STAMP;
+		v.port = k->stamp;
+	}
 	if (bpf_map_update_elem(tl_bpf_map_fd(l->bpf, TL_MAP_IFACES), &key, &v,
 				BPF_ANY))
 		return -errno;
 	return 0;
 }
 
-/* Classify, guard (TC first), then publish. */
-static int update_link(struct tl_links *l, struct tl_link *k)
+enum role { ROLE_TUNNEL, ROLE_UPLINK, ROLE_PORT };
+
+/* A bridge leads into containers only when every member does. */
+static bool bridge_of_ports(struct tl_links *l, const struct tl_link *br)
 {
-	int was_tunnel = k->tunnel, err;
+	size_t members = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].master != br->ifindex)
+			continue;
+		if (!l->v[i].port)
+			return false;
+		members++;
+	}
+	return members > 0;
+}
+
+/*
+ * What k is: a tunnel, a port into container namespaces (verified from
+ * both sides, see containers.h), or an uplink. Whatever is not verified
+ * is an uplink: fail closed.
+ */
+static enum role link_role(struct tl_links *l, struct tl_link *k,
+			   struct tl_ctr_port *cp)
+{
+	memset(cp, 0, sizeof(*cp));
+	if (k->tunnel >= 0)
+		return ROLE_TUNNEL;
+	if (!l->ctr)
+		return ROLE_UPLINK;
+	if (k->kind == TL_KIND_VETH && k->link_nsid >= 0) {
+		tl_containers_classify(l->ctr, k->ifindex, k->master,
+				       k->link_nsid, k->peer, cp);
+		if (!cp->verified)
+			l->rescan = true; /* a namespace we have not read */
+		return cp->verified ? ROLE_PORT : ROLE_UPLINK;
+	}
+	if (k->kind == TL_KIND_BRIDGE && bridge_of_ports(l, k))
+		return ROLE_PORT;
+	return ROLE_UPLINK;
+}
+
+static int guard_uplink(struct tl_links *l, struct tl_link *k)
+{
+	int err;
+
+	if (k->guarded && !k->port)
+		return 0;
+	err = tl_bpf_attach_tc(l->bpf, k->ifindex, k->type != ARPHRD_ETHER);
+	if (err) {
+		log_error("attaching TC egress to %s: %s (only local sockets "
+			  "are guarded there)",
+			  k->name, strerror(-err));
+		return err;
+	}
+	log_info("guarding %s (ifindex %d)", k->name, k->ifindex);
+	k->guarded = true;
+	k->port = false;
+	k->stamp = 0;
+	return 0;
+}
+
+static int guard_port(struct tl_links *l, struct tl_link *k, uint32_t stamp)
+{
+	int err;
+
+	if (k->guarded && k->port && !k->stamp == !stamp) {
+		k->stamp = stamp;
+		return 0;
+	}
+	err = tl_bpf_attach_tc_port(l->bpf, k->ifindex, stamp != 0);
+	if (err) {
+		log_error("attaching TC to port %s: %s", k->name,
+			  strerror(-err));
+		return err;
+	}
+	if (!k->port)
+		log_info("%s (ifindex %d) leads into containers%s", k->name,
+			 k->ifindex, stamp ? "; their traffic is attributed" :
+					     "");
+	k->guarded = true;
+	k->port = true;
+	k->stamp = stamp;
+	return 0;
+}
+
+/* Classify, guard (TC first), then publish; ports released last. */
+static int update_one(struct tl_links *l, struct tl_link *k)
+{
+	int was_tunnel = k->tunnel, err = 0;
+	uint32_t old_stamp = k->stamp;
+	struct tl_ctr_port cp;
+	enum role role;
 
 	k->tunnel = tl_tunnel_for_ifname(l->policy, k->name);
-	if (k->tunnel >= 0 && k->guarded) {
+	role = link_role(l, k, &cp);
+	if (role == ROLE_TUNNEL && k->guarded) {
 		/* renamed into a tunnel: its traffic is the tunnel's now */
 		if (tl_bpf_detach_tc(k->ifindex))
 			log_warn("detaching TC from %s failed", k->name);
-		k->guarded = false;
+		k->guarded = k->port = false;
+		k->stamp = 0;
 	}
-	if (k->tunnel < 0 && !k->guarded) {
-		err = tl_bpf_attach_tc(l->bpf, k->ifindex,
-				       k->type != ARPHRD_ETHER);
-		if (err)
-			log_error("attaching TC egress to %s: %s (only local "
-				  "sockets are guarded there)",
-				  k->name, strerror(-err));
-		else
-			log_info("guarding %s (ifindex %d)", k->name,
-				 k->ifindex);
-		k->guarded = !err;
-	}
+	if (role == ROLE_UPLINK)
+		guard_uplink(l, k);
+	if (role == ROLE_PORT && guard_port(l, k, cp.port))
+		guard_uplink(l, k);
 	if (k->tunnel >= 0 && was_tunnel != k->tunnel)
 		log_info("%s is tunnel %s", k->name,
 			 l->policy->tunnels[k->tunnel].name);
 	err = publish_iface(l, k);
+	if (l->ctr && !k->stamp && (old_stamp || cp.port))
+		tl_containers_release(l->ctr, k->ifindex);
 	if (!err && (k->tunnel >= 0 || was_tunnel >= 0))
 		err = publish_tunnels(l);
 	return err;
+}
+
+/* A member changed: so may its bridge. */
+static int update_link(struct tl_links *l, struct tl_link *k)
+{
+	int err = update_one(l, k);
+	struct tl_link *br = k->master ? find_link(l, k->master) : NULL;
+
+	if (br && br->kind == TL_KIND_BRIDGE)
+		update_one(l, br);
+	return err;
+}
+
+/* Kind, bridge and veth peer: what tells a port from an uplink. */
+static void link_topology(struct nlmsghdr *h, struct tl_link *k)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(h);
+	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)), ilen;
+	struct rtattr *a, *i;
+
+	k->kind = TL_KIND_OTHER;
+	k->master = 0;
+	k->link_nsid = -1;
+	k->peer = 0;
+	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == IFLA_MASTER)
+			k->master = *(int *)RTA_DATA(a);
+		else if (a->rta_type == IFLA_LINK)
+			k->peer = *(int *)RTA_DATA(a);
+		else if (a->rta_type == IFLA_LINK_NETNSID)
+			k->link_nsid = *(__s32 *)RTA_DATA(a);
+		if (a->rta_type != IFLA_LINKINFO)
+			continue;
+		ilen = RTA_PAYLOAD(a);
+		for (i = RTA_DATA(a); RTA_OK(i, ilen); i = RTA_NEXT(i, ilen)) {
+			if (i->rta_type != IFLA_INFO_KIND)
+				continue;
+			if (!strcmp(RTA_DATA(i), "veth"))
+				k->kind = TL_KIND_VETH;
+			else if (!strcmp(RTA_DATA(i), "bridge"))
+				k->kind = TL_KIND_BRIDGE;
+		}
+	}
 }
 
 static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
@@ -186,6 +322,8 @@ static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
 	const char *name = NULL;
 	struct tl_link *k;
 	struct rtattr *a;
+
+	int old_master;
 
 	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
 		if (a->rta_type == IFLA_IFNAME)
@@ -201,6 +339,14 @@ static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->flags = ifi->ifi_flags;
 	k->type = ifi->ifi_type;
+	old_master = k->master;
+	link_topology(h, k);
+	if (old_master && old_master != k->master) {
+		struct tl_link *br = find_link(l, old_master);
+
+		if (br && br->kind == TL_KIND_BRIDGE)
+			update_one(l, br); /* it lost a member */
+	}
 	return update_link(l, k);
 }
 
@@ -213,10 +359,20 @@ static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 
 	if (!k)
 		return 0;
+	int master = k->master;
+	struct tl_link *br;
+
 	tunnel = k->tunnel >= 0;
 	log_info("%s (ifindex %d) is gone", k->name, k->ifindex);
 	*k = l->v[--l->n];
 	bpf_map_delete_elem(tl_bpf_map_fd(l->bpf, TL_MAP_IFACES), &key);
+	if (l->ctr)
+		tl_containers_release(l->ctr, key);
+	br = master ? find_link(l, master) : NULL;
+	if (br && br->kind == TL_KIND_BRIDGE)
+		update_one(l, br);
+	/* a NIC may have moved into a namespace behind a port */
+	l->rescan = l->ctr != NULL;
 	return tunnel ? publish_tunnels(l) : 0;
 }
 
@@ -344,7 +500,7 @@ static int resync(struct tl_links *l)
 }
 
 int tl_links_open(struct tl_links *l, struct tl_bpf *b,
-		  const struct tl_policy *p)
+		  const struct tl_policy *p, struct tl_containers *ctr)
 {
 	struct sockaddr_nl sa = {
 		.nl_family = AF_NETLINK,
@@ -356,6 +512,9 @@ int tl_links_open(struct tl_links *l, struct tl_bpf *b,
 	memset(l, 0, sizeof(*l));
 	l->bpf = b;
 	l->policy = p;
+	l->ctr = ctr;
+	if (ctr)
+		tl_containers_scan(ctr);
 	l->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (l->fd < 0)
 		return -errno;
@@ -393,6 +552,28 @@ int tl_links_set_policy(struct tl_links *l, const struct tl_policy *p)
 	for (size_t i = 0; i < l->n && !err; i++)
 		err = update_link(l, &l->v[i]);
 	return err ? err : publish_tunnels(l);
+}
+
+/* Veths first, then the bridges that depend on them. */
+int tl_links_rescan(struct tl_links *l)
+{
+	int err = 0;
+
+	if (!l->ctr)
+		return 0;
+	l->rescan = false;
+	tl_containers_scan(l->ctr);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < l->n; i++) {
+			struct tl_link *k = &l->v[i];
+
+			if ((pass == 0 && k->kind == TL_KIND_VETH &&
+			     k->link_nsid >= 0) ||
+			    (pass == 1 && k->kind == TL_KIND_BRIDGE))
+				err = update_one(l, k) ?: err;
+		}
+	l->rescan = false; /* what is still unknown waits for an event */
+	return err;
 }
 
 void tl_links_close(struct tl_links *l)

@@ -13,8 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "containers.h"
 #include "pins.h"
 #include "policy.h"
+
+enum tl_link_kind { TL_KIND_OTHER = 0, TL_KIND_VETH, TL_KIND_BRIDGE };
 
 struct tl_link {
 	int ifindex;
@@ -23,11 +26,19 @@ struct tl_link {
 	unsigned short type; /* ARPHRD_* */
 	int tunnel;	     /* tunnel id, or -1 */
 	bool guarded;	     /* TC filter attached */
+	enum tl_link_kind kind;
+	int master;	     /* bridge (IFLA_MASTER), or 0 */
+	int link_nsid;	     /* veth: its peer's namespace, -1 when ours */
+	int peer;	     /* veth: its peer's ifindex there */
+	bool port;	     /* guarded as a port into containers */
+	uint32_t stamp;	     /* tl_ports index stamped at ingress, or 0 */
 };
 
 struct tl_links {
 	struct tl_bpf *bpf;
 	const struct tl_policy *policy;
+	struct tl_containers *ctr; /* NULL: no container ports */
+	bool rescan;		   /* a veth's far side is not known yet */
 	int fd; /* rtnetlink, subscribed to link and address changes */
 	struct tl_link *v;
 	size_t n, cap;
@@ -36,12 +47,14 @@ struct tl_links {
 
 /* Subscribes first, then dumps, so that no change falls in between. */
 int tl_links_open(struct tl_links *l, struct tl_bpf *b,
-		  const struct tl_policy *p);
+		  const struct tl_policy *p, struct tl_containers *ctr);
 /* Handles whatever the socket has for us (non-blocking). */
 int tl_links_handle(struct tl_links *l);
 /* A new policy: reclassify every interface and rewrite the tunnel state. */
 int tl_links_set_policy(struct tl_links *l, const struct tl_policy *p);
 void tl_links_close(struct tl_links *l);
+/* Rescans container namespaces and reclassifies veths and bridges. */
+int tl_links_rescan(struct tl_links *l);
 
 /* Index of the tunnel whose interface glob matches name, or -1. */
 int tl_tunnel_for_ifname(const struct tl_policy *p, const char *name);

@@ -23,6 +23,8 @@
 
 #include "apply.h"
 #include "cgroup.h"
+#include "cgwatch.h"
+#include "containers.h"
 #include "events.h"
 #include "feed.h"
 #include "links.h"
@@ -366,7 +368,10 @@ struct agent {
 	struct tl_links links;
 	struct tl_events events;
 	struct tl_output out;
-	int epfd, sigfd, inofd, timerfd;
+	struct tl_containers ctr;
+	bool have_ctr;
+	struct tl_cgwatch cgw;
+	int epfd, sigfd, inofd, timerfd, rescan_fd, rescan_step;
 	bool out_polled; /* the output is in the epoll set for EPOLLOUT */
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t last_reload_ns;
@@ -451,6 +456,40 @@ static void reload_done(struct agent *a, bool ok)
  * switched in with one write (apply.c); a policy that does not check, or
  * cannot be built, leaves the running one in force.
  */
+/*
+ * Container namespaces are looked for again shortly after a cgroup's
+ * population or a veth changed, and a few times more with a growing
+ * delay: a process may join its cgroup before it enters its namespace.
+ */
+static void schedule_rescan(struct agent *a, bool restart)
+{
+	static const long delays_ms[] = { 10, 100, 1000, 3000 };
+	struct itimerspec its = {};
+	long ms;
+
+	if (!a->have_ctr || a->rescan_fd < 0)
+		return;
+	if (restart)
+		a->rescan_step = 0;
+	if (a->rescan_step >= (int)(sizeof(delays_ms) / sizeof(delays_ms[0])))
+		return;
+	ms = delays_ms[a->rescan_step++];
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000;
+	timerfd_settime(a->rescan_fd, 0, &its, NULL);
+}
+
+static void on_rescan(struct agent *a)
+{
+	uint64_t ticks;
+
+	if (read(a->rescan_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	if (tl_links_rescan(&a->links))
+		log_warn("classifying container ports failed");
+	schedule_rescan(a, false);
+}
+
 static void reload(struct agent *a)
 {
 	struct tl_policy next;
@@ -460,6 +499,16 @@ static void reload(struct agent *a)
 		log_error("reload of %s failed; the running policy stays in "
 			  "force",
 			  a->opt.config);
+		reload_done(a, false);
+		return;
+	}
+	if (next.container_mark != a->policy.container_mark) {
+		/* stamps in flight would be read with the wrong bits */
+		log_error("%s: container_mark cannot change while running "
+			  "(`tunlock stop`, then run); the running policy "
+			  "stays in force",
+			  a->opt.config);
+		tl_policy_free(&next);
 		reload_done(a, false);
 		return;
 	}
@@ -476,6 +525,9 @@ static void reload(struct agent *a)
 		log_error("reclassifying interfaces after reload failed");
 	if (attach_at(&a->bpf, a->cg_mount, &a->policy))
 		log_error("attaching at %s failed", a->policy.attach_cgroup);
+	if (a->cgw.fd >= 0)
+		tl_cgwatch_reset(&a->cgw, &a->policy);
+	schedule_rescan(a, true);
 	reload_done(a, true);
 }
 
@@ -526,7 +578,16 @@ static int epoll_add(int epfd, int fd, int tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-enum { TAG_SIGNAL, TAG_LINKS, TAG_EVENTS, TAG_CONFIG, TAG_TIMER, TAG_OUTPUT };
+enum {
+	TAG_SIGNAL,
+	TAG_LINKS,
+	TAG_EVENTS,
+	TAG_CONFIG,
+	TAG_TIMER,
+	TAG_OUTPUT,
+	TAG_CGROUPS,
+	TAG_RESCAN,
+};
 
 /*
  * A pipe or socket consumer that fell behind: wait for it to drain, and
@@ -655,6 +716,14 @@ static int setup_loop(struct agent *a)
 		err = start_timer(a);
 	if (!err && !watch_config(a))
 		err = epoll_add(a->epfd, a->inofd, TAG_CONFIG);
+	if (!err && a->cgw.fd >= 0)
+		err = epoll_add(a->epfd, a->cgw.fd, TAG_CGROUPS);
+	a->rescan_fd = timerfd_create(CLOCK_MONOTONIC,
+				      TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!err && a->rescan_fd >= 0)
+		err = epoll_add(a->epfd, a->rescan_fd, TAG_RESCAN);
+	if (!err && a->links.rescan)
+		schedule_rescan(a, true);
 	return err;
 }
 
@@ -693,6 +762,19 @@ static void dispatch(struct agent *a, uint32_t tag, bool *run)
 	case TAG_LINKS:
 		if (tl_links_handle(&a->links))
 			log_error("following interfaces failed");
+		if (a->links.rescan)
+			schedule_rescan(a, true);
+		break;
+	case TAG_CGROUPS:
+		if (tl_cgwatch_handle(&a->cgw))
+			log_error("following cgroups failed");
+		if (a->cgw.populated) {
+			a->cgw.populated = false;
+			schedule_rescan(a, true);
+		}
+		break;
+	case TAG_RESCAN:
+		on_rescan(a);
 		break;
 	case TAG_EVENTS:
 		tl_events_drain(&a->events);
@@ -761,7 +843,8 @@ static int refuse_second_agent(const char *pin_dir, const char *what)
  */
 static int enforce(struct tl_bpf *b, struct tl_links *links,
 		   const struct tl_policy *p, const char *pin_dir,
-		   const char *cg_mount, unsigned int pid)
+		   const char *cg_mount, unsigned int pid,
+		   struct tl_containers *ctr, bool *have_ctr)
 {
 	int err;
 
@@ -776,7 +859,13 @@ static int enforce(struct tl_bpf *b, struct tl_links *links,
 	err = apply_to(b, cg_mount, p);
 	if (err)
 		return err;
-	err = tl_links_open(links, b, p);
+	*have_ctr = !tl_containers_open(ctr, b, cg_mount);
+	if (*have_ctr)
+		tl_containers_set_mark(ctr, p->container_mark);
+	else
+		log_warn("container namespaces cannot be followed: their "
+			 "veths are guarded as uplinks");
+	err = tl_links_open(links, b, p, *have_ctr ? ctr : NULL);
 	if (err) {
 		log_error("following interfaces: %s", strerror(-err));
 		return err;
@@ -800,13 +889,17 @@ static int start_agent(struct agent *a)
 		err = tl_output_open(&a->out, a->opt.events);
 	if (!err)
 		err = enforce(&a->bpf, &a->links, &a->policy, a->opt.pin_dir,
-			      a->cg_mount, getpid());
+			      a->cg_mount, getpid(), &a->ctr, &a->have_ctr);
 	if (!err)
 		err = tl_events_open(&a->events,
 				     tl_bpf_map_fd(&a->bpf, TL_MAP_EVENTS),
 				     &a->out, a->cg_mount);
 	if (err)
 		return err;
+	/* cgroups made from now on get their entries as they appear */
+	if (tl_cgwatch_open(&a->cgw, &a->bpf, &a->policy, a->cg_mount))
+		log_warn("cannot follow new cgroups: they get their ancestor's "
+			 "profile until a reload");
 	a->events.policy = &a->policy;
 	a->events.format = a->opt.format;
 	a->interval_start_ns = realtime_ns();
@@ -824,6 +917,7 @@ static int cmd_run(int argc, char **argv)
 	if (!a)
 		return 1;
 	a->links.fd = a->sigfd = a->epfd = a->inofd = a->timerfd = -1;
+	a->rescan_fd = a->cgw.fd = -1;
 	err = parse_options(argc, argv, "cpvo", usage_run, &a->opt);
 	if (err) {
 		free(a);
@@ -855,7 +949,12 @@ static int cmd_run(int argc, char **argv)
 	}
 	tl_events_close(&a->events);
 	tl_output_close(&a->out);
+	tl_cgwatch_close(&a->cgw);
 	tl_links_close(&a->links);
+	if (a->have_ctr)
+		tl_containers_close(&a->ctr);
+	if (a->rescan_fd >= 0)
+		close(a->rescan_fd);
 	tl_bpf_close(&a->bpf);
 	tl_policy_free(&a->policy);
 	free(a);
@@ -867,29 +966,39 @@ static int cmd_apply(int argc, char **argv)
 	struct options o = {};
 	char cg_mount[PATH_MAX];
 	struct tl_links links = { .fd = -1 };
+	struct tl_containers *ctr = calloc(1, sizeof(*ctr));
+	bool have_ctr = false;
 	struct tl_policy p;
 	struct tl_bpf b = {};
 	int err = parse_options(argc, argv, "cpv", usage_apply, &o);
 
-	if (err)
-		return err;
+	if (err || !ctr) {
+		free(ctr);
+		return err ? err : 1;
+	}
 	if (o.verbose)
 		tl_log_threshold = TL_LOG_DEBUG;
 	tl_log_setup_libbpf();
-	if (tl_policy_load(o.config, &p, stderr))
+	if (tl_policy_load(o.config, &p, stderr)) {
+		free(ctr);
 		return 1;
+	}
 	err = find_cgroup_mount(cg_mount, sizeof(cg_mount));
 	if (!err)
 		err = refuse_second_agent(o.pin_dir,
 					  "reload it with SIGHUP (`systemctl "
 					  "reload tunlock`) instead");
 	if (!err)
-		err = enforce(&b, &links, &p, o.pin_dir, cg_mount, 0);
+		err = enforce(&b, &links, &p, o.pin_dir, cg_mount, 0, ctr,
+			      &have_ctr);
 	if (!err)
 		printf("applied %s: policy generation %u, %zu interface(s) "
 		       "known; enforcement pinned in %s until `tunlock stop`\n",
 		       o.config, tl_applied_generation(&b), links.n, o.pin_dir);
 	tl_links_close(&links);
+	if (have_ctr)
+		tl_containers_close(ctr);
+	free(ctr);
 	tl_bpf_close(&b);
 	tl_policy_free(&p);
 	return err ? 1 : 0;

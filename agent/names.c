@@ -31,6 +31,9 @@ static const char *const reasons[TL_REASON_MAX] = {
 	[TL_ALLOW_UNPROTECTED] = "unprotected",
 	[TL_ALLOW_NO_SOCKET] = "no_socket",
 	[TL_ALLOW_DISCOVERY] = "discovery",
+	[TL_ALLOW_VIA_HOST] = "via_host",
+	[TL_ALLOW_CONTAINER] = "into_container",
+	[TL_ALLOW_RAW] = "raw_allowed",
 };
 
 static const char *const verdicts[TL_VERDICT_MAX] = {

@@ -25,6 +25,7 @@
 #include "socket.skel.h"
 #include "cgroup_skb.skel.h"
 #include "tc.skel.h"
+#include "lsm.skel.h"
 
 const char *const tl_map_names[TL_MAP_COUNT] = {
 	[TL_MAP_STATE] = "tl_state",	     [TL_MAP_SETTINGS] = "tl_settings",
@@ -34,6 +35,7 @@ const char *const tl_map_names[TL_MAP_COUNT] = {
 	[TL_MAP_COUNTERS] = "tl_counters",   [TL_MAP_EVENTS] = "tl_events",
 	[TL_MAP_EVENT_RATE] = "tl_event_rate",
 	[TL_MAP_EVENT_STATS] = "tl_event_stats",
+	[TL_MAP_PORTS] = "tl_ports",	     [TL_MAP_NSIFS] = "tl_nsifs",
 };
 
 /* In attach order: what undoes a DNS redirect is in place before anything
@@ -46,6 +48,7 @@ const char *const tl_cgroup_progs[] = {
 };
 const int tl_cgroup_prog_count =
 	sizeof(tl_cgroup_progs) / sizeof(tl_cgroup_progs[0]);
+const char *const tl_lsm_prog = "tl_socket_create";
 
 int tl_pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
 {
@@ -256,6 +259,42 @@ static int check_pinned_layout(struct tl_bpf *b)
 		(b)->field ? 0 : -errno;                                        \
 	})
 
+static bool kernel_has_bpf_lsm(void)
+{
+	char lsm[512] = "";
+	FILE *f = fopen("/sys/kernel/security/lsm", "r");
+	bool yes;
+
+	if (!f)
+		return false;
+	yes = fgets(lsm, sizeof(lsm), f) && strstr(lsm, "bpf");
+	fclose(f);
+	return yes;
+}
+
+/* The process layer is optional: without BPF LSM the others still stand,
+ * and status says what is not covered. */
+static void load_lsm(struct tl_bpf *b)
+{
+	int err;
+
+	if (!kernel_has_bpf_lsm()) {
+		log_warn("no BPF LSM in this kernel: raw and packet socket "
+			 "creation is not denied");
+		return;
+	}
+	err = OPEN_LAYER(lsm_bpf, lsm, b);
+	if (!err)
+		err = lsm_bpf__load(b->lsm);
+	if (!err)
+		return;
+	log_warn("loading the LSM layer: %s: raw and packet socket creation "
+		 "is not denied",
+		 strerror(-err));
+	lsm_bpf__destroy(b->lsm);
+	b->lsm = NULL;
+}
+
 int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 {
 	int err;
@@ -292,11 +331,13 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 				       "");
 		return err;
 	}
+	load_lsm(b);
 	return 0;
 }
 
 void tl_bpf_close(struct tl_bpf *b)
 {
+	lsm_bpf__destroy(b->lsm);
 	tc_bpf__destroy(b->tc);
 	cgroup_skb_bpf__destroy(b->skb);
 	socket_bpf__destroy(b->sock);
@@ -311,14 +352,15 @@ int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id)
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
-static struct bpf_program *cgroup_prog(struct tl_bpf *b, int i)
+static struct bpf_program *cgroup_prog(struct tl_bpf *b, const char *name)
 {
 	struct bpf_program *p;
 
-	p = bpf_object__find_program_by_name(b->sock->obj, tl_cgroup_progs[i]);
+	p = bpf_object__find_program_by_name(b->sock->obj, name);
 	if (!p)
-		p = bpf_object__find_program_by_name(b->skb->obj,
-						     tl_cgroup_progs[i]);
+		p = bpf_object__find_program_by_name(b->skb->obj, name);
+	if (!p && b->lsm)
+		p = bpf_object__find_program_by_name(b->lsm->obj, name);
 	return p;
 }
 
@@ -344,17 +386,17 @@ static uint64_t path_inode(const char *path)
  * (no moment without enforcement); otherwise a new link is attached first
  * and only then replaces the pin.
  */
-static int attach_one(struct tl_bpf *b, int i, const char *cgroup_path,
-		      int cgroup_fd)
+static int attach_one(struct tl_bpf *b, const char *name,
+		      const char *cgroup_path, int cgroup_fd)
 {
-	struct bpf_program *prog = cgroup_prog(b, i);
+	struct bpf_program *prog = cgroup_prog(b, name);
 	char link_name[64], path[PATH_MAX];
 	struct bpf_link *link;
 	int old_fd, err;
 
 	if (!prog)
 		return -ENOENT;
-	snprintf(link_name, sizeof(link_name), "link_%s", tl_cgroup_progs[i]);
+	snprintf(link_name, sizeof(link_name), "link_%s", name);
 	err = tl_pin_path(path, sizeof(path), b->pin_dir, link_name);
 	if (err)
 		return err;
@@ -370,8 +412,8 @@ static int attach_one(struct tl_bpf *b, int i, const char *cgroup_path,
 	link = bpf_program__attach_cgroup(prog, cgroup_fd);
 	if (!link) {
 		err = -errno;
-		log_error("attaching %s to %s: %s", tl_cgroup_progs[i],
-			  cgroup_path, strerror(-err));
+		log_error("attaching %s to %s: %s", name, cgroup_path,
+			  strerror(-err));
 		if (old_fd >= 0)
 			close(old_fd);
 		return err;
@@ -400,17 +442,40 @@ int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path)
 		return -errno;
 	}
 	for (int i = 0; i < tl_cgroup_prog_count && !err; i++)
-		err = attach_one(b, i, cgroup_path, fd);
+		err = attach_one(b, tl_cgroup_progs[i], cgroup_path, fd);
+	/* lsm_cgroup: like the others, only below the attach cgroup */
+	if (!err && b->lsm && attach_one(b, tl_lsm_prog, cgroup_path, fd))
+		log_warn("raw and packet socket creation is not denied");
 	close(fd);
 	return err;
 }
 
-int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3)
+
+static int detach_tc_at(int ifindex, enum bpf_tc_attach_point point)
 {
-	struct bpf_program *prog = l3 ? b->tc->progs.tl_tc_egress_l3 :
-					b->tc->progs.tl_tc_egress;
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_EGRESS);
+		    .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
+		    .priority = TL_TC_PRIORITY);
+
+	if (bpf_tc_query(&hook, &opts))
+		return 0; /* not ours, or gone */
+	opts.prog_fd = opts.prog_id = opts.flags = 0;
+	return bpf_tc_detach(&hook, &opts);
+}
+
+int tl_bpf_detach_tc(int ifindex)
+{
+	int err = detach_tc_at(ifindex, BPF_TC_INGRESS);
+
+	return detach_tc_at(ifindex, BPF_TC_EGRESS) ?: err;
+}
+
+static int attach_tc_at(int ifindex, enum bpf_tc_attach_point point,
+			struct bpf_program *prog)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
 		    .priority = TL_TC_PRIORITY, .prog_fd = bpf_program__fd(prog),
 		    .flags = BPF_TC_F_REPLACE);
@@ -422,17 +487,30 @@ int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-int tl_bpf_detach_tc(int ifindex)
+/* Ingress first: what comes in is stamped before egress stops judging. */
+int tl_bpf_attach_tc_port(struct tl_bpf *b, int ifindex, bool stamp)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
-		    .priority = TL_TC_PRIORITY);
+	int err;
 
-	if (bpf_tc_query(&hook, &opts))
-		return 0; /* not ours, or gone */
-	opts.prog_fd = opts.prog_id = opts.flags = 0;
-	return bpf_tc_detach(&hook, &opts);
+	if (stamp)
+		err = attach_tc_at(ifindex, BPF_TC_INGRESS,
+				   b->tc->progs.tl_tc_ingress_port);
+	else
+		err = detach_tc_at(ifindex, BPF_TC_INGRESS);
+	if (err)
+		return err;
+	return attach_tc_at(ifindex, BPF_TC_EGRESS,
+			    b->tc->progs.tl_tc_egress_port);
+}
+
+/* Egress first: no moment unguarded; then no stamping any more. */
+int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3)
+{
+	struct bpf_program *prog = l3 ? b->tc->progs.tl_tc_egress_l3 :
+					b->tc->progs.tl_tc_egress;
+	int err = attach_tc_at(ifindex, BPF_TC_EGRESS, prog);
+
+	return err ? err : detach_tc_at(ifindex, BPF_TC_INGRESS);
 }
 
 static void detach_tc_all(void)

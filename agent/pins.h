@@ -22,11 +22,13 @@
 struct socket_bpf;
 struct cgroup_skb_bpf;
 struct tc_bpf;
+struct lsm_bpf;
 
 struct tl_bpf {
 	struct socket_bpf *sock;
 	struct cgroup_skb_bpf *skb;
 	struct tc_bpf *tc;
+	struct lsm_bpf *lsm; /* NULL: this kernel has no BPF LSM (lsm_cgroup) */
 	char pin_dir[PATH_MAX];
 	bool adopted; /* pins from an earlier agent were found and reused */
 };
@@ -45,6 +47,8 @@ enum tl_map_id {
 	TL_MAP_EVENTS,
 	TL_MAP_EVENT_RATE,
 	TL_MAP_EVENT_STATS,
+	TL_MAP_PORTS,
+	TL_MAP_NSIFS,
 	TL_MAP_COUNT,
 };
 
@@ -63,6 +67,10 @@ int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path);
 int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3);
 /* Removes our TC egress filter from ifindex (it became a tunnel). */
 int tl_bpf_detach_tc(int ifindex);
+/* A port (into containers): the pass-through egress filter and, with
+ * stamp, the ingress filter that stamps what containers send; without,
+ * any ingress filter of ours is removed. */
+int tl_bpf_attach_tc_port(struct tl_bpf *b, int ifindex, bool stamp);
 
 /* Sum over CPUs of counter idx (TL_COUNTER_INDEX) of the counters map. */
 int tl_counter_read(int counters_fd, __u32 idx, __u64 *sum);
@@ -94,5 +102,7 @@ int tl_record_netns(int state_fd);
 /* The cgroup link names, for status. */
 extern const char *const tl_cgroup_progs[];
 extern const int tl_cgroup_prog_count;
+/* The LSM link (BPF_LSM_CGROUP), where the kernel has BPF LSM. */
+extern const char *const tl_lsm_prog;
 
 #endif

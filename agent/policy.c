@@ -1163,10 +1163,12 @@ static void read_profile(struct ctx *c, const yaml_node_t *n,
 	    {"allow", T_SEQ, false},
 	    {"ipv6", T_SCALAR, false},
 	    {"dns", T_SCALAR, false},
+	    {"raw_sockets", T_SCALAR, false},
 	};
 	static const char *const lan[] = {"block", "allow"};
 	static const char *const ipv6[] = {"tunnel", "block"};
 	static const char *const dns[] = {"block", "redirect", "ordinary"};
+	static const char *const raw[] = {"deny", "allow"};
 	yaml_node_t *v[ARRAY_SIZE(keys)];
 	const char *why;
 	size_t saved;
@@ -1190,6 +1192,8 @@ static void read_profile(struct ctx *c, const yaml_node_t *n,
 		pr->dns = (enum tl_dns_mode)i;
 		pr->dns_loc = node_loc(v[4]);
 	}
+	if (v[5])
+		pr->raw_allow = enum_val(c, v[5], "raw_sockets", raw, 2) == 1;
 	saved = push_key(c, "allow");
 	if (v[2])
 		read_allows(c, v[2], pr);
@@ -1428,6 +1432,49 @@ static void read_dns_ports(struct ctx *c, const yaml_node_t *n)
 			"recognised as DNS");
 }
 
+/*
+ * The skb->mark bits that carry a container's port index from where its
+ * packets come in to where they leave: contiguous, at most 12 bits (the
+ * port table), and nothing else on the host may use them.
+ */
+static void read_container_mark(struct ctx *c, const yaml_node_t *n)
+{
+	uint64_t v;
+	uint32_t low;
+	int r;
+
+	r = parse_uint(text(n), true, UINT32_MAX, &v);
+	if (r == -1) {
+		error_node(c, n,
+			   "container_mark '%s' is not a number (decimal or "
+			   "0x hex)",
+			   text(n));
+		return;
+	}
+	if (r == -2) {
+		error_node(c, n, "container_mark %s does not fit in 32 bits",
+			   text(n));
+		return;
+	}
+	low = (uint32_t)v & -(uint32_t)v;
+	if (!v || ((v + low) & v)) {
+		error_node(c, n,
+			   "container_mark %s must be one run of contiguous "
+			   "bits, such as 0xff000000",
+			   text(n));
+		return;
+	}
+	if (__builtin_popcount((uint32_t)v) > 12) {
+		error_node(c, n,
+			   "container_mark %s has more than 12 bits (at most "
+			   "%d container namespaces)",
+			   text(n), TL_MAX_PORTS - 1);
+		return;
+	}
+	c->p->container_mark = (uint32_t)v;
+	c->p->container_mark_loc = node_loc(n);
+}
+
 static void read_root(struct ctx *c, const yaml_node_t *root)
 {
 	static const struct key keys[] = {
@@ -1436,6 +1483,7 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 	    {"profiles", T_SEQ, true},	    {"cgroups", T_SEQ, false},
 	    {"events", T_MAP, false},
 	    {"dns_ports", T_SEQ, false},
+	    {"container_mark", T_SCALAR, false},
 	};
 	static const char *const modes[] = {"enforce", "audit"};
 	static const char *const nosock[] = {"enforce", "allow"};
@@ -1460,6 +1508,8 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 	}
 	if (v[2] && (i = enum_val(c, v[2], "no_socket", nosock, 2)) >= 0)
 		p->no_socket_allow = i == 1;
+	if (v[8])
+		read_container_mark(c, v[8]);
 	/* profiles before cgroups, which name them */
 	saved = push_key(c, "tunnels");
 	if (v[3])
@@ -1966,6 +2016,26 @@ static void check_tags(struct ctx *c)
 				   (char *)n->tag);
 }
 
+/* A VPN client's fwmark is an identity: it must not share the bits that
+ * stamp containers' traffic. */
+static void check_container_mark(struct ctx *c)
+{
+	const struct tl_policy *p = c->p;
+
+	for (size_t t = 0; t < p->ntunnels; t++) {
+		const struct tl_tunnel_cfg *tn = &p->tunnels[t];
+
+		if (!tn->has_fwmark || !(tn->fwmark & p->container_mark))
+			continue;
+		error_at(c, p->container_mark_loc.line ? p->container_mark_loc :
+							 tn->loc,
+			 "container_mark 0x%x shares bits with fwmark 0x%x of "
+			 "tunnel '%s'; the container_mark bits are tunlock's "
+			 "alone",
+			 p->container_mark, tn->fwmark, tn->name);
+	}
+}
+
 static void check_document(struct ctx *c)
 {
 	yaml_node_t *root = yaml_document_get_root_node(c->doc);
@@ -1985,6 +2055,7 @@ static void check_document(struct ctx *c)
 	check_default(c);
 	check_allows(c);
 	check_dns(c);
+	check_container_mark(c);
 }
 
 /* A second document would be silently ignored: refuse it. */
@@ -2017,6 +2088,7 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 	out->default_profile = -1;
 	out->event_rate = TL_EVENT_RATE_DEFAULT;
 	out->event_burst = TL_EVENT_BURST_DEFAULT;
+	out->container_mark = TL_CONTAINER_MARK_DEFAULT;
 	strcpy(out->attach_cgroup, "/");
 	out->dns_ports[0] = 53;
 	out->dns_ports[1] = 853;

@@ -57,6 +57,7 @@ struct tl_profile_cfg {
 	bool lan;
 	bool ipv6_block; /* IPv6 not even through an IPv6 tunnel */
 	enum tl_dns_mode dns;
+	bool raw_allow;	 /* raw and packet sockets allowed (a DHCP client) */
 	struct tl_allow_rule *allow;
 	size_t nallow;
 	struct tl_loc loc;
@@ -107,6 +108,8 @@ struct tl_policy {
 	uint32_t event_burst; /* events at once */
 	uint16_t dns_ports[TL_MAX_DNS_PORTS]; /* what a DNS query is */
 	size_t ndns_ports;
+	uint32_t container_mark; /* skb->mark bits for container attribution */
+	struct tl_loc container_mark_loc;
 };
 
 /* The dns value of a profile as the policy spells it. */

@@ -43,7 +43,8 @@ struct coverage {
 	const char *why;
 };
 
-static int coverage(unsigned int features, struct coverage *c)
+/* lsm: the socket_create link is attached */
+static int coverage(unsigned int features, bool lsm, struct coverage *c)
 {
 	int n = 0;
 
@@ -78,15 +79,24 @@ static int coverage(unsigned int features, struct coverage *c)
 				    "are dropped outside the tunnel, also to "
 				    "the LAN; browsers' host candidates are "
 				    "the browser's own (mDNS setting)" };
-	c[n++] = (struct coverage){
-		"raw_socket", "partial",
-		features & TL_FEATURE_BPF_LSM ?
-			"raw IP and AF_PACKET without qdisc bypass are "
-			"dropped by the packet layers; socket creation is "
-			"not denied yet" :
-			"kernel without BPF LSM: AF_PACKET with "
-			"PACKET_QDISC_BYPASS is not covered"
-	};
+	c[n++] = lsm ?
+		(struct coverage){
+			"raw_socket", "full",
+			"BPF LSM denies raw, packet and XDP socket creation to "
+			"protected cgroups whose profile does not allow them; "
+			"the packet layers drop raw IP and AF_PACKET without "
+			"qdisc bypass as well" } :
+		(struct coverage){
+			"raw_socket", "partial",
+			features & TL_FEATURE_BPF_LSM ?
+				"the LSM layer is not attached: AF_PACKET with "
+				"PACKET_QDISC_BYPASS and AF_XDP are not "
+				"covered; the packet layers drop raw IP and "
+				"AF_PACKET without qdisc bypass" :
+				"kernel without BPF LSM: AF_PACKET with "
+				"PACKET_QDISC_BYPASS and AF_XDP are not "
+				"covered; the packet layers drop raw IP and "
+				"AF_PACKET without qdisc bypass" };
 	return n;
 }
 
@@ -99,6 +109,7 @@ struct snapshot {
 	struct tl_iface ifaces[TL_MAX_IFACES];
 	size_t nifaces;
 	bool links[16];
+	bool lsm_link;
 	bool agent_running;
 };
 
@@ -164,6 +175,9 @@ static int snapshot(const char *pin_dir, struct snapshot *s)
 		s->links[i] = !tl_pin_path(path, sizeof(path), pin_dir, name) &&
 			      !access(path, F_OK);
 	}
+	snprintf(name, sizeof(name), "link_%s", tl_lsm_prog);
+	s->lsm_link = !tl_pin_path(path, sizeof(path), pin_dir, name) &&
+		      !access(path, F_OK);
 	s->agent_running = s->state.agent_pid && !kill(s->state.agent_pid, 0);
 	return 0;
 }
@@ -181,6 +195,8 @@ static const char *iface_role(const struct tl_iface *i)
 {
 	if (i->flags & TL_IFACE_TUNNEL)
 		return "tunnel";
+	if (i->flags & TL_IFACE_PORT)
+		return i->flags & TL_IFACE_STAMP ? "container" : "port";
 	return i->flags & TL_IFACE_GUARDED ? "guarded" : "unguarded";
 }
 
@@ -302,6 +318,8 @@ static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 	for (int i = 0; i < tl_cgroup_prog_count; i++)
 		fprintf(out, " %s%s", tl_cgroup_progs[i] + 3,
 			s->links[i] ? "" : "(missing)");
+	fprintf(out, " %s%s", tl_lsm_prog + 3,
+		s->lsm_link ? "" : "(not attached)");
 	fprintf(out, "\ntunnels:\n");
 	for (int t = 0; t < TL_MAX_TUNNELS; t++) {
 		struct tl_tunnel_state *ts = &s->tunnels[t];
@@ -334,7 +352,7 @@ static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 						(unsigned long long)c);
 			}
 	fprintf(out, "coverage:\n");
-	n = coverage(s->state.features, cov);
+	n = coverage(s->state.features, s->lsm_link, cov);
 	for (int i = 0; i < n; i++)
 		fprintf(out, "  %-12s %-8s %s\n", cov[i].leak, cov[i].level,
 			cov[i].why);
@@ -360,6 +378,8 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 	for (int i = 0; i < tl_cgroup_prog_count; i++)
 		fprintf(out, "%s\"%s\":%s", i ? "," : "",
 			tl_cgroup_progs[i] + 3, s->links[i] ? "true" : "false");
+	fprintf(out, ",\"%s\":%s", tl_lsm_prog + 3,
+		s->lsm_link ? "true" : "false");
 	fprintf(out, "},\"tunnels\":[");
 	for (int t = 0; t < TL_MAX_TUNNELS; t++) {
 		struct tl_tunnel_state *ts = &s->tunnels[t];
@@ -404,7 +424,7 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 		s->state.features & TL_FEATURE_BPF_LSM ? "true" : "false",
 		s->state.features & TL_FEATURE_SET_RETVAL ? "true" : "false");
 	fprintf(out, "\"coverage\":{");
-	n = coverage(s->state.features, cov);
+	n = coverage(s->state.features, s->lsm_link, cov);
 	for (int i = 0; i < n; i++)
 		fprintf(out, "%s\"%s\":{\"level\":\"%s\",\"why\":\"%s\"}",
 			i ? "," : "", cov[i].leak, cov[i].level, cov[i].why);

@@ -7,6 +7,7 @@
  */
 #include "parse.h"
 #include "report.h"
+#include "container.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -16,6 +17,23 @@ static __always_inline bool tunnel_ipv6_judged(struct tl_policy_view *v,
 {
 	return (v->settings->flags & TL_SETTINGS_IPV6_BLOCK) &&
 	       skb->protocol == bpf_htons(ETH_P_IPV6);
+}
+
+static __always_inline __u32 judge(struct tl_policy_view *v,
+				   struct __sk_buff *skb, int parsed,
+				   struct tl_flow *f, struct tl_subject *s,
+				   bool tunnel, struct tl_nsif *nsif)
+{
+	__u32 reason;
+
+	if (nsif) {
+		reason = judge_via_host(v, skb, parsed, f, s, nsif);
+		if (reason != TL_REASON_MAX)
+			return reason;
+	}
+	if (tunnel)
+		return judge_in_tunnel(v, skb, parsed, f, s);
+	return judge_packet(v, skb, parsed, f, s);
 }
 
 SEC("cgroup_skb/egress")
@@ -29,15 +47,27 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	struct tl_policy_view v;
 	struct tl_subject s = {};
 	struct tl_flow f = {};
+	struct tl_nsif *nsif = NULL;
 	bool have_policy, tunnel;
-	__u32 reason;
+	__u32 reason, flags = 0;
+	__u64 netns;
 	int parsed;
 
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return SK_PASS;
 	have_policy = policy_view(&v) == 0;
-	tunnel = have_policy && is_tunnel_iface(&v, bpf_get_netns_cookie(skb),
-						skb->ifindex);
+	netns = bpf_get_netns_cookie(skb);
+	if (have_policy)
+		flags = agent_iface_flags(&v, netns, skb->ifindex);
+	tunnel = flags & TL_IFACE_TUNNEL;
+	if (flags & TL_IFACE_PORT) {
+		count(r.layer, TL_ALLOW_CONTAINER, TL_VERDICT_PASS);
+		return SK_PASS;
+	}
+	if (have_policy && netns != v.netns_cookie) {
+		r.ifindex = 0; /* not an index of the agent's namespace */
+		nsif = via_host_iface(netns, skb->ifindex);
+	}
 	if (tunnel && !(have_policy && tunnel_ipv6_judged(&v, skb))) {
 		count(r.layer, TL_ALLOW_TUNNEL, TL_VERDICT_PASS);
 		return SK_PASS;
@@ -50,12 +80,10 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	s.mark = skb->mark;
 	parsed = parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f);
-	if (!have_policy)
-		reason = TL_REASON_TUNNEL_DOWN; /* fail closed */
-	else if (tunnel)
-		reason = judge_in_tunnel(&v, skb, parsed, &f, &s);
+	if (have_policy)
+		reason = judge(&v, skb, parsed, &f, &s, tunnel, nsif);
 	else
-		reason = judge_packet(&v, skb, parsed, &f, &s);
+		reason = TL_REASON_TUNNEL_DOWN; /* fail closed */
 	if (is_leak(reason)) /* only an event names the owner */
 		r.owner = skb_owner(skb);
 	return apply(have_policy ? &v : NULL, &f, &s, &r, reason);

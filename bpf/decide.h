@@ -28,6 +28,8 @@ struct tl_subject {
 	__u64 netns_cookie;
 	struct tl_cgroup_entry entry;
 	__u32 mark;
+	/* TC: a forwarded packet that a container's port stamped (container.h) */
+	struct tl_port *port;
 };
 
 /* The live slot's settings: all that the transport fast path needs. */
@@ -91,9 +93,50 @@ static __always_inline void resolve_subject(struct tl_policy_view *v,
 }
 
 /*
+ * The same for the cgroup a container's port stands for: its ancestors are
+ * in the port (recorded by the agent), looked up in the live slot, so a
+ * policy switch applies to forwarded traffic as atomically as to sockets.
+ */
+static __always_inline void resolve_port(struct tl_policy_view *v,
+					 struct tl_port *port,
+					 struct tl_subject *s)
+{
+	struct tl_cgroup_entry *e;
+	__u64 id;
+	int level;
+
+	s->entry.profile = v->settings->default_profile;
+	s->entry.flags = 0;
+	s->entry.client_of = 0;
+	for (level = TL_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
+		if (level > port->level)
+			continue;
+		id = port->ancestors[level];
+		if (!id)
+			continue;
+		e = bpf_map_lookup_elem(v->cgroups, &id);
+		if (e) {
+			s->entry = *e;
+			return;
+		}
+	}
+}
+
+/* The container's cgroup is outside attach_cgroup (or not known yet). */
+static __always_inline bool port_unprotected(struct tl_settings *cfg,
+					     struct tl_port *port)
+{
+	__u32 l = cfg->attach_cgroup_level & (TL_MAX_CGROUP_DEPTH - 1);
+
+	return !port->cgroup_id || l > port->level ||
+	       port->ancestors[l] != cfg->attach_cgroup_id;
+}
+
+/*
  * Packet layers: who sent it. Returns an allow reason when the packet is
  * outside tunlock's scope. Kernel sockets (ICMP errors, RSTs, MLD) live in
- * the root cgroup and count as "no local socket", like forwarded packets.
+ * the root cgroup and count as "no local socket", like forwarded packets;
+ * what a container forwards is judged with the profile of its cgroup.
  */
 static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 					    struct __sk_buff *skb,
@@ -102,6 +145,13 @@ static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 	struct tl_settings *cfg = v->settings;
 
 	s->cgroup_id = bpf_skb_cgroup_id(skb);
+	if (!s->cgroup_id && s->port) {
+		s->cgroup_id = s->port->cgroup_id;
+		if (port_unprotected(cfg, s->port))
+			return TL_ALLOW_UNPROTECTED;
+		resolve_port(v, s->port, s);
+		return TL_REASON_NONE;
+	}
 	if (!s->cgroup_id ||
 	    s->cgroup_id == bpf_skb_ancestor_cgroup_id(skb, 0)) {
 		if (cfg->flags & TL_SETTINGS_NO_SOCKET_ALLOW)
@@ -379,6 +429,23 @@ static __always_inline bool is_tunnel_iface(struct tl_policy_view *v,
 }
 
 /*
+ * An interface of a container namespace whose veth leads to the agent's
+ * namespace (the agent verified the pair): the host routes and judges
+ * what leaves there. Any other interface of another namespace (macvlan,
+ * ipvlan, a NIC moved in) is judged where it is, as not a tunnel.
+ */
+static __always_inline struct tl_nsif *via_host_iface(__u64 netns_cookie,
+						      __u32 ifindex)
+{
+	struct tl_nsif_key key = {
+		.netns_cookie = netns_cookie,
+		.ifindex = ifindex,
+	};
+
+	return bpf_map_lookup_elem(&tl_nsifs, &key);
+}
+
+/*
  * Socket layer (connect, unconnected send): the route is not known yet.
  * A DNS query to anything but a tunnel resolver is the profile's DNS
  * action's (dns->found: redirect it there). Otherwise, with a tunnel up
@@ -418,6 +485,10 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 		return TL_REASON_IPV6;
 	if (bound_ifindex && is_tunnel_iface(v, s->netns_cookie, bound_ifindex))
 		return TL_ALLOW_TUNNEL;
+	/* bound to a container's veth to the host: the host routes it */
+	if (bound_ifindex && v->netns_cookie != s->netns_cookie &&
+	    via_host_iface(s->netns_cookie, bound_ifindex))
+		bound_ifindex = 0;
 	if (!bound_ifindex && v->summary->up_count)
 		return TL_ALLOW_TUNNEL_UP;
 	return leak_reason(v, f);

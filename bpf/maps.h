@@ -123,6 +123,23 @@ struct {
 	__type(value, struct tl_dns_nat_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_dns_nat SEC(".maps");
+/* Container namespaces, kept by the agent (runtime state, not slotted):
+ * ports by the index stamped in skb->mark, and their interfaces inside. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TL_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct tl_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TL_MAX_NSIFS);
+	__type(key, struct tl_nsif_key);
+	__type(value, struct tl_nsif);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_nsifs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

@@ -7,6 +7,7 @@
  */
 #include "parse.h"
 #include "report.h"
+#include "container.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -61,6 +62,7 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 				 TL_REASON_TUNNEL_DOWN;
 		return apply(NULL, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
 	}
+	s.port = stamped_port(&v, skb);
 	reason = judge_packet(&v, skb, parsed, &f, &s);
 	if (is_leak(reason) && v.settings->mode == TL_MODE_AUDIT &&
 	    judged_by_cgroup_skb(&v, skb))
@@ -80,4 +82,41 @@ SEC("tc")
 int tl_tc_egress_l3(struct __sk_buff *skb)
 {
 	return tc_egress(skb, true);
+}
+
+/*
+ * A port (the host end of a container's veth, or a bridge of them): what
+ * leaves here enters another namespace of this host, and is judged again
+ * wherever it leaves the host.
+ */
+SEC("tc")
+int tl_tc_egress_port(struct __sk_buff *skb)
+{
+	count(TL_LAYER_TC, TL_ALLOW_CONTAINER, TL_VERDICT_PASS);
+	return TC_ACT_OK;
+}
+
+/*
+ * What a container sends, stamped on its way in with the index of its port
+ * in the policy's container_mark bits, so that TC egress on the uplink
+ * judges it with the container's profile after routing and NAT. Whatever
+ * else set those bits is overwritten.
+ */
+SEC("tc")
+int tl_tc_ingress_port(struct __sk_buff *skb)
+{
+	struct tl_policy_view v;
+	struct tl_settings *cfg;
+	struct tl_iface *iface;
+	__u32 ifindex = skb->ifindex, stamp = 0;
+
+	if (policy_view(&v))
+		return TC_ACT_OK; /* unstamped: judged as no socket, closed */
+	cfg = v.settings;
+	iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
+	if (iface && (iface->flags & TL_IFACE_STAMP))
+		stamp = (iface->port << (cfg->container_shift & 31)) &
+			cfg->container_mark;
+	skb->mark = (skb->mark & ~cfg->container_mark) | stamp;
+	return TC_ACT_OK;
 }

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define TL_LAYOUT_VERSION 2
+#define TL_LAYOUT_VERSION 3
 
 #define TL_MAX_PROFILES 64
 #define TL_MAX_TUNNELS 16
@@ -27,6 +27,11 @@
 #define TL_MAX_DNS_PORTS 8
 #define TL_MAX_RESOLVERS 32 /* over all tunnels */
 #define TL_DNS_NAT_ENTRIES 16384
+/* container namespaces whose forwarded traffic is attributed (tl_ports) */
+#define TL_MAX_PORTS 4096
+#define TL_MAX_NSIFS 4096
+/* skb->mark bits stamped on what containers forward (policy container_mark) */
+#define TL_CONTAINER_MARK_DEFAULT 0xff000000u
 
 /* Policy tables are double-buffered: the agent fills the inactive slot and
  * then flips settings.active_slot, so a packet sees one whole policy. */
@@ -83,6 +88,9 @@ enum tl_reason {
 	TL_ALLOW_UNPROTECTED, /* socket outside the attach cgroup */
 	TL_ALLOW_NO_SOCKET,   /* forwarded / kernel traffic, policy says allow */
 	TL_ALLOW_DISCOVERY,   /* mDNS, LLMNR, SSDP with the LAN allowed */
+	TL_ALLOW_VIA_HOST,    /* leaves a container toward the host, which judges it */
+	TL_ALLOW_CONTAINER,   /* into a container's namespace: stays on the host */
+	TL_ALLOW_RAW,	      /* raw or packet socket of a profile that allows them */
 	TL_REASON_MAX,
 };
 
@@ -134,6 +142,7 @@ enum tl_event_stat {
 #define TL_PROFILE_IPV6_BLOCK (1u << 1) /* IPv6 not even through a tunnel */
 #define TL_PROFILE_DNS_REDIRECT (1u << 2) /* to a resolver of an up tunnel */
 #define TL_PROFILE_DNS_ORDINARY (1u << 3) /* DNS judged like any traffic */
+#define TL_PROFILE_RAW_ALLOW (1u << 4) /* may create raw and packet sockets */
 
 /* Per-cgroup entry flags. */
 #define TL_CGROUP_EXEMPT (1u << 0)
@@ -185,6 +194,9 @@ struct tl_settings {
 	__u32 ndns_ports;
 	__u32 nresolvers;
 	struct tl_resolver resolvers[TL_MAX_RESOLVERS]; /* policy order */
+	/* skb->mark bits that carry a container's port index (contiguous) */
+	__u32 container_mark;
+	__u32 container_shift;
 };
 
 /* The single entry of the state map: which policy slot is live. */
@@ -252,9 +264,44 @@ struct tl_endpoint_value {
 #define TL_IFACE_TUNNEL (1u << 0)
 #define TL_IFACE_L3 (1u << 1) /* no link-layer header (tun, ppp, raw-ip) */
 #define TL_IFACE_GUARDED (1u << 2) /* TC egress filter attached */
+/* Leads only into other network namespaces of this host: the host end of a
+ * veth into a container, or a bridge of nothing else. */
+#define TL_IFACE_PORT (1u << 3)
+/* TC ingress stamps what arrives here with the port index (attribution). */
+#define TL_IFACE_STAMP (1u << 4)
 struct tl_iface {
 	__u32 flags;
 	__u32 tunnel; /* tunnel id when TL_IFACE_TUNNEL */
+	__u32 port;   /* tl_ports index when TL_IFACE_STAMP */
+	__u32 pad;
+};
+
+/*
+ * A container namespace reached through a veth of the agent's namespace:
+ * whose traffic comes in there. Indexed by the value stamped in
+ * skb->mark; index 0 is never used (no stamp).
+ */
+struct tl_port {
+	__u32 ifindex; /* host end of the veth; 0: free */
+	__u32 master;  /* its bridge, or 0 */
+	__u64 netns_cookie; /* the container's namespace */
+	__u64 cgroup_id;    /* common cgroup of its processes; 0: unknown */
+	__u32 level;	    /* of cgroup_id */
+	__u32 pad;
+	__u64 ancestors[TL_MAX_CGROUP_DEPTH]; /* [l]: ancestor at level l */
+};
+
+/* An interface of a container namespace whose veth peer is a port: its
+ * traffic goes through the agent's namespace, which judges it there. */
+struct tl_nsif_key {
+	__u64 netns_cookie;
+	__u32 ifindex; /* in that namespace */
+	__u32 pad;
+};
+
+struct tl_nsif {
+	__u32 port; /* tl_ports index */
+	__u32 pad;
 };
 
 /* Tunnel map value (runtime state). */

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cgroup.h"
+#include "cgwatch.h"
+#include "log.h"
+
+#define WATCH_MASK                                                             \
+	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MODIFY | IN_ONLYDIR |        \
+	 IN_DONT_FOLLOW)
+
+static struct tl_cgwatch_dir *find_wd(struct tl_cgwatch *w, int wd)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].wd == wd)
+			return &w->v[i];
+	return NULL;
+}
+
+static int remember(struct tl_cgwatch *w, int wd, uint64_t id, const char *rel)
+{
+	struct tl_cgwatch_dir *d = find_wd(w, wd);
+
+	if (!d) {
+		if (w->n == w->cap) {
+			size_t cap = w->cap ? w->cap * 2 : 64;
+			struct tl_cgwatch_dir *v = realloc(w->v, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			w->v = v;
+			w->cap = cap;
+		}
+		d = &w->v[w->n++];
+		d->rel = NULL;
+	}
+	free(d->rel);
+	d->wd = wd;
+	d->id = id;
+	d->rel = strdup(rel);
+	return d->rel ? 0 : -ENOMEM;
+}
+
+static void forget(struct tl_cgwatch *w, struct tl_cgwatch_dir *d)
+{
+	free(d->rel);
+	*d = w->v[--w->n];
+}
+
+/*
+ * A cgroup to follow: its entry (when a rule names it), a watch, then its
+ * subdirectories, which may have appeared before the watch did. Bounded
+ * by TL_CGWATCH_MAX watches and the tree's depth.
+ */
+static void follow(struct tl_cgwatch *w, const char *rel, int depth,
+		   bool apply)
+{
+	char path[4096], sub[4096];
+	struct dirent *e;
+	uint64_t id;
+	DIR *dir;
+	int wd;
+
+	if (depth > 64 || tl_cgroup_id(w->mount, rel, &id))
+		return;
+	if (apply && tl_apply_cgroup(w->bpf, w->policy, rel, id) > 0) {
+		w->added++;
+		log_info("cgroup %s appeared: its policy entry is live", rel);
+	}
+	if (w->n >= TL_CGWATCH_MAX) {
+		if (!w->full)
+			log_warn("watching %d cgroups already: cgroups below %s "
+				 "get their ancestor's profile until a reload",
+				 TL_CGWATCH_MAX, rel);
+		w->full = true;
+		return;
+	}
+	snprintf(path, sizeof(path), "%s%s", w->mount,
+		 strcmp(rel, "/") ? rel : "");
+	wd = inotify_add_watch(w->fd, path, WATCH_MASK);
+	if (wd < 0 || remember(w, wd, id, rel))
+		return;
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", strcmp(rel, "/") ? rel : "",
+			     e->d_name) < (int)sizeof(sub))
+			follow(w, sub, depth + 1, apply);
+	}
+	closedir(dir);
+}
+
+static void on_event(struct tl_cgwatch *w, const struct inotify_event *ev)
+{
+	struct tl_cgwatch_dir *d = find_wd(w, ev->wd);
+	char rel[4096];
+
+	if (ev->mask & IN_IGNORED) {
+		if (d)
+			forget(w, d); /* the cgroup is gone */
+		return;
+	}
+	if (!d || !ev->len)
+		return;
+	if ((ev->mask & IN_MODIFY) && !strcmp(ev->name, "cgroup.events")) {
+		w->populated = true;
+		return;
+	}
+	if (!(ev->mask & IN_ISDIR))
+		return;
+	snprintf(rel, sizeof(rel), "%s/%s", strcmp(d->rel, "/") ? d->rel : "",
+		 ev->name);
+	if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+		follow(w, rel, 0, true);
+		w->populated = true;
+	}
+	if (ev->mask & IN_DELETE) {
+		for (size_t i = 0; i < w->n; i++) {
+			if (strcmp(w->v[i].rel, rel))
+				continue;
+			tl_apply_cgroup_gone(w->bpf, w->v[i].id);
+			break;
+		}
+	}
+}
+
+int tl_cgwatch_handle(struct tl_cgwatch *w)
+{
+	char buf[16384] __attribute__((aligned(8)));
+	ssize_t n;
+	int rounds;
+
+	for (rounds = 0; rounds < 64; rounds++) {
+		n = read(w->fd, buf, sizeof(buf));
+		if (n <= 0)
+			return n < 0 && errno != EAGAIN ? -errno : 0;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (void *)p;
+
+			if (ev->mask & IN_Q_OVERFLOW)
+				log_warn("cgroup events were lost: new cgroups "
+					 "get their ancestor's profile until a "
+					 "reload");
+			else
+				on_event(w, ev);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return 0;
+}
+
+static void unwatch_all(struct tl_cgwatch *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		inotify_rm_watch(w->fd, w->v[i].wd);
+		free(w->v[i].rel);
+	}
+	w->n = 0;
+	w->full = false;
+}
+
+void tl_cgwatch_close(struct tl_cgwatch *w)
+{
+	if (w->fd >= 0) {
+		unwatch_all(w);
+		close(w->fd);
+	}
+	free(w->v);
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+}
+
+/* The policy's full build has just written the entries of every cgroup
+ * there is: watching starts from there, without applying again. */
+void tl_cgwatch_reset(struct tl_cgwatch *w, const struct tl_policy *p)
+{
+	unwatch_all(w);
+	w->policy = p;
+	follow(w, p->attach_cgroup, 0, false);
+}
+
+int tl_cgwatch_open(struct tl_cgwatch *w, struct tl_bpf *b,
+		    const struct tl_policy *p, const char *mount)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->fd < 0)
+		return -errno;
+	w->mount = mount;
+	w->bpf = b;
+	tl_cgwatch_reset(w, p);
+	return 0;
+}

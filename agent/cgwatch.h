@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Following the cgroup tree below attach_cgroup with inotify: a cgroup that
+ * appears after the policy was applied gets the entry its rules give it in
+ * the live table (apply.h tl_apply_cgroup), and a cgroup whose population
+ * changes tells the agent to look for container namespaces again. One
+ * watch per directory, at most TL_CGWATCH_MAX; deeper or further cgroups
+ * keep their nearest watched ancestor's profile until the next reload.
+ */
+#ifndef TUNLOCK_CGWATCH_H
+#define TUNLOCK_CGWATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pins.h"
+#include "policy.h"
+
+#define TL_CGWATCH_MAX 65536
+
+struct tl_cgwatch_dir {
+	int wd;
+	uint64_t id;
+	char *rel; /* relative to the cgroup2 mount */
+};
+
+struct tl_cgwatch {
+	int fd; /* inotify */
+	const char *mount;
+	struct tl_bpf *bpf;
+	const struct tl_policy *policy;
+	struct tl_cgwatch_dir *v;
+	size_t n, cap;
+	bool full;	 /* TL_CGWATCH_MAX reached (said once) */
+	bool populated;	 /* some cgroup's population changed */
+	uint64_t added;	 /* entries written since start */
+};
+
+/* Watches the subtree of p's attach_cgroup, right after p was applied. */
+int tl_cgwatch_open(struct tl_cgwatch *w, struct tl_bpf *b,
+		    const struct tl_policy *p, const char *mount);
+/* The same after a reload applied p. */
+void tl_cgwatch_reset(struct tl_cgwatch *w, const struct tl_policy *p);
+void tl_cgwatch_close(struct tl_cgwatch *w);
+/* Handles whatever inotify has (non-blocking). */
+int tl_cgwatch_handle(struct tl_cgwatch *w);
+
+#endif

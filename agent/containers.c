@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/net_namespace.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "cgroup.h"
+#include "containers.h"
+#include "log.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* Bounds of one scan: namespaces are few, processes many but cheap. */
+#define MAX_PIDS (1 << 20)
+#define NL_BUF 32768
+
+static uint64_t path_ino(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+/* ---- rtnetlink ---------------------------------------------------- */
+
+static int nl_open(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	struct timeval tv = { .tv_sec = 2 }; /* every read is bounded */
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static struct rtattr *rta_next(struct rtattr *a, int *len)
+{
+	return RTA_NEXT(a, *len);
+}
+
+/* The id that the namespace of the socket nl gives the namespace ns_fd. */
+static int get_nsid(int nl, int ns_fd)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtgenmsg g;
+		char pad[3];
+		struct rtattr a;
+		__u32 fd;
+	} req = {
+		.h.nlmsg_len = sizeof(req),
+		.h.nlmsg_type = RTM_GETNSID,
+		.h.nlmsg_flags = NLM_F_REQUEST,
+		.g.rtgen_family = AF_UNSPEC,
+		.a.rta_len = RTA_LENGTH(sizeof(__u32)),
+		.a.rta_type = NETNSA_FD,
+		.fd = ns_fd,
+	};
+	char buf[1024] __attribute__((aligned(4)));
+	struct nlmsghdr *h = (void *)buf;
+	struct rtattr *a;
+	ssize_t n;
+	int len;
+
+	if (send(nl, &req, sizeof(req), 0) < 0)
+		return -1;
+	n = recv(nl, buf, sizeof(buf), 0);
+	if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct rtgenmsg)) ||
+	    h->nlmsg_type != RTM_NEWNSID)
+		return -1;
+	len = h->nlmsg_len - NLMSG_LENGTH(sizeof(struct rtgenmsg));
+	a = (void *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct rtgenmsg)));
+	for (; RTA_OK(a, len); a = rta_next(a, &len))
+		if (a->rta_type == NETNSA_NSID)
+			return *(__s32 *)RTA_DATA(a);
+	return -1;
+}
+
+/* What a link dump says of one interface. */
+struct link_attrs {
+	int ifindex;
+	unsigned int flags;
+	int link;	/* IFLA_LINK: the peer's ifindex */
+	int link_nsid;	/* IFLA_LINK_NETNSID, -1 when the peer is local */
+	char kind[16];	/* IFLA_INFO_KIND, "" for hardware */
+};
+
+static void parse_link(struct nlmsghdr *h, struct link_attrs *la)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(h);
+	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)), ilen;
+	struct rtattr *a, *i;
+
+	memset(la, 0, sizeof(*la));
+	la->ifindex = ifi->ifi_index;
+	la->flags = ifi->ifi_flags;
+	la->link_nsid = -1;
+	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = rta_next(a, &len)) {
+		if (a->rta_type == IFLA_LINK)
+			la->link = *(int *)RTA_DATA(a);
+		else if (a->rta_type == IFLA_LINK_NETNSID)
+			la->link_nsid = *(__s32 *)RTA_DATA(a);
+		if (a->rta_type != IFLA_LINKINFO)
+			continue;
+		ilen = RTA_PAYLOAD(a);
+		for (i = RTA_DATA(a); RTA_OK(i, ilen); i = rta_next(i, &ilen))
+			if (i->rta_type == IFLA_INFO_KIND)
+				snprintf(la->kind, sizeof(la->kind), "%s",
+					 (char *)RTA_DATA(i));
+	}
+}
+
+/* Reads one namespace's links: its veths to host_nsid, and any NIC. */
+static int read_links(int nl, int host_nsid, struct tl_ctr_ns *ns)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = {
+		.h.nlmsg_len = sizeof(req),
+		.h.nlmsg_type = RTM_GETLINK,
+		.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+	};
+	char *buf = malloc(NL_BUF);
+	struct link_attrs la;
+	int batches, done = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	if (send(nl, &req, sizeof(req), 0) < 0) {
+		free(buf);
+		return -errno;
+	}
+	for (batches = 0; !done && batches < 4096; batches++) {
+		ssize_t n = recv(nl, buf, NL_BUF, 0);
+		struct nlmsghdr *h;
+
+		if (n <= 0)
+			break;
+		for (h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type != RTM_NEWLINK)
+				continue;
+			parse_link(h, &la);
+			if (la.flags & IFF_LOOPBACK)
+				continue;
+			/* a NIC of its own, or a link into a third namespace
+			 * (a veth chain, a macvlan on a NIC there): its
+			 * traffic can leave without passing through ours */
+			if (!la.kind[0] ||
+			    (la.link_nsid >= 0 && la.link_nsid != host_nsid))
+				ns->escape = true;
+			if (strcmp(la.kind, "veth") || host_nsid < 0 ||
+			    la.link_nsid != host_nsid ||
+			    ns->nveths >= TL_CTR_MAX_VETHS)
+				continue;
+			ns->veths[ns->nveths].ifindex = la.ifindex;
+			ns->veths[ns->nveths].peer = la.link;
+			ns->nveths++;
+		}
+	}
+	free(buf);
+	return done ? 0 : -EIO;
+}
+
+/* ---- entering a namespace ----------------------------------------- */
+
+struct probe {
+	struct tl_ctr_ns *ns;
+	int self_ns;
+	int err;
+};
+
+static uint64_t netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cookie = 0;
+	close(fd);
+	return cookie;
+}
+
+/*
+ * Runs in a thread of its own: setns() moves only the calling thread, so
+ * the agent never leaves its namespace, whatever happens here.
+ */
+static void *probe_thread(void *arg)
+{
+	struct probe *p = arg;
+	int fd, nl;
+
+	fd = open(p->ns->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		p->err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	close(fd);
+	p->ns->cookie = netns_cookie();
+	nl = nl_open();
+	if (nl < 0) {
+		p->err = -errno;
+		return NULL;
+	}
+	p->err = read_links(nl, get_nsid(nl, p->self_ns), p->ns);
+	close(nl);
+	return NULL;
+}
+
+static int probe_ns(struct tl_containers *c, struct tl_ctr_ns *ns)
+{
+	struct probe p = { .ns = ns, .self_ns = c->self_ns };
+	pthread_t t;
+	int err;
+
+	ns->nveths = 0;
+	ns->escape = false;
+	err = pthread_create(&t, NULL, probe_thread, &p);
+	if (err)
+		return -err;
+	pthread_join(t, NULL);
+	ns->probed = !p.err && ns->cookie;
+	return p.err;
+}
+
+/* ---- scanning ------------------------------------------------------ */
+
+static struct tl_ctr_ns *find_ino(struct tl_containers *c, uint64_t ino)
+{
+	for (size_t i = 0; i < c->nns; i++)
+		if (c->ns[i].ino == ino)
+			return &c->ns[i];
+	return NULL;
+}
+
+static struct tl_ctr_ns *add_ns(struct tl_containers *c, const char *path,
+				uint64_t ino)
+{
+	struct tl_ctr_ns *ns = find_ino(c, ino);
+
+	if (ns || c->nns >= TL_CTR_MAX_NS)
+		return ns;
+	ns = &c->ns[c->nns++];
+	memset(ns, 0, sizeof(*ns));
+	ns->ino = ino;
+	ns->nsid = -1;
+	snprintf(ns->path, sizeof(ns->path), "%s", path);
+	return ns;
+}
+
+/* The deepest cgroup that holds both a and b: a becomes it. */
+static void common_cgroup(char *a, size_t len, const char *b)
+{
+	size_t i = 0, last = 1;
+
+	if (!a[0]) {
+		snprintf(a, len, "%s", b);
+		return;
+	}
+	while (a[i] && a[i] == b[i]) {
+		if (a[i] == '/')
+			last = i ? i : 1;
+		i++;
+	}
+	if (!a[i] && (!b[i] || b[i] == '/'))
+		return; /* a is b or an ancestor of it */
+	if (!b[i] && a[i] == '/')
+		last = i ? i : 1;
+	a[last] = '\0';
+}
+
+/* The cgroup2 path of pid, from its "0::" line. */
+static int pid_cgroup(const char *pid, char *buf, size_t len)
+{
+	char path[64], line[512];
+	FILE *f;
+	int found = -1;
+
+	snprintf(path, sizeof(path), "/proc/%.16s/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line + 3) < len) { /* else too deep to name */
+			memcpy(buf, line + 3, strlen(line + 3) + 1);
+			found = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+static void scan_named(struct tl_containers *c, const char *dir, uint64_t self)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	uint64_t ino;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
+			    (int)sizeof(path))
+			continue;
+		ino = path_ino(path);
+		if (ino && ino != self)
+			add_ns(c, path, ino);
+	}
+	closedir(d);
+}
+
+/* Every process's namespace, and the common cgroup of each's processes. */
+static void scan_pids(struct tl_containers *c, uint64_t self)
+{
+	char path[64], cg[256];
+	struct tl_ctr_ns *ns;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	uint64_t ino;
+	int n = 0;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) && n++ < MAX_PIDS) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/ns/net", e->d_name);
+		ino = path_ino(path);
+		if (!ino || ino == self)
+			continue;
+		ns = add_ns(c, path, ino);
+		if (ns && !pid_cgroup(e->d_name, cg, sizeof(cg)))
+			common_cgroup(ns->cgroup, sizeof(ns->cgroup), cg);
+	}
+	closedir(d);
+}
+
+int tl_containers_scan(struct tl_containers *c)
+{
+	uint64_t self = path_ino("/proc/self/ns/net");
+	int fd;
+
+	c->nns = 0;
+	scan_named(c, "/run/netns", self);
+	scan_named(c, "/run/docker/netns", self);
+	scan_pids(c, self);
+	for (size_t i = 0; i < c->nns; i++) {
+		struct tl_ctr_ns *ns = &c->ns[i];
+
+		fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* gone meanwhile */
+		ns->nsid = get_nsid(c->nl, fd);
+		close(fd);
+		/* only namespaces linked to ours have an id: the rest do
+		 * not concern us, and are not entered */
+		if (ns->nsid >= 0 && probe_ns(c, ns))
+			log_debug("reading namespace %s failed", ns->path);
+	}
+	return 0;
+}
+
+/* ---- ports --------------------------------------------------------- */
+
+static uint32_t port_of(struct tl_containers *c, int ifindex)
+{
+	for (uint32_t i = 1; i <= c->max_port; i++)
+		if (c->ports[i] == ifindex)
+			return i;
+	return 0;
+}
+
+static uint32_t port_alloc(struct tl_containers *c, int ifindex)
+{
+	uint32_t i = port_of(c, ifindex);
+
+	for (i = i ? i : 1; i <= c->max_port; i++) {
+		if (c->ports[i] == ifindex || !c->ports[i]) {
+			c->ports[i] = ifindex;
+			return i;
+		}
+	}
+	return 0;
+}
+
+/* The container-side entry of port idx, if it has one. */
+static void drop_nsif(struct tl_containers *c, uint32_t idx)
+{
+	struct tl_nsif_key key = {
+		.netns_cookie = c->nsifs[idx].cookie,
+		.ifindex = c->nsifs[idx].ifindex,
+	};
+
+	if (key.netns_cookie)
+		bpf_map_delete_elem(tl_bpf_map_fd(c->bpf, TL_MAP_NSIFS), &key);
+	memset(&c->nsifs[idx], 0, sizeof(c->nsifs[idx]));
+}
+
+/* Ancestor ids of the cgroup rel, as bpf_skb_ancestor_cgroup_id gives them. */
+static int fill_ancestors(const char *mount, const char *rel,
+			  struct tl_port *p)
+{
+	char prefix[256];
+	int level = tl_cgroup_level(rel), l = 0;
+	size_t len = strlen(rel);
+	uint64_t id;
+
+	if (tl_cgroup_id(mount, rel, &id))
+		return -ENOENT;
+	p->cgroup_id = id;
+	p->level = level < TL_MAX_CGROUP_DEPTH ? level : TL_MAX_CGROUP_DEPTH - 1;
+	for (size_t end = 0; end <= len && l <= (int)p->level; end++) {
+		if (end && end < len && rel[end] != '/')
+			continue;
+		if (end == 1 && len == 1)
+			continue; /* "/" is level 0, done */
+		snprintf(prefix, sizeof(prefix), "%.*s", end ? (int)end : 1,
+			 rel);
+		if (tl_cgroup_id(mount, prefix, &id))
+			return -ENOENT;
+		p->ancestors[l++] = id;
+	}
+	return 0;
+}
+
+static int write_port(struct tl_containers *c, uint32_t idx, int ifindex,
+		      int master, const struct tl_ctr_ns *ns, int peer)
+{
+	struct tl_nsif_key key = { .netns_cookie = ns->cookie, .ifindex = peer };
+	struct tl_nsif val = { .port = idx };
+	struct tl_port p = {
+		.ifindex = ifindex,
+		.master = master,
+		.netns_cookie = ns->cookie,
+	};
+
+	if (fill_ancestors(c->cg_mount, ns->cgroup, &p))
+		return -ENOENT;
+	/* the veth moved to another namespace: its old entry goes first */
+	if (c->nsifs[idx].cookie != ns->cookie ||
+	    c->nsifs[idx].ifindex != peer)
+		drop_nsif(c, idx);
+	c->nsifs[idx].cookie = ns->cookie;
+	c->nsifs[idx].ifindex = peer;
+	if (bpf_map_update_elem(tl_bpf_map_fd(c->bpf, TL_MAP_PORTS), &idx, &p,
+				BPF_ANY) ||
+	    bpf_map_update_elem(tl_bpf_map_fd(c->bpf, TL_MAP_NSIFS), &key, &val,
+				BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static const struct tl_ctr_ns *find_pair(struct tl_containers *c, int ifindex,
+					 int nsid, int peer)
+{
+	for (size_t i = 0; i < c->nns; i++) {
+		const struct tl_ctr_ns *ns = &c->ns[i];
+
+		if (!ns->probed || ns->nsid != nsid)
+			continue;
+		for (int v = 0; v < ns->nveths; v++)
+			if (ns->veths[v].ifindex == peer &&
+			    ns->veths[v].peer == ifindex)
+				return ns;
+	}
+	return NULL;
+}
+
+void tl_containers_classify(struct tl_containers *c, int ifindex, int master,
+			    int nsid, int peer, struct tl_ctr_port *out)
+{
+	const struct tl_ctr_ns *ns = find_pair(c, ifindex, nsid, peer);
+	uint32_t idx;
+
+	memset(out, 0, sizeof(*out));
+	if (!ns)
+		return; /* not seen from inside: an uplink, fail closed */
+	if (ns->escape) {
+		log_debug("the namespace behind ifindex %d has a way out of "
+			  "its own: guarded as an uplink",
+			  ifindex);
+		return;
+	}
+	out->verified = true;
+	if (!ns->cgroup[0])
+		return; /* no process yet: nothing to attribute */
+	idx = port_alloc(c, ifindex);
+	if (!idx) {
+		log_warn("no container_mark index left for ifindex %d: its "
+			 "forwarded traffic is judged as the host's",
+			 ifindex);
+		return;
+	}
+	if (write_port(c, idx, ifindex, master, ns, peer)) {
+		log_warn("attributing ifindex %d to %s failed", ifindex,
+			 ns->cgroup);
+		return;
+	}
+	out->port = idx;
+}
+
+void tl_containers_release(struct tl_containers *c, int ifindex)
+{
+	uint32_t idx = port_of(c, ifindex);
+	struct tl_port empty = {};
+
+	if (!idx)
+		return;
+	drop_nsif(c, idx);
+	bpf_map_update_elem(tl_bpf_map_fd(c->bpf, TL_MAP_PORTS), &idx, &empty,
+			    BPF_ANY);
+	c->ports[idx] = 0;
+}
+
+void tl_containers_set_mark(struct tl_containers *c, uint32_t mark)
+{
+	uint32_t max = mark ? mark >> __builtin_ctz(mark) : 0;
+
+	c->max_port = max < TL_MAX_PORTS ? max : TL_MAX_PORTS - 1;
+}
+
+int tl_containers_open(struct tl_containers *c, struct tl_bpf *b,
+		       const char *cg_mount)
+{
+	memset(c, 0, sizeof(*c));
+	c->bpf = b;
+	c->cg_mount = cg_mount;
+	c->self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	c->nl = nl_open();
+	c->ns = calloc(TL_CTR_MAX_NS, sizeof(*c->ns));
+	if (c->self_ns < 0 || c->nl < 0 || !c->ns) {
+		tl_containers_close(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void tl_containers_close(struct tl_containers *c)
+{
+	if (c->self_ns >= 0)
+		close(c->self_ns);
+	if (c->nl >= 0)
+		close(c->nl);
+	free(c->ns);
+	c->ns = NULL;
+	c->self_ns = c->nl = -1;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Containers in network namespaces of their own, reached through a veth
+ * whose host end is a "port" of the agent's namespace (agent/containers.c
+ * verifies the pair). Three things follow:
+ *
+ * - Inside the container, its veth to the host is no uplink: the host
+ *   routes what leaves there and judges it where it leaves the host, so
+ *   cgroup_skb defers to it (TL_ALLOW_VIA_HOST) when the host will judge
+ *   with this socket's own profile.
+ * - On the host, what a port receives is stamped (bits of skb->mark that
+ *   the policy reserves, container_mark) with the port's index, so that TC
+ *   egress on the uplink judges the forwarded packet with the profile of
+ *   the container's cgroup. Crossing into the host's namespace clears
+ *   skb->mark, so a container cannot stamp its own packets.
+ * - What the host sends into a port stays on this host (TL_ALLOW_CONTAINER).
+ */
+#ifndef TL_BPF_CONTAINER_H
+#define TL_BPF_CONTAINER_H
+
+#include "decide.h"
+
+/* Flags of an interface of the agent's namespace; 0 in any other. */
+static __always_inline __u32 agent_iface_flags(struct tl_policy_view *v,
+					       __u64 netns_cookie,
+					       __u32 ifindex)
+{
+	struct tl_iface *iface;
+
+	if (netns_cookie != v->netns_cookie)
+		return 0;
+	iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
+	return iface ? iface->flags : 0;
+}
+
+static __always_inline struct tl_port *port_at(__u32 idx)
+{
+	struct tl_port *port = bpf_map_lookup_elem(&tl_ports, &idx);
+
+	return port && port->ifindex ? port : NULL;
+}
+
+/*
+ * TC egress: the port that stamped a forwarded packet. Trusted only on a
+ * packet without a socket that came in on that port or its bridge, so
+ * that other users of the same mark bits cannot pass for a container.
+ */
+static __always_inline struct tl_port *stamped_port(struct tl_policy_view *v,
+						    struct __sk_buff *skb)
+{
+	struct tl_settings *cfg = v->settings;
+	struct tl_port *port;
+	__u32 idx, iif;
+
+	if (!cfg->container_mark || skb->sk)
+		return NULL;
+	idx = (skb->mark & cfg->container_mark) >> (cfg->container_shift & 31);
+	if (!idx)
+		return NULL;
+	port = port_at(idx);
+	if (!port)
+		return NULL;
+	iif = skb->ingress_ifindex;
+	if (iif != port->ifindex && (!port->master || iif != port->master))
+		return NULL;
+	return port;
+}
+
+static __always_inline bool same_entry(const struct tl_cgroup_entry *a,
+				       const struct tl_cgroup_entry *b)
+{
+	return a->profile == b->profile && a->flags == b->flags &&
+	       a->client_of == b->client_of;
+}
+
+/*
+ * cgroup_skb in a container's namespace, on its veth to the host: defer to
+ * the host only when it will judge with this socket's own profile. A
+ * namespace shared by cgroups of different profiles (a pod whose
+ * containers the policy tells apart) is judged here, fail closed.
+ * Returns TL_REASON_MAX when it does not defer.
+ */
+static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
+					    struct __sk_buff *skb, int parsed,
+					    struct tl_flow *f,
+					    struct tl_subject *s,
+					    struct tl_nsif *nsif)
+{
+	struct tl_subject ps = {};
+	struct tl_port *port;
+	__u32 reason;
+
+	if (policy_tables(v))
+		return TL_REASON_TUNNEL_DOWN; /* fail closed */
+	reason = packet_subject(v, skb, s);
+	if (reason)
+		return reason;
+	port = port_at(nsif->port);
+	if (!port || port_unprotected(v->settings, port))
+		return TL_REASON_MAX;
+	resolve_port(v, port, &ps);
+	if (!same_entry(&ps.entry, &s->entry))
+		return TL_REASON_MAX;
+	if (parsed == TL_PARSE_MALFORMED)
+		return TL_REASON_MALFORMED;
+	if (s->entry.flags & TL_CGROUP_EXEMPT)
+		return TL_ALLOW_EXEMPT;
+	/* the host runs no packet layer on its tunnels: IPv6 that the
+	 * profile refuses even there is refused here */
+	if (parsed == TL_PARSE_OK && flow_is_ipv6(f) &&
+	    decide_outside(v, f, s) < TL_ALLOW_FIRST &&
+	    (profile_flags(v, s->entry.profile) & TL_PROFILE_IPV6_BLOCK))
+		return TL_REASON_IPV6;
+	return TL_ALLOW_VIA_HOST;
+}
+
+#endif

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Process layer: BPF LSM socket_create, attached per cgroup (lsm_cgroup) at
+ * the policy's attach_cgroup, so that it runs for protected processes only
+ * and never for the rest of the machine. Raw IP, packet (AF_PACKET, and the
+ * old SOCK_PACKET) and XDP sockets skip the socket hooks, and AF_PACKET
+ * with PACKET_QDISC_BYPASS or AF_XDP skips TC too: their creation is denied
+ * to protected cgroups whose profile does not allow them (a DHCP client
+ * needs them: exempt it or give it `raw_sockets: allow`). Ping sockets
+ * (SOCK_DGRAM, IPPROTO_ICMP) are not raw.
+ */
+#include "report.h"
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_PACKET 17
+#define AF_XDP 44
+#define SOCK_RAW 3
+#define SOCK_PACKET 10
+
+static __always_inline bool raw_family(int family, int type)
+{
+	if (family == AF_PACKET || family == AF_XDP)
+		return true;
+	return (family == AF_INET || family == AF_INET6) &&
+	       (type == SOCK_RAW || type == SOCK_PACKET);
+}
+
+/* lsm_cgroup: 1 lets the call go on, 0 fails it with EPERM. */
+SEC("lsm_cgroup/socket_create")
+int BPF_PROG(tl_socket_create, int family, int type, int protocol, int kern)
+{
+	struct tl_report r = {
+		.layer = TL_LAYER_LSM,
+		.hook = TL_HOOK_SOCKET_CREATE,
+		.current_task = true,
+	};
+	struct tl_policy_view v;
+	struct tl_subject s = {};
+	struct tl_flow f = {};
+	__u32 reason;
+
+	if (kern || !raw_family(family, type))
+		return 1;
+	if (family == AF_INET || family == AF_INET6)
+		f.family = family;
+	f.protocol = protocol;
+	s.cgroup_id = bpf_get_current_cgroup_id();
+	if (policy_view(&v) || policy_tables(&v))
+		return apply(NULL, &f, &s, &r, TL_REASON_RAW_SOCKET);
+	resolve_subject(&v, NULL, &s);
+	if (s.entry.flags & TL_CGROUP_EXEMPT)
+		reason = TL_ALLOW_EXEMPT;
+	else if (profile_flags(&v, s.entry.profile) & TL_PROFILE_RAW_ALLOW)
+		reason = TL_ALLOW_RAW;
+	else
+		reason = TL_REASON_RAW_SOCKET;
+	return apply(&v, &f, &s, &r, reason);
+}
