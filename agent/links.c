@@ -325,6 +325,9 @@ static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
 
 	int old_master;
 
+	/* a bridge's news about its port (STP state), not the link itself */
+	if (ifi->ifi_family == AF_BRIDGE)
+		return 0;
 	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
 		if (a->rta_type == IFLA_IFNAME)
 			name = RTA_DATA(a);
@@ -357,7 +360,8 @@ static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 	__u32 key = ifi->ifi_index;
 	bool tunnel;
 
-	if (!k)
+	/* a port left its bridge: the link itself is still there */
+	if (!k || ifi->ifi_family == AF_BRIDGE)
 		return 0;
 	int master = k->master;
 	struct tl_link *br;
