@@ -1330,6 +1330,14 @@ NFT
 # 100.80.0.N) whose processes live in $LAB_CG/prot/ctr/CGNAME; an init process (sleep) holds it
 # unless --no-init. NAME at most 8 characters.
 lab_container() {
+	lab_container_ns "$1" "$2" "$3" || return 1
+	lab_container_link "$1" || return 1
+	[ "${4:-}" = --no-init ] && return 0
+	_lab_spawn "init-$1" "prot/ctr/$2" ip netns exec "${LAB_CTR_NS[$1]}" sleep 900
+}
+
+# lab_container_ns NAME CGNAME N: the container's namespace and cgroup, no network yet
+lab_container_ns() {
 	local name=$1 cg=$2 n=$3 ns=$LAB_ID-c-$1
 	_x ip netns add "$ns" || return 1
 	echo "$ns" >>"$LAB_STATE/netns"
@@ -1338,13 +1346,16 @@ lab_container() {
 	_x ip -n "$ns" link set lo up || return 1
 	_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
 	_x mkdir -p "$LAB_CG/prot/ctr/$cg" || return 1
+}
+
+# lab_container_link NAME: its veth to ctr0, address and default route
+lab_container_link() {
+	local name=$1 ns=${LAB_CTR_NS[$1]}
 	_x ip -n "$NS_CLIENT" link add "v-$name" type veth peer name eth0 netns "$ns" || return 1
-	_x ip -n "$ns" addr add "100.80.0.$n/24" dev eth0 || return 1
+	_x ip -n "$ns" addr add "${LAB_CTR_IP[$name]}/24" dev eth0 || return 1
 	_x ip -n "$ns" link set eth0 up || return 1
 	_x ip -n "$ns" route add default via "$LAB_CTR_GW" || return 1
 	_x ip -n "$NS_CLIENT" link set "v-$name" master ctr0 up || return 1
-	[ "${4:-}" = --no-init ] && return 0
-	_lab_spawn "init-$name" "prot/ctr/$cg" ip netns exec "$ns" sleep 900
 }
 
 # in_ctr NAME cmd...: run cmd in container NAME (its namespace and cgroup)

@@ -1,0 +1,85 @@
+#!/bin/bash
+# t41: containers that appear after the agent started. The agent follows the cgroup tree and
+# the namespaces behind new veths without a restart:
+# - a locked container (prot/ctr/locked-late) whose first process is a sender that runs before
+#   the container has its veth, routed past the tunnel from its first packet: nothing leaks, first under its ancestor's profile, then under
+#   the glob's (ctr-locked) as the host judges its forwarded packets; once the route goes, its
+#   traffic reaches the internet through the tunnel;
+# - an exempt container (prot/ctr/exempt-late), split-tunnelled: it reaches the internet via
+#   the ISP within seconds, without a reload.
+. "$(dirname "$0")/lib.sh"
+lab_init t41
+lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
+lab_setup || lab_abort "lab setup: $LAB_ERR"
+lab_containers_setup || lab_abort "container host: $LAB_ERR"
+LAB_LEAK_EXCLUDE="src host $LAB_EXEMPT_SNAT"
+lab_agent_up_containers
+lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
+lab_capture_start || lab_abort "capture: $LAB_ERR"
+CG_LATE=$LAB_CGREL_PROT/ctr/locked-late
+mark=$(lab_events_mark)
+
+# the locked container: its route leads past the tunnel before it exists
+LAB_CTR_IP[late]=100.80.0.4
+lab_ctr_split late on
+# its first process is the sender, running before the container has a network at all
+lab_container_ns late locked-late 4 || lab_abort "container late: $LAB_ERR"
+_lab_spawn late-sender "prot/ctr/locked-late" ip netns exec "${LAB_CTR_NS[late]}" "$LAB_PY" -c 'import socket, sys, time
+end = time.time() + 300
+while time.time() < end:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"tunlock-late", (sys.argv[1], int(sys.argv[2])))
+    except OSError:
+        pass
+    s.close()
+    time.sleep(0.01)' "$LAB_HOST_IP" "$LAB_SINK_PORT"
+sender=$LAB_SPAWNED_PID
+sleep 0.2
+lab_container_link late || lab_abort "container late: $LAB_ERR"
+n=$(lab_events --after "$mark" --wait 10 "cgroup=$CG_LATE" profile=ctr-locked layer=tc reason=bypass)
+check t41_late_judged_by_host "events of the late container judged by the host's TC as ctr-locked: ${n:-0}" \
+	[ "${n:-0}" -ge 1 ]
+first=$("$LAB_PY" - "$LAB_AGENT_OUT" "$mark" "$CG_LATE" <<'EOF'
+import json, sys
+for i, line in enumerate(open(sys.argv[1])):
+    if i < int(sys.argv[2]):
+        continue
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("cgroup") == sys.argv[3]:
+        print(e.get("profile"), e.get("layer"))
+        break
+EOF
+)
+note "the late container's first event: profile and layer '$first'"
+check t41_late_never_unprotected "the late container's first event has profile '$first' (want its ancestor's or its own)" \
+	eval '[[ "$first" == "locked "* || "$first" == "ctr-locked "* ]]'
+before=$(lab_server_count sink vpn)
+lab_ctr_split late off
+_lab_wait 5 eval '[ "$(lab_server_count sink vpn)" -gt "'"$before"'" ]'
+after=$(lab_server_count sink vpn)
+check t41_late_through_tunnel "the late container's datagrams via the VPN once its route went: $before -> $after" \
+	[ "$after" -gt "$before" ]
+_lab_kill "$sender" 3
+
+# the exempt container
+LAB_CTR_IP[lex]=100.80.0.5
+lab_ctr_split lex on --snat
+lab_container lex exempt-late 5 || lab_abort "container lex: $LAB_ERR"
+ok=0
+for i in $(seq 20); do
+	code=$(lab_ctr_curl lex "http://$LAB_HOST_IP/" -m 2 2>/dev/null)
+	[ "$code" = 200 ] && { ok=1; break; }
+	sleep 0.5
+done
+note "exempt container reached the host after $i attempt(s)"
+check t41_late_exempt_direct "the late exempt container's curl via the ISP: '$code'" [ "$ok" = 1 ]
+
+expect_no_leaks t41_no_leaks
+sleep 0.3
+n=$(lab_server_count sink isp)
+check t41_late_nothing_via_isp "the sink got $n datagram(s) via the ISP" [ "$n" -eq 0 ]
+lab_done
