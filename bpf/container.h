@@ -42,8 +42,10 @@ static __always_inline struct tl_port *port_at(__u32 idx)
 
 /*
  * TC egress: the port that stamped a forwarded packet. Trusted only on a
- * packet without a socket that came in on that port or its bridge, so
- * that other users of the same mark bits cannot pass for a container.
+ * packet that came in on that port or its bridge (a packet made on this
+ * host has no ingress interface), and only where no local socket sent it
+ * (packet_subject), so that other users of the same mark bits cannot pass
+ * for a container.
  */
 static __always_inline struct tl_port *stamped_port(struct tl_policy_view *v,
 						    struct __sk_buff *skb)
@@ -52,7 +54,7 @@ static __always_inline struct tl_port *stamped_port(struct tl_policy_view *v,
 	struct tl_port *port;
 	__u32 idx, iif;
 
-	if (!cfg->container_mark || skb->sk)
+	if (!cfg->container_mark)
 		return NULL;
 	idx = (skb->mark & cfg->container_mark) >> (cfg->container_shift & 31);
 	if (!idx)

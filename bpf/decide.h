@@ -145,15 +145,15 @@ static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 	struct tl_settings *cfg = v->settings;
 
 	s->cgroup_id = bpf_skb_cgroup_id(skb);
-	if (!s->cgroup_id && s->port) {
-		s->cgroup_id = s->port->cgroup_id;
-		if (port_unprotected(cfg, s->port))
-			return TL_ALLOW_UNPROTECTED;
-		resolve_port(v, s->port, s);
-		return TL_REASON_NONE;
-	}
 	if (!s->cgroup_id ||
 	    s->cgroup_id == bpf_skb_ancestor_cgroup_id(skb, 0)) {
+		if (s->port) {
+			s->cgroup_id = s->port->cgroup_id;
+			if (port_unprotected(cfg, s->port))
+				return TL_ALLOW_UNPROTECTED;
+			resolve_port(v, s->port, s);
+			return TL_REASON_NONE;
+		}
 		if (cfg->flags & TL_SETTINGS_NO_SOCKET_ALLOW)
 			return TL_ALLOW_NO_SOCKET;
 		s->entry.profile = cfg->default_profile;

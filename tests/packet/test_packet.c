@@ -41,8 +41,9 @@
 static int passed, failed;
 static struct tl_bpf bpf;
 static char cg_mount[256];
-/* up0 is guarded, wg0 a tunnel, new0 appeared and is not known yet */
-static int ifindex_uplink, ifindex_tunnel, ifindex_new;
+/* up0 is guarded, wg0 a tunnel, new0 appeared and is not known yet,
+ * vport the host end of a container's veth */
+static int ifindex_uplink, ifindex_tunnel, ifindex_new, ifindex_port;
 
 /* ---- running and judging ------------------------------------------- */
 
@@ -303,12 +304,17 @@ static int make_netns(void)
 	/* veth: the kernel may have no dummy driver */
 	if (system("ip link add up0 type veth peer name up0p && "
 		   "ip link add wg0 type veth peer name wg0p && "
-		   "ip link add new0 type veth peer name new0p"))
+		   "ip link add new0 type veth peer name new0p && "
+		   "ip link add vport type veth peer name vportp"))
 		return -1;
 	ifindex_uplink = if_nametoindex("up0");
 	ifindex_tunnel = if_nametoindex("wg0");
 	ifindex_new = if_nametoindex("new0");
-	return ifindex_uplink && ifindex_tunnel && ifindex_new ? 0 : -1;
+	ifindex_port = if_nametoindex("vport");
+	return ifindex_uplink && ifindex_tunnel && ifindex_new &&
+			       ifindex_port ?
+		       0 :
+		       -1;
 }
 
 /* ---- the cases ------------------------------------------------------ */
@@ -586,6 +592,240 @@ static void case_foreign_netns(struct ring_buffer *rb)
 	    &f, ifindex_tunnel, 0, BLOCK(TL_REASON_BYPASS));
 	ring_buffer__consume(rb);
 	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
+}
+
+/* ---- containers ---------------------------------------------------- */
+
+/* Cgroup ids that no real cgroup has: the port's ancestors point at them. */
+#define CG_CTR_LAN 0x7e57000000000001ull
+#define CG_CTR_EXEMPT 0x7e57000000000002ull
+#define CG_CTR_DEFAULT 0x7e57000000000003ull
+
+static int live_cgroup_table(void)
+{
+	struct tl_state st;
+	__u32 zero = 0, id;
+
+	if (bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_STATE), &zero, &st) ||
+	    bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_CGROUPS),
+				&st.active_slot, &id))
+		return -1;
+	return bpf_map_get_fd_by_id(id);
+}
+
+/* Port idx: a container whose cgroup is cg, below the cgroup2 root (the
+ * policy's attach_cgroup) or, unprotected, below something else. */
+static int set_port(__u32 idx, __u64 cg, bool protected, __u32 master)
+{
+	struct tl_port p = { .ifindex = ifindex_port, .master = master,
+			     .cgroup_id = cg, .level = 1 };
+	uint64_t root;
+
+	if (tl_cgroup_id(cg_mount, "/", &root))
+		return -1;
+	p.ancestors[0] = root;
+	if (!protected)
+		p.ancestors[0] ^= 0x5a5a;
+	p.ancestors[1] = cg;
+	return bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_PORTS), &idx, &p,
+				   BPF_ANY);
+}
+
+static int set_cgroup_entry(int fd, __u64 id, __u16 profile, __u16 flags)
+{
+	struct tl_cgroup_entry e = { .profile = profile, .flags = flags };
+
+	return bpf_map_update_elem(fd, &id, &e, BPF_ANY);
+}
+
+/* Runs the stamping program: the mark that comes out. */
+static __u32 stamp(int ifindex, __u32 mark)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex, .mark = mark };
+	struct frame f;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx,
+		    .ctx_size_out = sizeof(ctx), .repeat = 1);
+
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "100.80.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	o.data_in = f.b;
+	o.data_size_in = f.len;
+	if (bpf_prog_test_run_opts(
+		    bpf_program__fd(bpf.tc->progs.tl_tc_ingress_port), &o))
+		return 0xdeadbeef;
+	return ctx.mark;
+}
+
+static void cases_stamp(void)
+{
+	struct tl_iface port = { .flags = TL_IFACE_GUARDED | TL_IFACE_PORT |
+					  TL_IFACE_STAMP,
+				 .port = 5 };
+	__u32 key = ifindex_port, m;
+
+	bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_IFACES), &key, &port,
+			    BPF_ANY);
+	m = stamp(ifindex_port, 0xabc);
+	report(m == 0x05000abc, "tc_ingress/port stamps its index",
+	       "mark 0x%x, want 0x05000abc", m);
+	m = stamp(ifindex_port, 0xff000abc);
+	report(m == 0x05000abc, "tc_ingress/port overwrites the stamp bits",
+	       "mark 0x%x, want 0x05000abc", m);
+	m = stamp(ifindex_uplink, 0x7f000001);
+	report(m == 0x00000001, "tc_ingress/no port clears the stamp bits",
+	       "mark 0x%x, want 0x1", m);
+}
+
+/* A forwarded frame from the container, with its stamp, as the uplink's TC
+ * egress sees it: the container's profile decides, not the host's. */
+static void run_stamped(const char *name, const struct frame *f, __u32 mark,
+			__u32 iif, struct expect want)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex_uplink, .mark = mark,
+				 .ingress_ifindex = iif };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b,
+		    .data_size_in = f->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	__u64 before = 0, after = 0;
+	char label[160];
+
+	snprintf(label, sizeof(label), "tc/%s", name);
+	read_counter(TL_LAYER_TC, want.reason, want.verdict, &before);
+	if (bpf_prog_test_run_opts(tc_fd(), &o)) {
+		report(false, label, "test run failed: %s", strerror(errno));
+		return;
+	}
+	read_counter(TL_LAYER_TC, want.reason, want.verdict, &after);
+	report(o.retval == (want.pass ? TC_ACT_OK : TC_ACT_SHOT) &&
+		       after - before == 1,
+	       label, "returned %u, counter %s moved by %llu", o.retval,
+	       tl_reason_name(want.reason),
+	       (unsigned long long)(after - before));
+}
+
+static void cases_attribution(struct ring_buffer *rb, int table)
+{
+	__u32 stamp5 = 5u << 24, stamp6 = 6u << 24, stamp7 = 7u << 24;
+	struct frame lan, inet;
+
+	eth(&lan, ETH_P_IP);
+	ipv4(&lan, "10.213.0.2", "10.213.0.5", IPPROTO_TCP, 0, 5);
+	tcp(&lan, 40000, 80);
+	eth(&inet, ETH_P_IP);
+	ipv4(&inet, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&inet, 40000, 80);
+	if (set_cgroup_entry(table, CG_CTR_LAN, 1 /* lan */, 0) ||
+	    set_cgroup_entry(table, CG_CTR_EXEMPT, 0, TL_CGROUP_EXEMPT) ||
+	    set_port(5, CG_CTR_LAN, true, 0) ||
+	    set_port(6, CG_CTR_EXEMPT, true, 77) ||
+	    set_port(7, CG_CTR_EXEMPT, false, 0)) {
+		report(false, "attribution setup", "%s", strerror(errno));
+		return;
+	}
+	run_stamped("forwarded lan, container's profile allows it", &lan,
+		    stamp5, ifindex_port, PASS(TL_ALLOW_LAN));
+	run_stamped("forwarded lan, no stamp: the host's profile", &lan, 0,
+		    ifindex_port, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	run_stamped("stamp from another ingress interface is ignored", &lan,
+		    stamp5, ifindex_new, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	run_stamped("stamp of an unused port is ignored", &lan, 9u << 24,
+		    ifindex_port, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	run_stamped("forwarded from an exempt container via its bridge", &inet,
+		    stamp6, 77, PASS(TL_ALLOW_EXEMPT));
+	run_stamped("forwarded from a locked container past the tunnel", &inet,
+		    stamp5, ifindex_port, BLOCK(TL_REASON_BYPASS));
+	check_event("tc/event names the container's cgroup", rb,
+		    TL_REASON_BYPASS, TL_LAYER_TC, "203.0.113.10", 80);
+	report(last_event.cgroup_id == CG_CTR_LAN && last_event.profile == 1,
+	       "tc/event has the container's cgroup and profile",
+	       "cgroup_id 0x%llx profile %u",
+	       (unsigned long long)last_event.cgroup_id, last_event.profile);
+	run_stamped("forwarded from a container outside attach_cgroup", &inet,
+		    stamp7, ifindex_port, PASS(TL_ALLOW_UNPROTECTED));
+	eth(&inet, ETH_P_IP);
+	ipv4(&inet, "10.213.0.2", "198.51.100.2", IPPROTO_UDP, 0, 5);
+	udp(&inet, 40000, 51820);
+	run_stamped("a container is not the VPN client", &inet, stamp5,
+		    ifindex_port, BLOCK(TL_REASON_ENDPOINT));
+	ring_buffer__consume(rb);
+}
+
+/* cgroup_skb inside a container: defers to the host on its verified veth
+ * when the host will judge with the same profile. */
+static void cases_via_host(struct ring_buffer *rb, int table)
+{
+	int fd = tl_bpf_map_fd(&bpf, TL_MAP_STATE);
+	struct tl_nsif_key key = { .ifindex = ifindex_uplink };
+	struct tl_nsif val = { .port = 8 };
+	struct tl_state st, saved;
+	socklen_t len = sizeof(key.netns_cookie);
+	__u32 zero = 0;
+	struct frame f;
+	int sock;
+
+	sock = socket(AF_INET, SOCK_DGRAM, 0);
+	if (sock < 0 || getsockopt(sock, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */,
+				   &key.netns_cookie, &len) ||
+	    bpf_map_lookup_elem(fd, &zero, &st) ||
+	    set_cgroup_entry(table, CG_CTR_DEFAULT, 0 /* locked */, 0) ||
+	    set_port(8, CG_CTR_DEFAULT, true, 0) ||
+	    bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_NSIFS), &key, &val,
+				BPF_ANY)) {
+		report(false, "via host setup", "%s", strerror(errno));
+		if (sock >= 0)
+			close(sock);
+		return;
+	}
+	close(sock);
+	saved = st;
+	st.netns_cookie ^= 1; /* this namespace is a container's now */
+	bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "100.80.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	run("container veth to the host, same profile", skb_fd(),
+	    TL_LAYER_CGROUP_SKB, &f, ifindex_uplink, 0,
+	    PASS(TL_ALLOW_VIA_HOST));
+	run("container interface that is no veth to the host", skb_fd(),
+	    TL_LAYER_CGROUP_SKB, &f, ifindex_new, 0, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	set_port(8, CG_CTR_EXEMPT, true, 0);
+	run("container veth, the host would judge another profile", skb_fd(),
+	    TL_LAYER_CGROUP_SKB, &f, ifindex_uplink, 0,
+	    BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
+}
+
+static void cases_containers(struct ring_buffer *rb)
+{
+	int table = live_cgroup_table();
+	struct tl_iface port = { .flags = TL_IFACE_GUARDED | TL_IFACE_PORT };
+	__u32 key = ifindex_port;
+	struct frame f;
+
+	if (table < 0) {
+		report(false, "containers setup", "no live cgroup table");
+		return;
+	}
+	cases_stamp();
+	cases_attribution(rb, table);
+	cases_via_host(rb, table);
+	close(table);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "203.0.113.10", "100.80.0.2", IPPROTO_TCP, 0, 5);
+	tcp(&f, 80, 40000);
+	run("into a container", bpf_program__fd(bpf.tc->progs.tl_tc_egress_port),
+	    TL_LAYER_TC, &f, ifindex_port, 0, PASS(TL_ALLOW_CONTAINER));
+	bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_IFACES), &key, &port,
+			    BPF_ANY);
+	run("host socket into a container", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
+	    ifindex_port, 0, PASS(TL_ALLOW_CONTAINER));
 }
 
 static void cases_tunnel_up(struct ring_buffer *rb)
@@ -1071,6 +1311,7 @@ int main(void)
 		set_tunnels(true, false);
 		cases_tunnel_up(rb);
 		case_foreign_netns(rb);
+		cases_containers(rb);
 		cases_other_policies(rb);
 		cases_flood(rb);
 		cases_dns(rb);

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "apply.h"
 #include "policy.h"
 
 #define FILE_NAME "t.yaml"
@@ -551,6 +552,33 @@ static const struct bad_case bad_cases[] = {
      {{1, 7, "mode must be"},
       {6, 39, "port 0 is out of range"},
       {11, 25, "unknown profile 'nope'"}}},
+
+    /* raw and packet sockets, containers */
+    {"bad raw_sockets",
+     H "    raw_sockets: maybe\n",
+     {{9, 18, "raw_sockets must be deny or allow, found 'maybe'"}}},
+    {"raw_sockets is a list",
+     H "    raw_sockets: [allow]\n",
+     {{9, 18, "profiles[0].raw_sockets: expected a single value, found a list"}}},
+    {"container_mark not contiguous",
+     "container_mark: 0xff00ff00\n" H,
+     {{1, 17, "container_mark 0xff00ff00 must be one run of contiguous bits"}}},
+    {"container_mark zero",
+     "container_mark: 0\n" H,
+     {{1, 17, "container_mark 0 must be one run of contiguous bits"}}},
+    {"container_mark too wide",
+     "container_mark: 0xffff0000\n" H,
+     {{1, 17, "has more than 12 bits"}}},
+    {"container_mark not a number",
+     "container_mark: 010\n" H,
+     {{1, 17, "container_mark '010' is not a number"}}},
+    {"container_mark too large",
+     "container_mark: 0x1ff000000\n" H,
+     {{1, 17, "does not fit in 32 bits"}}},
+    {"container_mark shares bits with a fwmark",
+     "container_mark: 0x0000ff00\n" H,
+     {{1, 17, "container_mark 0xff00 shares bits with fwmark 0xca6c of "
+	      "tunnel 't'"}}},
 };
 
 /* Does line (without its newline) say exactly where and what e says? */
@@ -946,6 +974,29 @@ static void good_defaults(void)
 	CHECK(name, !p.profiles[0].lan && !p.profiles[0].allow);
 	CHECK(name, p.event_rate == TL_EVENT_RATE_DEFAULT &&
 			p.event_burst == TL_EVENT_BURST_DEFAULT);
+	CHECK(name, !p.profiles[0].raw_allow);
+	CHECK(name, p.container_mark == TL_CONTAINER_MARK_DEFAULT);
+	pass(name);
+out:
+	tl_policy_free(&p);
+	free(out);
+}
+
+/* raw_sockets per profile, container_mark at the top. */
+static void good_raw_and_mark(void)
+{
+	const char *name = "good: raw_sockets and container_mark values";
+	static const char y[] = "container_mark: 0x00f00000\n" H
+				"    raw_sockets: allow\n"
+				"  - name: q\n    raw_sockets: deny\n";
+	struct tl_policy p;
+	char *out = NULL;
+	int r = parse(y, strlen(y), &p, &out);
+
+	CHECK(name, r == 0 && !*out);
+	CHECK(name, p.nprofiles == 2 && p.profiles[0].raw_allow &&
+			    !p.profiles[1].raw_allow);
+	CHECK(name, p.container_mark == 0x00f00000);
 	pass(name);
 out:
 	tl_policy_free(&p);
@@ -989,6 +1040,9 @@ static const struct good_case good_cases[] = {
     {.name = "good: full port range",
      .yaml = ALLOW
      "      - {cidr: 203.0.113.0/24, protocol: udp, ports: [1-65535]}\n"},
+    {.name = "good: raw sockets allowed, another container_mark",
+     .yaml = "container_mark: 0x00f00000\n" H "    raw_sockets: allow\n"
+	     "  - name: q\n    raw_sockets: deny\n"},
     {.name = "warning: tunnel without client",
      .yaml = "tunnels:\n  - name: t\n    interface: wg0\n    endpoints:\n      "
 	     "- " EP_OK "\n" PROF,
@@ -1090,6 +1144,64 @@ static void run_good(const struct good_case *c)
 	else
 		pass(c->name);
 out:
+	tl_policy_free(&p);
+	free(out);
+}
+
+/* ---- a new cgroup's entry, from its path ---- */
+
+struct entry_case {
+	const char *rel;
+	int own;
+	uint16_t profile;
+	uint16_t flags;
+	uint32_t client_of;
+};
+
+/* What the live-table insert for a cgroup that appears gives it: the same
+ * nearest-ancestor entry as the full build. */
+static void run_cgroup_entries(void)
+{
+	static const char y[] =
+	    TUNNEL("t", "wg0", EP_OK,
+		   "{cgroup: /system.slice/wg.service, fwmark: 0xca6c}")
+	    "profiles:\n  - name: p\n  - name: q\n"
+	    "cgroups:\n"
+	    "  - {path: /, profile: p}\n"
+	    "  - {path: /system.slice/docker-*.scope, profile: q}\n"
+	    "  - {path: /system.slice/docker-ab.scope/x, profile: p}\n"
+	    "  - {path: /kubepods.slice/**, exempt: true}\n";
+	static const struct entry_case cases[] = {
+	    {"/system.slice/docker-12.scope", 1, 1, 0, 0},
+	    {"/system.slice/docker-12.scope/init", 0, 1, 0, 0},
+	    {"/system.slice/docker-ab.scope/x", 1, 0, 0, 0},
+	    {"/kubepods.slice/pod1/ctr", 1, 0, TL_CGROUP_EXEMPT, 0},
+	    {"/user.slice", 0, 0, 0, 0},
+	    {"/", 1, 0, 0, 0},
+	    {"/system.slice/wg.service", 1, 0, 0, 1},
+	    {"/system.slice/wg.service/sub", 0, 0, 0, 1},
+	};
+	struct tl_policy p;
+	char *out = NULL, name[128];
+
+	if (parse(y, strlen(y), &p, &out)) {
+		fail("cgroup entries", "policy: %s", oneline(out));
+		free(out);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct entry_case *c = &cases[i];
+		struct tl_cgroup_entry e;
+		int own = tl_cgroup_entry_for(&p, c->rel, &e);
+
+		snprintf(name, sizeof(name), "cgroup entry: %s", c->rel);
+		if (own != c->own || e.profile != c->profile ||
+		    e.flags != c->flags || e.client_of != c->client_of)
+			fail(name, "own %d profile %u flags %u client_of %u", own,
+			     e.profile, e.flags, e.client_of);
+		else
+			pass(name);
+	}
 	tl_policy_free(&p);
 	free(out);
 }
@@ -1414,9 +1526,11 @@ int main(void)
 	good_full();
 	good_defaults();
 	good_events();
+	good_raw_and_mark();
 	for (i = 0; i < sizeof(good_cases) / sizeof(good_cases[0]); i++)
 		run_good(&good_cases[i]);
 	run_addr();
+	run_cgroup_entries();
 	run_scale(100000, false);
 	run_scale(100000, true);
 	run_examples();
