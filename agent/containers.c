@@ -398,7 +398,7 @@ int tl_containers_scan(struct tl_containers *c)
 
 static uint32_t port_of(struct tl_containers *c, int ifindex)
 {
-	for (uint32_t i = 1; i <= c->max_port; i++)
+	for (uint32_t i = 1; i < TL_MAX_PORTS; i++)
 		if (c->ports[i] == ifindex)
 			return i;
 	return 0;
@@ -408,6 +408,10 @@ static uint32_t port_alloc(struct tl_containers *c, int ifindex)
 {
 	uint32_t i = port_of(c, ifindex);
 
+	if (i > c->max_port) {
+		tl_containers_release(c, ifindex); /* not in the mark's bits */
+		i = 0;
+	}
 	for (i = i ? i : 1; i <= c->max_port; i++) {
 		if (c->ports[i] == ifindex || !c->ports[i]) {
 			c->ports[i] = ifindex;
@@ -466,6 +470,7 @@ static int write_port(struct tl_containers *c, uint32_t idx, int ifindex,
 		.ifindex = ifindex,
 		.master = master,
 		.netns_cookie = ns->cookie,
+		.peer = peer,
 	};
 
 	if (fill_ancestors(c->cg_mount, ns->cgroup, &p))
@@ -553,6 +558,31 @@ void tl_containers_set_mark(struct tl_containers *c, uint32_t mark)
 	c->max_port = max < TL_MAX_PORTS ? max : TL_MAX_PORTS - 1;
 }
 
+/* Ports that an earlier agent pinned keep their indexes: the kernel stamps
+ * with them while this agent starts. */
+static void adopt_ports(struct tl_containers *c)
+{
+	int fd = tl_bpf_map_fd(c->bpf, TL_MAP_PORTS);
+	struct tl_port p;
+
+	for (uint32_t i = 1; i < TL_MAX_PORTS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &p) || !p.ifindex)
+			continue;
+		c->ports[i] = p.ifindex;
+		c->nsifs[i].cookie = p.netns_cookie;
+		c->nsifs[i].ifindex = p.peer;
+	}
+}
+
+void tl_containers_prune(struct tl_containers *c,
+			 bool (*in_use)(void *ctx, int ifindex, uint32_t port),
+			 void *ctx)
+{
+	for (uint32_t i = 1; i < TL_MAX_PORTS; i++)
+		if (c->ports[i] && !in_use(ctx, c->ports[i], i))
+			tl_containers_release(c, c->ports[i]);
+}
+
 int tl_containers_open(struct tl_containers *c, struct tl_bpf *b,
 		       const char *cg_mount)
 {
@@ -566,6 +596,7 @@ int tl_containers_open(struct tl_containers *c, struct tl_bpf *b,
 		tl_containers_close(c);
 		return -ENOMEM;
 	}
+	adopt_ports(c);
 	return 0;
 }
 

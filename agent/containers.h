@@ -74,5 +74,9 @@ void tl_containers_classify(struct tl_containers *c, int ifindex, int master,
 			    int nsid, int peer, struct tl_ctr_port *out);
 /* The veth is gone or is no longer a port: after the caller detached. */
 void tl_containers_release(struct tl_containers *c, int ifindex);
+/* Releases adopted ports that in_use does not claim (gone meanwhile). */
+void tl_containers_prune(struct tl_containers *c,
+			 bool (*in_use)(void *ctx, int ifindex, uint32_t port),
+			 void *ctx);
 
 #endif

@@ -376,7 +376,8 @@ static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 	if (br && br->kind == TL_KIND_BRIDGE)
 		update_one(l, br);
 	/* a NIC may have moved into a namespace behind a port */
-	l->rescan = l->ctr != NULL;
+	if (l->ctr && !tunnel)
+		l->rescan = true;
 	return tunnel ? publish_tunnels(l) : 0;
 }
 
@@ -491,6 +492,13 @@ static void prune_ifaces(struct tl_links *l)
 		bpf_map_delete_elem(fd, &stale[i]);
 }
 
+static bool port_in_use(void *ctx, int ifindex, uint32_t port)
+{
+	struct tl_link *k = find_link(ctx, ifindex);
+
+	return k && k->stamp == port;
+}
+
 static int resync(struct tl_links *l)
 {
 	int err = dump_links(l);
@@ -500,6 +508,8 @@ static int resync(struct tl_links *l)
 		return err;
 	}
 	prune_ifaces(l);
+	if (l->ctr)
+		tl_containers_prune(l->ctr, port_in_use, l);
 	return publish_tunnels(l);
 }
 

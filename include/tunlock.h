@@ -287,7 +287,7 @@ struct tl_port {
 	__u64 netns_cookie; /* the container's namespace */
 	__u64 cgroup_id;    /* common cgroup of its processes; 0: unknown */
 	__u32 level;	    /* of cgroup_id */
-	__u32 pad;
+	__u32 peer;	    /* the veth's other end, in that namespace */
 	__u64 ancestors[TL_MAX_CGROUP_DEPTH]; /* [l]: ancestor at level l */
 };
 

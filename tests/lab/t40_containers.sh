@@ -49,6 +49,28 @@ lab_ctr_split lk off
 code=$(lab_ctr_curl lk "http://$LAB_HOST_IP/")
 check t40_locked_back_through_tunnel "locked container curl after the route went: '$code'" [ "$code" = 200 ]
 
+# bound to its veth to the host, a container socket is routed by the host like any other
+r=$(in_ctr lk "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp "$LAB_HOST_IP" "$LAB_ECHO_PORT" --bind-dev eth0 \
+	--count 3 --reply-timeout 2)
+check t40_locked_bind_dev_eth0 "UDP with SO_BINDTODEVICE eth0 in the locked container: $r (want replies)" \
+	[ "$(lab_json_get "$r" replies)" -ge 1 ]
+
+# the agent is killed: the kernel goes on judging; a new agent adopts the ports
+lab_agent_kill9
+lab_ctr_split lk on
+code=$(lab_ctr_curl lk "http://$LAB_HOST_IP/")
+check t40_agent_dead_still_blocked "locked container past the tunnel with no agent: '$code'" [ "$code" != 200 ]
+lab_ctr_split lk off
+lab_agent_start "$LAB_STATE/policy.yaml" || lab_abort "agent restart: $LAB_ERR"
+# (status answers from the pins at once: wait for the new agent itself)
+_lab_wait 15 grep -q "enforcing; events follow" "$LAB_STATE/agent$LAB_AGENT_N.err" ||
+	lab_abort "the restarted agent did not come up"
+code=$(lab_ctr_curl lk "http://$LAB_HOST_IP/")
+c2=$(lab_ctr_curl ex "http://$LAB_HOST_IP/")
+roles="v-lk=$(lab_iface_role v-lk) v-ex=$(lab_iface_role v-ex) ctr0=$(lab_iface_role ctr0)"
+check t40_agent_restart_adopts "after a restart: locked '$code', exempt '$c2', $roles" \
+	[ "$code/$c2/$roles" = "200/200/v-lk=container v-ex=container ctr0=port" ]
+
 # tunnel down: the host falls back to the ISP; the locked container is cut off, fast where its
 # socket hooks can say so, and its pings (no socket hook) are dropped by the host's TC
 lab_tunnel_down || lab_abort "tunnel down: $LAB_ERR"
