@@ -32,7 +32,8 @@ static int remember(struct tl_cgwatch *w, int wd, uint64_t id, const char *rel)
 	if (!d) {
 		if (w->n == w->cap) {
 			size_t cap = w->cap ? w->cap * 2 : 64;
-			struct tl_cgwatch_dir *v = realloc(w->v, cap * sizeof(*v));
+			struct tl_cgwatch_dir *v =
+			    realloc(w->v, cap * sizeof(*v));
 
 			if (!v)
 				return -ENOMEM;
@@ -60,8 +61,7 @@ static void forget(struct tl_cgwatch *w, struct tl_cgwatch_dir *d)
  * subdirectories, which may have appeared before the watch did. Bounded
  * by TL_CGWATCH_MAX watches and the tree's depth.
  */
-static void follow(struct tl_cgwatch *w, const char *rel, int depth,
-		   bool apply)
+static void follow(struct tl_cgwatch *w, const char *rel, int depth, bool apply)
 {
 	char path[4096], sub[4096];
 	struct dirent *e;
@@ -77,9 +77,10 @@ static void follow(struct tl_cgwatch *w, const char *rel, int depth,
 	}
 	if (w->n >= TL_CGWATCH_MAX) {
 		if (!w->full)
-			log_warn("watching %d cgroups already: cgroups below %s "
-				 "get their ancestor's profile until a reload",
-				 TL_CGWATCH_MAX, rel);
+			log_warn(
+			    "watching %d cgroups already: cgroups below %s "
+			    "get their ancestor's profile until a reload",
+			    TL_CGWATCH_MAX, rel);
 		w->full = true;
 		return;
 	}
@@ -94,7 +95,8 @@ static void follow(struct tl_cgwatch *w, const char *rel, int depth,
 	while ((e = readdir(dir))) {
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
 			continue;
-		if (snprintf(sub, sizeof(sub), "%s/%s", strcmp(rel, "/") ? rel : "",
+		if (snprintf(sub, sizeof(sub), "%s/%s",
+			     strcmp(rel, "/") ? rel : "",
 			     e->d_name) < (int)sizeof(sub))
 			follow(w, sub, depth + 1, apply);
 	}

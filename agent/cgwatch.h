@@ -32,9 +32,9 @@ struct tl_cgwatch {
 	const struct tl_policy *policy;
 	struct tl_cgwatch_dir *v;
 	size_t n, cap;
-	bool full;	 /* TL_CGWATCH_MAX reached (said once) */
-	bool populated;	 /* some cgroup's population changed */
-	uint64_t added;	 /* entries written since start */
+	bool full;	/* TL_CGWATCH_MAX reached (said once) */
+	bool populated; /* some cgroup's population changed */
+	uint64_t added; /* entries written since start */
 };
 
 /* Watches the subtree of p's attach_cgroup, right after p was applied. */

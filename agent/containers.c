@@ -30,7 +30,7 @@
 
 /* Bounds of one scan: namespaces are few, processes many but cheap. */
 #define MAX_PIDS (1 << 20)
-#define NL_BUF 32768
+#define NL_BUF	 32768
 
 static uint64_t path_ino(const char *path)
 {
@@ -44,7 +44,7 @@ static uint64_t path_ino(const char *path)
 static int nl_open(void)
 {
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	struct timeval tv = { .tv_sec = 2 }; /* every read is bounded */
+	struct timeval tv = {.tv_sec = 2}; /* every read is bounded */
 
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -66,13 +66,13 @@ static int get_nsid(int nl, int ns_fd)
 		struct rtattr a;
 		__u32 fd;
 	} req = {
-		.h.nlmsg_len = sizeof(req),
-		.h.nlmsg_type = RTM_GETNSID,
-		.h.nlmsg_flags = NLM_F_REQUEST,
-		.g.rtgen_family = AF_UNSPEC,
-		.a.rta_len = RTA_LENGTH(sizeof(__u32)),
-		.a.rta_type = NETNSA_FD,
-		.fd = ns_fd,
+	    .h.nlmsg_len = sizeof(req),
+	    .h.nlmsg_type = RTM_GETNSID,
+	    .h.nlmsg_flags = NLM_F_REQUEST,
+	    .g.rtgen_family = AF_UNSPEC,
+	    .a.rta_len = RTA_LENGTH(sizeof(__u32)),
+	    .a.rta_type = NETNSA_FD,
+	    .fd = ns_fd,
 	};
 	char buf[1024] __attribute__((aligned(4)));
 	struct nlmsghdr *h = (void *)buf;
@@ -87,7 +87,8 @@ static int get_nsid(int nl, int ns_fd)
 	    h->nlmsg_type != RTM_NEWNSID)
 		return -1;
 	len = h->nlmsg_len - NLMSG_LENGTH(sizeof(struct rtgenmsg));
-	a = (void *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct rtgenmsg)));
+	a = (void *)((char *)NLMSG_DATA(h) +
+		     NLMSG_ALIGN(sizeof(struct rtgenmsg)));
 	for (; RTA_OK(a, len); a = rta_next(a, &len))
 		if (a->rta_type == NETNSA_NSID)
 			return *(__s32 *)RTA_DATA(a);
@@ -98,9 +99,9 @@ static int get_nsid(int nl, int ns_fd)
 struct link_attrs {
 	int ifindex;
 	unsigned int flags;
-	int link;	/* IFLA_LINK: the peer's ifindex */
-	int link_nsid;	/* IFLA_LINK_NETNSID, -1 when the peer is local */
-	char kind[16];	/* IFLA_INFO_KIND, "" for hardware */
+	int link;      /* IFLA_LINK: the peer's ifindex */
+	int link_nsid; /* IFLA_LINK_NETNSID, -1 when the peer is local */
+	char kind[16]; /* IFLA_INFO_KIND, "" for hardware */
 };
 
 static void parse_link(struct nlmsghdr *h, struct link_attrs *la)
@@ -135,9 +136,9 @@ static int read_links(int nl, int host_nsid, struct tl_ctr_ns *ns)
 		struct nlmsghdr h;
 		struct ifinfomsg i;
 	} req = {
-		.h.nlmsg_len = sizeof(req),
-		.h.nlmsg_type = RTM_GETLINK,
-		.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+	    .h.nlmsg_len = sizeof(req),
+	    .h.nlmsg_type = RTM_GETLINK,
+	    .h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
 	};
 	char *buf = malloc(NL_BUF);
 	struct link_attrs la;
@@ -237,7 +238,7 @@ static void *probe_thread(void *arg)
 
 static int probe_ns(struct tl_containers *c, struct tl_ctr_ns *ns)
 {
-	struct probe p = { .ns = ns, .self_ns = c->self_ns };
+	struct probe p = {.ns = ns, .self_ns = c->self_ns};
 	pthread_t t;
 	int err;
 
@@ -334,7 +335,7 @@ static void scan_named(struct tl_containers *c, const char *dir, uint64_t self)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' ||
 		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
-			    (int)sizeof(path))
+			(int)sizeof(path))
 			continue;
 		ino = path_ino(path);
 		if (ino && ino != self)
@@ -425,8 +426,8 @@ static uint32_t port_alloc(struct tl_containers *c, int ifindex)
 static void drop_nsif(struct tl_containers *c, uint32_t idx)
 {
 	struct tl_nsif_key key = {
-		.netns_cookie = c->nsifs[idx].cookie,
-		.ifindex = c->nsifs[idx].ifindex,
+	    .netns_cookie = c->nsifs[idx].cookie,
+	    .ifindex = c->nsifs[idx].ifindex,
 	};
 
 	if (key.netns_cookie)
@@ -435,8 +436,7 @@ static void drop_nsif(struct tl_containers *c, uint32_t idx)
 }
 
 /* Ancestor ids of the cgroup rel, as bpf_skb_ancestor_cgroup_id gives them. */
-static int fill_ancestors(const char *mount, const char *rel,
-			  struct tl_port *p)
+static int fill_ancestors(const char *mount, const char *rel, struct tl_port *p)
 {
 	char prefix[256];
 	int level = tl_cgroup_level(rel), l = 0;
@@ -446,7 +446,8 @@ static int fill_ancestors(const char *mount, const char *rel,
 	if (tl_cgroup_id(mount, rel, &id))
 		return -ENOENT;
 	p->cgroup_id = id;
-	p->level = level < TL_MAX_CGROUP_DEPTH ? level : TL_MAX_CGROUP_DEPTH - 1;
+	p->level =
+	    level < TL_MAX_CGROUP_DEPTH ? level : TL_MAX_CGROUP_DEPTH - 1;
 	for (size_t end = 0; end <= len && l <= (int)p->level; end++) {
 		if (end && end < len && rel[end] != '/')
 			continue;
@@ -464,20 +465,19 @@ static int fill_ancestors(const char *mount, const char *rel,
 static int write_port(struct tl_containers *c, uint32_t idx, int ifindex,
 		      int master, const struct tl_ctr_ns *ns, int peer)
 {
-	struct tl_nsif_key key = { .netns_cookie = ns->cookie, .ifindex = peer };
-	struct tl_nsif val = { .port = idx };
+	struct tl_nsif_key key = {.netns_cookie = ns->cookie, .ifindex = peer};
+	struct tl_nsif val = {.port = idx};
 	struct tl_port p = {
-		.ifindex = ifindex,
-		.master = master,
-		.netns_cookie = ns->cookie,
-		.peer = peer,
+	    .ifindex = ifindex,
+	    .master = master,
+	    .netns_cookie = ns->cookie,
+	    .peer = peer,
 	};
 
 	if (fill_ancestors(c->cg_mount, ns->cgroup, &p))
 		return -ENOENT;
 	/* the veth moved to another namespace: its old entry goes first */
-	if (c->nsifs[idx].cookie != ns->cookie ||
-	    c->nsifs[idx].ifindex != peer)
+	if (c->nsifs[idx].cookie != ns->cookie || c->nsifs[idx].ifindex != peer)
 		drop_nsif(c, idx);
 	c->nsifs[idx].cookie = ns->cookie;
 	c->nsifs[idx].ifindex = peer;

@@ -19,16 +19,16 @@
 #include "tunlock.h"
 #include "pins.h"
 
-#define TL_CTR_MAX_NS 4096
+#define TL_CTR_MAX_NS	 4096
 #define TL_CTR_MAX_VETHS 16 /* veths to the host per namespace */
 
 struct tl_ctr_ns {
-	uint64_t ino;	 /* nsfs inode: identity within one scan */
-	uint64_t cookie; /* identity for the BPF side */
-	int nsid;	 /* its id in the agent's namespace, -1 when none */
-	bool probed;	 /* entered and read */
-	bool escape;	 /* a NIC, or a link into a third namespace */
-	char path[64];	 /* how to open it */
+	uint64_t ino;	  /* nsfs inode: identity within one scan */
+	uint64_t cookie;  /* identity for the BPF side */
+	int nsid;	  /* its id in the agent's namespace, -1 when none */
+	bool probed;	  /* entered and read */
+	bool escape;	  /* a NIC, or a link into a third namespace */
+	char path[64];	  /* how to open it */
 	char cgroup[256]; /* common cgroup of its processes, "" when none */
 	int nveths;
 	struct {
@@ -44,7 +44,7 @@ struct tl_containers {
 	int nl;	     /* rtnetlink in the agent's namespace, for nsids */
 	struct tl_ctr_ns *ns;
 	size_t nns;
-	uint32_t max_port;  /* largest index the policy's container_mark holds */
+	uint32_t max_port; /* largest index the policy's container_mark holds */
 	int ports[TL_MAX_PORTS]; /* host ifindex by port index, 0 free */
 	struct {
 		uint64_t cookie; /* the tl_nsifs entry of each port */

@@ -322,7 +322,6 @@ static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
 	const char *name = NULL;
 	struct tl_link *k;
 	struct rtattr *a;
-
 	int old_master;
 
 	/* a bridge's news about its port (STP state), not the link itself */
@@ -358,14 +357,14 @@ static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 	struct ifinfomsg *ifi = NLMSG_DATA(h);
 	struct tl_link *k = find_link(l, ifi->ifi_index);
 	__u32 key = ifi->ifi_index;
+	struct tl_link *br;
 	bool tunnel;
+	int master;
 
 	/* a port left its bridge: the link itself is still there */
 	if (!k || ifi->ifi_family == AF_BRIDGE)
 		return 0;
-	int master = k->master;
-	struct tl_link *br;
-
+	master = k->master;
 	tunnel = k->tunnel >= 0;
 	log_info("%s (ifindex %d) is gone", k->name, k->ifindex);
 	*k = l->v[--l->n];

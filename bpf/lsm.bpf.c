@@ -14,9 +14,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define AF_PACKET 17
-#define AF_XDP 44
-#define SOCK_RAW 3
+#define AF_PACKET   17
+#define AF_XDP	    44
+#define SOCK_RAW    3
 #define SOCK_PACKET 10
 
 static __always_inline bool raw_family(int family, int type)
@@ -32,9 +32,9 @@ SEC("lsm_cgroup/socket_create")
 int BPF_PROG(tl_socket_create, int family, int type, int protocol, int kern)
 {
 	struct tl_report r = {
-		.layer = TL_LAYER_LSM,
-		.hook = TL_HOOK_SOCKET_CREATE,
-		.current_task = true,
+	    .layer = TL_LAYER_LSM,
+	    .hook = TL_HOOK_SOCKET_CREATE,
+	    .current_task = true,
 	};
 	struct tl_policy_view v;
 	struct tl_subject s = {};
