@@ -75,7 +75,7 @@ struct key {
 	bool required;
 };
 
-#define MAX_KEYS 8
+#define MAX_KEYS 12 /* the most keys a mapping of the schema has, and then some */
 
 /* ---- diagnostics ---- */
 
