@@ -514,6 +514,7 @@ void tl_containers_classify(struct tl_containers *c, int ifindex, int master,
 	memset(out, 0, sizeof(*out));
 	if (!ns)
 		return; /* not seen from inside: an uplink, fail closed */
+	out->known = true;
 	if (ns->escape) {
 		log_debug("the namespace behind ifindex %d has a way out of "
 			  "its own: guarded as an uplink",

@@ -54,7 +54,8 @@ struct tl_containers {
 
 /* What the agent knows about the far side of one of its veths. */
 struct tl_ctr_port {
-	bool verified; /* pair seen from both sides, namespace without NIC */
+	bool known;    /* the pair was seen from both sides */
+	bool verified; /* and its namespace has no way out of its own */
 	uint32_t port; /* tl_ports index when attributed, else 0 */
 };
 

@@ -187,7 +187,7 @@ static enum role link_role(struct tl_links *l, struct tl_link *k,
 	if (k->kind == TL_KIND_VETH && k->link_nsid >= 0) {
 		tl_containers_classify(l->ctr, k->ifindex, k->master,
 				       k->link_nsid, k->peer, cp);
-		if (!cp->verified)
+		if (!cp->known)
 			l->rescan = true; /* a namespace we have not read */
 		return cp->verified ? ROLE_PORT : ROLE_UPLINK;
 	}
