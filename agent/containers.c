@@ -140,16 +140,15 @@ static int read_links(int nl, int host_nsid, struct tl_ctr_ns *ns)
 	    .h.nlmsg_type = RTM_GETLINK,
 	    .h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
 	};
-	char *buf = malloc(NL_BUF);
+	/* one probe at a time (joined before the next), and no malloc in
+	 * the probe's thread: a thread that mallocs gets an arena of its own,
+	 * which the agent would keep resident */
+	static char buf[NL_BUF] __attribute__((aligned(4)));
 	struct link_attrs la;
 	int batches, done = 0;
 
-	if (!buf)
-		return -ENOMEM;
-	if (send(nl, &req, sizeof(req), 0) < 0) {
-		free(buf);
+	if (send(nl, &req, sizeof(req), 0) < 0)
 		return -errno;
-	}
 	for (batches = 0; !done && batches < 4096; batches++) {
 		ssize_t n = recv(nl, buf, NL_BUF, 0);
 		struct nlmsghdr *h;
@@ -182,7 +181,6 @@ static int read_links(int nl, int host_nsid, struct tl_ctr_ns *ns)
 			ns->nveths++;
 		}
 	}
-	free(buf);
 	return done ? 0 : -EIO;
 }
 
@@ -262,12 +260,31 @@ static struct tl_ctr_ns *find_ino(struct tl_containers *c, uint64_t ino)
 	return NULL;
 }
 
+/* The arrays grow as namespaces are found: a host without containers
+ * keeps them small. */
+static bool grow_ns(struct tl_containers *c)
+{
+	size_t cap = c->cap ? c->cap * 2 : 16;
+	struct tl_ctr_ns *v;
+
+	if (c->nns < c->cap)
+		return true;
+	if (cap > TL_CTR_MAX_NS)
+		return false;
+	v = realloc(c->ns, cap * sizeof(*v));
+	if (!v)
+		return false;
+	c->ns = v;
+	c->cap = cap;
+	return true;
+}
+
 static struct tl_ctr_ns *add_ns(struct tl_containers *c, const char *path,
 				uint64_t ino)
 {
 	struct tl_ctr_ns *ns = find_ino(c, ino);
 
-	if (ns || c->nns >= TL_CTR_MAX_NS)
+	if (ns || !grow_ns(c))
 		return ns;
 	ns = &c->ns[c->nns++];
 	memset(ns, 0, sizeof(*ns));
@@ -370,11 +387,46 @@ static void scan_pids(struct tl_containers *c, uint64_t self)
 	closedir(d);
 }
 
+void tl_containers_stale(struct tl_containers *c)
+{
+	c->stale = true;
+}
+
+/*
+ * What the last scan read from inside ns, when nothing changed since: a
+ * new namespace, or one whose interfaces changed, comes with a link
+ * change in ours (its veth), which makes everything stale.
+ */
+static bool reuse_probe(struct tl_containers *c, struct tl_ctr_ns *ns)
+{
+	for (size_t i = 0; !c->stale && i < c->nprev; i++) {
+		const struct tl_ctr_ns *o = &c->prev[i];
+
+		if (o->ino != ns->ino || !o->probed || o->nsid != ns->nsid)
+			continue;
+		ns->cookie = o->cookie;
+		ns->escape = o->escape;
+		ns->nveths = o->nveths;
+		memcpy(ns->veths, o->veths, sizeof(ns->veths));
+		ns->probed = true;
+		return true;
+	}
+	return false;
+}
+
 int tl_containers_scan(struct tl_containers *c)
 {
 	uint64_t self = path_ino("/proc/self/ns/net");
+	size_t cap = c->prev_cap;
+	struct tl_ctr_ns *t;
 	int fd;
 
+	t = c->prev;
+	c->prev = c->ns;
+	c->prev_cap = c->cap;
+	c->nprev = c->nns;
+	c->ns = t;
+	c->cap = cap;
 	c->nns = 0;
 	scan_named(c, "/run/netns", self);
 	scan_named(c, "/run/docker/netns", self);
@@ -389,9 +441,12 @@ int tl_containers_scan(struct tl_containers *c)
 		close(fd);
 		/* only namespaces linked to ours have an id: the rest do
 		 * not concern us, and are not entered */
-		if (ns->nsid >= 0 && probe_ns(c, ns))
+		if (ns->nsid < 0 || reuse_probe(c, ns))
+			continue;
+		if (probe_ns(c, ns))
 			log_debug("reading namespace %s failed", ns->path);
 	}
+	c->stale = false;
 	return 0;
 }
 
@@ -592,8 +647,8 @@ int tl_containers_open(struct tl_containers *c, struct tl_bpf *b,
 	c->cg_mount = cg_mount;
 	c->self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	c->nl = nl_open();
-	c->ns = calloc(TL_CTR_MAX_NS, sizeof(*c->ns));
-	if (c->self_ns < 0 || c->nl < 0 || !c->ns) {
+	c->stale = true;
+	if (c->self_ns < 0 || c->nl < 0) {
 		tl_containers_close(c);
 		return -ENOMEM;
 	}
@@ -608,6 +663,7 @@ void tl_containers_close(struct tl_containers *c)
 	if (c->nl >= 0)
 		close(c->nl);
 	free(c->ns);
-	c->ns = NULL;
+	free(c->prev);
+	c->ns = c->prev = NULL;
 	c->self_ns = c->nl = -1;
 }

@@ -42,8 +42,9 @@ struct tl_containers {
 	const char *cg_mount;
 	int self_ns; /* the agent's namespace (fd) */
 	int nl;	     /* rtnetlink in the agent's namespace, for nsids */
-	struct tl_ctr_ns *ns;
-	size_t nns;
+	struct tl_ctr_ns *ns, *prev; /* this scan's and the last one's */
+	size_t nns, nprev, cap, prev_cap;
+	bool stale; /* links changed: what was read from inside may have too */
 	uint32_t max_port; /* largest index the policy's container_mark holds */
 	int ports[TL_MAX_PORTS]; /* host ifindex by port index, 0 free */
 	struct {
@@ -64,8 +65,10 @@ int tl_containers_open(struct tl_containers *c, struct tl_bpf *b,
 void tl_containers_close(struct tl_containers *c);
 /* The policy's container_mark changed (or was set): ports must fit it. */
 void tl_containers_set_mark(struct tl_containers *c, uint32_t mark);
-/* Rescans namespaces and processes. */
+/* Rescans namespaces and processes; a namespace read before is not
+ * entered again unless links changed since (tl_containers_stale). */
 int tl_containers_scan(struct tl_containers *c);
+void tl_containers_stale(struct tl_containers *c);
 /*
  * The veth ifindex of the agent's namespace, whose peer is peer in the
  * namespace nsid: verified and attributed, its port entries written

@@ -343,6 +343,8 @@ static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
 	k->type = ifi->ifi_type;
 	old_master = k->master;
 	link_topology(h, k);
+	if (l->ctr && k->kind == TL_KIND_VETH)
+		tl_containers_stale(l->ctr); /* its far side may have changed */
 	if (old_master && old_master != k->master) {
 		struct tl_link *br = find_link(l, old_master);
 
@@ -375,8 +377,10 @@ static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 	if (br && br->kind == TL_KIND_BRIDGE)
 		update_one(l, br);
 	/* a NIC may have moved into a namespace behind a port */
-	if (l->ctr && !tunnel)
+	if (l->ctr && !tunnel) {
+		tl_containers_stale(l->ctr);
 		l->rescan = true;
+	}
 	return tunnel ? publish_tunnels(l) : 0;
 }
 
@@ -587,6 +591,17 @@ int tl_links_rescan(struct tl_links *l)
 		}
 	l->rescan = false; /* what is still unknown waits for an event */
 	return err;
+}
+
+/* A container namespace verified but not attributed yet: its processes
+ * may still be on their way into it. */
+bool tl_links_pending(const struct tl_links *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].kind == TL_KIND_VETH && l->v[i].port &&
+		    !l->v[i].stamp)
+			return true;
+	return false;
 }
 
 void tl_links_close(struct tl_links *l)

@@ -55,6 +55,9 @@ int tl_links_set_policy(struct tl_links *l, const struct tl_policy *p);
 void tl_links_close(struct tl_links *l);
 /* Rescans container namespaces and reclassifies veths and bridges. */
 int tl_links_rescan(struct tl_links *l);
+/* Some container namespace is verified but has no processes to attribute
+ * it to yet. */
+bool tl_links_pending(const struct tl_links *l);
 
 /* Index of the tunnel whose interface glob matches name, or -1. */
 int tl_tunnel_for_ifname(const struct tl_policy *p, const char *name);

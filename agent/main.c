@@ -458,8 +458,9 @@ static void reload_done(struct agent *a, bool ok)
  */
 /*
  * Container namespaces are looked for again shortly after a cgroup's
- * population or a veth changed, and a few times more with a growing
- * delay: a process may join its cgroup before it enters its namespace.
+ * population or a veth changed, and, while a namespace waits for its
+ * processes, a few times more with a growing delay: a process may join
+ * its cgroup before it enters its namespace.
  */
 static void schedule_rescan(struct agent *a, bool restart)
 {
@@ -487,7 +488,10 @@ static void on_rescan(struct agent *a)
 		return;
 	if (tl_links_rescan(&a->links))
 		log_warn("classifying container ports failed");
-	schedule_rescan(a, false);
+	/* again later only while something waits for its processes: at
+	 * rest, the agent wakes for nothing */
+	if (a->links.rescan || tl_links_pending(&a->links))
+		schedule_rescan(a, false);
 }
 
 static void reload(struct agent *a)
