@@ -259,7 +259,7 @@ static int check_pinned_layout(struct tl_bpf *b)
 		(b)->field ? 0 : -errno;                                        \
 	})
 
-static bool kernel_has_bpf_lsm(void)
+bool tl_kernel_has_bpf_lsm(void)
 {
 	char lsm[512] = "";
 	FILE *f = fopen("/sys/kernel/security/lsm", "r");
@@ -278,7 +278,7 @@ static void load_lsm(struct tl_bpf *b)
 {
 	int err;
 
-	if (!kernel_has_bpf_lsm()) {
+	if (!tl_kernel_has_bpf_lsm()) {
 		log_warn("no BPF LSM in this kernel: raw and packet socket "
 			 "creation is not denied");
 		return;

@@ -99,6 +99,9 @@ int tl_pins_prepare(const char *pin_dir);
  * interfaces tl_ifaces indexes and where the TC filters live. */
 int tl_record_netns(int state_fd);
 
+/* BPF LSM is among the kernel's active LSMs (/sys/kernel/security/lsm). */
+bool tl_kernel_has_bpf_lsm(void);
+
 /* The cgroup link names, for status. */
 extern const char *const tl_cgroup_progs[];
 extern const int tl_cgroup_prog_count;

@@ -20,16 +20,8 @@
 
 unsigned int tl_kernel_features(void)
 {
-	unsigned int f = 0;
-	char lsm[512] = "";
-	FILE *fp;
+	unsigned int f = tl_kernel_has_bpf_lsm() ? TL_FEATURE_BPF_LSM : 0;
 
-	fp = fopen("/sys/kernel/security/lsm", "r");
-	if (fp) {
-		if (fgets(lsm, sizeof(lsm), fp) && strstr(lsm, "bpf"))
-			f |= TL_FEATURE_BPF_LSM;
-		fclose(fp);
-	}
 	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 				    BPF_FUNC_set_retval, NULL) > 0)
 		f |= TL_FEATURE_SET_RETVAL;
