@@ -660,7 +660,9 @@ static __always_inline __u32 judge_datagram(struct tl_policy_view *v,
 	if (parsed == TL_PARSE_NOT_IP)
 		return leak_reason(v, f);
 	if (f->fragment)
-		return stun_later_fragment(f);
+		return s->entry.flags & TL_CGROUP_EXEMPT ?
+			       TL_ALLOW_EXEMPT :
+			       stun_later_fragment(f);
 	return decide_packet(v, skb, f, s);
 }
 
