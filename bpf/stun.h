@@ -363,8 +363,11 @@ static __always_inline __u32 stun_tcp(struct __sk_buff *skb,
 		return TL_REASON_STUN;
 	if (!len)
 		return TL_REASON_NONE;
-	if ((__s32)(seq - st->start) < 0)
-		return TL_REASON_STUN; /* data before the stream's start */
+	/* before a SYN's start: not of this stream. Before a start taken
+	 * from the first segment seen: a retransmission, whose bytes from
+	 * the start on are compared */
+	if ((__s32)(seq - st->start) < 0 && st->synced == 1)
+		return TL_REASON_STUN;
 	return stun_segment(skb, st, seq - st->start, len, payload, urg,
 			    f->frag_first);
 }

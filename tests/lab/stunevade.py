@@ -129,39 +129,33 @@ def wait_acked(s, timeout):
     return False
 
 
-def split_send(a, first, rest):
+def split_exchange(a, data, out):
+    """Send data's first 4 bytes, then (once acknowledged) the rest; the first reply."""
     s = socket.create_connection((a.host, a.port), timeout=a.timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.send(first)
+    s.send(data[:4])
     wait_acked(s, a.timeout)
-    s.send(rest)
-    return s
+    s.send(data[4:])
+    out["sent"] = True
+    try:
+        reply = s.recv(2048)
+    except socket.timeout:
+        return b""
+    out["replies"] += 1 if reply else 0
+    return reply
 
 
 def tcp_split(a, out):
     req, tid = request()
-    s = split_send(a, req[:4], req[4:])
-    out["sent"] = True
-    try:
-        data = s.recv(2048)
-        if data:
-            out["replies"] += 1
-            out["mapped"] = parse_mapped(data, tid)
-    except socket.timeout:
-        pass
+    reply = split_exchange(a, req, out)
+    if reply:
+        out["mapped"] = parse_mapped(reply, tid)
 
 
 def http_split(a, out):
-    req = ("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % a.host).encode()
-    s = split_send(a, req[:4], req[4:])
-    out["sent"] = True
-    try:
-        data = s.recv(2048)
-        if data:
-            out["replies"] += 1
-            out["status"] = data.split(b"\r\n", 1)[0].decode(errors="replace")
-    except socket.timeout:
-        pass
+    reply = split_exchange(a, ("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % a.host).encode(), out)
+    if reply:
+        out["status"] = reply.split(b"\r\n", 1)[0].decode(errors="replace")
 
 
 def scan(a):

@@ -880,13 +880,6 @@ static const uint8_t channel_data[8] = { 0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4 };
 static const uint8_t quic_short[20] = { 0x45, 0xaa, 0xbb, 0xcc, 0x21, 0x12,
 					0xa4, 0x42 };
 
-/* The IPv4 identification of a frame made by ipv4() after eth(). */
-static void set_ip_id(struct frame *f, uint16_t id)
-{
-	f->b[ETH_HLEN + 4] = id >> 8;
-	f->b[ETH_HLEN + 5] = id & 0xff;
-}
-
 /* Everything UDP_SEGMENT, IP fragments and TCP segmentation can do to a
  * STUN request or ChannelData, under the LAN-allowing profile. */
 static void cases_stun_gso(struct ring_buffer *rb)
@@ -948,6 +941,35 @@ static void cases_stun_gso(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 }
 
+/* An IPv4 fragment (frag: flags and offset) to dst, of datagram id. */
+static void frag4(struct frame *f, const char *dst, uint16_t id, uint16_t frag)
+{
+	eth(f, ETH_P_IP);
+	ipv4(f, "10.213.0.2", dst, IPPROTO_UDP, frag, 5);
+	f->b[ETH_HLEN + 4] = id >> 8;
+	f->b[ETH_HLEN + 5] = id & 0xff;
+}
+
+/* An IPv6 fragment (offset in 8-byte units) to the LAN host, of datagram id. */
+static void frag6_to(struct frame *f, uint8_t id, uint16_t offset, bool more)
+{
+	eth(f, ETH_P_IPV6);
+	ipv6(f, "fd13:213::2", "fd13:213::5", IPPROTO_FRAGMENT);
+	frag6(f, IPPROTO_UDP, offset, more);
+	f->b[f->len - 1] = id; /* identification */
+}
+
+/* A UDP header that claims ulen bytes, and n bytes of payload. */
+static void udp_part(struct frame *f, uint16_t dport, uint16_t ulen,
+		     const void *payload, size_t n)
+{
+	put16(f, 40000);
+	put16(f, dport);
+	put16(f, ulen);
+	put16(f, 0);
+	put(f, payload, n);
+}
+
 static void cases_stun_fragments(struct ring_buffer *rb)
 {
 	uint8_t p[96];
@@ -955,49 +977,31 @@ static void cases_stun_fragments(struct ring_buffer *rb)
 
 	memset(p, 0x55, sizeof(p));
 	/* IPv4: the first fragment holds the UDP header only */
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0x2000, 5);
-	set_ip_id(&f, 1);
-	put16(&f, 40000);
-	put16(&f, 3478);
-	put16(&f, 8 + sizeof(stun_request));
-	put16(&f, 0);
+	frag4(&f, "10.213.0.5", 1, 0x2000);
+	udp_part(&f, 3478, 8 + sizeof(stun_request), NULL, 0);
 	both("ipv4 first fragment too short to tell", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_MALFORMED));
-	ring_buffer__consume(rb);
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 1, 5);
-	set_ip_id(&f, 1);
+	frag4(&f, "10.213.0.5", 1, 1);
 	put(&f, stun_request, sizeof(stun_request));
 	both("ipv4 stun in a later fragment", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_MALFORMED));
 	ring_buffer__consume(rb);
 
 	/* later fragment first: nothing judged its datagram yet */
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.6", IPPROTO_UDP, 10, 5);
-	set_ip_id(&f, 2);
+	frag4(&f, "10.213.0.6", 2, 10);
 	put(&f, p, 16);
 	both("ipv4 later fragment before its first", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_MALFORMED));
 	ring_buffer__consume(rb);
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.6", IPPROTO_UDP, 0x2000, 5);
-	set_ip_id(&f, 2);
-	udp_with(&f, 40000, 7, p, 72);
-	f.b[ETH_HLEN + 20 + 4] = 0; /* UDP length: 8 + 88 */
-	f.b[ETH_HLEN + 20 + 5] = 96;
+	frag4(&f, "10.213.0.6", 2, 0x2000);
+	udp_part(&f, 7, 96, p, 72);
 	both("ipv4 ordinary first fragment", &f, ifindex_uplink, 0,
 	     PASS(TL_ALLOW_LAN));
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.6", IPPROTO_UDP, 10, 5);
-	set_ip_id(&f, 2);
+	frag4(&f, "10.213.0.6", 2, 10);
 	put(&f, p, 16);
 	both("ipv4 later fragment of an allowed datagram", &f, ifindex_uplink,
 	     0, PASS(TL_ALLOW_LAN));
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.6", IPPROTO_UDP, 1, 5);
-	set_ip_id(&f, 2);
+	frag4(&f, "10.213.0.6", 2, 1);
 	put(&f, stun_request, sizeof(stun_request));
 	both("ipv4 fragment overlapping the first bytes", &f, ifindex_uplink,
 	     0, BLOCK(TL_REASON_MALFORMED));
@@ -1005,56 +1009,32 @@ static void cases_stun_fragments(struct ring_buffer *rb)
 
 	/* a blocked first fragment takes the rest of its datagram along */
 	memcpy(p, stun_request, sizeof(stun_request));
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.7", IPPROTO_UDP, 0x2000, 5);
-	set_ip_id(&f, 3);
-	udp_with(&f, 40000, 3478, p, 72);
-	f.b[ETH_HLEN + 20 + 5] = 96;
+	frag4(&f, "10.213.0.7", 3, 0x2000);
+	udp_part(&f, 3478, 96, p, 72);
 	both("ipv4 first fragment with stun", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_STUN));
-	ring_buffer__consume(rb);
 	memset(p, 0x55, sizeof(p));
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.7", IPPROTO_UDP, 10, 5);
-	set_ip_id(&f, 3);
+	frag4(&f, "10.213.0.7", 3, 10);
 	put(&f, p, 16);
 	both("ipv4 later fragment of a stun datagram", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_STUN));
 	ring_buffer__consume(rb);
 
 	/* IPv6 */
-	eth(&f, ETH_P_IPV6);
-	ipv6(&f, "fd13:213::2", "fd13:213::5", IPPROTO_FRAGMENT);
-	frag6(&f, IPPROTO_UDP, 0, true);
-	f.b[f.len - 1] = 1; /* identification */
-	put16(&f, 40000);
-	put16(&f, 3478);
-	put16(&f, 8 + sizeof(stun_request));
-	put16(&f, 0);
+	frag6_to(&f, 1, 0, true);
+	udp_part(&f, 3478, 8 + sizeof(stun_request), NULL, 0);
 	both("ipv6 first fragment too short to tell", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_MALFORMED));
-	ring_buffer__consume(rb);
-	eth(&f, ETH_P_IPV6);
-	ipv6(&f, "fd13:213::2", "fd13:213::5", IPPROTO_FRAGMENT);
-	frag6(&f, IPPROTO_UDP, 1, false);
-	f.b[f.len - 1] = 1;
+	frag6_to(&f, 1, 1, false);
 	put(&f, stun_request, sizeof(stun_request));
 	both("ipv6 stun in a later fragment", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_MALFORMED));
 	ring_buffer__consume(rb);
-	eth(&f, ETH_P_IPV6);
-	ipv6(&f, "fd13:213::2", "fd13:213::5", IPPROTO_FRAGMENT);
-	frag6(&f, IPPROTO_UDP, 0, true);
-	f.b[f.len - 1] = 2;
-	udp_with(&f, 40000, 7, p, 72);
-	f.b[f.len - 72 - 4] = 0;
-	f.b[f.len - 72 - 3] = 96;
+	frag6_to(&f, 2, 0, true);
+	udp_part(&f, 7, 96, p, 72);
 	both("ipv6 ordinary first fragment", &f, ifindex_uplink, 0,
 	     PASS(TL_ALLOW_LAN));
-	eth(&f, ETH_P_IPV6);
-	ipv6(&f, "fd13:213::2", "fd13:213::5", IPPROTO_FRAGMENT);
-	frag6(&f, IPPROTO_UDP, 10, false);
-	f.b[f.len - 1] = 2;
+	frag6_to(&f, 2, 10, false);
 	put(&f, p, 16);
 	both("ipv6 later fragment of an allowed datagram", &f, ifindex_uplink,
 	     0, PASS(TL_ALLOW_LAN));
@@ -1120,6 +1100,14 @@ static void cases_stun_tcp(struct ring_buffer *rb)
 	    0, cd_stun + 2, 10, PASS(TL_ALLOW_LAN));
 	seg("tcp: stun after channeldata", 41004, 13, 0x10, 0, cd_stun + 12, 4,
 	    BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+
+	seg("tcp: a stream seen from its middle", 41006, 5000, 0x10, 0,
+	    "hello world!", 12, PASS(TL_ALLOW_LAN));
+	seg("tcp: a retransmission from before it", 41006, 4996, 0x10, 0,
+	    "abcdhello world!", 16, PASS(TL_ALLOW_LAN));
+	seg("tcp: the same with other bytes", 41006, 4996, 0x10, 0,
+	    "abcdjello world!", 16, BLOCK(TL_REASON_STUN));
 	ring_buffer__consume(rb);
 
 	seg("tcp: syn 5", 41005, 0, 0x02, 0, NULL, 0, PASS(TL_ALLOW_LAN));
