@@ -720,7 +720,7 @@ static void run_stamped(const char *name, const struct frame *f, __u32 mark,
 static void cases_attribution(struct ring_buffer *rb, int table)
 {
 	__u32 stamp5 = 5u << 24, stamp6 = 6u << 24, stamp7 = 7u << 24;
-	struct frame lan, inet;
+	struct frame lan, inet, frag;
 
 	eth(&lan, ETH_P_IP);
 	ipv4(&lan, "10.213.0.2", "10.213.0.5", IPPROTO_TCP, 0, 5);
@@ -757,6 +757,15 @@ static void cases_attribution(struct ring_buffer *rb, int table)
 	       "tc/event has the container's cgroup and profile",
 	       "cgroup_id 0x%llx profile %u",
 	       (unsigned long long)last_event.cgroup_id, last_event.profile);
+	ring_buffer__consume(rb);
+	eth(&frag, ETH_P_IP);
+	ipv4(&frag, "10.213.0.2", "203.0.113.10", IPPROTO_UDP, 1, 5);
+	put(&frag, "fragment-data-xx", 16);
+	run_stamped("an exempt container's later fragment is exempt", &frag,
+		    stamp6, 77, PASS(TL_ALLOW_EXEMPT));
+	run_stamped("a locked container's later fragment, none judged", &frag,
+		    stamp5, ifindex_port, BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
 	run_stamped("forwarded from a container outside attach_cgroup", &inet,
 		    stamp7, ifindex_port, PASS(TL_ALLOW_UNPROTECTED));
 	eth(&inet, ETH_P_IP);
