@@ -289,14 +289,14 @@ static __always_inline __u32 stun_segment(struct __sk_buff *skb,
 				return TL_REASON_MALFORMED;
 			if (h < st->cur || st->state != TL_STREAM_OPEN ||
 			    j < st->have) {
+				/* seen before: other bytes now taint */
 				if (head[j] != b)
-					goto taint; /* other bytes than before
-						     */
+					goto taint;
 				continue;
 			}
+			/* held: bytes before it not seen yet */
 			if (j > st->have)
-				return TL_REASON_STUN; /* held: bytes before it
-							  unseen */
+				return TL_REASON_STUN;
 			head[j] = b;
 			st->have++;
 		}

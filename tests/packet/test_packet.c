@@ -323,6 +323,35 @@ static int make_netns(void)
 
 /* ---- the cases ------------------------------------------------------ */
 
+/* An IPv4 fragment (frag: flags and offset) to dst, of datagram id. */
+static void frag4(struct frame *f, const char *dst, uint16_t id, uint16_t frag)
+{
+	eth(f, ETH_P_IP);
+	ipv4(f, "10.213.0.2", dst, IPPROTO_UDP, frag, 5);
+	f->b[ETH_HLEN + 4] = id >> 8;
+	f->b[ETH_HLEN + 5] = id & 0xff;
+}
+
+/* An IPv6 fragment (offset in 8-byte units) to the LAN host, of datagram id. */
+static void frag6_to(struct frame *f, uint8_t id, uint16_t offset, bool more)
+{
+	eth(f, ETH_P_IPV6);
+	ipv6(f, "fd13:213::2", "fd13:213::5", IPPROTO_FRAGMENT);
+	frag6(f, IPPROTO_UDP, offset, more);
+	f->b[f->len - 1] = id; /* identification */
+}
+
+/* A UDP header that claims ulen bytes, and n bytes of payload. */
+static void udp_part(struct frame *f, uint16_t dport, uint16_t ulen,
+		     const void *payload, size_t n)
+{
+	put16(f, 40000);
+	put16(f, dport);
+	put16(f, ulen);
+	put16(f, 0);
+	put(f, payload, n);
+}
+
 static void cases_enforce(struct ring_buffer *rb)
 {
 	struct frame f;
@@ -427,8 +456,7 @@ static void cases_enforce(struct ring_buffer *rb)
 	both("ipv4 later fragment of no judged datagram", &f, ifindex_uplink,
 	     0, BLOCK(TL_REASON_MALFORMED));
 	ring_buffer__consume(rb);
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "198.51.100.200", IPPROTO_UDP, 0x0010, 5);
+	frag4(&f, "198.51.100.200", 0, 0x0010);
 	put(&f, "fragment-data-xx", 16);
 	both("ipv4 later fragment alone, to an any-port rule", &f,
 	     ifindex_uplink, 0, BLOCK(TL_REASON_MALFORMED));
@@ -758,8 +786,7 @@ static void cases_attribution(struct ring_buffer *rb, int table)
 	       "cgroup_id 0x%llx profile %u",
 	       (unsigned long long)last_event.cgroup_id, last_event.profile);
 	ring_buffer__consume(rb);
-	eth(&frag, ETH_P_IP);
-	ipv4(&frag, "10.213.0.2", "203.0.113.10", IPPROTO_UDP, 1, 5);
+	frag4(&frag, "203.0.113.10", 0, 1);
 	put(&frag, "fragment-data-xx", 16);
 	run_stamped("an exempt container's later fragment is exempt", &frag,
 		    stamp6, 77, PASS(TL_ALLOW_EXEMPT));
@@ -889,6 +916,14 @@ static const uint8_t channel_data[8] = { 0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4 };
 static const uint8_t quic_short[20] = { 0x45, 0xaa, 0xbb, 0xcc, 0x21, 0x12,
 					0xa4, 0x42 };
 
+/* A UDP datagram of the client to the LAN STUN server. */
+static void udp4_to_lan(struct frame *f, const void *payload, size_t n)
+{
+	eth(f, ETH_P_IP);
+	ipv4(f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
+	udp_with(f, 40000, 3478, payload, n);
+}
+
 /* Everything UDP_SEGMENT, IP fragments and TCP segmentation can do to a
  * STUN request or ChannelData, under the LAN-allowing profile. */
 static void cases_stun_gso(struct ring_buffer *rb)
@@ -903,23 +938,17 @@ static void cases_stun_gso(struct ring_buffer *rb)
 	/* 20 junk bytes, then the request: segment size 20 */
 	memcpy(p + 20, stun_request, sizeof(stun_request));
 	run_gso_size = 20;
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
-	udp_with(&f, 40000, 3478, p, 40);
+	udp4_to_lan(&f, p, 40);
 	both("gso: stun in the second segment", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_STUN));
 	ring_buffer__consume(rb);
 	memset(p, 0x55, sizeof(p));
 	memcpy(p + 40, channel_data, sizeof(channel_data));
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
-	udp_with(&f, 40000, 3478, p, 48);
+	udp4_to_lan(&f, p, 48);
 	both("gso: channeldata in a last short segment", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_STUN));
 	ring_buffer__consume(rb);
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
-	udp_with(&f, 40000, 3478, p, 40);
+	udp4_to_lan(&f, p, 40);
 	both("gso: ordinary segments pass", &f, ifindex_uplink, 0,
 	     PASS(TL_ALLOW_LAN));
 	eth(&f, ETH_P_IPV6);
@@ -931,9 +960,7 @@ static void cases_stun_gso(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 	run_gso_size = 1;
 	memset(p, 0x55, sizeof(p));
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
-	udp_with(&f, 40000, 3478, p, 200);
+	udp4_to_lan(&f, p, 200);
 	both("gso: more segments than judged fails closed", &f, ifindex_uplink,
 	     0, BLOCK(TL_REASON_STUN));
 	ring_buffer__consume(rb);
@@ -941,42 +968,11 @@ static void cases_stun_gso(struct ring_buffer *rb)
 
 	/* the receiver takes the UDP length: bytes past it are cut */
 	memcpy(p, channel_data, sizeof(channel_data));
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
-	udp_with(&f, 40000, 3478, p, 28);
+	udp4_to_lan(&f, p, 28);
 	f.b[ETH_HLEN + 20 + 5] = 8 + sizeof(channel_data);
 	both("channeldata within a shorter udp length", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_STUN));
 	ring_buffer__consume(rb);
-}
-
-/* An IPv4 fragment (frag: flags and offset) to dst, of datagram id. */
-static void frag4(struct frame *f, const char *dst, uint16_t id, uint16_t frag)
-{
-	eth(f, ETH_P_IP);
-	ipv4(f, "10.213.0.2", dst, IPPROTO_UDP, frag, 5);
-	f->b[ETH_HLEN + 4] = id >> 8;
-	f->b[ETH_HLEN + 5] = id & 0xff;
-}
-
-/* An IPv6 fragment (offset in 8-byte units) to the LAN host, of datagram id. */
-static void frag6_to(struct frame *f, uint8_t id, uint16_t offset, bool more)
-{
-	eth(f, ETH_P_IPV6);
-	ipv6(f, "fd13:213::2", "fd13:213::5", IPPROTO_FRAGMENT);
-	frag6(f, IPPROTO_UDP, offset, more);
-	f->b[f->len - 1] = id; /* identification */
-}
-
-/* A UDP header that claims ulen bytes, and n bytes of payload. */
-static void udp_part(struct frame *f, uint16_t dport, uint16_t ulen,
-		     const void *payload, size_t n)
-{
-	put16(f, 40000);
-	put16(f, dport);
-	put16(f, ulen);
-	put16(f, 0);
-	put(f, payload, n);
 }
 
 static void cases_stun_fragments(struct ring_buffer *rb)
