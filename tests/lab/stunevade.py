@@ -31,6 +31,7 @@ import struct
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stunprobe import MAGIC, parse_mapped  # noqa: E402
 
