@@ -10,6 +10,7 @@
 #include "maps.h"
 #include "flow.h"
 #include "parse.h"
+#include "stun.h"
 
 /* The live policy slot, read once per decision so that it is consistent. */
 struct tl_policy_view {
@@ -497,9 +498,11 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 /*
  * Packet layers: the flow leaves on a non-tunnel interface (the caller has
  * checked). Network basics pass, then the profile decides. STUN never
- * leaves outside the tunnel: its answer would reveal the real address.
+ * leaves outside the tunnel, however it is cut (stun.h): its answer would
+ * reveal the real address.
  */
 static __always_inline __u32 decide_packet(struct tl_policy_view *v,
+					   struct __sk_buff *skb,
 					   const struct tl_flow *f,
 					   struct tl_subject *s)
 {
@@ -512,8 +515,9 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 	r = decide_endpoint(v, f, s);
 	if (r)
 		return r;
-	if (f->stun)
-		return TL_REASON_STUN;
+	r = stun_verdict(skb, f);
+	if (r)
+		return r;
 	/* DNS outside the tunnel is a leak even to the LAN or a listed
 	 * address: the resolver there forwards it to the ISP */
 	if (dns_action(v, f, s))
@@ -601,9 +605,10 @@ static __always_inline bool fast_transport(struct __sk_buff *skb, bool l3,
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data + off;
 
+		/* a first fragment too: its verdict is kept for the rest */
 		if ((void *)(ip + 1) > end || ip->ihl != 5 ||
 		    ip->protocol != IPPROTO_UDP ||
-		    (ip->frag_off & bpf_htons(IP_OFFSET)))
+		    (ip->frag_off & bpf_htons(IP_OFFSET | IP_MF)))
 			return false;
 		daddr[0] = daddr[1] = 0;
 		daddr[2] = bpf_htonl(0x0000ffff);
@@ -628,12 +633,13 @@ static __always_inline bool fast_transport(struct __sk_buff *skb, bool l3,
 /*
  * Both packet layers: the verdict for a parsed packet leaving on a
  * non-tunnel interface. The VPN client's marked transport is judged first
- * and cheapest; then scope (which socket), then the profile.
+ * and cheapest; then scope (which socket), then the profile; a later IP
+ * fragment gets its first fragment's verdict.
  */
-static __always_inline __u32 judge_packet(struct tl_policy_view *v,
-					  struct __sk_buff *skb, int parsed,
-					  struct tl_flow *f,
-					  struct tl_subject *s)
+static __always_inline __u32 judge_datagram(struct tl_policy_view *v,
+					    struct __sk_buff *skb, int parsed,
+					    struct tl_flow *f,
+					    struct tl_subject *s)
 {
 	__u32 reason;
 
@@ -653,7 +659,23 @@ static __always_inline __u32 judge_packet(struct tl_policy_view *v,
 		return TL_REASON_MALFORMED;
 	if (parsed == TL_PARSE_NOT_IP)
 		return leak_reason(v, f);
-	return decide_packet(v, f, s);
+	if (f->fragment)
+		return s->entry.flags & TL_CGROUP_EXEMPT ?
+			       TL_ALLOW_EXEMPT :
+			       stun_later_fragment(f);
+	return decide_packet(v, skb, f, s);
+}
+
+static __always_inline __u32 judge_packet(struct tl_policy_view *v,
+					  struct __sk_buff *skb, int parsed,
+					  struct tl_flow *f,
+					  struct tl_subject *s)
+{
+	__u32 reason = judge_datagram(v, skb, parsed, f, s);
+
+	if (f->frag_first && parsed == TL_PARSE_OK)
+		stun_first_fragment(f, reason);
+	return reason;
 }
 
 #endif

@@ -21,8 +21,12 @@ struct tl_flow {
 	__u8 has_ports;	 /* ports parsed (not a later fragment) */
 	__u8 icmp_type;
 	__u8 has_icmp_type;
-	__u8 fragment; /* a later fragment: no transport header */
-	__u8 stun;     /* payload is STUN or TURN ChannelData */
+	__u8 fragment;	 /* a later fragment: no transport header */
+	__u8 frag_first; /* the first fragment of a datagram */
+	__u8 frag_proto; /* fragments: IPv4 protocol, IPv6 fragment's next */
+	__u16 l4_off;	 /* where the transport header starts */
+	__u16 frag_off;	 /* a later fragment's offset, in bytes */
+	__u32 frag_id;	 /* fragments: the datagram's identification */
 };
 
 static __always_inline void addr_set_v4(union tl_addr *a, __u32 be_addr)

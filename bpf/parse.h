@@ -32,8 +32,14 @@ static __always_inline const void *tl_header(struct __sk_buff *skb, __u32 off,
 	void *data = skb_data(skb);
 	void *end = skb_data_end(skb);
 
+	/* the verifier must see off itself tested, then added: not a value
+	 * the compiler derived it from, nor a sum made before the test */
+	asm volatile("" : "+r"(off));
 	if (off <= 0x3ff) {
-		void *p = data + off;
+		void *p;
+
+		asm volatile("" : "+r"(off));
+		p = data + off;
 
 		if (p + len <= end)
 			return p;
@@ -46,37 +52,7 @@ struct tl_vlan_hdr {
 	__be16 proto;
 };
 
-#define STUN_MAGIC_COOKIE 0x2112A442
-#define STUN_HEADER_LEN 20
-
-/*
- * STUN (RFC 8489: the top two bits zero, the magic cookie at offset 4, a
- * 20-byte header) or TURN ChannelData (RFC 8656: a channel in 0x4000-0x4FFF
- * and a length that fits the payload, padded to 4 at most over UDP). The
- * length checks keep QUIC short headers (0x40-0x7f) from passing for it.
- */
-static __always_inline bool payload_is_stun(struct __sk_buff *skb, __u32 off,
-					    bool stream)
-{
-	__u32 len = skb->len > off ? skb->len - off : 0;
-	__u8 buf[8];
-	const __u8 *p;
-	__u32 field;
-
-	if (len < 4)
-		return false;
-	p = len >= 8 ? tl_header(skb, off, 8, buf) : tl_header(skb, off, 4, buf);
-	if (!p)
-		return false;
-	field = (p[2] << 8) | p[3];
-	if (p[0] >= 0x40 && p[0] <= 0x4f)
-		return field + 4 <= len && (stream || len <= field + 4 + 3);
-	return len >= STUN_HEADER_LEN && !(p[0] & 0xc0) && !(field & 3) &&
-	       ((__u32)p[4] << 24 | (__u32)p[5] << 16 | (__u32)p[6] << 8 |
-		p[7]) == STUN_MAGIC_COOKIE;
-}
-
-/* Ports, ICMP type and STUN-ness of the transport header at off. */
+/* Ports and ICMP type of the transport header at off. */
 static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 				    struct tl_flow *f)
 {
@@ -87,6 +63,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 	const __u8 *type;
 	__u8 typebuf;
 
+	f->l4_off = off;
 	switch (f->protocol) {
 	case IPPROTO_TCP:
 		tcp = tl_header(skb, off, sizeof(tbuf), &tbuf);
@@ -95,7 +72,6 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 		f->sport = bpf_ntohs(tcp->source);
 		f->dport = bpf_ntohs(tcp->dest);
 		f->has_ports = 1;
-		f->stun = payload_is_stun(skb, off + tcp->doff * 4, true);
 		return TL_PARSE_OK;
 	case IPPROTO_UDP:
 		udp = tl_header(skb, off, sizeof(ubuf), &ubuf);
@@ -104,7 +80,6 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 		f->sport = bpf_ntohs(udp->source);
 		f->dport = bpf_ntohs(udp->dest);
 		f->has_ports = 1;
-		f->stun = payload_is_stun(skb, off + sizeof(ubuf), false);
 		return TL_PARSE_OK;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
@@ -124,6 +99,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 	struct iphdr buf;
 	const struct iphdr *ip = tl_header(skb, off, sizeof(buf), &buf);
 	__u32 hlen;
+	__u16 frag;
 
 	if (!ip)
 		return TL_PARSE_MALFORMED;
@@ -134,10 +110,17 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 	f->protocol = ip->protocol;
 	addr_set_v4(&f->saddr, ip->saddr);
 	addr_set_v4(&f->daddr, ip->daddr);
-	if (bpf_ntohs(ip->frag_off) & IP_OFFSET) {
+	frag = bpf_ntohs(ip->frag_off);
+	if (frag & (IP_OFFSET | IP_MF)) {
+		f->frag_id = bpf_ntohs(ip->id);
+		f->frag_proto = ip->protocol;
+	}
+	if (frag & IP_OFFSET) {
 		f->fragment = 1;
+		f->frag_off = (frag & IP_OFFSET) * 8;
 		return TL_PARSE_OK;
 	}
+	f->frag_first = !!(frag & IP_MF);
 	return parse_l4(skb, off + hlen, f);
 }
 
@@ -147,7 +130,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 {
 	struct ipv6hdr buf;
 	const struct ipv6hdr *ip6 = tl_header(skb, off, sizeof(buf), &buf);
-	__u8 ext[2], fh[4];
+	__u8 ext[2], fh[8];
 	const __u8 *e;
 	__u16 frag;
 	__u8 next;
@@ -184,17 +167,24 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 			off += (e[1] + 2) * 4;
 			continue;
 		case NEXTHDR_FRAGMENT:
-			e = tl_header(skb, off, 4, fh);
+			e = tl_header(skb, off, sizeof(fh), fh);
 			if (!e)
 				return TL_PARSE_MALFORMED;
 			next = e[0];
 			frag = (__u16)e[2] << 8 | e[3]; /* offset, flags */
 			off += 8;
+			if (!(frag & ~6))
+				continue; /* an atomic fragment: whole */
+			f->frag_id = (__u32)e[4] << 24 | (__u32)e[5] << 16 |
+				     (__u32)e[6] << 8 | e[7];
+			f->frag_proto = next;
 			if (frag & ~7) {
 				f->protocol = next;
 				f->fragment = 1;
+				f->frag_off = frag & ~7;
 				return TL_PARSE_OK;
 			}
+			f->frag_first = 1;
 			continue;
 		}
 		f->protocol = next;

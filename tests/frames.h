@@ -125,6 +125,27 @@ static inline void tcp(struct frame *f, uint16_t sport, uint16_t dport)
 	put(f, rest, sizeof(rest));
 }
 
+/* A TCP header (flags: FIN 0x01, SYN 0x02, ACK 0x10, URG 0x20) and the
+ * given payload. */
+static inline void tcp_with(struct frame *f, uint16_t sport, uint16_t dport,
+			    uint32_t seq, uint8_t flags, uint16_t urg,
+			    const void *payload, size_t n)
+{
+	uint8_t rest[8] = { [4] = 0x50 };
+	uint32_t v = htonl(seq);
+
+	put16(f, sport);
+	put16(f, dport);
+	put(f, &v, 4);
+	put(f, rest, 4); /* ack */
+	rest[5] = flags;
+	put(f, rest + 4, 2);
+	put16(f, 65535); /* window */
+	put16(f, 0);	 /* checksum */
+	put16(f, urg);
+	put(f, payload, n);
+}
+
 static inline void icmp(struct frame *f, uint8_t type)
 {
 	uint8_t h[8] = { type };

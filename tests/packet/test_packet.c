@@ -39,6 +39,8 @@
 #define TC_ACT_SHOT 2
 
 static int passed, failed;
+/* skb->gso_size of the next runs: a GSO superpacket */
+static __u32 run_gso_size;
 static struct tl_bpf bpf;
 static char cg_mount[256];
 /* up0 is guarded, wg0 a tunnel, new0 appeared and is not known yet,
@@ -101,7 +103,9 @@ static void run(const char *name, int prog_fd, __u32 layer,
 		const struct frame *f, int ifindex, __u32 mark,
 		struct expect want)
 {
-	struct __sk_buff ctx = { .ifindex = ifindex, .mark = mark };
+	struct __sk_buff ctx = { .ifindex = ifindex,
+				 .mark = mark,
+				 .gso_size = run_gso_size };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b,
 		    .data_size_in = f->len, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
@@ -319,6 +323,35 @@ static int make_netns(void)
 
 /* ---- the cases ------------------------------------------------------ */
 
+/* An IPv4 fragment (frag: flags and offset) to dst, of datagram id. */
+static void frag4(struct frame *f, const char *dst, uint16_t id, uint16_t frag)
+{
+	eth(f, ETH_P_IP);
+	ipv4(f, "10.213.0.2", dst, IPPROTO_UDP, frag, 5);
+	f->b[ETH_HLEN + 4] = id >> 8;
+	f->b[ETH_HLEN + 5] = id & 0xff;
+}
+
+/* An IPv6 fragment (offset in 8-byte units) to the LAN host, of datagram id. */
+static void frag6_to(struct frame *f, uint8_t id, uint16_t offset, bool more)
+{
+	eth(f, ETH_P_IPV6);
+	ipv6(f, "fd13:213::2", "fd13:213::5", IPPROTO_FRAGMENT);
+	frag6(f, IPPROTO_UDP, offset, more);
+	f->b[f->len - 1] = id; /* identification */
+}
+
+/* A UDP header that claims ulen bytes, and n bytes of payload. */
+static void udp_part(struct frame *f, uint16_t dport, uint16_t ulen,
+		     const void *payload, size_t n)
+{
+	put16(f, 40000);
+	put16(f, dport);
+	put16(f, ulen);
+	put16(f, 0);
+	put(f, payload, n);
+}
+
 static void cases_enforce(struct ring_buffer *rb)
 {
 	struct frame f;
@@ -407,7 +440,8 @@ static void cases_enforce(struct ring_buffer *rb)
 	both("ipv4 allowed cidr, any protocol", &f, ifindex_uplink, 0,
 	     PASS(TL_ALLOW_LISTED));
 
-	/* IPv4 fragments: a later fragment carries no ports. */
+	/* IPv4 fragments: a later fragment carries no ports; it takes the
+	 * verdict of its datagram's first fragment. */
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0x2000, 5);
 	tcp(&f, 40000, 443);
@@ -416,14 +450,17 @@ static void cases_enforce(struct ring_buffer *rb)
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP, 0x0010, 5);
 	put(&f, "fragment-data-xx", 16);
-	both("ipv4 later fragment to a port rule", &f, ifindex_uplink, 0,
-	     BLOCK(TL_REASON_TUNNEL_DOWN));
-	ring_buffer__consume(rb);
-	eth(&f, ETH_P_IP);
-	ipv4(&f, "10.213.0.2", "198.51.100.200", IPPROTO_UDP, 0x0010, 5);
-	put(&f, "fragment-data-xx", 16);
-	both("ipv4 later fragment to an any-port rule", &f, ifindex_uplink, 0,
+	both("ipv4 later fragment follows its first", &f, ifindex_uplink, 0,
 	     PASS(TL_ALLOW_LISTED));
+	f.b[ETH_HLEN + 5] = 9; /* another datagram */
+	both("ipv4 later fragment of no judged datagram", &f, ifindex_uplink,
+	     0, BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	frag4(&f, "198.51.100.200", 0, 0x0010);
+	put(&f, "fragment-data-xx", 16);
+	both("ipv4 later fragment alone, to an any-port rule", &f,
+	     ifindex_uplink, 0, BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
 
 	/* IPv4 options: the transport header is found past them. */
 	eth(&f, ETH_P_IP);
@@ -455,10 +492,13 @@ static void cases_enforce(struct ring_buffer *rb)
 	     PASS(TL_ALLOW_LISTED));
 	eth(&f, ETH_P_IPV6);
 	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 44);
-	frag6(&f, IPPROTO_UDP, 8, false);
+	frag6(&f, IPPROTO_UDP, 16, false);
 	put(&f, "fragment-data-xx", 16);
-	both("ipv6 later fragment to a port rule", &f, ifindex_uplink, 0,
-	     BLOCK(TL_REASON_IPV6));
+	both("ipv6 later fragment follows its first", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+	f.b[f.len - 17] = 9; /* another datagram */
+	both("ipv6 later fragment of no judged datagram", &f, ifindex_uplink,
+	     0, BLOCK(TL_REASON_MALFORMED));
 	ring_buffer__consume(rb);
 
 	/* VLAN tags (TC only: cgroup_skb never sees a tag). */
@@ -708,7 +748,7 @@ static void run_stamped(const char *name, const struct frame *f, __u32 mark,
 static void cases_attribution(struct ring_buffer *rb, int table)
 {
 	__u32 stamp5 = 5u << 24, stamp6 = 6u << 24, stamp7 = 7u << 24;
-	struct frame lan, inet;
+	struct frame lan, inet, frag;
 
 	eth(&lan, ETH_P_IP);
 	ipv4(&lan, "10.213.0.2", "10.213.0.5", IPPROTO_TCP, 0, 5);
@@ -745,6 +785,14 @@ static void cases_attribution(struct ring_buffer *rb, int table)
 	       "tc/event has the container's cgroup and profile",
 	       "cgroup_id 0x%llx profile %u",
 	       (unsigned long long)last_event.cgroup_id, last_event.profile);
+	ring_buffer__consume(rb);
+	frag4(&frag, "203.0.113.10", 0, 1);
+	put(&frag, "fragment-data-xx", 16);
+	run_stamped("an exempt container's later fragment is exempt", &frag,
+		    stamp6, 77, PASS(TL_ALLOW_EXEMPT));
+	run_stamped("a locked container's later fragment, none judged", &frag,
+		    stamp5, ifindex_port, BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
 	run_stamped("forwarded from a container outside attach_cgroup", &inet,
 		    stamp7, ifindex_port, PASS(TL_ALLOW_UNPROTECTED));
 	eth(&inet, ETH_P_IP);
@@ -867,6 +915,213 @@ static const uint8_t channel_data[8] = { 0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4 };
 /* A QUIC short header starts with 0x40-0x7f too: its length does not fit */
 static const uint8_t quic_short[20] = { 0x45, 0xaa, 0xbb, 0xcc, 0x21, 0x12,
 					0xa4, 0x42 };
+
+/* A UDP datagram of the client to the LAN STUN server. */
+static void udp4_to_lan(struct frame *f, const void *payload, size_t n)
+{
+	eth(f, ETH_P_IP);
+	ipv4(f, "10.213.0.2", "10.213.0.5", IPPROTO_UDP, 0, 5);
+	udp_with(f, 40000, 3478, payload, n);
+}
+
+/* Everything UDP_SEGMENT, IP fragments and TCP segmentation can do to a
+ * STUN request or ChannelData, under the LAN-allowing profile. */
+static void cases_stun_gso(struct ring_buffer *rb)
+{
+	uint8_t p[256] = {};
+	struct frame f;
+
+	if (apply("enforce", "enforce", "lan")) {
+		report(false, "apply lan policy", "apply failed");
+		return;
+	}
+	/* 20 junk bytes, then the request: segment size 20 */
+	memcpy(p + 20, stun_request, sizeof(stun_request));
+	run_gso_size = 20;
+	udp4_to_lan(&f, p, 40);
+	both("gso: stun in the second segment", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	memset(p, 0x55, sizeof(p));
+	memcpy(p + 40, channel_data, sizeof(channel_data));
+	udp4_to_lan(&f, p, 48);
+	both("gso: channeldata in a last short segment", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	udp4_to_lan(&f, p, 40);
+	both("gso: ordinary segments pass", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LAN));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "fd13:213::5", IPPROTO_UDP);
+	memcpy(p + 20, stun_request, sizeof(stun_request));
+	udp_with(&f, 40000, 3478, p, 40);
+	both("gso: stun in a segment over ipv6", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	run_gso_size = 1;
+	memset(p, 0x55, sizeof(p));
+	udp4_to_lan(&f, p, 200);
+	both("gso: more segments than judged fails closed", &f, ifindex_uplink,
+	     0, BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	run_gso_size = 0;
+
+	/* the receiver takes the UDP length: bytes past it are cut */
+	memcpy(p, channel_data, sizeof(channel_data));
+	udp4_to_lan(&f, p, 28);
+	f.b[ETH_HLEN + 20 + 5] = 8 + sizeof(channel_data);
+	both("channeldata within a shorter udp length", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+}
+
+static void cases_stun_fragments(struct ring_buffer *rb)
+{
+	uint8_t p[96];
+	struct frame f;
+
+	memset(p, 0x55, sizeof(p));
+	/* IPv4: the first fragment holds the UDP header only */
+	frag4(&f, "10.213.0.5", 1, 0x2000);
+	udp_part(&f, 3478, 8 + sizeof(stun_request), NULL, 0);
+	both("ipv4 first fragment too short to tell", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	frag4(&f, "10.213.0.5", 1, 1);
+	put(&f, stun_request, sizeof(stun_request));
+	both("ipv4 stun in a later fragment", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+
+	/* later fragment first: nothing judged its datagram yet */
+	frag4(&f, "10.213.0.6", 2, 10);
+	put(&f, p, 16);
+	both("ipv4 later fragment before its first", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	frag4(&f, "10.213.0.6", 2, 0x2000);
+	udp_part(&f, 7, 96, p, 72);
+	both("ipv4 ordinary first fragment", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LAN));
+	frag4(&f, "10.213.0.6", 2, 10);
+	put(&f, p, 16);
+	both("ipv4 later fragment of an allowed datagram", &f, ifindex_uplink,
+	     0, PASS(TL_ALLOW_LAN));
+	frag4(&f, "10.213.0.6", 2, 1);
+	put(&f, stun_request, sizeof(stun_request));
+	both("ipv4 fragment overlapping the first bytes", &f, ifindex_uplink,
+	     0, BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+
+	/* a blocked first fragment takes the rest of its datagram along */
+	memcpy(p, stun_request, sizeof(stun_request));
+	frag4(&f, "10.213.0.7", 3, 0x2000);
+	udp_part(&f, 3478, 96, p, 72);
+	both("ipv4 first fragment with stun", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	memset(p, 0x55, sizeof(p));
+	frag4(&f, "10.213.0.7", 3, 10);
+	put(&f, p, 16);
+	both("ipv4 later fragment of a stun datagram", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+
+	/* IPv6 */
+	frag6_to(&f, 1, 0, true);
+	udp_part(&f, 3478, 8 + sizeof(stun_request), NULL, 0);
+	both("ipv6 first fragment too short to tell", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	frag6_to(&f, 1, 1, false);
+	put(&f, stun_request, sizeof(stun_request));
+	both("ipv6 stun in a later fragment", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+	frag6_to(&f, 2, 0, true);
+	udp_part(&f, 7, 96, p, 72);
+	both("ipv6 ordinary first fragment", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LAN));
+	frag6_to(&f, 2, 10, false);
+	put(&f, p, 16);
+	both("ipv6 later fragment of an allowed datagram", &f, ifindex_uplink,
+	     0, PASS(TL_ALLOW_LAN));
+}
+
+/* One TCP segment of 10.213.0.2:sport to the LAN STUN server. */
+static void seg(const char *name, uint16_t sport, uint32_t seq,
+		uint8_t flags, uint16_t urg, const void *payload, size_t n,
+		struct expect want)
+{
+	struct frame f;
+
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "10.213.0.5", IPPROTO_TCP, 0, 5);
+	tcp_with(&f, sport, 3478, seq, flags, urg, payload, n);
+	both(name, &f, ifindex_uplink, 0, want);
+}
+
+static void cases_stun_tcp(struct ring_buffer *rb)
+{
+	static const uint8_t cd_stun[] = { 0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4,
+					   0x00, 0x01, 0x00, 0x00, 0x21, 0x12,
+					   0xa4, 0x42 };
+	uint8_t x[24] = "X";
+
+	seg("tcp: syn", 41000, 1000, 0x02, 0, NULL, 0, PASS(TL_ALLOW_LAN));
+	seg("tcp: first 4 bytes of a stun header pass", 41000, 1001, 0x10, 0,
+	    stun_request, 4, PASS(TL_ALLOW_LAN));
+	seg("tcp: the rest of the split stun header", 41000, 1005, 0x10, 0,
+	    stun_request + 4, 16, BLOCK(TL_REASON_STUN));
+	seg("tcp: a stun stream stays blocked", 41000, 1021, 0x10, 0, "hello",
+	    5, BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+
+	seg("tcp: syn 2", 41001, 0, 0x02, 0, NULL, 0, PASS(TL_ALLOW_LAN));
+	seg("tcp: a segment past unseen head bytes is held", 41001, 5, 0x10, 0,
+	    stun_request + 4, 16, BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+	seg("tcp: ordinary stream head", 41001, 1, 0x10, 0, "GET / HTTP/1.1",
+	    14, PASS(TL_ALLOW_LAN));
+	seg("tcp: ordinary retransmission", 41001, 1, 0x10, 0, "GET / HT", 8,
+	    PASS(TL_ALLOW_LAN));
+	seg("tcp: retransmission with other bytes", 41001, 1, 0x10, 0,
+	    stun_request, sizeof(stun_request), BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+
+	seg("tcp: syn 3", 41002, 0, 0x02, 0, NULL, 0, PASS(TL_ALLOW_LAN));
+	memcpy(x + 1, stun_request, 20);
+	seg("tcp: urgent byte before a stun header", 41002, 1, 0x30, 1, x, 21,
+	    BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+
+	seg("tcp: fast open with half a stun header", 41003, 0, 0x02, 0,
+	    stun_request, 4, PASS(TL_ALLOW_LAN));
+	seg("tcp: the other half after fast open", 41003, 5, 0x10, 0,
+	    stun_request + 4, 16, BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+
+	seg("tcp: syn 4", 41004, 0, 0x02, 0, NULL, 0, PASS(TL_ALLOW_LAN));
+	seg("tcp: split channeldata", 41004, 1, 0x10, 0, cd_stun, 2,
+	    PASS(TL_ALLOW_LAN));
+	seg("tcp: channeldata body and half the next header", 41004, 3, 0x10,
+	    0, cd_stun + 2, 10, PASS(TL_ALLOW_LAN));
+	seg("tcp: stun after channeldata", 41004, 13, 0x10, 0, cd_stun + 12, 4,
+	    BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+
+	seg("tcp: a stream seen from its middle", 41006, 5000, 0x10, 0,
+	    "hello world!", 12, PASS(TL_ALLOW_LAN));
+	seg("tcp: a retransmission from before it", 41006, 4996, 0x10, 0,
+	    "abcdhello world!", 16, PASS(TL_ALLOW_LAN));
+	seg("tcp: the same with other bytes", 41006, 4996, 0x10, 0,
+	    "abcdjello world!", 16, BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+
+	seg("tcp: syn 5", 41005, 0, 0x02, 0, NULL, 0, PASS(TL_ALLOW_LAN));
+	seg("tcp: a new syn in the middle of a head", 41005, 1, 0x10, 0,
+	    stun_request, 4, PASS(TL_ALLOW_LAN));
+	seg("tcp: restarting the count taints", 41005, 100, 0x02, 0, NULL, 0,
+	    BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+}
 
 /* Under the LAN-allowing default profile ("lan"). */
 static void cases_stun_and_discovery(struct ring_buffer *rb)
@@ -1011,6 +1266,9 @@ static void cases_other_policies(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 
 	cases_stun_and_discovery(rb);
+	cases_stun_gso(rb);
+	cases_stun_fragments(rb);
+	cases_stun_tcp(rb);
 	cases_ipv6_policies(rb);
 
 	if (apply("enforce", "allow", "locked")) {
