@@ -174,6 +174,7 @@ static void summary_counts(struct tl_json *j, const struct tl_summary *s)
 	tl_json_u64(j, "suppressed", s->suppressed);
 	tl_json_u64(j, "lost", s->lost);
 	tl_json_u64(j, "dropped", s->dropped);
+	tl_json_u64(j, "unformatted", s->unformatted);
 	tl_json_u64(j, "generation", s->generation);
 }
 

@@ -36,6 +36,7 @@ struct tl_summary {
 	uint64_t decisions;	   /* leak verdicts counted, all layers */
 	uint64_t emitted, suppressed, lost; /* by the kernel */
 	uint64_t dropped; /* emitted, but the output was full */
+	uint64_t unformatted; /* emitted, but its line could not be made */
 };
 
 int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,

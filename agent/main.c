@@ -380,6 +380,7 @@ struct agent {
 	/* summaries: totals at the start of the interval */
 	struct tl_feed_totals totals;
 	uint64_t dropped[TL_REASON_MAX];
+	uint64_t unformatted[TL_REASON_MAX];
 	uint64_t interval_start_ns;
 };
 
@@ -629,6 +630,8 @@ static void write_summaries(struct agent *a, uint64_t now)
 			.end_ns = now,
 			.decisions = t.decisions[r] - a->totals.decisions[r],
 			.dropped = a->events.dropped[r] - a->dropped[r],
+			.unformatted =
+				a->events.unformatted[r] - a->unformatted[r],
 		};
 
 		s.emitted = t.ev[r][TL_EVSTAT_EMITTED] -
@@ -637,7 +640,8 @@ static void write_summaries(struct agent *a, uint64_t now)
 			       a->totals.ev[r][TL_EVSTAT_SUPPRESSED];
 		s.lost = t.ev[r][TL_EVSTAT_LOST] - a->totals.ev[r][TL_EVSTAT_LOST];
 		a->dropped[r] = a->events.dropped[r];
-		if (!s.suppressed && !s.lost && !s.dropped)
+		a->unformatted[r] = a->events.unformatted[r];
+		if (!s.suppressed && !s.lost && !s.dropped && !s.unformatted)
 			continue;
 		s.generation = tl_applied_generation(&a->bpf);
 		n = tl_summary_format(&s, a->opt.format, line, sizeof(line));
@@ -661,6 +665,8 @@ static void write_metrics(struct agent *a)
 	m.last_reload_ok = a->last_reload_ok;
 	m.lines_written = a->out.written;
 	m.lines_dropped = a->out.dropped;
+	for (int r = 0; r < TL_REASON_MAX; r++)
+		m.lines_unformatted += a->events.unformatted[r];
 	m.start_ns = a->start_ns;
 	if (!err)
 		err = tl_metrics_write(a->opt.metrics, &m);

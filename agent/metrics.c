@@ -140,12 +140,15 @@ static void format_events(FILE *f, const struct tl_metrics *m)
 				tl_reason_name(r), outcome[k],
 				(unsigned long long)m->evstats[TL_EVSTAT_INDEX(r, k)]);
 	header(f, "tunlock_feed_lines_total", "counter",
-	       "Lines of the event feed written, or dropped because its "
-	       "consumer did not keep up.");
+	       "Lines of the event feed written, dropped because its consumer "
+	       "did not keep up, or never made (an event that could not be "
+	       "formatted).");
 	fprintf(f, "tunlock_feed_lines_total{result=\"written\"} %llu\n",
 		(unsigned long long)m->lines_written);
 	fprintf(f, "tunlock_feed_lines_total{result=\"dropped\"} %llu\n",
 		(unsigned long long)m->lines_dropped);
+	fprintf(f, "tunlock_feed_lines_total{result=\"unformatted\"} %llu\n",
+		(unsigned long long)m->lines_unformatted);
 }
 
 static void format_state(FILE *f, const struct tl_metrics *m)

@@ -35,7 +35,7 @@ struct tl_metrics {
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t last_reload_ns; /* CLOCK_REALTIME, 0: none yet */
 	bool last_reload_ok;
-	uint64_t lines_written, lines_dropped;
+	uint64_t lines_written, lines_dropped, lines_unformatted;
 	uint64_t start_ns; /* CLOCK_REALTIME */
 };
 
