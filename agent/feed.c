@@ -217,6 +217,53 @@ int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,
 	return tl_json_end(&j);
 }
 
+static void integrity_fields(struct tl_json *j,
+			     const struct tl_integrity_event *x)
+{
+	tl_json_u64(j, "schema", TL_EVENT_SCHEMA);
+	tl_json_str(j, "kind", "integrity", 16);
+	tl_json_str(j, "object", x->object, 16);
+	tl_json_str(j, "name", x->name, 64);
+	tl_json_str(j, "found", x->found, 16);
+	tl_json_str(j, "action", x->action, 16);
+	tl_json_u64(j, "generation", x->generation);
+}
+
+int tl_integrity_format(const struct tl_integrity_event *x,
+			enum tl_feed_format f, char *buf, size_t len)
+{
+	struct tl_json j;
+
+	tl_json_init(&j, buf, len);
+	tl_json_open(&j, NULL);
+	if (f == TL_FEED_ECS) {
+		tl_json_time(&j, "@timestamp", x->time_ns);
+		tl_json_open(&j, "ecs");
+		tl_json_str(&j, "version", TL_ECS_VERSION, 16);
+		tl_json_close(&j);
+		tl_json_open(&j, "event");
+		tl_json_str(&j, "kind", "alert", 16);
+		tl_json_raw(&j, ",\"category\":[\"configuration\"]");
+		tl_json_raw(&j, ",\"type\":[\"change\"]");
+		tl_json_str(&j, "action", x->action, 16);
+		tl_json_str(&j, "reason", x->found, 16);
+		tl_json_str(&j, "outcome",
+			    strcmp(x->action, "failed") ? "success" : "failure",
+			    16);
+		tl_json_str(&j, "module", "tunlock", 16);
+		tl_json_str(&j, "dataset", "tunlock.integrity", 32);
+		tl_json_close(&j);
+		tl_json_open(&j, "tunlock");
+		integrity_fields(&j, x);
+		tl_json_close(&j);
+	} else {
+		tl_json_time(&j, "time", x->time_ns);
+		integrity_fields(&j, x);
+	}
+	tl_json_close(&j);
+	return tl_json_end(&j);
+}
+
 int tl_feed_read_totals(int counters_fd, int evstats_fd,
 			struct tl_feed_totals *t)
 {

@@ -8,6 +8,7 @@
 
 #include <bpf/bpf.h>
 
+#include "apply.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
@@ -74,6 +75,9 @@ int tl_metrics_collect(struct tl_bpf *b, struct tl_metrics *m)
 	read_ifaces(tl_bpf_map_fd(b, TL_MAP_IFACES), m);
 	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_STATE), &zero, &st))
 		return -errno;
+	tl_cgroup_table_use(tl_bpf_map_fd(b, TL_MAP_STATE),
+			    tl_bpf_map_fd(b, TL_MAP_CGROUPS), &m->cgroup_entries,
+			    &m->cgroup_entries_max);
 	m->generation = st.generation;
 	m->mode = st.mode;
 	m->applied_ns = st.applied_ns;
@@ -206,12 +210,49 @@ static void format_agent(FILE *f, const struct tl_metrics *m)
 		TL_VERSION, TL_LAYOUT_VERSION);
 }
 
+static void format_integrity(FILE *f, const struct tl_metrics *m)
+{
+	header(f, "tunlock_cgroup_entries", "gauge",
+	       "Entries of the live cgroup table, and its size (limit).");
+	fprintf(f, "tunlock_cgroup_entries{kind=\"used\"} %u\n",
+		m->cgroup_entries);
+	fprintf(f, "tunlock_cgroup_entries{kind=\"limit\"} %u\n",
+		m->cgroup_entries_max);
+	header(f, "tunlock_cgroup_table_full_total", "counter",
+	       "New cgroups whose entry could not be written (the table was "
+	       "full): frozen until it could.");
+	fprintf(f, "tunlock_cgroup_table_full_total %llu\n",
+		(unsigned long long)m->cgroup_table_full);
+	header(f, "tunlock_cgroups_frozen", "gauge",
+	       "Cgroups frozen now because their entry is not written yet "
+	       "(fail closed).");
+	fprintf(f, "tunlock_cgroups_frozen %llu\n",
+		(unsigned long long)m->cgroups_frozen);
+	header(f, "tunlock_cgroup_rescans_total", "counter",
+	       "Rescans of the cgroup tree after cgroup events were lost "
+	       "(inotify queue overflow).");
+	fprintf(f, "tunlock_cgroup_rescans_total %llu\n",
+		(unsigned long long)m->cgroup_rescans);
+	header(f, "tunlock_event_cgroups_unresolved_total", "counter",
+	       "Events whose cgroup id had no path (the cgroup was gone).");
+	fprintf(f, "tunlock_event_cgroups_unresolved_total %llu\n",
+		(unsigned long long)m->cgroup_paths_unknown);
+	header(f, "tunlock_restored_total", "counter",
+	       "Pinned state found changed by someone else and put back: "
+	       "cgroup links (unpinned or detached), the live settings.");
+	fprintf(f, "tunlock_restored_total{object=\"link\"} %llu\n",
+		(unsigned long long)m->links_restored);
+	fprintf(f, "tunlock_restored_total{object=\"settings\"} %llu\n",
+		(unsigned long long)m->settings_restored);
+}
+
 void tl_metrics_format(FILE *f, const struct tl_metrics *m)
 {
 	format_decisions(f, m);
 	format_events(f, m);
 	format_state(f, m);
 	format_agent(f, m);
+	format_integrity(f, m);
 }
 
 int tl_metrics_write(const char *path, const struct tl_metrics *m)
