@@ -98,19 +98,21 @@ static void hold(struct tl_cgwatch *w, const char *rel, uint64_t id, int err)
 		if (w->held[i].id == id)
 			return;
 	w->table_full++;
-	if (w->nheld == TL_CGWATCH_HELD_MAX) {
-		log_error("cgroup %s: its entry cannot be written (%s) and %d "
-			  "cgroups wait already: it gets its ancestor's "
-			  "profile",
-			  rel, strerror(-err), TL_CGWATCH_HELD_MAX);
-		return;
-	}
 	ferr = set_frozen(w, rel, true);
 	log_error("cgroup %s: its entry cannot be written (%s%s): %s until "
 		  "there is room (fail closed; `tunlock status`)",
 		  rel, strerror(-err),
 		  err == -E2BIG ? ": the cgroup table is full" : "",
 		  ferr ? "and it cannot be frozen either" : "frozen");
+	if (w->nheld == w->heldcap) {
+		size_t cap = w->heldcap ? w->heldcap * 2 : 16;
+
+		h = realloc(w->held, cap * sizeof(*h));
+		if (!h)
+			return; /* frozen all the same, until a reload */
+		w->held = h;
+		w->heldcap = cap;
+	}
 	h = &w->held[w->nheld];
 	h->rel = strdup(rel);
 	if (!h->rel)
@@ -134,10 +136,11 @@ void tl_cgwatch_retry(struct tl_cgwatch *w)
 			continue;
 		}
 		/* written, or gone */
-		if (h->frozen && set_frozen(w, h->rel, false) && errno != ENOENT)
+		r = h->frozen ? set_frozen(w, h->rel, false) : 0;
+		if (r && r != -ENOENT)
 			log_error("cgroup %s: thawing: %s", h->rel,
-				  strerror(errno));
-		else if (r > 0)
+				  strerror(-r));
+		else if (!r)
 			log_info("cgroup %s: its entry is live now: thawed",
 				 h->rel);
 		free(h->rel);
@@ -276,13 +279,15 @@ static void after_events(struct tl_cgwatch *w)
 int tl_cgwatch_handle(struct tl_cgwatch *w)
 {
 	char buf[16384] __attribute__((aligned(8)));
-	ssize_t n;
-	int rounds;
+	ssize_t n = 0;
+	int rounds, err = 0;
 
 	for (rounds = 0; rounds < 64; rounds++) {
 		n = read(w->fd, buf, sizeof(buf));
-		if (n <= 0)
+		if (n <= 0) {
+			err = n < 0 && errno != EAGAIN ? -errno : 0;
 			break;
+		}
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (void *)p;
 
@@ -294,7 +299,7 @@ int tl_cgwatch_handle(struct tl_cgwatch *w)
 		}
 	}
 	after_events(w);
-	return n < 0 && errno != EAGAIN ? -errno : 0;
+	return err;
 }
 
 static void unwatch_all(struct tl_cgwatch *w)
@@ -335,9 +340,6 @@ int tl_cgwatch_open(struct tl_cgwatch *w, struct tl_bpf *b,
 		    const struct tl_policy *p, const char *mount)
 {
 	memset(w, 0, sizeof(*w));
-	w->held = calloc(TL_CGWATCH_HELD_MAX, sizeof(*w->held));
-	if (!w->held)
-		return -ENOMEM;
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0)
 		return -errno;

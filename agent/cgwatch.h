@@ -18,7 +18,6 @@
 #include "policy.h"
 
 #define TL_CGWATCH_MAX 65536
-#define TL_CGWATCH_HELD_MAX 1024
 
 /* A cgroup frozen because its entry could not be written (table full). */
 struct tl_cgwatch_held {
@@ -47,8 +46,8 @@ struct tl_cgwatch {
 	uint64_t added; /* entries written since start */
 	uint64_t rescans;    /* after an inotify overflow */
 	uint64_t table_full; /* cgroups whose entry found no room */
-	struct tl_cgwatch_held *held;
-	size_t nheld;
+	struct tl_cgwatch_held *held; /* frozen until their entry is written */
+	size_t nheld, heldcap;
 };
 
 /* Watches the subtree of p's attach_cgroup, right after p was applied. */

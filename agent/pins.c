@@ -116,8 +116,10 @@ int tl_pins_check_dir(const char *pin_dir)
 	char *slash;
 
 	if (lstat(pin_dir, &st)) {
-		log_error("pin directory %s: %s", pin_dir, strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		log_error("pin directory %s: %s", pin_dir, strerror(-err));
+		return err;
 	}
 	if (S_ISLNK(st.st_mode)) {
 		log_error("pin directory %s is a symbolic link: refused (whoever "
@@ -151,8 +153,10 @@ int tl_pins_check_dir(const char *pin_dir)
 	else
 		snprintf(parent, sizeof(parent), "/");
 	if (stat(parent, &st)) {
-		log_error("%s: %s", parent, strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		log_error("%s: %s", parent, strerror(-err));
+		return err;
 	}
 	if (st.st_uid != 0 ||
 	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {

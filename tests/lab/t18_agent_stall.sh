@@ -47,7 +47,7 @@ lab_capture_start || lab_abort "capture: $LAB_ERR"
 t0=$(_lab_ms)
 lab_second_uplink || lab_abort "second uplink: $LAB_ERR"
 role=
-for ((i = 0; i < 600; i++)); do
+while [ $(( $(_lab_ms) - t0 )) -lt 60000 ]; do
 	role=$(lab_iface_role up1)
 	[ "$role" = guarded ] && break
 	sleep 0.1

@@ -424,6 +424,23 @@ int main(void)
 		printf("FAIL: events: too small a buffer was filled\n");
 		failed++;
 	}
+	struct tl_integrity_event x = {
+		.time_ns = 31000000000ull, .object = "link",
+		.name = "tl_connect4", .found = "unpinned",
+		.action = "repinned", .generation = 4,
+	};
+	tl_integrity_format(&x, TL_FEED_NATIVE, line, sizeof(line));
+	expect("integrity event", line,
+	       "{\"time\":\"1970-01-01T00:00:31.000000000Z\",\"schema\":1,"
+	       "\"kind\":\"integrity\",\"object\":\"link\",\"name\":"
+	       "\"tl_connect4\",\"found\":\"unpinned\",\"action\":"
+	       "\"repinned\",\"generation\":4}\n");
+	x.action = "failed";
+	tl_integrity_format(&x, TL_FEED_ECS, line, sizeof(line));
+	expect("ecs integrity event is an alert", line,
+	       "\"event\":{\"kind\":\"alert\",\"category\":"
+	       "[\"configuration\"],\"type\":[\"change\"],\"action\":"
+	       "\"failed\",\"reason\":\"unpinned\",\"outcome\":\"failure\"");
 	check_truncation();
 	check_unformatted_counted();
 	check_metrics();
