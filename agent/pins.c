@@ -512,9 +512,10 @@ static int attach_one(struct tl_bpf *b, int idx, const char *name,
 	err = bpf_link__pin(link, path);
 	if (err)
 		log_error("pinning %s: %s", path, strerror(-err));
-	else
-		hold_link(b, idx, fcntl(bpf_link__fd(link), F_DUPFD_CLOEXEC, 3));
-	bpf_link__disconnect(link); /* the pin keeps it attached */
+	/* disconnected, destroy frees the struct but neither detaches nor
+	 * closes: the fd is ours to hold (the pin keeps it attached too) */
+	hold_link(b, idx, bpf_link__fd(link));
+	bpf_link__disconnect(link);
 	bpf_link__destroy(link);
 	return err;
 }
