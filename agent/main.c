@@ -154,7 +154,9 @@ static const char usage_status[] =
 	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
 	"  -h, --help          this text\n"
 	"\n"
-	"Exit status: 0 enforcing, 1 nothing pinned, 2 usage error.\n";
+	"Exit status: 0 enforcing, 1 not enforcing or nothing pinned, 2 usage\n"
+	"error, 3 degraded (cgroup link pins missing or detached, or the\n"
+	"cgroup table full).\n";
 
 static const char usage_stop[] =
 	"Usage: tunlock stop [--pin-dir DIR]\n"

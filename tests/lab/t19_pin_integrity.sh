@@ -2,9 +2,9 @@
 # t19: the pinned enforcement cannot be taken away behind the agent's back.
 #  - a pin directory that is a symbolic link, owned by another user, or not mode 0700 is refused
 #    (bpffs here is mode 1777: anyone could have made it first);
-#  - the link pins removed (while the agent is stopped, so the gap is seen): status says degraded
-#    and exits non-zero, nothing leaks (the agent holds its links), and the agent pins them again
-#    on its timer, with an event and a metric;
+#  - the link pins of a restarted agent (it adopted them) removed while it is stopped, so the gap
+#    is seen: status says degraded and exits non-zero, nothing leaks (the agent holds its links),
+#    and the agent pins them again on its timer, with an event and a metric;
 #  - a link detached: the agent attaches it again;
 #  - the live settings rewritten to audit mode by a uid-0 process without capabilities (bpftool):
 #    the agent restores them within its interval, with an event and a metric, and the attempt
@@ -40,7 +40,12 @@ check t19_mode_refused "a pin directory of mode 0755 was used" refused "$LAB_PIN
 rm -rf "$LAB_PIN-open"
 
 # ---- links: unpinned, then detached
+# an agent that adopted the pins (a restart, an upgrade, `apply` at boot): it opened the links
+# from their pins, which an agent that does not hold them leaves as their only holders
 lab_agent_start "$LAB_STATE/policy.yaml" --interval "$INTERVAL" --metrics "$PROM" || lab_abort "agent start: $LAB_ERR"
+_lab_kill "$LAB_AGENT_PID" 5
+LAB_AGENT_PID=
+lab_agent_start "$LAB_STATE/policy.yaml" --interval "$INTERVAL" --metrics "$PROM" || lab_abort "agent restart: $LAB_ERR"
 status_rc() { lab_tunlock status --pin-dir "$LAB_PIN" >"$LAB_STATE/status.txt" 2>&1; echo $?; }
 # blocked: a UDP datagram bound to up0 from a protected process fails with EPERM (tunnel down)
 blocked() {
