@@ -183,15 +183,25 @@ static void format_state(FILE *f, const struct tl_metrics *m)
 		seconds(m->applied_ns));
 }
 
+/* A counter with one label of two values. */
+static void counter2(FILE *f, const char *name, const char *help,
+		     const char *label, const char *k1, uint64_t v1,
+		     const char *k2, uint64_t v2)
+{
+	header(f, name, "counter", help);
+	fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, k1,
+		(unsigned long long)v1);
+	fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, k2,
+		(unsigned long long)v2);
+}
+
 static void format_agent(FILE *f, const struct tl_metrics *m)
 {
-	header(f, "tunlock_reloads_total", "counter",
-	       "Policy reloads (SIGHUP or a change of the file) by result; a "
-	       "failed one leaves the running policy in force.");
-	fprintf(f, "tunlock_reloads_total{result=\"success\"} %llu\n",
-		(unsigned long long)m->reloads_ok);
-	fprintf(f, "tunlock_reloads_total{result=\"failure\"} %llu\n",
-		(unsigned long long)m->reloads_failed);
+	counter2(f, "tunlock_reloads_total",
+		 "Policy reloads (SIGHUP or a change of the file) by result; a "
+		 "failed one leaves the running policy in force.",
+		 "result", "success", m->reloads_ok, "failure",
+		 m->reloads_failed);
 	header(f, "tunlock_last_reload_timestamp_seconds", "gauge",
 	       "When the last reload was attempted (Unix time; 0: none yet).");
 	fprintf(f, "tunlock_last_reload_timestamp_seconds %.3f\n",
@@ -210,6 +220,14 @@ static void format_agent(FILE *f, const struct tl_metrics *m)
 		TL_VERSION, TL_LAYOUT_VERSION);
 }
 
+/* A metric of one value, without labels. */
+static void scalar(FILE *f, const char *name, const char *type,
+		   const char *help, uint64_t v)
+{
+	header(f, name, type, help);
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
 static void format_integrity(FILE *f, const struct tl_metrics *m)
 {
 	header(f, "tunlock_cgroup_entries", "gauge",
@@ -218,32 +236,26 @@ static void format_integrity(FILE *f, const struct tl_metrics *m)
 		m->cgroup_entries);
 	fprintf(f, "tunlock_cgroup_entries{kind=\"limit\"} %u\n",
 		m->cgroup_entries_max);
-	header(f, "tunlock_cgroup_table_full_total", "counter",
+	scalar(f, "tunlock_cgroup_table_full_total", "counter",
 	       "New cgroups whose entry could not be written (the table was "
-	       "full): frozen until it could.");
-	fprintf(f, "tunlock_cgroup_table_full_total %llu\n",
-		(unsigned long long)m->cgroup_table_full);
-	header(f, "tunlock_cgroups_frozen", "gauge",
+	       "full): frozen until it could.",
+	       m->cgroup_table_full);
+	scalar(f, "tunlock_cgroups_frozen", "gauge",
 	       "Cgroups frozen now because their entry is not written yet "
-	       "(fail closed).");
-	fprintf(f, "tunlock_cgroups_frozen %llu\n",
-		(unsigned long long)m->cgroups_frozen);
-	header(f, "tunlock_cgroup_rescans_total", "counter",
+	       "(fail closed).",
+	       m->cgroups_frozen);
+	scalar(f, "tunlock_cgroup_rescans_total", "counter",
 	       "Rescans of the cgroup tree after cgroup events were lost "
-	       "(inotify queue overflow).");
-	fprintf(f, "tunlock_cgroup_rescans_total %llu\n",
-		(unsigned long long)m->cgroup_rescans);
-	header(f, "tunlock_event_cgroups_unresolved_total", "counter",
-	       "Events whose cgroup id had no path (the cgroup was gone).");
-	fprintf(f, "tunlock_event_cgroups_unresolved_total %llu\n",
-		(unsigned long long)m->cgroup_paths_unknown);
-	header(f, "tunlock_restored_total", "counter",
-	       "Pinned state found changed by someone else and put back: "
-	       "cgroup links (unpinned or detached), the live settings.");
-	fprintf(f, "tunlock_restored_total{object=\"link\"} %llu\n",
-		(unsigned long long)m->links_restored);
-	fprintf(f, "tunlock_restored_total{object=\"settings\"} %llu\n",
-		(unsigned long long)m->settings_restored);
+	       "(inotify queue overflow).",
+	       m->cgroup_rescans);
+	scalar(f, "tunlock_event_cgroups_unresolved_total", "counter",
+	       "Events whose cgroup id had no path (the cgroup was gone).",
+	       m->cgroup_paths_unknown);
+	counter2(f, "tunlock_restored_total",
+		 "Pinned state found changed by someone else and put back: "
+		 "cgroup links (unpinned or detached), the live settings.",
+		 "object", "link", m->links_restored, "settings",
+		 m->settings_restored);
 }
 
 void tl_metrics_format(FILE *f, const struct tl_metrics *m)

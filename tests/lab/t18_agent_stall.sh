@@ -5,12 +5,12 @@
 # cgroup id no cache knows). While the flood runs, a second uplink appears: its TC egress filter
 # must be attached within a few seconds (status, then the capture on both uplinks: no leaks).
 # An agent that walked the cgroup tree for each such event left the new uplink unguarded for
-# tens of seconds.
+# tens of seconds (over 60 s here, with the bound 15 s generous for a loaded 2-core machine).
 . "$(dirname "$0")/lib.sh"
 lab_init t18
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
 lab_setup --second-uplink-ready || lab_abort "lab setup: $LAB_ERR"
-BULK=${T18_BULK:-5000} FLOOD=${T18_FLOOD:-5000} BOUND=${T18_BOUND:-5}
+BULK=${T18_BULK:-5000} FLOOD=${T18_FLOOD:-5000} BOUND=${T18_BOUND:-15}
 
 # the idle tree: not protected (under other/), only large
 mkdir "$LAB_CG/other/bulk" || lab_abort "cannot make $LAB_CG/other/bulk"
@@ -38,10 +38,10 @@ _lab_spawn flood infra timeout 120 nsenter --net="/run/netns/$NS_CLIENT" -- bash
 FLOOD_PID=$LAB_SPAWNED_PID
 mark=$(lab_events_mark)
 # the flood is under way: events from short-lived cgroups come in
-lab_events --after "$mark" --wait 20 --min 100 reason=tunnel_down >/dev/null
+lab_events --after "$mark" --wait 30 --min 20 reason=tunnel_down >/dev/null
 n=$(lab_events --after "$mark" reason=tunnel_down --min 0)
 note "events of the flood so far: $n"
-check t18_flood_running "the flood made no events (${n:-0})" [ "${n:-0}" -ge 100 ]
+check t18_flood_running "the flood made too few events (${n:-0})" [ "${n:-0}" -ge 20 ]
 
 lab_capture_start || lab_abort "capture: $LAB_ERR"
 t0=$(_lab_ms)

@@ -127,6 +127,20 @@ static void check_truncation(void)
 	expect("a short field is whole", line, "\"cgroup\":\"/a\\\"b\",");
 }
 
+/* The metrics text of m (to free), or NULL. */
+static char *metrics_text(const struct tl_metrics *m)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	tl_metrics_format(f, m);
+	fclose(f);
+	return text;
+}
+
 /* A line that cannot be made is counted by reason, not lost silently. */
 static void check_unformatted_counted(void)
 {
@@ -135,9 +149,7 @@ static void check_unformatted_counted(void)
 	struct tl_output out;
 	struct tl_events e = { .out = &out };
 	static struct tl_metrics m;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *text;
 
 	if (tl_output_open(&out, "/dev/null")) {
 		printf("FAIL: events: opening /dev/null\n");
@@ -163,11 +175,7 @@ static void check_unformatted_counted(void)
 	tl_output_close(&out);
 
 	m.lines_unformatted = 4;
-	f = open_memstream(&text, &len);
-	if (!f)
-		return;
-	tl_metrics_format(f, &m);
-	fclose(f);
+	text = metrics_text(&m);
 	expect("metrics: lines not made", text,
 	       "tunlock_feed_lines_total{result=\"unformatted\"} 4\n");
 	free(text);
