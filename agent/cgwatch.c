@@ -99,10 +99,10 @@ static void hold(struct tl_cgwatch *w, const char *rel, uint64_t id, int err)
 			return;
 	w->table_full++;
 	ferr = set_frozen(w, rel, true);
-	log_error("cgroup %s: its entry cannot be written (%s%s): %s until "
-		  "there is room (fail closed; `tunlock status`)",
+	log_error("cgroup %s: its entry cannot be written (%s: the cgroup "
+		  "table is full): %s until there is room (fail closed; "
+		  "`tunlock status`)",
 		  rel, strerror(-err),
-		  err == -E2BIG ? ": the cgroup table is full" : "",
 		  ferr ? "and it cannot be frozen either" : "frozen");
 	if (w->nheld == w->heldcap) {
 		size_t cap = w->heldcap ? w->heldcap * 2 : 16;
@@ -155,8 +155,11 @@ static void apply_new(struct tl_cgwatch *w, const char *rel, uint64_t id)
 	if (r > 0) {
 		w->added++;
 		log_info("cgroup %s appeared: its policy entry is live", rel);
-	} else if (r < 0) {
+	} else if (r == -E2BIG) {
 		hold(w, rel, id, r);
+	} else if (r < 0) {
+		log_error("cgroup %s: writing its policy entry: %s", rel,
+			  strerror(-r));
 	}
 }
 
