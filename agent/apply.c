@@ -496,30 +496,54 @@ int tl_cgroup_entry_for(const struct tl_policy *p, const char *rel,
 }
 
 /* The cgroup table of the live slot. */
-static int live_cgroup_table(struct tl_bpf *b)
+static int live_table(int state_fd, int cgroups_fd)
 {
 	struct tl_state state;
 	__u32 zero = 0, id;
 	int fd;
 
-	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_STATE), &zero, &state))
+	if (bpf_map_lookup_elem(state_fd, &zero, &state))
 		return -errno;
-	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_CGROUPS),
-				&state.active_slot, &id))
+	if (bpf_map_lookup_elem(cgroups_fd, &state.active_slot, &id))
 		return -errno;
 	fd = bpf_map_get_fd_by_id(id);
 	return fd < 0 ? -errno : fd;
 }
 
+static int live_cgroup_table(struct tl_bpf *b)
+{
+	return live_table(tl_bpf_map_fd(b, TL_MAP_STATE),
+			  tl_bpf_map_fd(b, TL_MAP_CGROUPS));
+}
+
+/* The entry rel gets from its nearest ancestor's (the parent's policy). */
+static int parent_entry(const struct tl_policy *p, const char *rel,
+			struct tl_cgroup_entry *e)
+{
+	char parent[TL_GLOB_MAX];
+	const char *slash = strrchr(rel, '/');
+
+	if (!slash || slash == rel)
+		snprintf(parent, sizeof(parent), "/");
+	else
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel),
+			 rel);
+	return tl_cgroup_entry_for(p, parent, e) < 0 ? -1 : 0;
+}
+
 int tl_apply_cgroup(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *rel, uint64_t id)
 {
-	struct tl_cgroup_entry e;
+	struct tl_cgroup_entry e, pe;
 	int fd, own, err = 0;
 
 	own = tl_cgroup_entry_for(p, rel, &e);
 	if (own <= 0)
 		return own; /* its ancestor's entry covers it */
+	/* the same as the ancestor's: nothing to write, no room taken */
+	if (strcmp(rel, "/") && !parent_entry(p, rel, &pe) &&
+	    !memcmp(&e, &pe, sizeof(e)))
+		return 0;
 	fd = live_cgroup_table(b);
 	if (fd < 0)
 		return fd;
@@ -527,6 +551,49 @@ int tl_apply_cgroup(struct tl_bpf *b, const struct tl_policy *p,
 		err = -errno;
 	close(fd);
 	return err ? err : 1;
+}
+
+int tl_apply_cgroup_sweep(struct tl_bpf *b, const char *mount)
+{
+	uint64_t key, next, *prev = NULL;
+	int fd = live_cgroup_table(b), n = 0;
+
+	if (fd < 0)
+		return fd;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		/* unknown (no handles): kept */
+		if (!tl_cgroup_exists(mount, next) &&
+		    !bpf_map_delete_elem(fd, &next)) {
+			n++;
+			continue; /* the next key after a deleted one: again */
+		}
+		key = next;
+		prev = &key;
+	}
+	close(fd);
+	return n;
+}
+
+int tl_cgroup_table_use(int state_fd, int cgroups_fd, uint32_t *used,
+			uint32_t *max)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	uint64_t key, next, *prev = NULL;
+	int fd = live_table(state_fd, cgroups_fd);
+
+	if (fd < 0)
+		return fd;
+	*used = 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		*max = info.max_entries;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		(*used)++;
+		key = next;
+		prev = &key;
+	}
+	close(fd);
+	return 0;
 }
 
 int tl_apply_cgroup_gone(struct tl_bpf *b, uint64_t id)

@@ -31,14 +31,22 @@ uint32_t tl_applied_generation(struct tl_bpf *b);
 /*
  * A cgroup appeared (or was renamed) under the running policy: its entry,
  * computed from its path as the full build would, goes into the live
- * slot's table in place, when a rule or tunnel client names it. The policy
- * is the same, so is the generation: a packet of the cgroup sees its
- * nearest ancestor's entry before and its own after, never none. Returns
- * 1 when an entry was written, 0 when its ancestor's covers it.
+ * slot's table in place, when a rule or tunnel client names it and it
+ * differs from its ancestor's. The policy is the same, so is the
+ * generation: a packet of the cgroup sees its nearest ancestor's entry
+ * before and its own after, never none. Returns 1 when an entry was
+ * written, 0 when its ancestor's covers it, -E2BIG when the table is full
+ * (the caller must fail closed: the ancestor's entry may be looser).
  */
 int tl_apply_cgroup(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *rel, uint64_t id);
 int tl_apply_cgroup_gone(struct tl_bpf *b, uint64_t id);
+/* Entries in the live cgroup table, and its size (status, metrics). */
+int tl_cgroup_table_use(int state_fd, int cgroups_fd, uint32_t *used,
+			uint32_t *max);
+/* Drops the live entries of cgroups that are gone (missed deletions);
+ * returns how many. */
+int tl_apply_cgroup_sweep(struct tl_bpf *b, const char *mount);
 /* The entry the policy gives cgroup rel (nearest configured ancestor);
  * returns 1 when a rule or tunnel client names rel itself. */
 int tl_cgroup_entry_for(const struct tl_policy *p, const char *rel,

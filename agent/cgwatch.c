@@ -56,6 +56,113 @@ static void forget(struct tl_cgwatch *w, struct tl_cgwatch_dir *d)
 	*d = w->v[--w->n];
 }
 
+const char *tl_cgwatch_path(void *arg, uint64_t id)
+{
+	struct tl_cgwatch *w = arg;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (w->v[i].id == id)
+			return w->v[i].rel;
+	return NULL;
+}
+
+static int set_frozen(struct tl_cgwatch *w, const char *rel, bool frozen)
+{
+	char path[4096];
+	FILE *f;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "%s%s/cgroup.freeze", w->mount, rel);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fputs(frozen ? "1" : "0", f) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+/*
+ * A cgroup whose entry cannot be written (the table is full): the nearest
+ * ancestor's entry would judge it, and that may be looser than its own
+ * rule. Fail closed: it is frozen (its processes do not run, so send
+ * nothing) until tl_cgwatch_retry writes its entry.
+ */
+static void hold(struct tl_cgwatch *w, const char *rel, uint64_t id, int err)
+{
+	struct tl_cgwatch_held *h;
+	int ferr;
+
+	for (size_t i = 0; i < w->nheld; i++)
+		if (w->held[i].id == id)
+			return;
+	w->table_full++;
+	ferr = set_frozen(w, rel, true);
+	log_error("cgroup %s: its entry cannot be written (%s: the cgroup "
+		  "table is full): %s until there is room (fail closed; "
+		  "`tunlock status`)",
+		  rel, strerror(-err),
+		  ferr ? "and it cannot be frozen either" : "frozen");
+	if (w->nheld == w->heldcap) {
+		size_t cap = w->heldcap ? w->heldcap * 2 : 16;
+
+		h = realloc(w->held, cap * sizeof(*h));
+		if (!h)
+			return; /* frozen all the same, until a reload */
+		w->held = h;
+		w->heldcap = cap;
+	}
+	h = &w->held[w->nheld];
+	h->rel = strdup(rel);
+	if (!h->rel)
+		return;
+	h->id = id;
+	h->frozen = !ferr;
+	w->nheld++;
+}
+
+void tl_cgwatch_retry(struct tl_cgwatch *w)
+{
+	for (size_t i = 0; i < w->nheld;) {
+		struct tl_cgwatch_held *h = &w->held[i];
+		uint64_t id;
+		int r = 0;
+
+		if (!tl_cgroup_id(w->mount, h->rel, &id) && id == h->id)
+			r = tl_apply_cgroup(w->bpf, w->policy, h->rel, id);
+		if (r < 0) {
+			i++;
+			continue;
+		}
+		/* written, or gone */
+		r = h->frozen ? set_frozen(w, h->rel, false) : 0;
+		if (r && r != -ENOENT)
+			log_error("cgroup %s: thawing: %s", h->rel,
+				  strerror(-r));
+		else if (!r)
+			log_info("cgroup %s: its entry is live now: thawed",
+				 h->rel);
+		free(h->rel);
+		*h = w->held[--w->nheld];
+	}
+}
+
+static void apply_new(struct tl_cgwatch *w, const char *rel, uint64_t id)
+{
+	int r = tl_apply_cgroup(w->bpf, w->policy, rel, id);
+
+	if (r > 0) {
+		w->added++;
+		log_info("cgroup %s appeared: its policy entry is live", rel);
+	} else if (r == -E2BIG) {
+		hold(w, rel, id, r);
+	} else if (r < 0) {
+		log_error("cgroup %s: writing its policy entry: %s", rel,
+			  strerror(-r));
+	}
+}
+
 /*
  * A cgroup to follow: its entry (when a rule names it), a watch, then its
  * subdirectories, which may have appeared before the watch did. Bounded
@@ -71,10 +178,8 @@ static void follow(struct tl_cgwatch *w, const char *rel, int depth, bool apply)
 
 	if (depth > 64 || tl_cgroup_id(w->mount, rel, &id))
 		return;
-	if (apply && tl_apply_cgroup(w->bpf, w->policy, rel, id) > 0) {
-		w->added++;
-		log_info("cgroup %s appeared: its policy entry is live", rel);
-	}
+	if (apply)
+		apply_new(w, rel, id);
 	if (w->n >= TL_CGWATCH_MAX) {
 		if (!w->full)
 			log_warn(
@@ -132,34 +237,72 @@ static void on_event(struct tl_cgwatch *w, const struct inotify_event *ev)
 			if (strcmp(w->v[i].rel, rel))
 				continue;
 			tl_apply_cgroup_gone(w->bpf, w->v[i].id);
+			w->room = true; /* for a held cgroup's entry */
 			break;
 		}
+	}
+}
+
+static void unwatch_all(struct tl_cgwatch *w);
+
+/*
+ * Events were lost: cgroups may have appeared (and gone) unseen. Every
+ * cgroup below the attach cgroup is looked at again, its entry written as
+ * if it had just appeared, and entries of cgroups that are gone are
+ * dropped (their room is needed).
+ */
+static void rescan(struct tl_cgwatch *w)
+{
+	int swept;
+
+	w->rescans++;
+	log_warn("cgroup events were lost (inotify queue overflow): "
+		 "rescanning the cgroups below %s",
+		 w->policy->attach_cgroup);
+	unwatch_all(w);
+	follow(w, w->policy->attach_cgroup, 0, true);
+	swept = tl_apply_cgroup_sweep(w->bpf, w->mount);
+	if (swept > 0)
+		log_info("dropped the entries of %d cgroups that are gone",
+			 swept);
+}
+
+static void after_events(struct tl_cgwatch *w)
+{
+	if (w->overflow) {
+		w->overflow = false;
+		rescan(w);
+	}
+	if (w->room && w->nheld) {
+		w->room = false;
+		tl_cgwatch_retry(w);
 	}
 }
 
 int tl_cgwatch_handle(struct tl_cgwatch *w)
 {
 	char buf[16384] __attribute__((aligned(8)));
-	ssize_t n;
-	int rounds;
+	ssize_t n = 0;
+	int rounds, err = 0;
 
 	for (rounds = 0; rounds < 64; rounds++) {
 		n = read(w->fd, buf, sizeof(buf));
-		if (n <= 0)
-			return n < 0 && errno != EAGAIN ? -errno : 0;
+		if (n <= 0) {
+			err = n < 0 && errno != EAGAIN ? -errno : 0;
+			break;
+		}
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (void *)p;
 
 			if (ev->mask & IN_Q_OVERFLOW)
-				log_warn("cgroup events were lost: new cgroups "
-					 "get their ancestor's profile until a "
-					 "reload");
+				w->overflow = true;
 			else
 				on_event(w, ev);
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	return 0;
+	after_events(w);
+	return err;
 }
 
 static void unwatch_all(struct tl_cgwatch *w)
@@ -178,6 +321,10 @@ void tl_cgwatch_close(struct tl_cgwatch *w)
 		unwatch_all(w);
 		close(w->fd);
 	}
+	/* frozen cgroups stay frozen: their entries are still missing */
+	for (size_t i = 0; i < w->nheld; i++)
+		free(w->held[i].rel);
+	free(w->held);
 	free(w->v);
 	memset(w, 0, sizeof(*w));
 	w->fd = -1;

@@ -19,6 +19,13 @@
 
 #define TL_CGWATCH_MAX 65536
 
+/* A cgroup frozen because its entry could not be written (table full). */
+struct tl_cgwatch_held {
+	uint64_t id;
+	char *rel;
+	bool frozen;
+};
+
 struct tl_cgwatch_dir {
 	int wd;
 	uint64_t id;
@@ -34,7 +41,13 @@ struct tl_cgwatch {
 	size_t n, cap;
 	bool full;	/* TL_CGWATCH_MAX reached (said once) */
 	bool populated; /* some cgroup's population changed */
+	bool overflow;	/* inotify lost events: rescan */
+	bool room;	/* an entry was deleted: retry the held ones */
 	uint64_t added; /* entries written since start */
+	uint64_t rescans;    /* after an inotify overflow */
+	uint64_t table_full; /* cgroups whose entry found no room */
+	struct tl_cgwatch_held *held; /* frozen until their entry is written */
+	size_t nheld, heldcap;
 };
 
 /* Watches the subtree of p's attach_cgroup, right after p was applied. */
@@ -43,7 +56,12 @@ int tl_cgwatch_open(struct tl_cgwatch *w, struct tl_bpf *b,
 /* The same after a reload applied p. */
 void tl_cgwatch_reset(struct tl_cgwatch *w, const struct tl_policy *p);
 void tl_cgwatch_close(struct tl_cgwatch *w);
-/* Handles whatever inotify has (non-blocking). */
+/* Handles whatever inotify has (non-blocking); an overflow rescans. */
 int tl_cgwatch_handle(struct tl_cgwatch *w);
+/* Tries again to write the entries of held (frozen) cgroups; thaws those
+ * written or gone. */
+void tl_cgwatch_retry(struct tl_cgwatch *w);
+/* The relative path of a watched cgroup id, or NULL (tl_cgroup_lookup_fn). */
+const char *tl_cgwatch_path(void *w, uint64_t id);
 
 #endif

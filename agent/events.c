@@ -14,6 +14,7 @@
 #include "cgroup.h"
 #include "events.h"
 #include "feed.h"
+#include "json.h"
 #include "log.h"
 #include "names.h"
 #include "output.h"
@@ -44,7 +45,7 @@ static void put(struct out *o, const char *fmt, ...)
 		o->pos += n;
 }
 
-/* A JSON string, or null. */
+/* A JSON string (escaped and cut by the feed's one rule), or null. */
 static void put_str(struct out *o, const char *key, const char *s, size_t max)
 {
 	put(o, ",\"%s\":", key);
@@ -53,16 +54,9 @@ static void put_str(struct out *o, const char *key, const char *s, size_t max)
 		return;
 	}
 	put(o, "\"");
-	for (size_t i = 0; i < max && s[i]; i++) {
-		unsigned char c = s[i];
-
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			put(o, "\\u%04x", c);
-		else
-			put(o, "%c", c);
-	}
+	if (!o->overflow)
+		o->pos += tl_json_escape(o->buf + o->pos, o->len - o->pos, s,
+					 max);
 	put(o, "\"");
 }
 
@@ -174,13 +168,41 @@ static int64_t boot_to_real(void)
 	       (real.tv_nsec - boot.tv_nsec);
 }
 
+int tl_events_write(struct tl_events *e, const struct tl_event *ev,
+		    const struct tl_event_context *ctx)
+{
+	size_t len = e->line_max && e->line_max < TL_EVENT_LINE_MAX ?
+			     e->line_max :
+			     TL_EVENT_LINE_MAX;
+	char line[TL_EVENT_LINE_MAX];
+	unsigned int r = ev->reason < TL_REASON_MAX ? ev->reason : 0;
+	int n;
+
+	if (e->format == TL_FEED_ECS)
+		n = tl_event_format_ecs(ev, ctx, line, len);
+	else
+		n = tl_event_format(ev, ctx, line, len);
+	if (n < 0) {
+		/* counted, and said in the summary and the metrics */
+		e->unformatted[r]++;
+		log_debug("an event (reason %s) could not be formatted",
+			  tl_reason_name(r));
+		return -1;
+	}
+	if (!tl_output_line(e->out, line, n)) {
+		e->dropped[r]++;
+		return -1;
+	}
+	e->emitted++;
+	return 0;
+}
+
 static int handle_event(void *arg, void *data, size_t size)
 {
 	struct tl_events *e = arg;
 	const struct tl_event *ev = data;
 	struct tl_event_context ctx = { .boot_to_real_ns = boot_to_real() };
-	char ifname[IF_NAMESIZE], line[2048];
-	int n;
+	char ifname[IF_NAMESIZE];
 
 	if (size < sizeof(*ev))
 		return 0;
@@ -188,16 +210,7 @@ static int handle_event(void *arg, void *data, size_t size)
 		ctx.ifname = ifname;
 	ctx.cgroup = tl_cgroup_path(e->cg_mount, ev->cgroup_id);
 	ctx.profile = tl_profile_name(e->policy, ev->profile);
-	if (e->format == TL_FEED_ECS)
-		n = tl_event_format_ecs(ev, &ctx, line, sizeof(line));
-	else
-		n = tl_event_format(ev, &ctx, line, sizeof(line));
-	if (n < 0)
-		return 0;
-	if (tl_output_line(e->out, line, n))
-		e->emitted++;
-	else if (ev->reason < TL_REASON_MAX)
-		e->dropped[ev->reason]++;
+	tl_events_write(e, ev, &ctx);
 	return 0;
 }
 

@@ -174,7 +174,22 @@ static void summary_counts(struct tl_json *j, const struct tl_summary *s)
 	tl_json_u64(j, "suppressed", s->suppressed);
 	tl_json_u64(j, "lost", s->lost);
 	tl_json_u64(j, "dropped", s->dropped);
+	tl_json_u64(j, "unformatted", s->unformatted);
 	tl_json_u64(j, "generation", s->generation);
+}
+
+/* An ECS document's head, up to its open "event" object. */
+static void ecs_head(struct tl_json *j, uint64_t time_ns, const char *kind,
+		     const char *category, const char *type)
+{
+	tl_json_time(j, "@timestamp", time_ns);
+	tl_json_open(j, "ecs");
+	tl_json_str(j, "version", TL_ECS_VERSION, 16);
+	tl_json_close(j);
+	tl_json_open(j, "event");
+	tl_json_str(j, "kind", kind, 16);
+	tl_json_raw(j, ",\"category\":[\"%s\"]", category);
+	tl_json_raw(j, ",\"type\":[\"%s\"]", type);
 }
 
 int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,
@@ -185,14 +200,7 @@ int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,
 	tl_json_init(&j, buf, len);
 	tl_json_open(&j, NULL);
 	if (f == TL_FEED_ECS) {
-		tl_json_time(&j, "@timestamp", s->end_ns);
-		tl_json_open(&j, "ecs");
-		tl_json_str(&j, "version", TL_ECS_VERSION, 16);
-		tl_json_close(&j);
-		tl_json_open(&j, "event");
-		tl_json_str(&j, "kind", "metric", 16);
-		tl_json_raw(&j, ",\"category\":[\"network\"]");
-		tl_json_raw(&j, ",\"type\":[\"info\"]");
+		ecs_head(&j, s->end_ns, "metric", "network", "info");
 		tl_json_str(&j, "reason", tl_reason_name(s->reason), 32);
 		tl_json_str(&j, "module", "tunlock", 16);
 		tl_json_str(&j, "dataset", "tunlock.summary", 32);
@@ -211,6 +219,46 @@ int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,
 		tl_json_str(&j, "reason", tl_reason_name(s->reason), 32);
 		tl_json_time(&j, "start", s->start_ns);
 		summary_counts(&j, s);
+	}
+	tl_json_close(&j);
+	return tl_json_end(&j);
+}
+
+static void integrity_fields(struct tl_json *j,
+			     const struct tl_integrity_event *x)
+{
+	tl_json_u64(j, "schema", TL_EVENT_SCHEMA);
+	tl_json_str(j, "kind", "integrity", 16);
+	tl_json_str(j, "object", x->object, 16);
+	tl_json_str(j, "name", x->name, 64);
+	tl_json_str(j, "found", x->found, 16);
+	tl_json_str(j, "action", x->action, 16);
+	tl_json_u64(j, "generation", x->generation);
+}
+
+int tl_integrity_format(const struct tl_integrity_event *x,
+			enum tl_feed_format f, char *buf, size_t len)
+{
+	struct tl_json j;
+
+	tl_json_init(&j, buf, len);
+	tl_json_open(&j, NULL);
+	if (f == TL_FEED_ECS) {
+		ecs_head(&j, x->time_ns, "alert", "configuration", "change");
+		tl_json_str(&j, "action", x->action, 16);
+		tl_json_str(&j, "reason", x->found, 16);
+		tl_json_str(&j, "outcome",
+			    strcmp(x->action, "failed") ? "success" : "failure",
+			    16);
+		tl_json_str(&j, "module", "tunlock", 16);
+		tl_json_str(&j, "dataset", "tunlock.integrity", 32);
+		tl_json_close(&j);
+		tl_json_open(&j, "tunlock");
+		integrity_fields(&j, x);
+		tl_json_close(&j);
+	} else {
+		tl_json_time(&j, "time", x->time_ns);
+		integrity_fields(&j, x);
 	}
 	tl_json_close(&j);
 	return tl_json_end(&j);

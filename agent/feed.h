@@ -36,10 +36,27 @@ struct tl_summary {
 	uint64_t decisions;	   /* leak verdicts counted, all layers */
 	uint64_t emitted, suppressed, lost; /* by the kernel */
 	uint64_t dropped; /* emitted, but the output was full */
+	uint64_t unformatted; /* emitted, but its line could not be made */
 };
 
 int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,
 		      char *buf, size_t len);
+
+/*
+ * Pinned state that someone else changed, and what the agent did about it
+ * (docs/events.md, kind "integrity").
+ */
+struct tl_integrity_event {
+	uint64_t time_ns;   /* CLOCK_REALTIME */
+	const char *object; /* "link", "settings" */
+	const char *name;   /* tl_connect4, tl_settings, tl_state */
+	const char *found;  /* unpinned, replaced, detached, rewritten */
+	const char *action; /* repinned, reattached, restored, failed */
+	uint32_t generation;
+};
+
+int tl_integrity_format(const struct tl_integrity_event *x,
+			enum tl_feed_format f, char *buf, size_t len);
 
 /* Running totals per reason, from the kernel's counters. */
 struct tl_feed_totals {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "json.h"
@@ -53,22 +54,63 @@ void tl_json_close(struct tl_json *j)
 	j->first = false;
 }
 
+/* Bytes of the escape of c. */
+static size_t escaped_len(unsigned char c)
+{
+	if (c == '"' || c == '\\')
+		return 2;
+	return c < 0x20 || c >= 0x7f ? 6 : 1;
+}
+
+static size_t put_escaped(char *out, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c == '"' || c == '\\') {
+		out[0] = '\\';
+		out[1] = c;
+		return 2;
+	}
+	if (c < 0x20 || c >= 0x7f) {
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[c >> 4];
+		out[5] = hex[c & 15];
+		return 6;
+	}
+	out[0] = c;
+	return 1;
+}
+
+size_t tl_json_escape(char *out, size_t room, const char *s, size_t max)
+{
+	size_t need = 0, pos = 0, i, cut = sizeof(TL_JSON_CUT) - 1;
+
+	if (room > TL_JSON_FIELD_MAX)
+		room = TL_JSON_FIELD_MAX;
+	for (i = 0; i < max && s[i]; i++)
+		need += escaped_len(s[i]);
+	if (need <= room) {
+		for (i = 0; i < max && s[i]; i++)
+			pos += put_escaped(out + pos, s[i]);
+		return pos;
+	}
+	if (room < cut)
+		return 0;
+	for (i = 0; pos + escaped_len(s[i]) + cut <= room; i++)
+		pos += put_escaped(out + pos, s[i]);
+	memcpy(out + pos, TL_JSON_CUT, cut);
+	return pos + cut;
+}
+
 void tl_json_str(struct tl_json *j, const char *k, const char *s, size_t max)
 {
 	if (!s)
 		return;
 	key(j, k);
 	tl_json_raw(j, "\"");
-	for (size_t i = 0; i < max && s[i]; i++) {
-		unsigned char c = s[i];
-
-		if (c == '"' || c == '\\')
-			tl_json_raw(j, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			tl_json_raw(j, "\\u%04x", c);
-		else
-			tl_json_raw(j, "%c", c);
-	}
+	if (!j->overflow)
+		j->pos += tl_json_escape(j->buf + j->pos, j->len - j->pos, s,
+					 max);
 	tl_json_raw(j, "\"");
 }
 

@@ -20,7 +20,22 @@ void tl_json_raw(struct tl_json *j, const char *fmt, ...)
 /* Opens an object as a member (key) or as the value (key NULL). */
 void tl_json_open(struct tl_json *j, const char *key);
 void tl_json_close(struct tl_json *j);
-/* A string member; up to max bytes of s, escaped. s NULL: nothing. */
+/*
+ * A feed field's text is at most this long, escaped: a longer one is cut
+ * (at a character, never inside an escape) and ends with TL_JSON_CUT, so
+ * that a line always fits its buffer and nothing is dropped for its length.
+ */
+#define TL_JSON_FIELD_MAX 1024
+#define TL_JSON_CUT "..."
+/*
+ * Escapes up to max bytes of s (less at a NUL) into out, using at most room
+ * bytes and no more than TL_JSON_FIELD_MAX (no NUL written); what does not
+ * fit is cut as above. The one escaping of both feed writers. Returns the
+ * bytes written.
+ */
+size_t tl_json_escape(char *out, size_t room, const char *s, size_t max);
+/* A string member; up to max bytes of s, escaped and cut as above. s NULL:
+ * nothing. */
 void tl_json_str(struct tl_json *j, const char *key, const char *s,
 		 size_t max);
 void tl_json_u64(struct tl_json *j, const char *key, uint64_t v);

@@ -27,6 +27,7 @@
 #include "containers.h"
 #include "events.h"
 #include "feed.h"
+#include "integrity.h"
 #include "links.h"
 #include "log.h"
 #include "metrics.h"
@@ -153,7 +154,9 @@ static const char usage_status[] =
 	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
 	"  -h, --help          this text\n"
 	"\n"
-	"Exit status: 0 enforcing, 1 nothing pinned, 2 usage error.\n";
+	"Exit status: 0 enforcing, 1 not enforcing or nothing pinned, 2 usage\n"
+	"error, 3 degraded (cgroup link pins missing or detached, or the\n"
+	"cgroup table full).\n";
 
 static const char usage_stop[] =
 	"Usage: tunlock stop [--pin-dir DIR]\n"
@@ -371,6 +374,8 @@ struct agent {
 	struct tl_containers ctr;
 	bool have_ctr;
 	struct tl_cgwatch cgw;
+	struct tl_integrity integrity; /* what the agent wrote, to compare */
+	uint64_t links_restored, settings_restored;
 	int epfd, sigfd, inofd, timerfd, rescan_fd, rescan_step;
 	bool out_polled; /* the output is in the epoll set for EPOLLOUT */
 	uint64_t reloads_ok, reloads_failed;
@@ -380,6 +385,7 @@ struct agent {
 	/* summaries: totals at the start of the interval */
 	struct tl_feed_totals totals;
 	uint64_t dropped[TL_REASON_MAX];
+	uint64_t unformatted[TL_REASON_MAX];
 	uint64_t interval_start_ns;
 };
 
@@ -494,6 +500,14 @@ static void on_rescan(struct agent *a)
 		schedule_rescan(a, false);
 }
 
+/* What the agent just wrote, for check_pins to compare with. */
+static void remember_applied(struct agent *a)
+{
+	if (tl_integrity_record(&a->integrity, &a->bpf))
+		log_warn("cannot read back the policy just applied: tampering "
+			 "with it is not detected");
+}
+
 static void reload(struct agent *a)
 {
 	struct tl_policy next;
@@ -529,6 +543,7 @@ static void reload(struct agent *a)
 		log_error("reclassifying interfaces after reload failed");
 	if (attach_at(&a->bpf, a->cg_mount, &a->policy))
 		log_error("attaching at %s failed", a->policy.attach_cgroup);
+	remember_applied(a);
 	if (a->cgw.fd >= 0)
 		tl_cgwatch_reset(&a->cgw, &a->policy);
 	schedule_rescan(a, true);
@@ -629,6 +644,8 @@ static void write_summaries(struct agent *a, uint64_t now)
 			.end_ns = now,
 			.decisions = t.decisions[r] - a->totals.decisions[r],
 			.dropped = a->events.dropped[r] - a->dropped[r],
+			.unformatted =
+				a->events.unformatted[r] - a->unformatted[r],
 		};
 
 		s.emitted = t.ev[r][TL_EVSTAT_EMITTED] -
@@ -637,7 +654,8 @@ static void write_summaries(struct agent *a, uint64_t now)
 			       a->totals.ev[r][TL_EVSTAT_SUPPRESSED];
 		s.lost = t.ev[r][TL_EVSTAT_LOST] - a->totals.ev[r][TL_EVSTAT_LOST];
 		a->dropped[r] = a->events.dropped[r];
-		if (!s.suppressed && !s.lost && !s.dropped)
+		a->unformatted[r] = a->events.unformatted[r];
+		if (!s.suppressed && !s.lost && !s.dropped && !s.unformatted)
 			continue;
 		s.generation = tl_applied_generation(&a->bpf);
 		n = tl_summary_format(&s, a->opt.format, line, sizeof(line));
@@ -651,6 +669,7 @@ static void write_summaries(struct agent *a, uint64_t now)
 static void write_metrics(struct agent *a)
 {
 	static struct tl_metrics m; /* 4 KiB of counters: not on the stack */
+	uint64_t ok;
 	int err;
 
 	memset(&m, 0, sizeof(m));
@@ -661,12 +680,72 @@ static void write_metrics(struct agent *a)
 	m.last_reload_ok = a->last_reload_ok;
 	m.lines_written = a->out.written;
 	m.lines_dropped = a->out.dropped;
+	for (int r = 0; r < TL_REASON_MAX; r++)
+		m.lines_unformatted += a->events.unformatted[r];
 	m.start_ns = a->start_ns;
+	m.cgroup_rescans = a->cgw.rescans;
+	m.links_restored = a->links_restored;
+	m.settings_restored = a->settings_restored;
+	m.cgroup_table_full = a->cgw.table_full;
+	m.cgroups_frozen = a->cgw.nheld;
+	tl_cgroup_path_stats(&ok, &m.cgroup_paths_unknown);
 	if (!err)
 		err = tl_metrics_write(a->opt.metrics, &m);
 	if (err)
 		log_warn("writing metrics to %s: %s", a->opt.metrics,
 			 strerror(-err));
+}
+
+/* Pinned state someone else changed: a log line, an event, a count. */
+static void report_integrity(struct agent *a, const char *object,
+			     const char *name, const char *found,
+			     const char *action)
+{
+	struct tl_integrity_event x = {
+		.time_ns = realtime_ns(),
+		.object = object,
+		.name = name,
+		.found = found,
+		.action = action,
+		.generation = tl_applied_generation(&a->bpf),
+	};
+	char line[1024];
+	int n;
+
+	log_error("%s %s was %s (not by this agent): %s", object, name, found,
+		  action);
+	n = tl_integrity_format(&x, a->opt.format, line, sizeof(line));
+	if (n > 0)
+		tl_output_line(&a->out, line, n);
+}
+
+/*
+ * The pinned state is what the agent made it: its links attached and
+ * pinned, the live settings and slot as applied. What was removed,
+ * detached or rewritten is put back and reported. On the interval timer
+ * and on SIGHUP.
+ */
+static void check_pins(struct agent *a)
+{
+	struct tl_link_repair r[TL_LINKS_MAX];
+	unsigned int t;
+	int n;
+
+	n = tl_bpf_check_links(&a->bpf, r, TL_LINKS_MAX);
+	for (int i = 0; i < n; i++) {
+		report_integrity(a, "link", r[i].name, r[i].found, r[i].action);
+		if (strcmp(r[i].action, "failed"))
+			a->links_restored++;
+	}
+	t = tl_integrity_check(&a->integrity, &a->bpf);
+	if (t & TL_TAMPER_SETTINGS)
+		report_integrity(a, "settings", "tl_settings", "rewritten",
+				 t & TL_TAMPER_FAILED ? "failed" : "restored");
+	if (t & TL_TAMPER_STATE)
+		report_integrity(a, "settings", "tl_state", "rewritten",
+				 t & TL_TAMPER_FAILED ? "failed" : "restored");
+	if (t && !(t & TL_TAMPER_FAILED))
+		a->settings_restored++;
 }
 
 /* The interval: summaries and metrics; the agent's only periodic work. */
@@ -676,7 +755,10 @@ static void on_timer(struct agent *a)
 
 	if (read(a->timerfd, &expirations, sizeof(expirations)) < 0)
 		return;
+	check_pins(a);
 	tl_events_drain(&a->events); /* count what is written so far */
+	if (a->cgw.nheld)
+		tl_cgwatch_retry(&a->cgw);
 	write_summaries(a, realtime_ns());
 	if (a->opt.metrics)
 		write_metrics(a);
@@ -740,6 +822,7 @@ static bool on_signals(struct agent *a)
 		switch (si.ssi_signo) {
 		case SIGHUP:
 			log_info("SIGHUP: reloading %s", a->opt.config);
+			check_pins(a); /* a removed link pin: before attaching */
 			reload(a);
 			break;
 		case SIGUSR1:
@@ -798,6 +881,17 @@ static void dispatch(struct agent *a, uint32_t tag, bool *run)
 	}
 }
 
+/*
+ * What is ready is handled in this order: signals, interfaces and tunnels
+ * first, the event feed last, so that guarding a new interface never
+ * waits behind formatting events.
+ */
+static int urgency(uint32_t tag)
+{
+	return tag == TAG_SIGNAL ? 0 : tag == TAG_LINKS ? 1 :
+	       tag == TAG_EVENTS ? 3 : 2;
+}
+
 /* Returns when SIGTERM or SIGINT arrives. */
 static void loop(struct agent *a)
 {
@@ -811,8 +905,10 @@ static void loop(struct agent *a)
 			log_error("epoll: %s", strerror(errno));
 			return;
 		}
-		for (int i = 0; i < n && run; i++)
-			dispatch(a, evs[i].data.u32, &run);
+		for (int u = 0; u < 4; u++)
+			for (int i = 0; i < n && run; i++)
+				if (urgency(evs[i].data.u32) == u)
+					dispatch(a, evs[i].data.u32, &run);
 		tl_output_flush(&a->out);
 		poll_output(a);
 	}
@@ -904,8 +1000,11 @@ static int start_agent(struct agent *a)
 	if (tl_cgwatch_open(&a->cgw, &a->bpf, &a->policy, a->cg_mount))
 		log_warn("cannot follow new cgroups: they get their ancestor's "
 			 "profile until a reload");
+	else /* event paths from what the watch knows, without a walk */
+		tl_cgroup_path_lookup(tl_cgwatch_path, &a->cgw);
 	a->events.policy = &a->policy;
 	a->events.format = a->opt.format;
+	remember_applied(a);
 	a->interval_start_ns = realtime_ns();
 	tl_feed_read_totals(tl_bpf_map_fd(&a->bpf, TL_MAP_COUNTERS),
 			    tl_bpf_map_fd(&a->bpf, TL_MAP_EVENT_STATS),

@@ -8,6 +8,7 @@
 
 #include <bpf/bpf.h>
 
+#include "apply.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
@@ -74,6 +75,9 @@ int tl_metrics_collect(struct tl_bpf *b, struct tl_metrics *m)
 	read_ifaces(tl_bpf_map_fd(b, TL_MAP_IFACES), m);
 	if (bpf_map_lookup_elem(tl_bpf_map_fd(b, TL_MAP_STATE), &zero, &st))
 		return -errno;
+	tl_cgroup_table_use(tl_bpf_map_fd(b, TL_MAP_STATE),
+			    tl_bpf_map_fd(b, TL_MAP_CGROUPS), &m->cgroup_entries,
+			    &m->cgroup_entries_max);
 	m->generation = st.generation;
 	m->mode = st.mode;
 	m->applied_ns = st.applied_ns;
@@ -140,12 +144,15 @@ static void format_events(FILE *f, const struct tl_metrics *m)
 				tl_reason_name(r), outcome[k],
 				(unsigned long long)m->evstats[TL_EVSTAT_INDEX(r, k)]);
 	header(f, "tunlock_feed_lines_total", "counter",
-	       "Lines of the event feed written, or dropped because its "
-	       "consumer did not keep up.");
+	       "Lines of the event feed written, dropped because its consumer "
+	       "did not keep up, or never made (an event that could not be "
+	       "formatted).");
 	fprintf(f, "tunlock_feed_lines_total{result=\"written\"} %llu\n",
 		(unsigned long long)m->lines_written);
 	fprintf(f, "tunlock_feed_lines_total{result=\"dropped\"} %llu\n",
 		(unsigned long long)m->lines_dropped);
+	fprintf(f, "tunlock_feed_lines_total{result=\"unformatted\"} %llu\n",
+		(unsigned long long)m->lines_unformatted);
 }
 
 static void format_state(FILE *f, const struct tl_metrics *m)
@@ -176,15 +183,25 @@ static void format_state(FILE *f, const struct tl_metrics *m)
 		seconds(m->applied_ns));
 }
 
+/* A counter with one label of two values. */
+static void counter2(FILE *f, const char *name, const char *help,
+		     const char *label, const char *k1, uint64_t v1,
+		     const char *k2, uint64_t v2)
+{
+	header(f, name, "counter", help);
+	fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, k1,
+		(unsigned long long)v1);
+	fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, k2,
+		(unsigned long long)v2);
+}
+
 static void format_agent(FILE *f, const struct tl_metrics *m)
 {
-	header(f, "tunlock_reloads_total", "counter",
-	       "Policy reloads (SIGHUP or a change of the file) by result; a "
-	       "failed one leaves the running policy in force.");
-	fprintf(f, "tunlock_reloads_total{result=\"success\"} %llu\n",
-		(unsigned long long)m->reloads_ok);
-	fprintf(f, "tunlock_reloads_total{result=\"failure\"} %llu\n",
-		(unsigned long long)m->reloads_failed);
+	counter2(f, "tunlock_reloads_total",
+		 "Policy reloads (SIGHUP or a change of the file) by result; a "
+		 "failed one leaves the running policy in force.",
+		 "result", "success", m->reloads_ok, "failure",
+		 m->reloads_failed);
 	header(f, "tunlock_last_reload_timestamp_seconds", "gauge",
 	       "When the last reload was attempted (Unix time; 0: none yet).");
 	fprintf(f, "tunlock_last_reload_timestamp_seconds %.3f\n",
@@ -203,12 +220,51 @@ static void format_agent(FILE *f, const struct tl_metrics *m)
 		TL_VERSION, TL_LAYOUT_VERSION);
 }
 
+/* A metric of one value, without labels. */
+static void scalar(FILE *f, const char *name, const char *type,
+		   const char *help, uint64_t v)
+{
+	header(f, name, type, help);
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void format_integrity(FILE *f, const struct tl_metrics *m)
+{
+	header(f, "tunlock_cgroup_entries", "gauge",
+	       "Entries of the live cgroup table, and its size (limit).");
+	fprintf(f, "tunlock_cgroup_entries{kind=\"used\"} %u\n",
+		m->cgroup_entries);
+	fprintf(f, "tunlock_cgroup_entries{kind=\"limit\"} %u\n",
+		m->cgroup_entries_max);
+	scalar(f, "tunlock_cgroup_table_full_total", "counter",
+	       "New cgroups whose entry could not be written (the table was "
+	       "full): frozen until it could.",
+	       m->cgroup_table_full);
+	scalar(f, "tunlock_cgroups_frozen", "gauge",
+	       "Cgroups frozen now because their entry is not written yet "
+	       "(fail closed).",
+	       m->cgroups_frozen);
+	scalar(f, "tunlock_cgroup_rescans_total", "counter",
+	       "Rescans of the cgroup tree after cgroup events were lost "
+	       "(inotify queue overflow).",
+	       m->cgroup_rescans);
+	scalar(f, "tunlock_event_cgroups_unresolved_total", "counter",
+	       "Events whose cgroup id had no path (the cgroup was gone).",
+	       m->cgroup_paths_unknown);
+	counter2(f, "tunlock_restored_total",
+		 "Pinned state found changed by someone else and put back: "
+		 "cgroup links (unpinned or detached), the live settings.",
+		 "object", "link", m->links_restored, "settings",
+		 m->settings_restored);
+}
+
 void tl_metrics_format(FILE *f, const struct tl_metrics *m)
 {
 	format_decisions(f, m);
 	format_events(f, m);
 	format_state(f, m);
 	format_agent(f, m);
+	format_integrity(f, m);
 }
 
 int tl_metrics_write(const char *path, const struct tl_metrics *m)

@@ -35,8 +35,17 @@ struct tl_metrics {
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t last_reload_ns; /* CLOCK_REALTIME, 0: none yet */
 	bool last_reload_ok;
-	uint64_t lines_written, lines_dropped;
+	uint64_t lines_written, lines_dropped, lines_unformatted;
 	uint64_t start_ns; /* CLOCK_REALTIME */
+	/* cgroups: the live table and what the agent did when it was full */
+	uint32_t cgroup_entries, cgroup_entries_max;
+	uint64_t cgroup_rescans;    /* after lost inotify events */
+	uint64_t cgroup_table_full; /* cgroups whose entry found no room */
+	uint64_t cgroups_frozen;    /* held now, fail closed */
+	uint64_t cgroup_paths_unknown; /* event cgroup ids not resolved */
+	/* pinned state found changed and put back */
+	uint64_t links_restored; /* cgroup links re-pinned or re-attached */
+	uint64_t settings_restored; /* live settings or state rewritten */
 };
 
 /* The kernel's part, from the agent's map descriptors. */

@@ -89,13 +89,84 @@ int tl_pins_prepare(const char *pin_dir)
 		}
 		log_info("mounted bpffs at %s", parent);
 	}
-	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+	if (!mkdir(pin_dir, 0700)) {
+		/* ours: whatever the umask made of it */
+		if (chmod(pin_dir, 0700)) {
+			log_error("chmod 0700 %s: %s", pin_dir, strerror(errno));
+			return -errno;
+		}
+	} else if (errno != EEXIST) {
 		log_error("creating %s: %s", pin_dir, strerror(errno));
 		return -errno;
 	}
-	if (chmod(pin_dir, 0700)) {
-		log_error("chmod 0700 %s: %s", pin_dir, strerror(errno));
-		return -errno;
+	return tl_pins_check_dir(pin_dir);
+}
+
+/*
+ * Whoever made the pin directory can remove what is pinned in it: where
+ * bpffs is world-writable (mode 1777, as many distributions mount it), an
+ * unprivileged user could make it first and later unlink the link pins.
+ * Only a real directory of root's, mode 0700, below a parent that no one
+ * else may rename it in, is used.
+ */
+int tl_pins_check_dir(const char *pin_dir)
+{
+	char parent[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (lstat(pin_dir, &st)) {
+		int err = -errno;
+
+		log_error("pin directory %s: %s", pin_dir, strerror(-err));
+		return err;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		log_error("pin directory %s is a symbolic link: refused (whoever "
+			  "made it controls the pins); remove it, or give "
+			  "--pin-dir a real directory",
+			  pin_dir);
+		return -ELOOP;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("pin directory %s is not a directory: refused", pin_dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != 0) {
+		log_error("pin directory %s is owned by uid %u, not root: refused "
+			  "(its owner can remove the pins and so the "
+			  "enforcement); remove it (rm -r %s) and start again",
+			  pin_dir, (unsigned int)st.st_uid, pin_dir);
+		return -EPERM;
+	}
+	if ((st.st_mode & 07777) != 0700) {
+		log_error("pin directory %s has mode %04o, not 0700: refused "
+			  "(others could change the pins); remove it, or chmod "
+			  "0700 it if it is tunlock's",
+			  pin_dir, (unsigned int)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	else
+		snprintf(parent, sizeof(parent), "/");
+	if (stat(parent, &st)) {
+		int err = -errno;
+
+		log_error("%s: %s", parent, strerror(-err));
+		return err;
+	}
+	if (st.st_uid != 0 ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+		log_error("%s (the pin directory's parent) is %s: refused (others "
+			  "could replace %s)",
+			  parent,
+			  st.st_uid ? "not owned by root" :
+				      "writable by others without the sticky bit",
+			  pin_dir);
+		return -EPERM;
 	}
 	return 0;
 }
@@ -335,8 +406,19 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 	return 0;
 }
 
+/* Keeps fd as link i's (closing the one held before). */
+static void hold_link(struct tl_bpf *b, int i, int fd)
+{
+	if (b->link_held[i] && b->link_fd[i] != fd)
+		close(b->link_fd[i]);
+	b->link_fd[i] = fd;
+	b->link_held[i] = fd >= 0;
+}
+
 void tl_bpf_close(struct tl_bpf *b)
 {
+	for (int i = 0; i < TL_LINKS_MAX; i++)
+		hold_link(b, i, -1);
 	lsm_bpf__destroy(b->lsm);
 	tc_bpf__destroy(b->tc);
 	cgroup_skb_bpf__destroy(b->skb);
@@ -386,7 +468,7 @@ static uint64_t path_inode(const char *path)
  * (no moment without enforcement); otherwise a new link is attached first
  * and only then replaces the pin.
  */
-static int attach_one(struct tl_bpf *b, const char *name,
+static int attach_one(struct tl_bpf *b, int idx, const char *name,
 		      const char *cgroup_path, int cgroup_fd)
 {
 	struct bpf_program *prog = cgroup_prog(b, name);
@@ -403,11 +485,15 @@ static int attach_one(struct tl_bpf *b, const char *name,
 	old_fd = bpf_obj_get(path);
 	if (old_fd >= 0 && link_cgroup_id(old_fd) == path_inode(cgroup_path)) {
 		err = bpf_link_update(old_fd, bpf_program__fd(prog), NULL);
-		close(old_fd);
-		if (err)
+		if (err) {
+			err = -errno;
 			log_error("updating link %s: %s", link_name,
-				  strerror(errno));
-		return err ? -errno : 0;
+				  strerror(-err));
+			close(old_fd);
+			return err;
+		}
+		hold_link(b, idx, old_fd);
+		return 0;
 	}
 	link = bpf_program__attach_cgroup(prog, cgroup_fd);
 	if (!link) {
@@ -426,7 +512,10 @@ static int attach_one(struct tl_bpf *b, const char *name,
 	err = bpf_link__pin(link, path);
 	if (err)
 		log_error("pinning %s: %s", path, strerror(-err));
-	bpf_link__disconnect(link); /* the pin keeps it attached */
+	/* disconnected, destroy frees the struct but neither detaches nor
+	 * closes: the fd is ours to hold (the pin keeps it attached too) */
+	hold_link(b, idx, bpf_link__fd(link));
+	bpf_link__disconnect(link);
 	bpf_link__destroy(link);
 	return err;
 }
@@ -441,13 +530,89 @@ int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path)
 			  strerror(errno));
 		return -errno;
 	}
+	snprintf(b->cgroup_path, sizeof(b->cgroup_path), "%s", cgroup_path);
 	for (int i = 0; i < tl_cgroup_prog_count && !err; i++)
-		err = attach_one(b, tl_cgroup_progs[i], cgroup_path, fd);
+		err = attach_one(b, i, tl_cgroup_progs[i], cgroup_path, fd);
 	/* lsm_cgroup: like the others, only below the attach cgroup */
-	if (!err && b->lsm && attach_one(b, tl_lsm_prog, cgroup_path, fd))
+	if (!err && b->lsm &&
+	    attach_one(b, tl_cgroup_prog_count, tl_lsm_prog, cgroup_path, fd))
 		log_warn("raw and packet socket creation is not denied");
 	close(fd);
 	return err;
+}
+
+static uint32_t link_id(int fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Link i's pin names it again (after it was removed, or replaced). */
+static const char *repin(int fd, const char *path)
+{
+	unlink(path);
+	if (bpf_obj_pin(fd, path)) {
+		log_error("pinning %s again: %s", path, strerror(errno));
+		return "failed";
+	}
+	return "repinned";
+}
+
+/* Link i was detached: attached anew (and pinned, and held). */
+static const char *reattach(struct tl_bpf *b, int i, const char *name,
+			    const char *path)
+{
+	int fd = open(b->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err;
+
+	if (fd < 0) {
+		log_error("opening cgroup %s: %s", b->cgroup_path,
+			  strerror(errno));
+		return "failed";
+	}
+	unlink(path); /* the dead link's pin: attach_one makes a new one */
+	err = attach_one(b, i, name, b->cgroup_path, fd);
+	close(fd);
+	return err ? "failed" : "reattached";
+}
+
+int tl_bpf_check_links(struct tl_bpf *b, struct tl_link_repair *r, int max)
+{
+	char path[PATH_MAX], link_name[64];
+	int n = 0;
+
+	for (int i = 0; i <= tl_cgroup_prog_count && n < max; i++) {
+		const char *name = i < tl_cgroup_prog_count ?
+					   tl_cgroup_progs[i] :
+					   tl_lsm_prog;
+		const char *found = NULL, *action = NULL;
+		int pin_fd;
+
+		if (!b->link_held[i])
+			continue;
+		snprintf(link_name, sizeof(link_name), "link_%s", name);
+		if (tl_pin_path(path, sizeof(path), b->pin_dir, link_name))
+			continue;
+		pin_fd = bpf_obj_get(path);
+		if (!link_cgroup_id(b->link_fd[i])) {
+			found = "detached";
+			action = reattach(b, i, name, path);
+		} else if (pin_fd < 0) {
+			found = "unpinned";
+			action = repin(b->link_fd[i], path);
+		} else if (link_id(pin_fd) != link_id(b->link_fd[i])) {
+			found = "replaced";
+			action = repin(b->link_fd[i], path);
+		}
+		if (pin_fd >= 0)
+			close(pin_fd);
+		if (!found)
+			continue;
+		r[n++] = (struct tl_link_repair){ name, found, action };
+	}
+	return n;
 }
 
 

@@ -24,6 +24,9 @@ struct cgroup_skb_bpf;
 struct tc_bpf;
 struct lsm_bpf;
 
+/* The cgroup links (tl_cgroup_progs, then the LSM link). */
+#define TL_LINKS_MAX 16
+
 struct tl_bpf {
 	struct socket_bpf *sock;
 	struct cgroup_skb_bpf *skb;
@@ -31,6 +34,19 @@ struct tl_bpf {
 	struct lsm_bpf *lsm; /* NULL: this kernel has no BPF LSM (lsm_cgroup) */
 	char pin_dir[PATH_MAX];
 	bool adopted; /* pins from an earlier agent were found and reused */
+	/* The links the agent attached or adopted, held open: removing a
+	 * pin does not detach them, and tl_bpf_check_links puts back what
+	 * was removed or detached. */
+	int link_fd[TL_LINKS_MAX];
+	bool link_held[TL_LINKS_MAX];
+	char cgroup_path[PATH_MAX]; /* where they are attached */
+};
+
+/* What tl_bpf_check_links found wrong with one link, and did about it. */
+struct tl_link_repair {
+	const char *name; /* program name, e.g. tl_connect4 */
+	const char *found; /* "unpinned", "replaced", "detached" */
+	const char *action; /* "repinned", "reattached", or "failed" */
 };
 
 /* The shared maps, by their pinned names. */
@@ -62,6 +78,12 @@ int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id);
 /* Attaches the cgroup programs at cgroup_path (absolute), or atomically
  * swaps the programs of pinned links from an earlier agent. */
 int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path);
+/*
+ * Checks every held link: still attached, still pinned as itself. A link
+ * whose pin was removed (or replaced) is pinned again; a detached one is
+ * attached anew and pinned. Fills up to max repairs; returns their count.
+ */
+int tl_bpf_check_links(struct tl_bpf *b, struct tl_link_repair *r, int max);
 /* Attaches, or atomically replaces, the TC egress filter of ifindex; l3:
  * the interface has no link-layer header. */
 int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3);
@@ -92,8 +114,11 @@ bool tl_pins_exist(const char *pin_dir);
 int tl_pins_remove(const char *pin_dir);
 
 /* Makes sure dir's parent is a bpffs (mounting /sys/fs/bpf if needed) and
- * creates dir with mode 0700. */
+ * creates dir with mode 0700, or checks the one that is there. */
 int tl_pins_prepare(const char *pin_dir);
+/* The pin directory is root's, mode 0700, not a symbolic link, in a parent
+ * no one else can rename it in; else a negative errno, after saying why. */
+int tl_pins_check_dir(const char *pin_dir);
 
 /* Records this process's network namespace in tl_state: the one whose
  * interfaces tl_ifaces indexes and where the TC filters live. */

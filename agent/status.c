@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "tunlock.h"
+#include "apply.h"
 #include "names.h"
 #include "pins.h"
 #include "policy.h"
@@ -100,10 +101,45 @@ struct snapshot {
 	__u32 ifindex[TL_MAX_IFACES];
 	struct tl_iface ifaces[TL_MAX_IFACES];
 	size_t nifaces;
-	bool links[16];
+	bool links[16]; /* pinned, and attached */
 	bool lsm_link;
 	bool agent_running;
+	uint32_t cgroups_used, cgroups_max; /* the live cgroup table */
 };
+
+/* The link pinned as link_NAME is there and still attached. */
+static bool link_attached(const char *pin_dir, const char *prog)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX], name[64];
+	int fd;
+	bool ok;
+
+	snprintf(name, sizeof(name), "link_%s", prog);
+	if (tl_pin_path(path, sizeof(path), pin_dir, name))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.cgroup.cgroup_id;
+	close(fd);
+	return ok;
+}
+
+static void read_cgroup_table(const char *pin_dir, struct snapshot *s)
+{
+	int sfd = tl_pins_open_map(pin_dir, TL_MAP_STATE);
+	int cfd = tl_pins_open_map(pin_dir, TL_MAP_CGROUPS);
+
+	if (sfd >= 0 && cfd >= 0)
+		tl_cgroup_table_use(sfd, cfd, &s->cgroups_used,
+				    &s->cgroups_max);
+	if (sfd >= 0)
+		close(sfd);
+	if (cfd >= 0)
+		close(cfd);
+}
 
 static int read_counters(const char *pin_dir, __u64 *sum)
 {
@@ -149,7 +185,6 @@ static int lookup_pinned(const char *pin_dir, enum tl_map_id id, __u32 key,
 
 static int snapshot(const char *pin_dir, struct snapshot *s)
 {
-	char path[PATH_MAX], name[64];
 	int err;
 
 	memset(s, 0, sizeof(*s));
@@ -162,14 +197,10 @@ static int snapshot(const char *pin_dir, struct snapshot *s)
 		lookup_pinned(pin_dir, TL_MAP_TUNNELS, t, &s->tunnels[t]);
 	read_counters(pin_dir, s->counters);
 	read_ifaces(pin_dir, s);
-	for (int i = 0; i < tl_cgroup_prog_count; i++) {
-		snprintf(name, sizeof(name), "link_%s", tl_cgroup_progs[i]);
-		s->links[i] = !tl_pin_path(path, sizeof(path), pin_dir, name) &&
-			      !access(path, F_OK);
-	}
-	snprintf(name, sizeof(name), "link_%s", tl_lsm_prog);
-	s->lsm_link = !tl_pin_path(path, sizeof(path), pin_dir, name) &&
-		      !access(path, F_OK);
+	for (int i = 0; i < tl_cgroup_prog_count; i++)
+		s->links[i] = link_attached(pin_dir, tl_cgroup_progs[i]);
+	s->lsm_link = link_attached(pin_dir, tl_lsm_prog);
+	read_cgroup_table(pin_dir, s);
 	s->agent_running = s->state.agent_pid && !kill(s->state.agent_pid, 0);
 	return 0;
 }
@@ -192,16 +223,48 @@ static const char *iface_role(const struct tl_iface *i)
 	return i->flags & TL_IFACE_GUARDED ? "guarded" : "unguarded";
 }
 
-/* A policy is live and every cgroup link is in place. */
-static bool enforcing(const struct snapshot *s)
+enum health {
+	ENFORCING,
+	DEGRADED,     /* a policy, with gaps: see why */
+	NOT_ENFORCING,
+};
+
+/*
+ * Enforcing: a policy is live and every cgroup link is pinned and attached.
+ * Degraded: some link pins are missing or detached (an agent that holds
+ * its links keeps them attached and restores the pins; without one, the
+ * missing ones are gaps), or the cgroup table is full (new cgroups are
+ * frozen until their entry can be written).
+ */
+static enum health health(const struct snapshot *s, const char **why)
 {
-	if (!s->state.generation)
-		return false;
+	int missing = 0;
+
+	*why = "";
+	if (!s->state.generation) {
+		*why = "no policy applied";
+		return NOT_ENFORCING;
+	}
 	for (int i = 0; i < tl_cgroup_prog_count; i++)
-		if (!s->links[i])
-			return false;
-	return true;
+		missing += !s->links[i];
+	if (missing == tl_cgroup_prog_count && !s->agent_running) {
+		*why = "cgroup links missing";
+		return NOT_ENFORCING;
+	}
+	if (missing) {
+		*why = s->agent_running ? "cgroup link pins missing or detached; "
+					  "the agent restores them" :
+					  "cgroup links missing or detached";
+		return DEGRADED;
+	}
+	if (s->cgroups_max && s->cgroups_used >= s->cgroups_max) {
+		*why = "the cgroup table is full: new cgroups its rules name "
+		       "are frozen until there is room";
+		return DEGRADED;
+	}
+	return ENFORCING;
 }
+
 
 static const char *dns_action_name(__u32 flags)
 {
@@ -289,18 +352,26 @@ static void print_dns_json(const struct snapshot *s, FILE *out)
 
 static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 {
+	const char *why;
 	struct coverage cov[16];
 	char when[32], ifname[IF_NAMESIZE];
 	int n;
 
 	format_time(s->state.applied_ns, when, sizeof(when));
-	if (enforcing(s))
+	switch (health(s, &why)) {
+	case ENFORCING:
 		fprintf(out, "enforcing: %s, policy generation %u, applied %s\n",
 			tl_mode_name(s->state.mode), s->state.generation, when);
-	else
-		fprintf(out, "not enforcing: pins present but %s\n",
-			s->state.generation ? "cgroup links missing" :
-					      "no policy applied");
+		break;
+	case DEGRADED:
+		fprintf(out, "degraded: %s, policy generation %u, applied %s: "
+			     "%s\n",
+			tl_mode_name(s->state.mode), s->state.generation, when,
+			why);
+		break;
+	default:
+		fprintf(out, "not enforcing: pins present but %s\n", why);
+	}
 	fprintf(out, "pin dir:   %s\n", pin_dir);
 	if (s->agent_running)
 		fprintf(out, "agent:     running (pid %u)\n", s->state.agent_pid);
@@ -312,7 +383,9 @@ static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 			s->links[i] ? "" : "(missing)");
 	fprintf(out, " %s%s", tl_lsm_prog + 3,
 		s->lsm_link ? "" : "(not attached)");
-	fprintf(out, "\ntunnels:\n");
+	fprintf(out, "\ncgroups:   %u entries of %u in the live table\n",
+		s->cgroups_used, s->cgroups_max);
+	fprintf(out, "tunnels:\n");
 	for (int t = 0; t < TL_MAX_TUNNELS; t++) {
 		struct tl_tunnel_state *ts = &s->tunnels[t];
 
@@ -352,6 +425,10 @@ static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 
 static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 {
+	static const char *const names[] = { "enforcing", "degraded",
+					      "not_enforcing" };
+	const char *why;
+	enum health h = health(s, &why);
 	struct coverage cov[16];
 	char when[32], ifname[IF_NAMESIZE];
 	const char *sep = "";
@@ -359,10 +436,14 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 
 	format_time(s->state.applied_ns, when, sizeof(when));
 	fprintf(out,
-		"{\"enforcing\":%s,\"pin_dir\":\"%s\",\"mode\":\"%s\","
+		"{\"enforcing\":%s,\"health\":\"%s\",\"why\":\"%s\","
+		"\"pin_dir\":\"%s\",\"mode\":\"%s\","
 		"\"generation\":%u,\"applied\":\"%s\",",
-		enforcing(s) ? "true" : "false", pin_dir, tl_mode_name(s->state.mode), s->state.generation,
+		h == ENFORCING ? "true" : "false", names[h], why,
+		pin_dir, tl_mode_name(s->state.mode), s->state.generation,
 		when);
+	fprintf(out, "\"cgroup_table\":{\"used\":%u,\"limit\":%u},",
+		s->cgroups_used, s->cgroups_max);
 	fprintf(out, "\"agent\":{\"running\":%s,\"pid\":%u},",
 		s->agent_running ? "true" : "false", s->state.agent_pid);
 	fprintf(out, "\"attach_cgroup\":\"%s\",\"links\":{",
@@ -426,6 +507,7 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 int tl_status(const char *pin_dir, bool json, FILE *out)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
+	const char *why;
 	int err;
 
 	if (!s)
@@ -460,7 +542,16 @@ int tl_status(const char *pin_dir, bool json, FILE *out)
 		print_json(pin_dir, s, out);
 	else
 		print_text(pin_dir, s, out);
-	err = enforcing(s) ? 0 : 1;
+	switch (health(s, &why)) {
+	case ENFORCING:
+		err = 0;
+		break;
+	case DEGRADED:
+		err = 3;
+		break;
+	default:
+		err = 1;
+	}
 	free(s);
 	return err;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Unit tests of the event feed's JSON formatting (docs/events.md). */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -9,7 +10,9 @@
 #include "events.h"
 #include "feed.h"
 #include "metrics.h"
+#include "json.h"
 #include "names.h"
+#include "output.h"
 
 static int passed, failed;
 
@@ -56,6 +59,126 @@ static struct tl_event base_event(void)
 	v4(ev.daddr, "203.0.113.10");
 	strcpy(ev.comm, "curl");
 	return ev;
+}
+
+static void ok(const char *name, bool cond, const char *line)
+{
+	if (cond) {
+		printf("PASS: events: %s\n", name);
+		passed++;
+	} else {
+		printf("FAIL: events: %s: %.300s\n", name, line ? line : "");
+		failed++;
+	}
+}
+
+/* The value of "key":"..." in line (escaped as written), in val. */
+static size_t field_len(const char *line, const char *key)
+{
+	const char *p = strstr(line, key), *q;
+
+	if (!p)
+		return 0;
+	p += strlen(key);
+	for (q = p; *q && *q != '"'; q++)
+		if (*q == '\\' && q[1])
+			q++;
+	return q - p;
+}
+
+/*
+ * A cgroup path of 4,095 escaped bytes (6 bytes each once escaped, 24 KB)
+ * used to make the line too long, and the event was dropped without a
+ * trace: now the field is cut, the line made, in both formats.
+ */
+static void check_truncation(void)
+{
+	struct tl_event_context ctx = { 0, "up0", NULL, "locked" };
+	struct tl_event ev = base_event();
+	static char cg[4096], line[TL_EVENT_LINE_MAX];
+	int n;
+
+	cg[0] = '/';
+	memset(cg + 1, 0x01, sizeof(cg) - 2);
+	ctx.cgroup = cg;
+	n = tl_event_format(&ev, &ctx, line, sizeof(line));
+	ok("a 4 KiB escaped cgroup path still makes a line", n > 0, line);
+	if (n <= 0)
+		return;
+	ok("the line is whole", line[n - 1] == '\n' && line[n - 2] == '}',
+	   line);
+	ok("the cut cgroup ends with ...",
+	   strstr(line, "\\u0001...\",\"cgroup_id\":42,") != NULL, line);
+	ok("the cut cgroup is at most TL_JSON_FIELD_MAX bytes",
+	   field_len(line, "\"cgroup\":\"") <= TL_JSON_FIELD_MAX, line);
+	ok("a cut never splits an escape",
+	   (field_len(line, "\"cgroup\":\"") - 1 - 3) % 6 == 0, line);
+	expect("the fields after the cgroup are all there", line,
+	       "\"profile\":\"locked\",\"tunnel\":\"up\",\"generation\":9}\n");
+
+	n = tl_event_format_ecs(&ev, &ctx, line, sizeof(line));
+	ok("ecs: a 4 KiB escaped cgroup path still makes a line", n > 0, line);
+	expect("ecs: the cut cgroup ends with ...", line,
+	       "\\u0001...\",\"cgroup_id\":42,");
+
+	/* short fields are not touched */
+	ctx.cgroup = "/a\"b";
+	tl_event_format(&ev, &ctx, line, sizeof(line));
+	expect("a short field is whole", line, "\"cgroup\":\"/a\\\"b\",");
+}
+
+/* The metrics text of m (to free), or NULL. */
+static char *metrics_text(const struct tl_metrics *m)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	tl_metrics_format(f, m);
+	fclose(f);
+	return text;
+}
+
+/* A line that cannot be made is counted by reason, not lost silently. */
+static void check_unformatted_counted(void)
+{
+	struct tl_event_context ctx = { 0, "up0", "/lab/apps", "locked" };
+	struct tl_event ev = base_event();
+	struct tl_output out;
+	struct tl_events e = { .out = &out };
+	static struct tl_metrics m;
+	char *text;
+
+	if (tl_output_open(&out, "/dev/null")) {
+		printf("FAIL: events: opening /dev/null\n");
+		failed++;
+		return;
+	}
+	ok("an event is written", !tl_events_write(&e, &ev, &ctx) &&
+					  e.emitted == 1, NULL);
+	e.line_max = 64; /* no event fits */
+	ok("an event that cannot be formatted says so",
+	   tl_events_write(&e, &ev, &ctx) == -1, NULL);
+	ev.reason = TL_REASON_DNS;
+	tl_events_write(&e, &ev, &ctx);
+	tl_events_write(&e, &ev, &ctx);
+	ok("formatting failures are counted by reason",
+	   e.unformatted[TL_REASON_BYPASS] == 1 &&
+		   e.unformatted[TL_REASON_DNS] == 2 && e.emitted == 1,
+	   NULL);
+	e.format = TL_FEED_ECS;
+	tl_events_write(&e, &ev, &ctx);
+	ok("ecs formatting failures are counted too",
+	   e.unformatted[TL_REASON_DNS] == 3, NULL);
+	tl_output_close(&out);
+
+	m.lines_unformatted = 4;
+	text = metrics_text(&m);
+	expect("metrics: lines not made", text,
+	       "tunlock_feed_lines_total{result=\"unformatted\"} 4\n");
+	free(text);
 }
 
 /*
@@ -274,7 +397,7 @@ int main(void)
 		.reason = TL_REASON_BYPASS, .generation = 4,
 		.start_ns = 1000000000ull, .end_ns = 31000000000ull,
 		.decisions = 100000, .emitted = 600, .suppressed = 99000,
-		.lost = 400, .dropped = 7,
+		.lost = 400, .dropped = 7, .unformatted = 3,
 	};
 	tl_summary_format(&sum, TL_FEED_NATIVE, line, sizeof(line));
 	expect("summary", line,
@@ -282,7 +405,7 @@ int main(void)
 	       "\"kind\":\"summary\",\"reason\":\"bypass\",\"start\":"
 	       "\"1970-01-01T00:00:01.000000000Z\",\"decisions\":100000,"
 	       "\"emitted\":600,\"suppressed\":99000,\"lost\":400,\"dropped\":7,"
-	       "\"generation\":4}\n");
+	       "\"unformatted\":3,\"generation\":4}\n");
 	tl_summary_format(&sum, TL_FEED_ECS, line, sizeof(line));
 	expect("ecs summary is a metric", line,
 	       "\"event\":{\"kind\":\"metric\",\"category\":[\"network\"],"
@@ -290,6 +413,8 @@ int main(void)
 	expect("ecs summary counts", line,
 	       "\"tunlock\":{\"schema\":1,\"kind\":\"summary\",\"decisions\":"
 	       "100000,\"emitted\":600,\"suppressed\":99000,\"lost\":400");
+	expect("ecs summary counts lines not made", line,
+	       "\"dropped\":7,\"unformatted\":3,\"generation\":4}}\n");
 	if (tl_event_format_ecs(&ev, &ctx, small, sizeof(small)) == -1 &&
 	    tl_summary_format(&sum, TL_FEED_ECS, small, sizeof(small)) == -1) {
 		printf("PASS: events: ecs and summary refuse a small buffer\n");
@@ -307,6 +432,25 @@ int main(void)
 		printf("FAIL: events: too small a buffer was filled\n");
 		failed++;
 	}
+	struct tl_integrity_event x = {
+		.time_ns = 31000000000ull, .object = "link",
+		.name = "tl_connect4", .found = "unpinned",
+		.action = "repinned", .generation = 4,
+	};
+	tl_integrity_format(&x, TL_FEED_NATIVE, line, sizeof(line));
+	expect("integrity event", line,
+	       "{\"time\":\"1970-01-01T00:00:31.000000000Z\",\"schema\":1,"
+	       "\"kind\":\"integrity\",\"object\":\"link\",\"name\":"
+	       "\"tl_connect4\",\"found\":\"unpinned\",\"action\":"
+	       "\"repinned\",\"generation\":4}\n");
+	x.action = "failed";
+	tl_integrity_format(&x, TL_FEED_ECS, line, sizeof(line));
+	expect("ecs integrity event is an alert", line,
+	       "\"event\":{\"kind\":\"alert\",\"category\":"
+	       "[\"configuration\"],\"type\":[\"change\"],\"action\":"
+	       "\"failed\",\"reason\":\"unpinned\",\"outcome\":\"failure\"");
+	check_truncation();
+	check_unformatted_counted();
 	check_metrics();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
