@@ -2316,8 +2316,13 @@ static void *arena_alloc(struct ctx *c, size_t size, size_t align)
 	size_t at = k ? (k->used + align - 1) & ~(align - 1) : 0;
 
 	if (!k || at > k->size || k->size - at < size) {
-		size_t cap = size > (1u << 20) ? size : 1u << 20;
+		/* from 64 KiB, doubling to 1 MiB: small files stay small */
+		size_t cap = !k			 ? 1u << 16
+			     : k->size < 1u << 20 ? 2 * k->size
+						  : 1u << 20;
 
+		if (cap < size)
+			cap = size;
 		k = malloc(sizeof(*k) + cap);
 		if (!k) {
 			c->oom = true;
