@@ -2339,6 +2339,7 @@ static void *arena_alloc(struct ctx *c, size_t size, size_t align)
 
 struct anchor {
 	const char *name; /* NULL: a free slot */
+	size_t hash;
 	int id;
 	bool open; /* a collection still being read */
 };
@@ -2371,14 +2372,19 @@ static size_t anchor_hash(const char *s)
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	/* FNV-1a mixes its low bits poorly, and the table takes those */
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ h >> 32;
 }
 
-static struct anchor *anchor_slot(struct composer *cp, const char *name)
+static struct anchor *anchor_slot(struct composer *cp, const char *name,
+				  size_t hash)
 {
-	size_t mask = cp->anchors_cap - 1, i = anchor_hash(name) & mask;
+	size_t mask = cp->anchors_cap - 1, i = hash & mask;
 
-	while (cp->anchors[i].name && strcmp(cp->anchors[i].name, name))
+	while (cp->anchors[i].name && (cp->anchors[i].hash != hash ||
+				       strcmp(cp->anchors[i].name, name)))
 		i = (i + 1) & mask;
 	return &cp->anchors[i];
 }
@@ -2389,6 +2395,7 @@ static const char *anchor_add(struct composer *cp, const char *name, int id,
 			      bool open, yaml_mark_t mark)
 {
 	struct ctx *c = cp->c;
+	size_t hash = anchor_hash(name);
 	struct anchor *a;
 	char *copy;
 
@@ -2406,10 +2413,11 @@ static const char *anchor_add(struct composer *cp, const char *name, int id,
 		cp->anchors_cap = cap;
 		for (size_t i = 0; i < oldcap; i++)
 			if (old[i].name)
-				*anchor_slot(cp, old[i].name) = old[i];
+				*anchor_slot(cp, old[i].name, old[i].hash) =
+				    old[i];
 		free(old);
 	}
-	a = anchor_slot(cp, name);
+	a = anchor_slot(cp, name, hash);
 	if (a->name) {
 		error_at(c, mark_loc(mark),
 			 "found duplicate anchor '&%s' (first at line %d)",
@@ -2419,7 +2427,7 @@ static const char *anchor_add(struct composer *cp, const char *name, int id,
 	copy = arena_alloc(c, strlen(name) + 1, 1);
 	if (!copy)
 		return NULL;
-	*a = (struct anchor){strcpy(copy, name), id, open};
+	*a = (struct anchor){strcpy(copy, name), hash, id, open};
 	cp->nanchors++;
 	return copy;
 }
@@ -2592,7 +2600,8 @@ static bool close_node(struct composer *cp, const yaml_event_t *e)
 		items = arena_alloc(cp->c, nk * sizeof(int), sizeof(int));
 		if (!items)
 			return false;
-		memcpy(items, cp->kids + first, nk * sizeof(int));
+		if (nk)
+			memcpy(items, cp->kids + first, nk * sizeof(int));
 		n->data.sequence.items.start = items;
 		n->data.sequence.items.top = n->data.sequence.items.end =
 		    (int *)items + nk;
@@ -2612,7 +2621,9 @@ static bool close_node(struct composer *cp, const yaml_event_t *e)
 	cp->nkids = first;
 	/* the node is whole: aliases may name it from here on */
 	if (cp->open[cp->depth].anchor)
-		anchor_slot(cp, cp->open[cp->depth].anchor)->open = false;
+		anchor_slot(cp, cp->open[cp->depth].anchor,
+			    anchor_hash(cp->open[cp->depth].anchor))
+		    ->open = false;
 	return true;
 }
 
@@ -2651,7 +2662,8 @@ static bool add_scalar(struct composer *cp, const yaml_event_t *e)
 static bool add_alias(struct composer *cp, const yaml_event_t *e)
 {
 	const char *name = (char *)e->data.alias.anchor;
-	struct anchor *a = cp->anchors_cap ? anchor_slot(cp, name) : NULL;
+	struct anchor *a =
+	    cp->anchors_cap ? anchor_slot(cp, name, anchor_hash(name)) : NULL;
 
 	if (!a || !a->name) {
 		error_at(cp->c, mark_loc(e->start_mark),

@@ -51,6 +51,8 @@ policies = {
     "long-value": "mode: '" + "a" * 300 + "'\n" + H,
     "control-chars": "mode: \"a\\nb\\tc\\x7f\"\n" + H,
     "flat-list": "x: [" + "a," * 500 + "a]\n",
+    "empty-list": "[]\n",
+    "empty-map": "{}\n",
 }
 for name, text in policies.items():
     with open(os.path.join(here, "corpus/policy", name + ".yaml"), "wb") as f:

@@ -170,6 +170,8 @@ static const struct bad_case bad_cases[] = {
      "? [a]\n: x\n" H,
      {{1, 3, "a key must be a word, found a list"}}},
     {"empty file", "", {{1, 1, "the policy is empty"}}},
+    /* the fuzzer's first find: no children at all (UBSan) */
+    {"empty list", "[]\n", {{1, 1, "expected a mapping, found a list"}}},
     {"only a comment", "# nothing\n", {{1, 1, "the policy is empty"}}},
     {"unsupported tag",
      "mode: !env enforce\n" H,
@@ -1383,6 +1385,7 @@ static unsigned long vm_size(void)
 static void bounded(const char *name, int (*fn)(const char *name, void *arg),
 		    void *arg)
 {
+	struct rusage ru;
 	int status;
 	pid_t pid;
 
@@ -1403,9 +1406,15 @@ static void bounded(const char *name, int (*fn)(const char *name, void *arg),
 		alarm(60); /* a read that blocks */
 		_exit(fn(name, arg) ? 1 : 0);
 	}
-	if (waitpid(pid, &status, 0) != pid) {
-		fail(name, "waitpid: %s", strerror(errno));
-	} else if (WIFSIGNALED(status)) {
+	if (wait4(pid, &status, 0, &ru) != pid) {
+		fail(name, "wait4: %s", strerror(errno));
+		return;
+	}
+	printf("# %s: %.2f s of CPU, %ld MB at most\n", name,
+	       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		   (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+	       ru.ru_maxrss >> 10);
+	if (WIFSIGNALED(status)) {
 		fail(name, "killed by signal %d (%s)", WTERMSIG(status),
 		     WTERMSIG(status) == SIGXCPU   ? "more than 2 s of CPU"
 		     : WTERMSIG(status) == SIGALRM ? "blocked for 60 s"
