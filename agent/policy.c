@@ -38,6 +38,7 @@
  * kernel tables hold (131072 allow rules, 16384 cgroups) takes about 7 MB.
  */
 #define MAX_FILE_BYTES (16u << 20)
+#define TOO_LARGE "larger than %u MiB: no policy is that large"
 /* libyaml's cost grows with the square of the nesting; a policy needs 7. */
 #define MAX_DEPTH 64
 /*
@@ -2439,8 +2440,8 @@ static yaml_char_t *node_tag(struct composer *cp, const char *tag,
 			     yaml_mark_t mark)
 {
 	struct ctx *c = cp->c;
+	bool ok, is_int;
 	uint64_t v;
-	bool ok;
 
 	if (!tag || !strcmp(tag, "!"))
 		return type == YAML_SCALAR_NODE	    ? tag_str
@@ -2456,22 +2457,16 @@ static yaml_char_t *node_tag(struct composer *cp, const char *tag,
 	default:
 		if (!strcmp(tag, (char *)tag_str))
 			return tag_str;
-		if (!strcmp(tag, (char *)tag_int)) {
-			if (!parse_uint(value, true, UINT64_MAX, &v))
-				return tag_int;
+		is_int = !strcmp(tag, (char *)tag_int);
+		if (is_int || !strcmp(tag, (char *)tag_bool)) {
+			if (is_int ? !parse_uint(value, true, UINT64_MAX, &v)
+				   : bool_of(value) >= 0)
+				return is_int ? tag_int : tag_bool;
 			error_at(c, mark_loc(mark),
-				 "tag '!!int' on '%s', which is not an "
-				 "integer (decimal, or 0x hex)",
-				 shown(c, value));
-			return NULL;
-		}
-		if (!strcmp(tag, (char *)tag_bool)) {
-			if (bool_of(value) >= 0)
-				return tag_bool;
-			error_at(c, mark_loc(mark),
-				 "tag '!!bool' on '%s', which is not true or "
-				 "false",
-				 shown(c, value));
+				 "tag '!!%s' on '%s', which is not %s",
+				 is_int ? "int" : "bool", shown(c, value),
+				 is_int ? "an integer (decimal, or 0x hex)"
+					: "true or false");
 			return NULL;
 		}
 		ok = false;
@@ -2775,8 +2770,7 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 	}
 	c.doc = &doc;
 	if (len > MAX_FILE_BYTES) {
-		stop_at(&c, (struct tl_loc){0, 0},
-			"larger than %u MiB: no policy is that large",
+		stop_at(&c, (struct tl_loc){0, 0}, TOO_LARGE,
 			MAX_FILE_BYTES >> 20);
 	} else {
 		yaml_parser_set_input_string(&ps, (const unsigned char *)buf,
@@ -2805,7 +2799,7 @@ static char *read_file(const char *file, size_t *len, FILE *err)
 {
 	int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	const char *why = NULL;
-	char *buf = NULL;
+	char *buf = NULL, big[64];
 	struct stat st;
 	size_t n = 0;
 
@@ -2814,7 +2808,8 @@ static char *read_file(const char *file, size_t *len, FILE *err)
 	} else if (!S_ISREG(st.st_mode)) {
 		why = "not a regular file";
 	} else if (st.st_size > MAX_FILE_BYTES) {
-		why = "larger than 16 MiB: no policy is that large";
+		snprintf(big, sizeof(big), TOO_LARGE, MAX_FILE_BYTES >> 20);
+		why = big;
 	} else if (!(buf = malloc((size_t)st.st_size + 1))) {
 		why = strerror(ENOMEM);
 	}

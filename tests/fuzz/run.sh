@@ -13,6 +13,12 @@ failed=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# The first line of what a sanitizer or libFuzzer said, and the log.
+finding() {
+	echo "$(grep -m1 -E 'ERROR|runtime error|deadly signal|Timeout|out-of-memory' "$1" |
+		cut -c1-300) (log $1)"
+}
+
 for h in policy events; do
 	bin=$out/fuzz_$h
 	seeds=tests/fuzz/corpus/$h
@@ -36,7 +42,7 @@ for h in policy events; do
 		echo "PASS: fuzz $h: the seed corpus replays clean" \
 			"($(find "$seeds" $extra -type f | wc -l) inputs)"
 	else
-		echo "FAIL: fuzz $h: a seed fails: $(grep -m1 -E 'ERROR|runtime error|Running: ' "$log" | tail -c 300) (log $log)"
+		echo "FAIL: fuzz $h: seed $(grep '^Running: ' "$log" | tail -1 | cut -d' ' -f2): $(finding "$log")"
 		failed=1
 		continue
 	fi
@@ -49,7 +55,7 @@ for h in policy events; do
 		"$work" "$seeds" $extra >"$log" 2>&1; then
 		echo "PASS: fuzz $h: $secs s, $(grep -o 'Done [0-9]* runs' "$log" | tail -1 | cut -d' ' -f2) runs, no finding"
 	else
-		echo "FAIL: fuzz $h: $(grep -m1 -E 'ERROR|runtime error|deadly signal|Test unit written' "$log" | tail -c 300); $(grep -o "Test unit written to [^ ]*" "$log" | tail -1) (log $log)"
+		echo "FAIL: fuzz $h: $(grep -o 'Test unit written to [^ ]*' "$log" | tail -1): $(finding "$log")"
 		failed=1
 	fi
 done
