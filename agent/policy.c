@@ -34,12 +34,12 @@
 /* Past this many, a check run floods the terminal without helping. */
 #define MAX_SHOWN 100
 /*
- * A policy larger than this is a mistake, not a policy: the largest one the
- * kernel tables hold (131072 allow rules, 16384 cgroups) takes about 7 MB.
+ * A policy larger than this is a mistake, not a policy: the largest within
+ * MAX_NODES (131072 allow rules, 16384 cgroups) takes about 9 MB.
  */
 #define MAX_FILE_BYTES (16u << 20)
 #define TOO_LARGE "larger than %u MiB: no policy is that large"
-/* libyaml's cost grows with the square of the nesting; a policy needs 7. */
+/* libyaml's cost grows with the square of the nesting; a policy needs 6. */
 #define MAX_DEPTH 64
 /*
  * YAML nodes (values, lists, mappings) in one file, 96 bytes each: 131072
@@ -295,9 +295,8 @@ warn_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
 __attribute__((format(printf, 3, 4))) static void
 stop_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
 {
-	va_list ap;
-
 	char *msg = NULL, *full;
+	va_list ap;
 
 	c->nerrors++;
 	if (c->stop.msg)
@@ -334,11 +333,11 @@ static const char *shown(struct ctx *c, const char *s)
 			*o++ = (char)ch;
 	}
 	if (s[i]) {
-		/* back to the start of a cut UTF-8 character */
-		while (o > out && ((unsigned char)o[-1] & 0xc0) == 0x80)
+		/* a UTF-8 character cut in two goes whole (copied 1:1) */
+		while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80) {
+			i--;
 			o--;
-		if (o > out && ((unsigned char)o[-1] & 0xc0) == 0xc0)
-			o--;
+		}
 		strcpy(o, "...");
 	} else {
 		*o = '\0';

@@ -227,6 +227,14 @@ static const struct bad_case bad_cases[] = {
     {"alias inside the node it names",
      "events: &e {rate: *e}\n" H,
      {{1, 19, "alias '*e' inside the node it names"}}},
+    {"a long value is cut on a UTF-8 character",
+     "mode: \xc3\xa9"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "\xc3\xa9x\n" H,
+     {{1, 7,
+       "found '\xc3\xa9"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "...'"}}},
     {"control characters in an echoed value",
      "mode: \"a\\nb\\tc\"\n" H,
      {{1, 7, "found 'a\\x0ab\\x09c'"}}},
