@@ -2,11 +2,13 @@
 /*
  * Policy reader and validator (docs/policy.md is the reference).
  *
- * The whole file is loaded with libyaml's document API, then walked by a
- * schema written as code: one function per kind of mapping. Nothing stops
- * at the first problem: every error and warning is collected with the
- * position of the offending node, sorted into file order and printed as
- * "FILE:LINE:COL: message", so one `tunlock check` run shows them all.
+ * The whole file is composed into a libyaml document from its parser's
+ * events (the limits on size, depth, nodes, tags and NULs are judged as
+ * they come), then walked by a schema written as code: one function per
+ * kind of mapping. Nothing stops at the first problem: every error and
+ * warning is counted with the position of the offending node, and the
+ * first 100 in file order are printed as "FILE:LINE:COL: message". What
+ * a hostile file can cost is bounded: see "Limits" in docs/policy.md.
  *
  * Checks that span entries (duplicates, overlaps, references) run after
  * the walk on whatever parsed cleanly, and stay O(n log n) where the
