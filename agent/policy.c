@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -2490,6 +2491,26 @@ static yaml_char_t *node_tag(struct composer *cp, const char *tag,
 	return NULL;
 }
 
+/*
+ * The node array, in pages of its own that grow in place where they can:
+ * large ones in huge pages, since a big file's nodes cost more in page
+ * faults than in anything else.
+ */
+static yaml_node_t *grow_nodes(yaml_node_t *old, size_t oldcap, size_t cap)
+{
+	size_t len = cap * sizeof(*old);
+	void *p;
+
+	p = old ? mremap(old, oldcap * sizeof(*old), len, MREMAP_MAYMOVE)
+		: mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (len >= 2u << 20)
+		madvise(p, len, MADV_HUGEPAGE); /* a hint: failing is fine */
+	return p;
+}
+
 /* A new node, the child of the innermost open collection. */
 static int add_node(struct composer *cp, yaml_node_type_t type,
 		    yaml_char_t *tag, yaml_mark_t start, yaml_mark_t end)
@@ -2509,7 +2530,7 @@ static int add_node(struct composer *cp, yaml_node_type_t type,
 
 		if (cap > MAX_NODES)
 			cap = MAX_NODES;
-		n = realloc(cp->doc->nodes.start, cap * sizeof(*n));
+		n = grow_nodes(cp->doc->nodes.start, cp->cap, cap);
 		if (!n) {
 			c->oom = true;
 			return 0;
@@ -2741,7 +2762,10 @@ static void free_document(struct ctx *c)
 		c->arena = k->next;
 		free(k);
 	}
-	free(c->doc->nodes.start);
+	if (c->doc->nodes.start)
+		munmap(c->doc->nodes.start,
+		       (size_t)(c->doc->nodes.end - c->doc->nodes.start) *
+			   sizeof(yaml_node_t));
 	memset(c->doc, 0, sizeof(*c->doc));
 }
 
