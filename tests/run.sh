@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs every test tier (unit, packet, asan, fuzz, lab) and prints one
-# closing line: "N passed, N failed, N skipped". Tiers print PASS:/FAIL:/SKIP: lines;
-# a tier that dies without saying why counts as one failure.
+# closing line: "N passed, N failed, N skipped". Tiers print PASS:/FAIL:/
+# SKIP: lines; a tier that dies without saying why counts as one failure.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 log=$(mktemp)
