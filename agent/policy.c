@@ -1475,6 +1475,8 @@ static void read_profiles(struct ctx *c, const yaml_node_t *n)
 		yaml_node_t *item = seq_item(c, n, i);
 		size_t saved = push(c, "[%zu]", i);
 
+		/* a place for checks across profiles, whatever the item is */
+		p->profiles[i].loc = node_loc(item);
 		if (want(c, item, T_MAP))
 			read_profile(c, item, &p->profiles[i]);
 		pop(c, saved);

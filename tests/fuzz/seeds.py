@@ -52,6 +52,8 @@ policies = {
     "control-chars": "mode: \"a\\nb\\tc\\x7f\"\n" + H,
     "flat-list": "x: [" + "a," * 500 + "a]\n",
     "empty-list": "[]\n",
+    "no-slot": H.split("profiles:")[0] + "profiles:\n" +
+               "".join("  - name: p%d\n" % i for i in range(63)) + "  - x\n",
     "empty-map": "{}\n",
 }
 for name, text in policies.items():

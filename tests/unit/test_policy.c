@@ -790,6 +790,36 @@ static void run_limits(void)
 	}
 }
 
+/* A check across profiles names a place even when the profile is no
+ * mapping: here the 64th, which leaves the built-in profile no slot. */
+static void run_no_slot(void)
+{
+	const char *name = "64 profiles, the last not a mapping: no 0:0";
+	struct expect e[2] = {{71, 5, "profiles[63]: expected a mapping"},
+			      {71, 5, "the built-in locked profile has no slot"}};
+	char *buf = NULL, *out = NULL, why[512];
+	struct tl_policy p;
+	FILE *f;
+	size_t len;
+	const char *w;
+
+	f = open_memstream(&buf, &len);
+	fprintf(f, TUN "profiles:\n");
+	for (int k = 0; k < 63; k++)
+		fprintf(f, "  - name: p%d\n", k);
+	fprintf(f, "  - x\n");
+	fclose(f);
+	if (parse(buf, len, &p, &out) != -1)
+		fail(name, "accepted");
+	else if ((w = match_errors(out, e, 2, why, sizeof(why))))
+		fail(name, "%s; got: %s", w, oneline(out));
+	else
+		pass(name);
+	tl_policy_free(&p);
+	free(buf);
+	free(out);
+}
+
 /* Resolvers: 16 per tunnel, TL_MAX_RESOLVERS over all (the kernel's list). */
 static void run_resolver_limit(void)
 {
@@ -1893,6 +1923,7 @@ int main(void)
 		run_bad(&bad_cases[i]);
 	run_limits();
 	run_resolver_limit();
+	run_no_slot();
 	run_full_slots();
 	good_full();
 	good_defaults();
