@@ -94,6 +94,7 @@ FUZZ_LIB := $(patsubst agent/%.c,$(OUT)/fuzz/agent/%.o,$(filter-out agent/main.c
 SAN_TESTS := $(OUT)/asan/test_policy $(OUT)/asan/test_events $(OUT)/asan/test_packet
 FUZZERS := $(OUT)/fuzz/fuzz_policy $(OUT)/fuzz/fuzz_events
 FUZZ_SECONDS ?= 300
+.SECONDARY: $(SAN_LIB) $(FUZZ_LIB)
 
 $(OUT)/asan/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS)
 	@mkdir -p $(@D)
