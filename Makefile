@@ -23,7 +23,8 @@ LIB_OBJS := $(filter-out $(OUT)/agent/main.o,$(AGENT_OBJS))
 # skeletons and objects are kept: tests and benchmarks include them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-.PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install units
+.PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install units \
+	sanitizers fuzz
 
 # Installation (make install PREFIX=/usr DESTDIR=/tmp/stage)
 PREFIX ?= /usr/local
@@ -82,10 +83,47 @@ $(OUT)/probes:
 $(OUT)/probes/%.bpf.o: bench/probes/%.bpf.c $(BPF_HDRS) | $(OUT)/probes
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The unit and packet tiers again under AddressSanitizer and UBSan, and
+# libFuzzer harnesses (tests/fuzz/README.md), all with clang's runtimes.
+SAN_CC ?= $(CLANG)
+SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+SAN_CFLAGS := -std=gnu11 -Wall -Wextra -Iinclude -Iagent -I$(OUT)
+SAN_LIB := $(patsubst agent/%.c,$(OUT)/asan/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
+FUZZ_LIB := $(patsubst agent/%.c,$(OUT)/fuzz/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
+SAN_TESTS := $(OUT)/asan/test_policy $(OUT)/asan/test_events $(OUT)/asan/test_packet
+FUZZERS := $(OUT)/fuzz/fuzz_policy $(OUT)/fuzz/fuzz_events
+FUZZ_SECONDS ?= 300
+.SECONDARY: $(SAN_LIB) $(FUZZ_LIB)
+
+$(OUT)/asan/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(OUT)/asan/test_%: tests/unit/test_%.c $(SAN_LIB)
+	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
+
+$(OUT)/asan/test_packet: tests/packet/test_packet.c tests/frames.h $(SAN_LIB) $(SKELS)
+	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
+
+$(OUT)/fuzz/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS)
+	@mkdir -p $(@D)
+	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+sanitizers: $(SAN_TESTS) $(FUZZERS)
+
+# Each harness for FUZZ_SECONDS, from the seed corpus; new inputs go to
+# build/fuzz/corpus-*, crashes to build/fuzz/crash-*.
+fuzz: $(FUZZERS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_KEEP=1 sh tests/fuzz/run.sh
+
 deps:
 	sh tests/deps.sh
 
-test: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet
+test: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet sanitizers
 	sh tests/run.sh
 
 demo: deps all
@@ -123,7 +161,8 @@ clean:
 help:
 	@echo "make          build build/tunlock"
 	@echo "make deps     install the Debian packages for build, tests and demo"
-	@echo "make test     run unit, packet and lab tests (root)"
+	@echo "make test     run unit, packet (also under ASan/UBSan), fuzz and lab tests (root)"
+	@echo "make fuzz     fuzz the policy reader and event formatters (FUZZ_SECONDS each)"
 	@echo "make demo     show leaks without tunlock and none with it (root)"
 	@echo "make bench    per-packet cost of the packet programs vs empty ones (root)"
 	@echo "make vmlinux  regenerate vmlinux/vmlinux.h from the running kernel"

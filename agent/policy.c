@@ -2,11 +2,13 @@
 /*
  * Policy reader and validator (docs/policy.md is the reference).
  *
- * The whole file is loaded with libyaml's document API, then walked by a
- * schema written as code: one function per kind of mapping. Nothing stops
- * at the first problem: every error and warning is collected with the
- * position of the offending node, sorted into file order and printed as
- * "FILE:LINE:COL: message", so one `tunlock check` run shows them all.
+ * The whole file is composed into a libyaml document from its parser's
+ * events (the limits on size, depth, nodes, tags and NULs are judged as
+ * they come), then walked by a schema written as code: one function per
+ * kind of mapping. Nothing stops at the first problem: every error and
+ * warning is counted with the position of the offending node, and the
+ * first 100 in file order are printed as "FILE:LINE:COL: message". What
+ * a hostile file can cost is bounded: see "Limits" in docs/policy.md.
  *
  * Checks that span entries (duplicates, overlaps, references) run after
  * the walk on whatever parsed cleanly, and stay O(n log n) where the
@@ -15,13 +17,17 @@
 #define _GNU_SOURCE /* asprintf */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "policy.h"
@@ -30,8 +36,26 @@
 
 /* Past this many, a check run floods the terminal without helping. */
 #define MAX_SHOWN 100
-/* A policy larger than this is a mistake, not a policy. */
-#define MAX_FILE_BYTES (256u << 20)
+/*
+ * A policy larger than this is a mistake, not a policy: the largest within
+ * MAX_NODES (131072 allow rules, 16384 cgroups) takes about 9 MB.
+ */
+#define MAX_FILE_BYTES (16u << 20)
+#define TOO_LARGE "larger than %u MiB: no policy is that large"
+/* libyaml's cost grows with the square of the nesting; a policy needs 6. */
+#define MAX_DEPTH 64
+/*
+ * YAML nodes (values, lists, mappings) in one file, 96 bytes each: 131072
+ * allow rules with a protocol and three ports each, and 16384 cgroups, fit.
+ */
+#define MAX_NODES 1500000
+/*
+ * Reading visits every node once; aliases may repeat nodes (one allow list
+ * shared by profiles) up to what the tables can hold, and no further.
+ */
+#define ALIAS_VISITS 2500000
+/* An echoed value is cut after this many bytes. */
+#define SHOWN_MAX 64
 /* Linux interface names: IFNAMSIZ - 1. */
 #define IFNAME_MAX 15
 
@@ -47,18 +71,37 @@ struct ep_ref {
 	const struct tl_tunnel_cfg *tunnel;
 };
 
+/* Bump allocation for the composed document: freed all at once. */
+struct chunk {
+	struct chunk *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
 struct ctx {
 	const char *file;
 	yaml_document_t *doc;
 	struct tl_policy *p;
-	struct diag *diags;
+	/* The MAX_SHOWN first diagnostics in file order: a max-heap, the
+	 * last of them at the root. The others are only counted. */
+	struct diag diags[MAX_SHOWN];
 	size_t ndiags;
-	size_t cap;
+	size_t seq;
 	size_t nerrors;
+	size_t cut_errors, cut_warnings;
+	/* The error that stopped reading (a limit), shown whatever else. */
+	struct diag stop;
 	bool oom;
 	/* Key path of the node being read, e.g. "tunnels[0].endpoints[1]". */
 	char path[512];
 	size_t pathlen;
+	/* nodes read so far, and how many reading may take */
+	size_t visits, max_visits;
+	bool visits_out; /* the budget ran out, already reported */
+	/* values as messages echo them: cut and escaped, a few at once */
+	char shown[4][4 * SHOWN_MAX + 8];
+	unsigned nshown;
+	struct chunk *arena;		     /* of the composed document */
 	size_t nallow;			     /* allow rules over all profiles */
 	size_t nendpoints;		     /* endpoints over all tunnels */
 	size_t nresolvers;		     /* resolvers over all tunnels */
@@ -85,29 +128,127 @@ static struct tl_loc node_loc(const yaml_node_t *n)
 			       n->start_mark.column + 1};
 }
 
-static bool grow_diags(struct ctx *c)
+/* Does diagnostic x come after y in the output? */
+static bool diag_after(const struct diag *x, const struct diag *y)
 {
-	size_t cap = c->cap ? 2 * c->cap : 16;
-	struct diag *d;
+	if (x->loc.line != y->loc.line)
+		return x->loc.line > y->loc.line;
+	if (x->loc.col != y->loc.col)
+		return x->loc.col > y->loc.col;
+	return x->seq > y->seq;
+}
 
-	if (c->ndiags < c->cap)
+static void heap_down(struct diag *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct diag t;
+
+		if (l < n && diag_after(&h[l], &h[m]))
+			m = l;
+		if (l + 1 < n && diag_after(&h[l + 1], &h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/*
+ * Counts the diagnostic, and says whether it is among the MAX_SHOWN first
+ * in file order so far, so worth formatting. Hot loops that format values
+ * for a message ask first.
+ */
+static bool diag_wanted(struct ctx *c, struct tl_loc loc, bool warning)
+{
+	struct diag d = {.loc = loc, .seq = c->seq};
+
+	if (!warning)
+		c->nerrors++;
+	c->seq++;
+	if (c->ndiags < MAX_SHOWN || !diag_after(&d, &c->diags[0]))
 		return true;
-	d = realloc(c->diags, cap * sizeof(*d));
-	if (!d)
-		return false;
-	c->diags = d;
-	c->cap = cap;
-	return true;
+	if (warning)
+		c->cut_warnings++;
+	else
+		c->cut_errors++;
+	return false;
+}
+
+/* Keep msg (taken over) for a diagnostic that diag_wanted let through. */
+static void diag_keep(struct ctx *c, struct tl_loc loc, bool warning, char *msg)
+{
+	struct diag *d, *h = c->diags;
+
+	if (!msg) {
+		c->oom = true;
+		return;
+	}
+	if (c->ndiags == MAX_SHOWN) {
+		/* the last one so far makes room */
+		if (h[0].warning)
+			c->cut_warnings++;
+		else
+			c->cut_errors++;
+		free(h[0].msg);
+		h[0] = h[--c->ndiags];
+		heap_down(h, c->ndiags, 0);
+	}
+	d = &h[c->ndiags];
+	*d = (struct diag){loc, c->seq - 1, warning, msg};
+	for (size_t i = c->ndiags++; i;) {
+		size_t up = (i - 1) / 2;
+		struct diag t;
+
+		if (!diag_after(&h[i], &h[up]))
+			break;
+		t = h[i];
+		h[i] = h[up];
+		h[up] = t;
+		i = up;
+	}
+}
+
+/*
+ * A message is one line of bounded length whatever the values it echoes:
+ * control characters are escaped, and it is cut at 512 bytes.
+ */
+static char *one_line(char *msg)
+{
+	size_t n = 0, ctrl = 0;
+	char *out, *o;
+
+	for (const char *s = msg; *s && n < 512; s++, n++)
+		ctrl += (unsigned char)*s < 0x20 || *s == 0x7f;
+	if (!ctrl && !msg[n])
+		return msg;
+	out = malloc(n + 3 * ctrl + 4);
+	if (out) {
+		o = out;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char ch = (unsigned char)msg[i];
+
+			if (ch < 0x20 || ch == 0x7f)
+				o += sprintf(o, "\\x%02x", ch);
+			else
+				*o++ = (char)ch;
+		}
+		strcpy(o, msg[n] ? "..." : "");
+	}
+	free(msg);
+	return out;
 }
 
 static void vreport(struct ctx *c, struct tl_loc loc, bool warning,
 		    const char *fmt, va_list ap)
 {
 	char *msg = NULL, *full = NULL;
-	struct diag *d;
 
-	if (!warning)
-		c->nerrors++;
+	if (!diag_wanted(c, loc, warning))
+		return;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	/* prefix the key path: "tunnels[0].endpoints[1].port: ..." */
@@ -117,16 +258,7 @@ static void vreport(struct ctx *c, struct tl_loc loc, bool warning,
 		free(msg);
 		msg = full;
 	}
-	if (!msg || !grow_diags(c)) {
-		c->oom = true;
-		free(msg);
-		return;
-	}
-	d = &c->diags[c->ndiags];
-	d->loc = loc;
-	d->seq = c->ndiags++;
-	d->warning = warning;
-	d->msg = msg;
+	diag_keep(c, loc, warning, msg ? one_line(msg) : NULL);
 }
 
 __attribute__((format(printf, 3, 4))) static void
@@ -159,15 +291,72 @@ warn_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int diag_cmp(const void *a, const void *b)
+/*
+ * A limit passed: reading stops here, and this error is shown last even
+ * when MAX_SHOWN others come before it.
+ */
+__attribute__((format(printf, 3, 4))) static void
+stop_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
 {
-	const struct diag *x = a, *y = b;
+	char *msg = NULL, *full;
+	va_list ap;
 
-	if (x->loc.line != y->loc.line)
-		return x->loc.line < y->loc.line ? -1 : 1;
-	if (x->loc.col != y->loc.col)
-		return x->loc.col < y->loc.col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	c->nerrors++;
+	if (c->stop.msg)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (msg && c->pathlen && asprintf(&full, "%s: %s", c->path, msg) >= 0) {
+		free(msg);
+		msg = full;
+	}
+	c->stop.msg = msg ? one_line(msg) : NULL;
+	c->stop.loc = loc;
+	c->oom |= !c->stop.msg;
+}
+
+/*
+ * A value as a message echoes it: control characters escaped, cut after
+ * SHOWN_MAX bytes (on a UTF-8 character boundary) with "...". Valid until
+ * the fourth call after.
+ */
+static const char *shown(struct ctx *c, const char *s)
+{
+	char *out = c->shown[c->nshown++ % ARRAY_SIZE(c->shown)], *o = out;
+	size_t i;
+
+	for (i = 0; s[i] && i < SHOWN_MAX; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			o += sprintf(o, "\\x%02x", ch);
+		else
+			*o++ = (char)ch;
+	}
+	if (s[i]) {
+		/* a UTF-8 character cut in two goes whole (copied 1:1) */
+		while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80) {
+			i--;
+			o--;
+		}
+		strcpy(o, "...");
+	} else {
+		*o = '\0';
+	}
+	return out;
+}
+
+/* FILE:LINE:COL: message, or FILE: message when it has no place. */
+static void print_diag(const struct ctx *c, const struct diag *d, FILE *err)
+{
+	if (d->loc.line > 0)
+		fprintf(err, "%s:%d:%d: %s%s\n", c->file, d->loc.line,
+			d->loc.col, d->warning ? "warning: " : "", d->msg);
+	else
+		fprintf(err, "%s: %s%s\n", c->file,
+			d->warning ? "warning: " : "", d->msg);
 }
 
 /* Print in file order, then free. */
@@ -175,25 +364,34 @@ static void flush_diags(struct ctx *c, FILE *err)
 {
 	size_t i;
 
-	if (c->ndiags)
-		qsort(c->diags, c->ndiags, sizeof(*c->diags), diag_cmp);
-	for (i = 0; i < c->ndiags; i++) {
-		struct diag *d = &c->diags[i];
+	/* a heap sorted in place by popping the last to the end */
+	for (i = c->ndiags; i > 1; i--) {
+		struct diag t = c->diags[0];
 
-		if (err && i < MAX_SHOWN)
-			fprintf(err, "%s:%d:%d: %s%s\n", c->file, d->loc.line,
-				d->loc.col, d->warning ? "warning: " : "",
-				d->msg);
-		free(d->msg);
+		c->diags[0] = c->diags[i - 1];
+		c->diags[i - 1] = t;
+		heap_down(c->diags, i - 1, 0);
 	}
-	if (err && c->ndiags > MAX_SHOWN)
-		fprintf(err, "%s: %zu more problems not shown\n", c->file,
-			c->ndiags - MAX_SHOWN);
+	for (i = 0; i < c->ndiags; i++) {
+		if (err)
+			print_diag(c, &c->diags[i], err);
+		free(c->diags[i].msg);
+	}
+	if (c->stop.msg) {
+		if (err)
+			print_diag(c, &c->stop, err);
+		free(c->stop.msg);
+		c->stop.msg = NULL;
+	}
+	if (err && c->cut_errors)
+		fprintf(err, "%s: ... and %zu more errors%s\n", c->file,
+			c->cut_errors, c->cut_warnings ? " and warnings" : "");
+	else if (err && c->cut_warnings)
+		fprintf(err, "%s: ... and %zu more warnings\n", c->file,
+			c->cut_warnings);
 	if (err && c->oom)
 		fprintf(err, "%s: out of memory\n", c->file);
-	free(c->diags);
-	c->diags = NULL;
-	c->ndiags = c->cap = 0;
+	c->ndiags = 0;
 }
 
 /* ---- key path, for messages ---- */
@@ -227,6 +425,18 @@ static void pop(struct ctx *c, size_t len)
 }
 
 /* ---- nodes ---- */
+
+/*
+ * The tags a policy may carry, as the reader honours them: each says what
+ * the node is anyway. The composed document points at these.
+ */
+static yaml_char_t tag_str[] = YAML_STR_TAG;
+static yaml_char_t tag_int[] = YAML_INT_TAG;
+static yaml_char_t tag_bool[] = YAML_BOOL_TAG;
+static yaml_char_t tag_seq[] = YAML_SEQ_TAG;
+static yaml_char_t tag_map[] = YAML_MAP_TAG;
+/* A scalar holding a NUL, already reported: no reader takes it. */
+static yaml_char_t tag_nul[] = "tag:tunlock,2026:nul";
 
 static yaml_node_t *node(struct ctx *c, int id)
 {
@@ -277,20 +487,38 @@ static bool has_type(const yaml_node_t *n, enum vtype t)
 	}
 }
 
+/*
+ * Count a node read. Aliases may make the walk read a node many times: past
+ * the budget, the rest of the document is left unread, with one error at
+ * the node where it ran out.
+ */
+static bool visit(struct ctx *c, const yaml_node_t *n)
+{
+	if (c->visits_out)
+		return false;
+	if (++c->visits <= c->max_visits)
+		return true;
+	c->visits_out = true;
+	stop_at(c, node_loc(n),
+		"aliases repeat nodes past anything a policy needs (%zu "
+		"nodes read); this node is read no more",
+		c->max_visits);
+	return false;
+}
+
 /* The node must be of type t; says so at the node when it is not. */
 static bool want(struct ctx *c, const yaml_node_t *n, enum vtype t)
 {
-	/* "\0" in a quoted scalar: C strings would cut the value short */
-	if (n->type == YAML_SCALAR_NODE &&
-	    strlen(text(n)) != n->data.scalar.length) {
-		error_node(c, n, "a value must not hold a NUL character");
+	if (!visit(c, n))
 		return false;
-	}
+	/* a NUL cuts the value short in C: reported where it was read */
+	if (n->tag == tag_nul)
+		return false;
 	if (has_type(n, t))
 		return true;
 	if (n->type == YAML_SCALAR_NODE && !is_null(n))
 		error_node(c, n, "expected %s, found '%s'", vtype_name[t],
-			   text(n));
+			   shown(c, text(n)));
 	else
 		error_node(c, n, "expected %s, found %s", vtype_name[t],
 			   kind(n));
@@ -329,6 +557,10 @@ static bool get_keys(struct ctx *c, const yaml_node_t *map,
 		yaml_node_t *v = node(c, pair->value);
 		size_t saved;
 
+		if (!visit(c, k))
+			return false;
+		if (k->tag == tag_nul)
+			continue;
 		if (k->type != YAML_SCALAR_NODE) {
 			error_node(c, k, "a key must be a word, found %s",
 				   kind(k));
@@ -346,13 +578,13 @@ static bool get_keys(struct ctx *c, const yaml_node_t *map,
 			}
 			error_node(c, k,
 				   "unknown key '%s' (expected one of: %s)",
-				   text(k), known);
+				   shown(c, text(k)), known);
 			continue;
 		}
 		if (knodes[i]) {
 			error_node(c, k,
 				   "duplicate key '%s' (first at line %d)",
-				   text(k), node_loc(knodes[i]).line);
+				   keys[i].name, node_loc(knodes[i]).line);
 			continue;
 		}
 		knodes[i] = k;
@@ -387,7 +619,8 @@ static int enum_val(struct ctx *c, const yaml_node_t *n, const char *key,
 		strcat(expect, i ? (i == nnames - 1 ? " or " : ", ") : "");
 		strcat(expect, names[i]);
 	}
-	error_node(c, n, "%s must be %s, found '%s'", key, expect, text(n));
+	error_node(c, n, "%s must be %s, found '%s'", key, expect,
+		   shown(c, text(n)));
 	return -1;
 }
 
@@ -428,20 +661,32 @@ static int parse_uint(const char *s, bool hex, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* The YAML 1.2 core schema booleans, nothing looser ("yes", "on"). */
-static int bool_val(struct ctx *c, const yaml_node_t *n, bool *out)
+/* The YAML 1.2 core schema booleans, nothing looser ("yes", "on"):
+ * 1 true, 0 false, -1 neither. */
+static int bool_of(const char *s)
 {
 	static const char *const t[] = {"true", "True", "TRUE"};
 	static const char *const f[] = {"false", "False", "FALSE"};
-	int i;
 
-	for (i = 0; i < 3; i++) {
-		if (!strcmp(text(n), t[i]) || !strcmp(text(n), f[i])) {
-			*out = !strcmp(text(n), t[i]);
+	for (int i = 0; i < 3; i++) {
+		if (!strcmp(s, t[i]))
+			return 1;
+		if (!strcmp(s, f[i]))
 			return 0;
-		}
 	}
-	error_node(c, n, "exempt must be true or false, found '%s'", text(n));
+	return -1;
+}
+
+static int bool_val(struct ctx *c, const yaml_node_t *n, bool *out)
+{
+	int b = bool_of(text(n));
+
+	if (b >= 0) {
+		*out = b;
+		return 0;
+	}
+	error_node(c, n, "exempt must be true or false, found '%s'",
+		   shown(c, text(n)));
 	return -1;
 }
 
@@ -452,11 +697,12 @@ static int port_val(struct ctx *c, const yaml_node_t *n, const char *s,
 	int r = parse_uint(s, false, 65535, &v);
 
 	if (r == -1) {
-		error_node(c, n, "'%s' is not a port number", s);
+		error_node(c, n, "'%s' is not a port number", shown(c, s));
 		return -1;
 	}
 	if (r == -2 || v == 0) {
-		error_node(c, n, "port %s is out of range 1-65535", s);
+		error_node(c, n, "port %s is out of range 1-65535",
+			   shown(c, s));
 		return -1;
 	}
 	*out = (uint16_t)v;
@@ -471,7 +717,8 @@ static int port_range_val(struct ctx *c, const yaml_node_t *n,
 	char *dash;
 
 	if (strlen(text(n)) >= sizeof(buf)) {
-		error_node(c, n, "'%s' is not a port or port range", text(n));
+		error_node(c, n, "'%s' is not a port or port range",
+			   shown(c, text(n)));
 		return -1;
 	}
 	strcpy(buf, text(n));
@@ -485,7 +732,7 @@ static int port_range_val(struct ctx *c, const yaml_node_t *n,
 		return -1;
 	if (out->lo > out->hi) {
 		error_node(c, n, "port range %s is backwards (%u > %u)",
-			   text(n), out->lo, out->hi);
+			   shown(c, text(n)), out->lo, out->hi);
 		return -1;
 	}
 	return 0;
@@ -774,15 +1021,16 @@ static int addr_val(struct ctx *c, const yaml_node_t *n, struct tl_cidr *out)
 	const char *why;
 
 	if (tl_parse_addr(text(n), out)) {
-		error_node(
-		    c, n, "'%s' is not an IPv4 or IPv6 address%s", text(n),
-		    strchr(text(n), '/') ? " (a single address, no prefix)"
-					 : "");
+		error_node(c, n, "'%s' is not an IPv4 or IPv6 address%s",
+			   shown(c, text(n)),
+			   strchr(text(n), '/')
+			       ? " (a single address, no prefix)"
+			       : "");
 		return -1;
 	}
 	why = check_unicast(out);
 	if (why) {
-		error_node(c, n, "%s %s", text(n), why);
+		error_node(c, n, "%s %s", shown(c, text(n)), why);
 		return -1;
 	}
 	return 0;
@@ -1034,7 +1282,7 @@ static bool port_overlap(struct ctx *c, const yaml_node_t *n,
 		if (x->lo <= y->hi && y->lo <= x->hi) {
 			error_node(c, n,
 				   "port %s overlaps %u-%u in the same list",
-				   text(n), y->lo, y->hi);
+				   shown(c, text(n)), y->lo, y->hi);
 			return true;
 		}
 	}
@@ -1097,7 +1345,8 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 		r->loc = node_loc(v[0]);
 		why = cidr_parse(text(v[0]), &r->cidr, hint, sizeof(hint));
 		if (why)
-			error_node(c, v[0], "cidr %s: %s%s%s", text(v[0]), why,
+			error_node(c, v[0], "cidr %s: %s%s%s",
+				   shown(c, text(v[0])), why,
 				   hint[0] ? "; the network is " : "", hint);
 		ok = !why;
 	}
@@ -1180,7 +1429,8 @@ static void read_profile(struct ctx *c, const yaml_node_t *n,
 		pr->loc = node_loc(v[0]);
 		why = check_name(text(v[0]));
 		if (why)
-			error_node(c, v[0], "name '%s' %s", text(v[0]), why);
+			error_node(c, v[0], "name '%s' %s",
+				   shown(c, text(v[0])), why);
 		else
 			copy_str(pr->name, TL_NAME_MAX, text(v[0]));
 	}
@@ -1225,6 +1475,8 @@ static void read_profiles(struct ctx *c, const yaml_node_t *n)
 		yaml_node_t *item = seq_item(c, n, i);
 		size_t saved = push(c, "[%zu]", i);
 
+		/* a place for checks across profiles, whatever the item is */
+		p->profiles[i].loc = node_loc(item);
 		if (want(c, item, T_MAP))
 			read_profile(c, item, &p->profiles[i]);
 		pop(c, saved);
@@ -1264,7 +1516,8 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 		r->loc = node_loc(v[0]);
 		why = check_cgroup_path(text(v[0]), true);
 		if (why)
-			error_node(c, v[0], "path '%s' %s", text(v[0]), why);
+			error_node(c, v[0], "path '%s' %s",
+				   shown(c, text(v[0])), why);
 		else
 			copy_str(r->path, TL_GLOB_MAX, text(v[0]));
 		ok = !why;
@@ -1286,7 +1539,8 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 	if (v[1]) {
 		r->profile = find_profile(c->p, text(v[1]));
 		if (r->profile < 0) {
-			error_node(c, v[1], "unknown profile '%s'", text(v[1]));
+			error_node(c, v[1], "unknown profile '%s'",
+				   shown(c, text(v[1])));
 			return false;
 		}
 	}
@@ -1336,12 +1590,14 @@ static int uint_in(struct ctx *c, const yaml_node_t *n, const char *key,
 	int r = parse_uint(text(n), false, hi, &v);
 
 	if (r == -1) {
-		error_node(c, n, "%s '%s' is not a number", key, text(n));
+		error_node(c, n, "%s '%s' is not a number", key,
+			   shown(c, text(n)));
 		return -1;
 	}
 	if (r == -2 || v < lo) {
-		error_node(c, n, "%s %s is out of range %llu-%llu", key, text(n),
-			   (unsigned long long)lo, (unsigned long long)hi);
+		error_node(c, n, "%s %s is out of range %llu-%llu", key,
+			   shown(c, text(n)), (unsigned long long)lo,
+			   (unsigned long long)hi);
 		return -1;
 	}
 	*out = (uint32_t)v;
@@ -1448,12 +1704,12 @@ static void read_container_mark(struct ctx *c, const yaml_node_t *n)
 		error_node(c, n,
 			   "container_mark '%s' is not a number (decimal or "
 			   "0x hex)",
-			   text(n));
+			   shown(c, text(n)));
 		return;
 	}
 	if (r == -2) {
 		error_node(c, n, "container_mark %s does not fit in 32 bits",
-			   text(n));
+			   shown(c, text(n)));
 		return;
 	}
 	low = (uint32_t)v & -(uint32_t)v;
@@ -1461,14 +1717,14 @@ static void read_container_mark(struct ctx *c, const yaml_node_t *n)
 		error_node(c, n,
 			   "container_mark %s must be one run of contiguous "
 			   "bits, such as 0xff000000",
-			   text(n));
+			   shown(c, text(n)));
 		return;
 	}
 	if (__builtin_popcount((uint32_t)v) > 12) {
 		error_node(c, n,
 			   "container_mark %s has more than 12 bits (at most "
 			   "%d container namespaces)",
-			   text(n), TL_MAX_PORTS - 1);
+			   shown(c, text(n)), TL_MAX_PORTS - 1);
 		return;
 	}
 	c->p->container_mark = (uint32_t)v;
@@ -1501,8 +1757,8 @@ static void read_root(struct ctx *c, const yaml_node_t *root)
 	if (v[1]) {
 		why = check_cgroup_path(text(v[1]), false);
 		if (why)
-			error_node(c, v[1], "attach_cgroup '%s' %s", text(v[1]),
-				   why);
+			error_node(c, v[1], "attach_cgroup '%s' %s",
+				   shown(c, text(v[1])), why);
 		else
 			copy_str(p->attach_cgroup, TL_GLOB_MAX, text(v[1]));
 	}
@@ -1759,6 +2015,9 @@ static void sweep_overlaps(struct ctx *c, const struct tl_profile_cfg *pr,
 		parent[i] = sp ? stack[sp - 1] : -1;
 		if (sp)
 			report_overlap(c, pr, s[i], s[stack[sp - 1]]);
+		/* a duplicate's first stands for it: chains stay short */
+		if (sp && !cidr_cmp(&s[stack[sp - 1]]->cidr, &s[i]->cidr))
+			continue;
 		stack[sp++] = (long)i;
 	}
 	free(stack);
@@ -2005,17 +2264,6 @@ static void syntax_error(struct ctx *c, const yaml_parser_t *ps,
 			 ps->problem ? ps->problem : "bad YAML");
 }
 
-/* Tags we would silently ignore (!include, !env) must not look honoured. */
-static void check_tags(struct ctx *c)
-{
-	yaml_node_t *n;
-
-	for (n = c->doc->nodes.start; n < c->doc->nodes.top; n++)
-		if (n->tag && strncmp((char *)n->tag, "tag:yaml.org,2002:", 18))
-			error_node(c, n, "unsupported tag '%s'",
-				   (char *)n->tag);
-}
-
 /* A VPN client's fwmark is an identity: it must not share the bits that
  * stamp containers' traffic. */
 static void check_container_mark(struct ctx *c)
@@ -2046,7 +2294,6 @@ static void check_document(struct ctx *c)
 			 "required");
 		return;
 	}
-	check_tags(c);
 	read_root(c, root);
 	check_tunnel_names(c);
 	check_profile_names(c);
@@ -2058,30 +2305,478 @@ static void check_document(struct ctx *c)
 	check_container_mark(c);
 }
 
-/* A second document would be silently ignored: refuse it. */
-static void check_single(struct ctx *c, yaml_parser_t *ps, const char *buf,
-			 size_t len)
-{
-	yaml_document_t next;
+/* ---- composing the document ---- */
 
-	if (!yaml_parser_load(ps, &next)) {
-		syntax_error(c, ps, buf, len);
-		return;
+/*
+ * The document is built here from libyaml's events, not by its loader:
+ * depth, size, tags, NULs and aliases are judged as they come, so a hostile
+ * file stops early, and the nodes take a fraction of the loader's memory.
+ * The result is an ordinary yaml_document_t for the readers above.
+ */
+
+/* size bytes aligned to align (a power of two) */
+static void *arena_alloc(struct ctx *c, size_t size, size_t align)
+{
+	struct chunk *k = c->arena;
+	size_t at = k ? (k->used + align - 1) & ~(align - 1) : 0;
+
+	if (!k || at > k->size || k->size - at < size) {
+		/* from 64 KiB, doubling to 1 MiB: small files stay small */
+		size_t cap = !k			 ? 1u << 16
+			     : k->size < 1u << 20 ? 2 * k->size
+						  : 1u << 20;
+
+		if (cap < size)
+			cap = size;
+		k = malloc(sizeof(*k) + cap);
+		if (!k) {
+			c->oom = true;
+			return NULL;
+		}
+		k->size = cap;
+		k->used = at = 0;
+		k->next = c->arena;
+		c->arena = k;
 	}
-	if (yaml_document_get_root_node(&next))
-		error_at(c,
-			 (struct tl_loc){next.start_mark.line + 1,
-					 next.start_mark.column + 1},
-			 "a policy is one YAML document; found another");
-	yaml_document_delete(&next);
+	k->used = at + size;
+	return (char *)k->data + at;
+}
+
+struct anchor {
+	const char *name; /* NULL: a free slot */
+	size_t hash;
+	int id;
+	bool open; /* a collection still being read */
+};
+
+struct composer {
+	struct ctx *c;
+	yaml_document_t *doc;
+	size_t nnodes, cap;
+	/* collections being read, outermost first; their children so far */
+	struct {
+		int id;
+		size_t first;
+		const char *anchor; /* its name, or NULL */
+	} open[MAX_DEPTH];
+	int depth;
+	int *kids;
+	size_t nkids, kids_cap;
+	struct anchor *anchors;
+	size_t nanchors, anchors_cap; /* cap: a power of two */
+};
+
+static struct tl_loc mark_loc(yaml_mark_t m)
+{
+	return (struct tl_loc){(int)m.line + 1, (int)m.column + 1};
+}
+
+static size_t anchor_hash(const char *s)
+{
+	size_t h = 14695981039346656037ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	/* FNV-1a mixes its low bits poorly, and the table takes those */
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ h >> 32;
+}
+
+static struct anchor *anchor_slot(struct composer *cp, const char *name,
+				  size_t hash)
+{
+	size_t mask = cp->anchors_cap - 1, i = hash & mask;
+
+	while (cp->anchors[i].name && (cp->anchors[i].hash != hash ||
+				       strcmp(cp->anchors[i].name, name)))
+		i = (i + 1) & mask;
+	return &cp->anchors[i];
+}
+
+/* Names a node for the aliases that follow; NULL when it cannot, or the
+ * name as kept. */
+static const char *anchor_add(struct composer *cp, const char *name, int id,
+			      bool open, yaml_mark_t mark)
+{
+	struct ctx *c = cp->c;
+	size_t hash = anchor_hash(name);
+	struct anchor *a;
+	char *copy;
+
+	if (2 * (cp->nanchors + 1) > cp->anchors_cap) {
+		size_t cap = cp->anchors_cap ? 2 * cp->anchors_cap : 64;
+		struct anchor *old = cp->anchors;
+		size_t oldcap = cp->anchors_cap;
+
+		cp->anchors = calloc(cap, sizeof(*cp->anchors));
+		if (!cp->anchors) {
+			cp->anchors = old;
+			c->oom = true;
+			return NULL;
+		}
+		cp->anchors_cap = cap;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].name)
+				*anchor_slot(cp, old[i].name, old[i].hash) =
+				    old[i];
+		free(old);
+	}
+	a = anchor_slot(cp, name, hash);
+	if (a->name) {
+		error_at(c, mark_loc(mark),
+			 "found duplicate anchor '&%s' (first at line %d)",
+			 shown(c, name), node_loc(node(c, a->id)).line);
+		return NULL;
+	}
+	copy = arena_alloc(c, strlen(name) + 1, 1);
+	if (!copy)
+		return NULL;
+	*a = (struct anchor){strcpy(copy, name), hash, id, open};
+	cp->nanchors++;
+	return copy;
+}
+
+/* The tag of a node as written (NULL or "!" when none), or NULL after
+ * reporting one the reader does not honour. */
+static yaml_char_t *node_tag(struct composer *cp, const char *tag,
+			     yaml_node_type_t type, const char *value,
+			     yaml_mark_t mark)
+{
+	struct ctx *c = cp->c;
+	bool ok, is_int;
+	uint64_t v;
+
+	if (!tag || !strcmp(tag, "!"))
+		return type == YAML_SCALAR_NODE	    ? tag_str
+		       : type == YAML_SEQUENCE_NODE ? tag_seq
+						    : tag_map;
+	switch (type) {
+	case YAML_SEQUENCE_NODE:
+		ok = !strcmp(tag, (char *)tag_seq);
+		break;
+	case YAML_MAPPING_NODE:
+		ok = !strcmp(tag, (char *)tag_map);
+		break;
+	default:
+		if (!strcmp(tag, (char *)tag_str))
+			return tag_str;
+		is_int = !strcmp(tag, (char *)tag_int);
+		if (is_int || !strcmp(tag, (char *)tag_bool)) {
+			if (is_int ? !parse_uint(value, true, UINT64_MAX, &v)
+				   : bool_of(value) >= 0)
+				return is_int ? tag_int : tag_bool;
+			error_at(c, mark_loc(mark),
+				 "tag '!!%s' on '%s', which is not %s",
+				 is_int ? "int" : "bool", shown(c, value),
+				 is_int ? "an integer (decimal, or 0x hex)"
+					: "true or false");
+			return NULL;
+		}
+		ok = false;
+	}
+	if (ok)
+		return type == YAML_SEQUENCE_NODE ? tag_seq : tag_map;
+	if (!strncmp(tag, "tag:yaml.org,2002:", 18))
+		error_at(c, mark_loc(mark),
+			 "unsupported tag '!!%s' on %s: only !!str, !!int and "
+			 "!!bool values, !!seq lists and !!map mappings",
+			 shown(c, tag + 18),
+			 type == YAML_SCALAR_NODE     ? "a value"
+			 : type == YAML_SEQUENCE_NODE ? "a list"
+						      : "a mapping");
+	else
+		error_at(c, mark_loc(mark),
+			 "unsupported tag '%s': tunlock honours only !!str, "
+			 "!!int, !!bool, !!seq and !!map",
+			 shown(c, tag));
+	return NULL;
+}
+
+/*
+ * The node array, in pages of its own that grow in place where they can:
+ * large ones in huge pages, since a big file's nodes cost more in page
+ * faults than in anything else.
+ */
+static yaml_node_t *grow_nodes(yaml_node_t *old, size_t oldcap, size_t cap)
+{
+	size_t len = cap * sizeof(*old);
+	void *p;
+
+	p = old ? mremap(old, oldcap * sizeof(*old), len, MREMAP_MAYMOVE)
+		: mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (len >= 2u << 20)
+		madvise(p, len, MADV_HUGEPAGE); /* a hint: failing is fine */
+	return p;
+}
+
+/* A new node, the child of the innermost open collection. */
+static int add_node(struct composer *cp, yaml_node_type_t type,
+		    yaml_char_t *tag, yaml_mark_t start, yaml_mark_t end)
+{
+	struct ctx *c = cp->c;
+	yaml_node_t *n;
+
+	if (cp->nnodes == MAX_NODES) {
+		stop_at(c, mark_loc(start),
+			"more than %d YAML nodes (values, lists, "
+			"mappings), the most a policy may have",
+			MAX_NODES);
+		return 0;
+	}
+	if (cp->nnodes == cp->cap) {
+		size_t cap = cp->cap ? 2 * cp->cap : 1024;
+
+		if (cap > MAX_NODES)
+			cap = MAX_NODES;
+		n = grow_nodes(cp->doc->nodes.start, cp->cap, cap);
+		if (!n) {
+			c->oom = true;
+			return 0;
+		}
+		cp->doc->nodes.start = n;
+		cp->cap = cap;
+	}
+	n = &cp->doc->nodes.start[cp->nnodes++];
+	cp->doc->nodes.top = n + 1;
+	cp->doc->nodes.end = cp->doc->nodes.start + cp->cap;
+	*n = (yaml_node_t){
+	    .type = type, .tag = tag, .start_mark = start, .end_mark = end};
+	return (int)cp->nnodes;
+}
+
+static bool add_kid(struct composer *cp, int id)
+{
+	if (!cp->depth)
+		return true; /* the root */
+	if (cp->nkids == cp->kids_cap) {
+		size_t cap = cp->kids_cap ? 2 * cp->kids_cap : 256;
+		int *k = realloc(cp->kids, cap * sizeof(*k));
+
+		if (!k) {
+			cp->c->oom = true;
+			return false;
+		}
+		cp->kids = k;
+		cp->kids_cap = cap;
+	}
+	cp->kids[cp->nkids++] = id;
+	return true;
+}
+
+static bool open_node(struct composer *cp, const yaml_event_t *e)
+{
+	bool seq = e->type == YAML_SEQUENCE_START_EVENT;
+	const char *anchor = (char *)(seq ? e->data.sequence_start.anchor
+					  : e->data.mapping_start.anchor);
+	yaml_char_t *tag;
+	int id;
+
+	if (cp->depth == MAX_DEPTH) {
+		stop_at(cp->c, mark_loc(e->start_mark),
+			"nested deeper than %d levels", MAX_DEPTH);
+		return false;
+	}
+	tag = node_tag(cp,
+		       (char *)(seq ? e->data.sequence_start.tag
+				    : e->data.mapping_start.tag),
+		       seq ? YAML_SEQUENCE_NODE : YAML_MAPPING_NODE, NULL,
+		       e->start_mark);
+	id = add_node(cp, seq ? YAML_SEQUENCE_NODE : YAML_MAPPING_NODE,
+		      tag   ? tag
+		      : seq ? tag_seq
+			    : tag_map,
+		      e->start_mark, e->end_mark);
+	if (!id || !add_kid(cp, id))
+		return false;
+	cp->open[cp->depth].anchor = NULL;
+	if (anchor && !(cp->open[cp->depth].anchor =
+			    anchor_add(cp, anchor, id, true, e->start_mark)))
+		return false;
+	cp->open[cp->depth].id = id;
+	cp->open[cp->depth].first = cp->nkids;
+	cp->depth++;
+	return true;
+}
+
+static bool close_node(struct composer *cp, const yaml_event_t *e)
+{
+	yaml_node_t *n;
+	size_t first, nk;
+	void *items;
+
+	if (!cp->depth)
+		return false; /* libyaml balances them */
+	cp->depth--;
+	n = node(cp->c, cp->open[cp->depth].id);
+	first = cp->open[cp->depth].first;
+	nk = cp->nkids - first;
+	n->end_mark = e->end_mark;
+	if (n->type == YAML_SEQUENCE_NODE) {
+		items = arena_alloc(cp->c, nk * sizeof(int), sizeof(int));
+		if (!items)
+			return false;
+		if (nk)
+			memcpy(items, cp->kids + first, nk * sizeof(int));
+		n->data.sequence.items.start = items;
+		n->data.sequence.items.top = n->data.sequence.items.end =
+		    (int *)items + nk;
+	} else {
+		yaml_node_pair_t *pairs =
+		    arena_alloc(cp->c, nk / 2 * sizeof(*pairs), sizeof(int));
+
+		if (!pairs)
+			return false;
+		for (size_t i = 0; i + 1 < nk; i += 2)
+			pairs[i / 2] = (yaml_node_pair_t){
+			    cp->kids[first + i], cp->kids[first + i + 1]};
+		n->data.mapping.pairs.start = pairs;
+		n->data.mapping.pairs.top = n->data.mapping.pairs.end =
+		    pairs + nk / 2;
+	}
+	cp->nkids = first;
+	/* the node is whole: aliases may name it from here on */
+	if (cp->open[cp->depth].anchor)
+		anchor_slot(cp, cp->open[cp->depth].anchor,
+			    anchor_hash(cp->open[cp->depth].anchor))
+		    ->open = false;
+	return true;
+}
+
+static bool add_scalar(struct composer *cp, const yaml_event_t *e)
+{
+	struct ctx *c = cp->c;
+	const char *value = (char *)e->data.scalar.value;
+	size_t len = e->data.scalar.length;
+	yaml_char_t *tag;
+	char *copy;
+	int id;
+
+	tag = node_tag(cp, (char *)e->data.scalar.tag, YAML_SCALAR_NODE, value,
+		       e->start_mark);
+	if (memchr(value, '\0', len)) {
+		error_at(c, mark_loc(e->start_mark),
+			 "a key or value must not hold a NUL character");
+		tag = tag_nul;
+	}
+	id = add_node(cp, YAML_SCALAR_NODE, tag ? tag : tag_str, e->start_mark,
+		      e->end_mark);
+	copy = id ? arena_alloc(c, len + 1, 1) : NULL;
+	if (!copy)
+		return false;
+	memcpy(copy, value, len + 1);
+	node(c, id)->data.scalar.value = (yaml_char_t *)copy;
+	node(c, id)->data.scalar.length = len;
+	node(c, id)->data.scalar.style = e->data.scalar.style;
+	if (e->data.scalar.anchor &&
+	    !anchor_add(cp, (char *)e->data.scalar.anchor, id, false,
+			e->start_mark))
+		return false;
+	return add_kid(cp, id);
+}
+
+static bool add_alias(struct composer *cp, const yaml_event_t *e)
+{
+	const char *name = (char *)e->data.alias.anchor;
+	struct anchor *a =
+	    cp->anchors_cap ? anchor_slot(cp, name, anchor_hash(name)) : NULL;
+
+	if (!a || !a->name) {
+		error_at(cp->c, mark_loc(e->start_mark),
+			 "found undefined alias '*%s'", shown(cp->c, name));
+		return false;
+	}
+	if (a->open) {
+		error_at(cp->c, mark_loc(e->start_mark),
+			 "alias '*%s' inside the node it names",
+			 shown(cp->c, name));
+		return false;
+	}
+	return add_kid(cp, a->id);
+}
+
+/*
+ * Build the document (the first of the stream; a second is an error).
+ * Returns false when there is nothing to read: a syntax error, or a limit
+ * passed (reported).
+ */
+static bool compose(struct ctx *c, yaml_parser_t *ps, const char *buf,
+		    size_t len)
+{
+	struct composer cp = {.c = c, .doc = c->doc};
+	bool ok = true, done = false;
+	int docs = 0;
+
+	while (ok && !done) {
+		yaml_event_t e;
+
+		if (!yaml_parser_parse(ps, &e)) {
+			syntax_error(c, ps, buf, len);
+			ok = false;
+			break;
+		}
+		switch (e.type) {
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1) {
+				error_at(c, mark_loc(e.start_mark),
+					 "a policy is one YAML document; "
+					 "found another");
+				done = true;
+			}
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			ok = open_node(&cp, &e);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			ok = close_node(&cp, &e);
+			break;
+		case YAML_SCALAR_EVENT:
+			ok = add_scalar(&cp, &e);
+			break;
+		case YAML_ALIAS_EVENT:
+			ok = add_alias(&cp, &e);
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&e);
+	}
+	free(cp.kids);
+	free(cp.anchors);
+	/* every node once, and what aliases may add */
+	c->max_visits = cp.nnodes + ALIAS_VISITS;
+	return ok && !c->oom;
+}
+
+static void free_document(struct ctx *c)
+{
+	while (c->arena) {
+		struct chunk *k = c->arena;
+
+		c->arena = k->next;
+		free(k);
+	}
+	if (c->doc->nodes.start)
+		munmap(c->doc->nodes.start,
+		       (size_t)(c->doc->nodes.end - c->doc->nodes.start) *
+			   sizeof(yaml_node_t));
+	memset(c->doc, 0, sizeof(*c->doc));
 }
 
 int tl_policy_parse(const char *name, const char *buf, size_t len,
 		    struct tl_policy *out, FILE *err)
 {
 	struct ctx c = {.file = name, .p = out};
+	yaml_document_t doc = {0};
 	yaml_parser_t ps;
-	yaml_document_t doc;
 
 	memset(out, 0, sizeof(*out));
 	out->mode = TL_MODE_ENFORCE;
@@ -2100,15 +2795,17 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 		tl_policy_free(out);
 		return -1;
 	}
-	yaml_parser_set_input_string(&ps, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&ps, &doc)) {
-		syntax_error(&c, &ps, buf, len);
+	c.doc = &doc;
+	if (len > MAX_FILE_BYTES) {
+		stop_at(&c, (struct tl_loc){0, 0}, TOO_LARGE,
+			MAX_FILE_BYTES >> 20);
 	} else {
-		c.doc = &doc;
-		check_document(&c);
-		yaml_document_delete(&doc);
-		check_single(&c, &ps, buf, len);
+		yaml_parser_set_input_string(&ps, (const unsigned char *)buf,
+					     len);
+		if (compose(&c, &ps, buf, len))
+			check_document(&c);
 	}
+	free_document(&c);
 	yaml_parser_delete(&ps);
 	if (c.oom)
 		c.nerrors++;
@@ -2121,53 +2818,51 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 	return 0;
 }
 
+/*
+ * The whole file, which must be a regular file (a FIFO or a device would
+ * block a check or a reload) of at most MAX_FILE_BYTES.
+ */
 static char *read_file(const char *file, size_t *len, FILE *err)
 {
-	FILE *f = fopen(file, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
+	int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	const char *why = NULL;
+	char *buf = NULL, big[64];
+	struct stat st;
+	size_t n = 0;
 
-	if (!f) {
+	if (fd < 0 || fstat(fd, &st)) {
+		why = strerror(errno);
+	} else if (!S_ISREG(st.st_mode)) {
+		why = "not a regular file";
+	} else if (st.st_size > MAX_FILE_BYTES) {
+		snprintf(big, sizeof(big), TOO_LARGE, MAX_FILE_BYTES >> 20);
+		why = big;
+	} else if (!(buf = malloc((size_t)st.st_size + 1))) {
+		why = strerror(ENOMEM);
+	}
+	/* one byte more than the size, to see a file that grew */
+	while (!why) {
+		ssize_t got = read(fd, buf + n, (size_t)st.st_size + 1 - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			why = strerror(errno);
+		else if (!got)
+			break;
+		else if ((n += (size_t)got) > (size_t)st.st_size)
+			why = "changed while it was read";
+	}
+	if (fd >= 0)
+		close(fd);
+	if (why) {
 		if (err)
-			fprintf(err, "%s: %s\n", file, strerror(errno));
+			fprintf(err, "%s: %s\n", file, why);
+		free(buf);
 		return NULL;
 	}
-	for (;;) {
-		size_t got;
-
-		if (n == cap) {
-			char *nb;
-
-			cap = cap ? 2 * cap : 65536;
-			nb = cap <= MAX_FILE_BYTES ? realloc(buf, cap) : NULL;
-			if (!nb) {
-				if (err)
-					fprintf(err, "%s: %s\n", file,
-						cap > MAX_FILE_BYTES
-						    ? "file too large"
-						    : strerror(ENOMEM));
-				goto fail;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got)
-			continue;
-		if (ferror(f)) {
-			if (err)
-				fprintf(err, "%s: %s\n", file, strerror(errno));
-			goto fail;
-		}
-		break;
-	}
-	fclose(f);
 	*len = n;
 	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
 }
 
 int tl_policy_load(const char *file, struct tl_policy *out, FILE *err)

@@ -5,6 +5,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
 build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev"
+# clang's ASan, UBSan and libFuzzer runtimes (make sanitizers, make fuzz)
+build="$build libclang-rt-14-dev"
 # systemd-analyze (unit verification) and groff (man page lint)
 ops="systemd groff-base"
 lab=$(grep -v '^#' "$here/lab/packages.txt" 2>/dev/null | tr '\n' ' ')

@@ -20,7 +20,8 @@ struct frame {
 
 static inline void put(struct frame *f, const void *p, size_t n)
 {
-	memcpy(f->b + f->len, p, n);
+	if (n) /* an empty payload may be NULL: memcpy must not see it */
+		memcpy(f->b + f->len, p, n);
 	f->len += n;
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Runs every test tier (unit, packet, lab) and prints one closing line:
-# "N passed, N failed, N skipped". Tiers print PASS:/FAIL:/SKIP: lines;
-# a tier that dies without saying why counts as one failure.
+# Runs every test tier (unit, packet, asan, fuzz, lab) and prints one
+# closing line: "N passed, N failed, N skipped". Tiers print PASS:/FAIL:/
+# SKIP: lines; a tier that dies without saying why counts as one failure.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 log=$(mktemp)
@@ -14,6 +14,10 @@ tier() {
 	out=$(mktemp)
 	"$@" >"$out" 2>&1
 	rc=$?
+	# the same tests again under the sanitizers: names of their own
+	if [ "$name" = asan ]; then
+		sed -i 's/^\(PASS\|FAIL\|SKIP\): /\1: asan: /' "$out"
+	fi
 	cat "$out"
 	grep -E '^(PASS|FAIL|SKIP):' "$out" >>"$log"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL:' "$out"; then
@@ -26,6 +30,12 @@ tier unit build/test_policy
 tier unit build/test_events
 tier unit sh tests/unit/test_install.sh
 tier packet build/test_packet
+# unit and packet tiers under AddressSanitizer and UBSan (make sanitizers)
+tier asan build/asan/test_policy
+tier asan build/asan/test_events
+tier asan build/asan/test_packet
+# the seed corpus replayed, then FUZZ_SECONDS (20) of fuzzing per harness
+tier fuzz sh tests/fuzz/run.sh
 if [ "${TUNLOCK_SKIP_LAB:-0}" = 1 ]; then
 	echo "SKIP: lab: TUNLOCK_SKIP_LAB=1" | tee -a "$log"
 else

@@ -13,18 +13,37 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <glob.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "policy.h"
 
 #define FILE_NAME "t.yaml"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#define SANITIZED 1 /* sanitizers cost time and address space of their own */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) ||                                        \
+    __has_feature(undefined_behavior_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
 
 static int npassed, nfailed;
 
@@ -151,13 +170,74 @@ static const struct bad_case bad_cases[] = {
      "? [a]\n: x\n" H,
      {{1, 3, "a key must be a word, found a list"}}},
     {"empty file", "", {{1, 1, "the policy is empty"}}},
+    /* the fuzzer's first find: no children at all (UBSan) */
+    {"empty list", "[]\n", {{1, 1, "expected a mapping, found a list"}}},
     {"only a comment", "# nothing\n", {{1, 1, "the policy is empty"}}},
     {"unsupported tag",
      "mode: !env enforce\n" H,
      {{1, 7, "unsupported tag '!env'"}}},
+    /* tags: exactly those the reader honours */
+    {"tag !!binary",
+     "mode: !!binary ZW5mb3JjZQ==\n" H,
+     {{1, 7, "unsupported tag '!!binary' on a value"},
+      {1, 7, "mode must be enforce or audit, found 'ZW5mb3JjZQ=='"}}},
+    {"tag !!null",
+     "mode: !!null enforce\n" H,
+     {{1, 7, "unsupported tag '!!null' on a value"}}},
+    {"tag !!env",
+     "mode: !!env enforce\n" H,
+     {{1, 7, "unsupported tag '!!env' on a value"}}},
+    {"tag !<tag:yaml.org,2002:include>",
+     "mode: !<tag:yaml.org,2002:include> enforce\n" H,
+     {{1, 7, "unsupported tag '!!include' on a value"}}},
+    {"tag !!float",
+     "events: {rate: !!float 10}\n" H,
+     {{1, 16, "unsupported tag '!!float' on a value"}}},
+    {"tag !!seq on a mapping",
+     "events: !!seq {rate: 10}\n" H,
+     {{1, 9, "unsupported tag '!!seq' on a mapping"}}},
+    {"tag !!map on a value",
+     "mode: !!map enforce\n" H,
+     {{1, 7, "unsupported tag '!!map' on a value"}}},
+    {"tag !!int on a word",
+     "mode: !!int enforce\n" H,
+     {{1, 7, "tag '!!int' on 'enforce', which is not an integer"}}},
+    {"tag !!bool on yes",
+     H "cgroups:\n  - {path: /a, exempt: !!bool yes}\n",
+     {{10, 24, "tag '!!bool' on 'yes', which is not true or false"},
+      {10, 24, "exempt must be true or false, found 'yes'"}}},
+    {"tag of another schema through %TAG",
+     "%TAG !! tag:example.com,2026:\n---\nmode: !!str enforce\n" H,
+     {{3, 7, "unsupported tag 'tag:example.com,2026:str'"}}},
+    {"tag on a key",
+     "!!binary bW9kZQ==: enforce\n" H,
+     {{1, 1, "unsupported tag '!!binary'"}, {1, 1, "unknown key 'bW9kZQ=='"}}},
     {"NUL in a value",
      "mode: \"enf\\0orce\"\n" H,
-     {{1, 7, "mode: a value must not hold a NUL character"}}},
+     {{1, 7, "a key or value must not hold a NUL character"}}},
+    {"NUL in a key",
+     "\"mode\\0junk\": audit\n" H,
+     {{1, 1, "a key or value must not hold a NUL character"}}},
+    {"NUL in a list item",
+     H "    allow: [{cidr: \"10.0.0.0/8\\0junk\"}]\n",
+     {{9, 20, "a key or value must not hold a NUL character"}}},
+    {"anchor defined twice",
+     "mode: &a enforce\nno_socket: &a allow\n" H,
+     {{2, 12, "found duplicate anchor '&a' (first at line 1)"}}},
+    {"alias inside the node it names",
+     "events: &e {rate: *e}\n" H,
+     {{1, 19, "alias '*e' inside the node it names"}}},
+    {"a long value is cut on a UTF-8 character",
+     "mode: \xc3\xa9"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "\xc3\xa9x\n" H,
+     {{1, 7,
+       "found '\xc3\xa9"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "...'"}}},
+    {"control characters in an echoed value",
+     "mode: \"a\\nb\\tc\"\n" H,
+     {{1, 7, "found 'a\\x0ab\\x09c'"}}},
     {"second document",
      H "---\nmode: audit\n",
      {{9, 1, "a policy is one YAML document"}}},
@@ -710,6 +790,36 @@ static void run_limits(void)
 	}
 }
 
+/* A check across profiles names a place even when the profile is no
+ * mapping: here the 64th, which leaves the built-in profile no slot. */
+static void run_no_slot(void)
+{
+	const char *name = "64 profiles, the last not a mapping: no 0:0";
+	struct expect e[2] = {{71, 5, "profiles[63]: expected a mapping"},
+			      {71, 5, "the built-in locked profile has no slot"}};
+	char *buf = NULL, *out = NULL, why[512];
+	struct tl_policy p;
+	FILE *f;
+	size_t len;
+	const char *w;
+
+	f = open_memstream(&buf, &len);
+	fprintf(f, TUN "profiles:\n");
+	for (int k = 0; k < 63; k++)
+		fprintf(f, "  - name: p%d\n", k);
+	fprintf(f, "  - x\n");
+	fclose(f);
+	if (parse(buf, len, &p, &out) != -1)
+		fail(name, "accepted");
+	else if ((w = match_errors(out, e, 2, why, sizeof(why))))
+		fail(name, "%s; got: %s", w, oneline(out));
+	else
+		pass(name);
+	tl_policy_free(&p);
+	free(buf);
+	free(out);
+}
+
 /* Resolvers: 16 per tunnel, TL_MAX_RESOLVERS over all (the kernel's list). */
 static void run_resolver_limit(void)
 {
@@ -1074,6 +1184,12 @@ static const struct good_case good_cases[] = {
      .warn = {{10, 10,
 	       "warning: profile 'p': no tunnel has an IPv4 resolver: IPv4 DNS "
 	       "queries are blocked, not redirected"}}},
+    {.name = "good: the tags the reader honours",
+     .yaml = "mode: !!str audit\n" TUN "profiles: !!seq\n  - !!map\n"
+	     "    name: p\n    allow:\n      - {cidr: 10.0.0.0/8, "
+	     "protocol: tcp, ports: [!!int 443, !!str 80]}\n"
+	     "cgroups:\n  - {path: /a, exempt: !!bool true}\n"
+	     "events: {rate: !<tag:yaml.org,2002:int> 10}\n"},
     {.name = "warning: / exempt",
      .yaml = H "cgroups:\n  - {path: /, exempt: true}\n",
      .warn = {{10, 12, "warning: exempting '/' leaves every process"}}},
@@ -1219,7 +1335,7 @@ static double now(void)
 /*
  * 100k allow CIDRs in one profile and 10k cgroups must check fast: the
  * overlap and duplicate checks must not be quadratic. TL_TEST_SLOW=1 (for
- * valgrind) keeps the checks but drops the time limit.
+ * valgrind) keeps the checks but drops the time limit, as sanitizers do.
  */
 static void run_scale(int n, bool overlap)
 {
@@ -1229,7 +1345,7 @@ static void run_scale(int n, bool overlap)
 	struct tl_policy p;
 	size_t len;
 	FILE *f = open_memstream(&buf, &len);
-	double t0, dt, limit = getenv("TL_TEST_SLOW") ? 1e9 : 2.0;
+	double t0, dt, limit = getenv("TL_TEST_SLOW") || SANITIZED ? 1e9 : 2.0;
 	int i, r;
 
 	fprintf(f, ALLOW);
@@ -1275,6 +1391,288 @@ static void run_scale(int n, bool overlap)
 	tl_policy_free(&p);
 	free(buf);
 	free(out);
+}
+
+/* ---- hostile input ---- */
+
+/* What a hostile input may cost `tunlock check`: 2 s of CPU, 256 MB. */
+#define HOSTILE_CPU_S 2
+#define HOSTILE_MEM   (256ul << 20)
+
+/* The address space this process holds now. */
+static unsigned long vm_size(void)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return pages * (unsigned long)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Run fn in a child under the hostile-input bounds: RLIMIT_CPU (SIGXCPU
+ * past it) and 256 MB of address space more than the child starts with
+ * (malloc fails past it, and the parser says "out of memory"). fn prints
+ * its own PASS or FAIL line and returns 0 when it passed. Without
+ * sanitizers only: they reserve terabytes of address space.
+ */
+static void bounded(const char *name, int (*fn)(const char *name, void *arg),
+		    void *arg)
+{
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		fail(name, "fork: %s", strerror(errno));
+		return;
+	}
+	if (!pid) {
+		struct rlimit cpu = {HOSTILE_CPU_S, HOSTILE_CPU_S + 1};
+		struct rlimit as = {vm_size() + HOSTILE_MEM,
+				    vm_size() + HOSTILE_MEM};
+
+		if (!SANITIZED && !getenv("TL_TEST_SLOW") &&
+		    (setrlimit(RLIMIT_CPU, &cpu) || setrlimit(RLIMIT_AS, &as)))
+			_exit(3);
+		alarm(60); /* a read that blocks */
+		_exit(fn(name, arg) ? 1 : 0);
+	}
+	if (wait4(pid, &status, 0, &ru) != pid) {
+		fail(name, "wait4: %s", strerror(errno));
+		return;
+	}
+	printf("# %s: %.2f s of CPU, %ld MB at most\n", name,
+	       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		   (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+	       ru.ru_maxrss >> 10);
+	if (WIFSIGNALED(status)) {
+		fail(name, "killed by signal %d (%s)", WTERMSIG(status),
+		     WTERMSIG(status) == SIGXCPU   ? "more than 2 s of CPU"
+		     : WTERMSIG(status) == SIGALRM ? "blocked for 60 s"
+						   : "crashed");
+	} else if (WEXITSTATUS(status) == 0) {
+		npassed++;
+	} else if (WEXITSTATUS(status) == 1) {
+		nfailed++;
+	} else {
+		fail(name, "child exited with %d", WEXITSTATUS(status));
+	}
+}
+
+/* A generated policy and what its check must say. */
+struct hostile {
+	char *buf;
+	size_t len;
+	const char *first; /* "L:C: message" substring of the first line */
+	const char *has;   /* a substring of some line */
+	const char *last;  /* a substring of the last line */
+};
+
+/*
+ * The check refuses it, with at most MAX_SHOWN + 2 lines (the shown ones,
+ * the error that stopped reading, the count of the others), each short.
+ */
+static int check_hostile(const char *name, void *arg)
+{
+	const struct hostile *h = arg;
+	char *out = NULL, *line, *last = NULL;
+	struct tl_policy p;
+	size_t nlines = 0, longest = 0;
+	int r = parse(h->buf, h->len, &p, &out), bad = 1;
+
+	for (line = out; *line;) {
+		size_t n = strcspn(line, "\n");
+
+		nlines++;
+		longest = n > longest ? n : longest;
+		last = line;
+		line += n + (line[n] == '\n');
+	}
+	if (r != -1)
+		fail(name, "returned %d", r);
+	else if (nlines > 102 || longest > 600)
+		fail(name, "%zu lines, the longest %zu bytes", nlines, longest);
+	else if (h->first && !strstr(out, h->first))
+		fail(name, "no '%s' first: %.300s", h->first, oneline(out));
+	else if (h->first && strstr(out, h->first) - out > 40)
+		fail(name, "'%s' is not first: %.300s", h->first, oneline(out));
+	else if (h->has && !strstr(out, h->has))
+		fail(name, "no '%s': %.300s", h->has, oneline(out));
+	else if (h->last && (!last || !strstr(last, h->last)))
+		fail(name, "last line is not '%s': %.300s", h->last,
+		     last ? oneline(last) : "");
+	else
+		bad = 0;
+	if (!bad)
+		pass(name);
+	tl_policy_free(&p);
+	free(out);
+	return bad;
+}
+
+static void run_hostile(void)
+{
+	struct hostile h = {0};
+	FILE *f;
+	int i;
+
+	/* a mapping of 2,000 unknown keys aliased by 16,384 cgroup entries */
+	f = open_memstream(&h.buf, &h.len);
+	fprintf(f, H "x: &m {");
+	for (i = 0; i < 2000; i++)
+		fprintf(f, "%sk%d: 1", i ? ", " : "", i);
+	fprintf(f, "}\ncgroups:\n");
+	for (i = 0; i < 16384; i++)
+		fprintf(f, "  - *m\n");
+	fclose(f);
+	h.first = "t.yaml:9:1: unknown key 'x'";
+	h.has = "aliases repeat nodes past anything a policy needs";
+	h.last = "more errors";
+	bounded("hostile: 2,000 unknown keys aliased 16,384 times",
+		check_hostile, &h);
+	free(h.buf);
+
+	/* 256 endpoints, and one allow rule around them aliased 131,071 times
+	 */
+	h = (struct hostile){0};
+	f = open_memstream(&h.buf, &h.len);
+	fprintf(f, "tunnels:\n  - name: t\n    interface: wg0\n"
+		   "    client: {fwmark: 1}\n    endpoints:\n");
+	for (i = 0; i < 256; i++)
+		fprintf(f, "      - {address: 198.51.%d.%d, port: 51820}\n",
+			100 + i / 250, 1 + i % 250);
+	fprintf(f, "profiles:\n  - name: p\n    allow:\n"
+		   "      - &r {cidr: 0.0.0.0/0}\n");
+	for (i = 0; i < 131071; i++)
+		fprintf(f, "      - *r\n");
+	fclose(f);
+	h.first = "t.yaml:265:19: profile 'p': duplicate allow CIDR 0.0.0.0/0";
+	h.last = "more errors";
+	bounded("hostile: 131,071 aliases of a rule around 256 endpoints",
+		check_hostile, &h);
+	free(h.buf);
+
+	/* a 10 MB value, echoed cut */
+	h = (struct hostile){0};
+	h.len = 10u << 20;
+	h.buf = malloc(h.len + sizeof(H) + 16);
+	memcpy(h.buf, "mode: '", 7);
+	memset(h.buf + 7, 'a', h.len - 7);
+	h.len += (size_t)sprintf(h.buf + h.len, "'\n" H);
+	h.first =
+	    "t.yaml:1:7: mode must be enforce or audit, found "
+	    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaa...'\n";
+	bounded("hostile: a 10 MB value is echoed cut", check_hostile, &h);
+	free(h.buf);
+
+	/* 100,000 '[': refused at the 64th (the 65th level with the root
+	 * mapping), before the rest is even scanned */
+	h = (struct hostile){0};
+	h.len = 3 + 200000 + 1;
+	h.buf = malloc(h.len + 1);
+	memcpy(h.buf, "x: ", 3);
+	memset(h.buf + 3, '[', 100000);
+	memset(h.buf + 3 + 100000, ']', 100000);
+	strcpy(h.buf + 3 + 200000, "\n");
+	h.first = "t.yaml:1:67: nested deeper than 64 levels";
+	bounded("hostile: 100,000 nested lists", check_hostile, &h);
+	free(h.buf);
+	/* block style, one level an indent */
+	f = open_memstream(&h.buf, &h.len);
+	for (i = 0; i < 70; i++)
+		fprintf(f, "%*sk:\n", i, "");
+	fclose(f);
+	h.first = "t.yaml:65:65: nested deeper than 64 levels";
+	bounded("hostile: 70 nested mappings", check_hostile, &h);
+	free(h.buf);
+
+	/* 16 MiB of one flow list: 8 million nodes */
+	h = (struct hostile){0};
+	h.len = 16u << 20;
+	h.buf = malloc(h.len);
+	memcpy(h.buf, "x: [", 4);
+	for (size_t k = 4; k + 2 < h.len; k += 2)
+		memcpy(h.buf + k, "a,", 2);
+	memcpy(h.buf + h.len - 2, "]\n", 2);
+	h.first = "t.yaml:1:2999999: more than 1500000 YAML nodes";
+	bounded("hostile: 16 MiB of nodes", check_hostile, &h);
+	free(h.buf);
+
+	/* past the size limit: refused, with no line and column */
+	h = (struct hostile){0};
+	h.len = (16u << 20) + 1;
+	h.buf = calloc(1, h.len);
+	h.first = "t.yaml: larger than 16 MiB";
+	bounded("hostile: more than 16 MiB", check_hostile, &h);
+	free(h.buf);
+}
+
+/* Loading FILE fails, saying why, and does not block. */
+static int load_refused(const char *name, void *arg)
+{
+	const char *const *fw = arg;
+	struct tl_policy p;
+	char *out = NULL;
+	size_t outlen;
+	FILE *err = open_memstream(&out, &outlen);
+	int r = tl_policy_load(fw[0], &p, err), bad = 1;
+
+	fclose(err);
+	if (r != -1)
+		fail(name, "returned %d", r);
+	else if (strncmp(out, fw[0], strlen(fw[0])) ||
+		 strncmp(out + strlen(fw[0]), ": ", 2) || !strstr(out, fw[1]) ||
+		 strchr(out, '\n') != out + outlen - 1)
+		fail(name, "not '%s: %s': %s", fw[0], fw[1], oneline(out));
+	else
+		bad = 0;
+	if (!bad)
+		pass(name);
+	tl_policy_free(&p);
+	free(out);
+	return bad;
+}
+
+/* Only regular files of at most 16 MiB are read. */
+static void run_load_files(void)
+{
+	char dir[] = "/tmp/tl-policy-XXXXXX", path[64];
+	const char *fw[2] = {path};
+	int fd;
+
+	if (!mkdtemp(dir)) {
+		fail("load: files", "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	fw[1] = "not a regular file";
+	if (mkfifo(path, 0600))
+		fail("load: a FIFO", "mkfifo: %s", strerror(errno));
+	else
+		bounded("load: a FIFO is refused at once", load_refused, fw);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s", dir);
+	bounded("load: a directory is refused", load_refused, fw);
+	/* sparse: nothing of it is read */
+	snprintf(path, sizeof(path), "%s/big.yaml", dir);
+	fw[1] = "larger than 16 MiB: no policy is that large";
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, (16 << 20) + 1))
+		fail("load: more than 16 MiB", "%s", strerror(errno));
+	else
+		bounded("load: more than 16 MiB is refused", load_refused, fw);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	rmdir(dir);
 }
 
 /* ---- address helpers ---- */
@@ -1518,10 +1916,14 @@ int main(void)
 
 	/* keep our lines in order with anything the library prints */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* first, while this process is small: they bound its growth */
+	run_hostile();
+	run_load_files();
 	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
 		run_bad(&bad_cases[i]);
 	run_limits();
 	run_resolver_limit();
+	run_no_slot();
 	run_full_slots();
 	good_full();
 	good_defaults();
