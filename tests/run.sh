@@ -25,6 +25,7 @@ tier() {
 tier unit build/test_policy
 tier unit build/test_events
 tier unit sh tests/unit/test_install.sh
+tier unit bash tests/unit/test_check.sh
 tier packet build/test_packet
 if [ "${TUNLOCK_SKIP_LAB:-0}" = 1 ]; then
 	echo "SKIP: lab: TUNLOCK_SKIP_LAB=1" | tee -a "$log"

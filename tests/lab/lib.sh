@@ -88,18 +88,7 @@ LAB_MARK_PUB=203.0.113.103 LAB_MARK6_PUB=2001:db8:53::103
 LAB_STUB_IP=127.0.0.53 # the client's local stub resolver (lab_stub_start)
 
 # ---------------------------------------------------------------- results
-LAB_NPASS=0 LAB_NFAIL=0 LAB_NSKIP=0
-pass() { echo "PASS: $1"; LAB_NPASS=$((LAB_NPASS + 1)); }
-fail() { local n=$1; shift; echo "FAIL: $n: ${*:-failed}"; LAB_NFAIL=$((LAB_NFAIL + 1)); }
-skip() { local n=$1; shift; echo "SKIP: $n: ${*:-skipped}"; LAB_NSKIP=$((LAB_NSKIP + 1)); }
-note() { echo "# $*"; }
-# check NAME WHY cmd...: PASS if cmd succeeds, else FAIL NAME: WHY
-# (cmd may be `eval '...'`; its output is not redirected: pass/fail lines go to stdout)
-check() {
-	local __name=$1 __why=$2
-	shift 2
-	if "$@"; then pass "$__name"; else fail "$__name" "$__why"; fi
-}
+. "$LAB_LIB_DIR/assert.sh" # pass, fail, skip, note, check
 # lab_abort WHY: a FAIL line for the test as a whole, then exit (the trap tears down)
 lab_abort() { fail "${LAB_TEST:-lab}" "$*"; exit 1; }
 # lab_done: exit status of a test file

@@ -40,7 +40,7 @@ lab_ping apps "$LAB_HOST_IP" -I up0
 rp=$?
 code=$(lab_curl apps "http://$LAB_HOST_IP/" --interface up0)
 lab_capture_stop
-check t00_bypass_works_without_agent "ping -I up0 rc=$rp, curl --interface up0 code=$code" [ "$rp" = 0 ] && [ "$code" = 200 ]
+check t00_bypass_works_without_agent "ping -I up0 rc=$rp, curl --interface up0 code=$code" [ "$rp" = 0 ] --and [ "$code" = 200 ]
 leaks=$(lab_leaks)
 check t00_bypass_visible "ping -I up0 / curl --interface up0 not seen as leaks: $leaks" \
 	eval 'grep -q ICMP <<<"$leaks" && grep -q "\.80: Flags \[S\]" <<<"$leaks"'
@@ -74,7 +74,7 @@ check t00_lan_http "LAN host http got '$code'" [ "$code" = 200 ]
 lab_capture_stop
 n=$(lab_leak_count)
 m=$(lab_leak_count --allow-lan)
-check t00_lan_allow_filter "LAN traffic: strict leaks=$n (expect >0), --allow-lan leaks=$m (expect 0)" [ "$n" -gt 0 ] && [ "$m" -eq 0 ]
+check t00_lan_allow_filter "LAN traffic: strict leaks=$n (expect >0), --allow-lan leaks=$m (expect 0)" [ "$n" -gt 0 ] --and [ "$m" -eq 0 ]
 
 # --- IPv6 via the ISP (the tunnel carries IPv4 only): visible
 lab_capture_start || lab_abort "capture: $LAB_ERR"

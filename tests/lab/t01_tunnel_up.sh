@@ -25,7 +25,7 @@ check t01_udp_rate "a 2 s sender through the tunnel: $r" [ "$(lab_json_get "$r" 
 sleep 0.5
 n=$(lab_server_count http vpn)
 m=$(lab_server_count http isp)
-check t01_server_view "server: $n http request(s) via the VPN (want >= 1), $m via the ISP (want 0)" [ "$n" -ge 1 ] && [ "$m" -eq 0 ]
+check t01_server_view "server: $n http request(s) via the VPN (want >= 1), $m via the ISP (want 0)" [ "$n" -ge 1 ] --and [ "$m" -eq 0 ]
 out=$(lab_tunlock status --json --pin-dir "$LAB_PIN" 2>&1)
 check t01_status_json "tunlock status --json: not JSON: $(echo "$out" | head -2 | tr '\n' ' ')" \
 	"$LAB_PY" -c 'import json,sys; json.loads(sys.argv[1])' "$out"

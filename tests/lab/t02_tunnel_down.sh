@@ -36,7 +36,7 @@ expect_no_leaks t02_no_leaks
 sleep 0.5
 n=$(lab_server_count http isp)
 m=$(lab_server_count sink isp)
-check t02_server_saw_nothing "the internet host got $n http request(s), $m datagram(s) via the ISP" [ "$n" -eq 0 ] && [ "$m" -eq 0 ]
+check t02_server_saw_nothing "the internet host got $n http request(s), $m datagram(s) via the ISP" [ "$n" -eq 0 ] --and [ "$m" -eq 0 ]
 expect_event t02_event_tunnel_down "$mark" reason=tunnel_down verdict=blocked dst="$LAB_HOST_IP"
 n=$(lab_events --after "$mark" --min 1 --has "$LAB_EVENT_KEYS" reason=tunnel_down)
 check t02_event_fields "no tunnel_down event has every contract field ($LAB_EVENT_KEYS): $(lab_events --after "$mark" --min 0 --show reason=tunnel_down | sed -n 2p | cut -c1-300)" [ "${n:-0}" -ge 1 ]

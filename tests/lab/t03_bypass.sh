@@ -39,5 +39,5 @@ code=$(lab_curl apps "http://$LAB_HOST_IP/")
 check t03_tunnel_still_works "curl through the tunnel after the attempts: '$code'" [ "$code" = 200 ]
 expect_no_leaks t03_no_leaks
 n=$(lab_server_count http isp); m=$(lab_server_count echo isp)
-check t03_server_saw_nothing "the internet host got $n http, $m echo via the ISP" [ "$n" -eq 0 ] && [ "$m" -eq 0 ]
+check t03_server_saw_nothing "the internet host got $n http, $m echo via the ISP" [ "$n" -eq 0 ] --and [ "$m" -eq 0 ]
 lab_done

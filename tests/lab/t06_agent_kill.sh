@@ -56,5 +56,5 @@ note "sender: $summary"
 expect_no_leaks t06_no_leaks
 sleep 0.3
 m=$(lab_server_count sink isp); n=$(lab_server_count http isp)
-check t06_server_saw_nothing_via_isp "via the ISP the sink got $m datagram(s), http $n request(s)" [ "$m" -eq 0 ] && [ "$n" -eq 0 ]
+check t06_server_saw_nothing_via_isp "via the ISP the sink got $m datagram(s), http $n request(s)" [ "$m" -eq 0 ] --and [ "$n" -eq 0 ]
 lab_done

@@ -47,7 +47,7 @@ n_eperm=$(grep -c '"error": "EPERM"' "$LAB_STATE/dnsloop.log")
 note "flaps: $n_tun answers from the tunnel, $n_eperm refused while down, $n_isp from the ISP"
 check t24_flaps_never_isp "$n_isp answer(s) came from the ISP's resolver during flaps" [ "$n_isp" -eq 0 ]
 check t24_flaps_both_states "during flaps: $n_tun redirected answers and $n_eperm refusals (want both)" \
-	[ "$n_tun" -gt 0 ] && [ "$n_eperm" -gt 0 ]
+	[ "$n_tun" -gt 0 ] --and [ "$n_eperm" -gt 0 ]
 expect_no_leaks t24_flaps_no_leaks
 expect_dns_logged t24_flaps_isp_logged_nothing isp "$isp0" -eq 0
 lab_done
