@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every test tier (unit, packet, lab) and prints one closing line:
+# Runs every test tier (lint, unit, packet, lab) and prints one closing line:
 # "N passed, N failed, N skipped". Tiers print PASS:/FAIL:/SKIP: lines;
 # a tier that dies without saying why counts as one failure.
 set -u
@@ -22,6 +22,17 @@ tier() {
 	rm -f "$out"
 }
 
+# The test scripts are code too: shellcheck at severity warning over all of them
+shellcheck_tier() {
+	command -v shellcheck >/dev/null || { echo "FAIL: shellcheck: not installed (make deps)"; return 1; }
+	if sc_out=$(shellcheck -S warning -f gcc tests/*.sh tests/unit/*.sh tests/lab/*.sh 2>&1); then
+		echo "PASS: shellcheck: tests/*.sh tests/unit/*.sh tests/lab/*.sh at -S warning"
+	else
+		echo "$sc_out" | sed 's/^/FAIL: shellcheck: /'
+	fi
+}
+
+tier lint shellcheck_tier
 tier unit build/test_policy
 tier unit build/test_events
 tier unit sh tests/unit/test_install.sh

@@ -75,6 +75,7 @@ for c in "${cases[@]}"; do
 done
 lab_timed ms in_client apps dig +short +time=3 +tries=1 @"$LAB_ROUTER_IP" lab.test A >/dev/null 2>&1
 rc=$?
+# shellcheck disable=SC2154 # lab_timed sets ms
 check t20_block_dig "dig @$LAB_ROUTER_IP with dns: block: rc $rc after $ms ms (want a failure within 1500 ms)" \
 	eval '[ "$rc" != 0 ] && [ "$ms" -le 1500 ]'
 lab_timed ms in_client apps getent ahostsv4 lab.test >/dev/null 2>&1

@@ -46,6 +46,7 @@ for a in "+tcp @$LAB_ROUTER_IP" "+tcp -6 @$LAB_ROUTER6_IP" "+tls @$LAB_ROUTER_IP
 	# shellcheck disable=SC2086
 	lab_timed ms in_client apps dig +short +time=3 +tries=1 $a lab.test >/dev/null 2>&1
 	rc=$?
+	# shellcheck disable=SC2154 # lab_timed sets ms
 	check "t21_block_dig_$label" "dig $a with dns: block: rc $rc after $ms ms (want a failure within 1500 ms)" \
 		eval '[ "$rc" != 0 ] && [ "$ms" -le 1500 ]'
 done

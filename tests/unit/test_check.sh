@@ -42,6 +42,7 @@ ran=0
 out=$(check c why false --and eval 'ran=1; true'; echo "ran=$ran")
 [[ $out == *ran=1 ]] && ok "conditions after a failed one still run" || bad "conditions after a failed one still run" "$out"
 # why the lint exists: the shell gives check only `[ 1 = 1 ]`, and the false half is lost
+# shellcheck disable=SC2050 # the misuse, on purpose
 out=$(check c why [ 1 = 1 ] && [ 1 = 2 ])
 [ "$out" = "PASS: c" ] && ok "the && misuse passes (so the lint must refuse it)" ||
 	bad "the && misuse passes (so the lint must refuse it)" "$out"
