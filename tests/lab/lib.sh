@@ -1168,7 +1168,7 @@ lab_events() {
 		--has "$has" $show -- "${conds[@]}"
 }
 
-# the event fields of the contract (SPEC section 5, in the brief's names)
+# the event fields every event must carry (docs/events.md)
 LAB_EVENT_KEYS=time,reason,verdict,layer,hook,protocol,family,src,sport,dst,dport,interface,pid,comm,cgroup,profile,tunnel
 
 # lab_agent_reload [lab_write_policy options]: rewrite $LAB_STATE/policy.yaml, SIGHUP the agent

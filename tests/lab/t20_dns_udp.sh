@@ -1,5 +1,5 @@
 #!/bin/bash
-# t20: DNS over UDP (issue #3, paths 1, 2 and 4): connected and unconnected sockets, IPv4, IPv6,
+# t20: DNS over UDP: connected and unconnected sockets, IPv4, IPv6,
 # and IPv6 sockets talking to an IPv4-mapped address (::ffff:10.213.0.1; unconnected, the kernel
 # runs sendmsg4 and brings the answer back through recvmsg6). The ISP's resolver is on the LAN.
 # With dns: redirect every query reaches the tunnel's resolver and the application takes the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t21: DNS over TCP and DNS over TLS (issue #3, path 3): dig +tcp and dig +tls to the ISP's
+# t21: DNS over TCP and DNS over TLS: dig +tcp and dig +tls to the ISP's
 # resolver (IPv4 and IPv6), and a TCP probe that checks getpeername. With dns: redirect they reach
 # the tunnel's resolver (DNS over TLS keeps port 853: the tunnel's TLS front end answers) and the
 # socket's peer reads as the server asked; with dns: block the connect fails at once.

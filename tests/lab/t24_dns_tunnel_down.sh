@@ -1,5 +1,5 @@
 #!/bin/bash
-# t24: tunnel down with dns: redirect (issue #3, path 7): no tunnel resolver is reachable, so
+# t24: tunnel down with dns: redirect: no tunnel resolver is reachable, so
 # redirect degrades to block, never to the original server: every path fails at once and not one
 # packet reaches the ISP. When the tunnel comes back, queries are redirected again without the
 # agent doing anything; through 10 flaps under a steady stream of queries, each state met by the
