@@ -29,7 +29,7 @@ unsigned int tl_kernel_features(void)
 	return f;
 }
 
-/* How far this build and kernel cover each leak class (SPEC section 1). */
+/* How far this build and kernel cover each leak class (docs/design.md). */
 struct coverage {
 	const char *leak;
 	const char *level;

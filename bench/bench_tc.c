@@ -2,7 +2,7 @@
 /*
  * Per-packet cost of the packet programs (TC egress, cgroup_skb egress),
  * with BPF_PROG_TEST_RUN, against an empty program of the same type run on
- * the same frame in the same run: the hook's floor (SPEC 6 and 7).
+ * the same frame in the same run: the hook's floor (docs/design.md, Targets).
  *
  * Real maps, a real policy (10,000 allowed CIDRs and a LAN profile by
  * default), real runtime state, in a network namespace and a pin directory

@@ -7,8 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev"
 # clang's ASan, UBSan and libFuzzer runtimes (make sanitizers, make fuzz)
 build="$build libclang-rt-14-dev"
-# systemd-analyze (unit verification) and groff (man page lint)
-ops="systemd groff-base"
+# systemd-analyze (unit verification), groff (man page lint), shellcheck (the test scripts)
+ops="systemd groff-base shellcheck"
 lab=$(grep -v '^#' "$here/lab/packages.txt" 2>/dev/null | tr '\n' ' ')
 
 # promtool comes in Debian's prometheus package, whose installation would also

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every test tier (unit, packet, asan, fuzz, lab) and prints one
+# Runs every test tier (lint, unit, packet, asan, fuzz, lab) and prints one
 # closing line: "N passed, N failed, N skipped". Tiers print PASS:/FAIL:/
 # SKIP: lines; a tier that dies without saying why counts as one failure.
 set -u
@@ -26,9 +26,21 @@ tier() {
 	rm -f "$out"
 }
 
+# The test scripts are code too: shellcheck at severity warning over all of them
+shellcheck_tier() {
+	command -v shellcheck >/dev/null || { echo "FAIL: shellcheck: not installed (make deps)"; return 1; }
+	if sc_out=$(shellcheck -S warning -f gcc tests/*.sh tests/unit/*.sh tests/lab/*.sh 2>&1); then
+		echo "PASS: shellcheck: tests/*.sh tests/unit/*.sh tests/lab/*.sh at -S warning"
+	else
+		echo "$sc_out" | sed 's/^/FAIL: shellcheck: /'
+	fi
+}
+
+tier lint shellcheck_tier
 tier unit build/test_policy
 tier unit build/test_events
 tier unit sh tests/unit/test_install.sh
+tier unit bash tests/unit/test_check.sh
 tier packet build/test_packet
 # unit and packet tiers under AddressSanitizer and UBSan (make sanitizers)
 tier asan build/asan/test_policy

@@ -25,8 +25,10 @@ for id in $ids; do
 	if [ "$all" = 0 ] && [ -d "/proc/$owner" ] && [ -f "/tmp/tunlock-lab-$id/owner" ]; then
 		continue # its harness still runs
 	fi
+	# shellcheck disable=SC2034 # for the lib.sh helpers below
 	LAB_ID=$id LAB_CG_REL=/tunlock-lab-$id LAB_CG=$CG2_MNT/tunlock-lab-$id NS_CLIENT=$id-client
 	LAB_PIN=/sys/fs/bpf/tunlock-lab-$id LAB_STATE=/tmp/tunlock-lab-$id
+	# shellcheck disable=SC2034 # for _lab_ns_unsafe
 	LAB_FORBIDDEN_NETNS=$(_lab_forbidden_netns)
 	# enforcement first, from inside the lab's client netns
 	if [ -e "$LAB_PIN" ] && [ -x "$TUNLOCK" ] && ! _lab_ns_unsafe "$NS_CLIENT"; then
@@ -36,7 +38,9 @@ for id in $ids; do
 	if [ -d "$LAB_CG" ]; then
 		_lab_kill_cgroup "$LAB_CG" 2>/dev/null
 	fi
-	for ns in $(ls /run/netns 2>/dev/null | grep "^$id-"); do
+	for ns in /run/netns/"$id"-*; do
+		[ -e "$ns" ] || continue
+		ns=${ns##*/}
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
 		ip netns del "$ns" && echo "removed netns $ns"
 	done

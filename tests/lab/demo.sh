@@ -14,7 +14,7 @@ bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 # remembers the leaked packets for the summary. STATE is "up" or "down" (the tunnel).
 declare -A LEAKED
 attempt() {
-	local label=$1 state=$2 n first
+	local label=$1 n first
 	shift 2
 	lab_capture_start || lab_abort "capture: $LAB_ERR"
 	"$@" >/dev/null 2>&1

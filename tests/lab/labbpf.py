@@ -15,8 +15,12 @@ import subprocess
 import sys
 
 
+# bounded, but generous: bpftool walks are slow on a loaded machine
+TIMEOUT = 120
+
+
 def bpftool(*args):
-    r = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, timeout=30)
+    r = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, timeout=TIMEOUT)
     if r.returncode != 0:
         raise RuntimeError(r.stderr.strip())
     return json.loads(r.stdout or "[]")
@@ -44,7 +48,7 @@ def main():
             return 0
         elif cmd == "tc":
             r = subprocess.run(["ip", "netns", "exec", args[0], "bpftool", "-j", "net", "show", "dev", args[1]],
-                               capture_output=True, text=True, timeout=30)
+                               capture_output=True, text=True, timeout=TIMEOUT)
             nets = json.loads(r.stdout or "[]")
             ids = [f["id"] for n in nets for f in n.get("tc", []) if f.get("kind") == "clsact/egress"]
         elif cmd == "alive":

@@ -21,8 +21,13 @@ import subprocess
 import sys
 
 
+# bounded, but generous: walking every cgroup takes long on a loaded machine with many labs
+# (20 s was not enough under two CPU hogs)
+TIMEOUT = 120
+
+
 def bpftool(*args):
-    r = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, timeout=20)
+    r = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, timeout=TIMEOUT)
     if r.returncode != 0:
         raise RuntimeError("bpftool %s: %s" % (" ".join(args), r.stderr.strip()))
     return json.loads(r.stdout or "[]")
@@ -52,13 +57,13 @@ def rescue(entry):
         for ln in bpftool("link", "show"):
             if ln.get("prog_id") == pid and ln.get("cgroup_id") == cgid:
                 r = subprocess.run(["bpftool", "link", "detach", "id", str(ln["id"])],
-                                   capture_output=True, text=True, timeout=20)
+                                   capture_output=True, text=True, timeout=TIMEOUT)
                 print("labguard: link detach id %s -> %d %s" % (ln["id"], r.returncode, r.stderr.strip()))
                 return
     except Exception as e:  # noqa: BLE001 - best effort rescue
         print("labguard: link lookup failed: %s" % e)
     r = subprocess.run(["bpftool", "cgroup", "detach", path, atype, "id", str(pid)],
-                       capture_output=True, text=True, timeout=20)
+                       capture_output=True, text=True, timeout=TIMEOUT)
     print("labguard: cgroup detach %s %s id %d -> %d %s" % (path, atype, pid, r.returncode, r.stderr.strip()))
 
 

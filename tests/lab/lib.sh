@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2120
+# (SC2034, SC2120: the constants and helper arguments are used by the tests that source this)
 # tunlock leak lab: network namespaces, a real WireGuard VPN (wireguard-go), an ISP with a
 # resolver, an "internet" with hosts, a capture on the ISP side of the client's uplink(s),
 # and helpers to run the agent and judge leaks. Sourced by tests/lab/t*.sh and the demo.
@@ -88,18 +89,7 @@ LAB_MARK_PUB=203.0.113.103 LAB_MARK6_PUB=2001:db8:53::103
 LAB_STUB_IP=127.0.0.53 # the client's local stub resolver (lab_stub_start)
 
 # ---------------------------------------------------------------- results
-LAB_NPASS=0 LAB_NFAIL=0 LAB_NSKIP=0
-pass() { echo "PASS: $1"; LAB_NPASS=$((LAB_NPASS + 1)); }
-fail() { local n=$1; shift; echo "FAIL: $n: ${*:-failed}"; LAB_NFAIL=$((LAB_NFAIL + 1)); }
-skip() { local n=$1; shift; echo "SKIP: $n: ${*:-skipped}"; LAB_NSKIP=$((LAB_NSKIP + 1)); }
-note() { echo "# $*"; }
-# check NAME WHY cmd...: PASS if cmd succeeds, else FAIL NAME: WHY
-# (cmd may be `eval '...'`; its output is not redirected: pass/fail lines go to stdout)
-check() {
-	local __name=$1 __why=$2
-	shift 2
-	if "$@"; then pass "$__name"; else fail "$__name" "$__why"; fi
-}
+. "$LAB_LIB_DIR/assert.sh" # pass, fail, skip, note, check
 # lab_abort WHY: a FAIL line for the test as a whole, then exit (the trap tears down)
 lab_abort() { fail "${LAB_TEST:-lab}" "$*"; exit 1; }
 # lab_done: exit status of a test file
@@ -165,7 +155,7 @@ lab_init() {
 	LAB_PIN=/sys/fs/bpf/tunlock-lab-$LAB_ID
 	LAB_FORBIDDEN_NETNS=$(_lab_forbidden_netns)
 	LAB_IPV6=0 LAB_DOT=0 LAB_CAP_N=0 LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_DROPS=0
-	LAB_AGENT_PID= LAB_AGENT_N=0 LAB_AGENT_OUT= LAB_WG_PID= LAB_TORN=0
+	LAB_AGENT_PID='' LAB_AGENT_N=0 LAB_AGENT_OUT='' LAB_WG_PID='' LAB_TORN=0
 	declare -gA LAB_PID=()
 	mkdir -m 700 "$LAB_STATE" || { echo "cannot create $LAB_STATE" >&2; exit 1; }
 	echo "$$" >"$LAB_STATE/owner"
@@ -745,15 +735,33 @@ lab_capture_start() {
 	done
 }
 
+# _lab_capture_sync IFACE PCAP: send an end marker out of IFACE (isp ns) and wait until the
+# capture has written it: then it holds every packet that crossed IFACE before. The marker is an
+# experimental-ethertype frame to a MAC nobody has, from a MAC that is not the client's: no leak.
+_lab_capture_sync() {
+	local tok
+	tok=lab-capture-end-$LAB_ID-$RANDOM$RANDOM
+	in_ns isp "$LAB_PY" -c 'import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+s.send(bytes.fromhex("02dead0000ee02dead0000ef88b5") + sys.argv[2].encode().ljust(46, b"\0"))' "$1" "$tok" ||
+		{ _lab_log "capture marker on $1 not sent"; return 1; }
+	_lab_wait 10 grep -qaF "$tok" "$2" || { _lab_log "capture on $1 did not write its end marker"; return 1; }
+}
+
 # lab_capture_stop: stop the capture (flushes), LAB_CAP_DROPS = packets the kernel dropped
+# (a capture that never wrote its end marker counts as one that dropped a packet)
 lab_capture_stop() {
-	local pid i d
-	sleep 0.3 # let the last packets in flight arrive
+	local pid i d synced=()
+	for i in "${!LAB_CAP_IFACES[@]}"; do
+		_lab_capture_sync "${LAB_CAP_IFACES[$i]}" "${LAB_CAP_FILES[$i]}"
+		synced[i]=$?
+	done
 	for pid in "${LAB_CAP_PIDS[@]}"; do _lab_kill "$pid" 5; done
 	LAB_CAP_DROPS=0
 	for i in "${!LAB_CAP_IFACES[@]}"; do
 		d=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$LAB_STATE/cap$LAB_CAP_N-${LAB_CAP_IFACES[$i]}.log")
-		LAB_CAP_DROPS=$((LAB_CAP_DROPS + ${d:-0}))
+		LAB_CAP_DROPS=$((LAB_CAP_DROPS + ${d:-0} + synced[i]))
 	done
 	LAB_CAP_PIDS=()
 }
@@ -830,6 +838,17 @@ src = sys.argv[3]
 print(sum(d.values()) if not src else d.get(src, 0))
 EOF
 }
+# lab_server_more KIND SRC N [HOST]: true when the server counts more than N (for _lab_wait)
+lab_server_more() { [ "$(lab_server_count "$1" "$2" "${4:-}")" -gt "$3" ]; }
+# lab_server_sync [lan]: wait until the internet (or LAN) host's stats hold all it received so
+# far: a datagram from the host to its own sink (LAN: echo) is counted after what came before it
+lab_server_sync() {
+	local ns=inet ip=$LAB_HOST_IP port=$LAB_SINK_PORT kind=sink n
+	[ "${1:-}" = lan ] && ns=lan ip=$LAB_LANHOST_IP port=$LAB_ECHO_PORT kind=echo
+	n=$(lab_server_count "$kind" "$ip" "${1:-}")
+	in_ns "$ns" bash -c 'echo sync >"/dev/udp/$0/$1"' "$ip" "$port" &&
+		_lab_wait 5 lab_server_more "$kind" "$ip" "$n" "${1:-}"
+}
 
 # lab_dns_queries NAME: queries logged by the resolver NAME (isp, tundns, pubdns, stub)
 lab_dns_queries() { grep -c 'query\[' "$LAB_STATE/dns-$1.log" 2>/dev/null || true; }
@@ -872,7 +891,12 @@ expect_dns_eperm() {
 # stub) logged since it had BEFORE compare to N with OP (-eq, -ge, ...)
 expect_dns_logged() {
 	local name=$1 res=$2 before=$3 op=$4 want=$5 n
-	sleep 0.2 # dnsmasq writes its log after it answers
+	# dnsmasq writes its log after it answers: wait for what a test expects to see; a test that
+	# expects nothing gets a grace period (there is no event to wait for)
+	case $op in
+	-gt | -ge) _lab_wait 3 eval '[ $(( $(lab_dns_queries "$res") - before )) "$op" "$want" ]' ;;
+	*) sleep 0.2 ;;
+	esac
 	n=$(( $(lab_dns_queries "$res") - before ))
 	check "$name" "resolver $res logged $n new quer(y/ies), want $op $want: $(tail -n 2 "$LAB_STATE/dns-$res.log" | cut -c1-120 | tr '\n' '|')" \
 		[ "$n" "$op" "$want" ]
@@ -960,7 +984,7 @@ lab_sender_stop() {
 # tunnel's resolvers are 100.100.0.1 (and 2001:db8:101::1 in an --ipv6 lab).
 lab_write_policy() {
 	local f=$1 mode=enforce lan=block client=both nosock=enforce appsprof=locked ipv6=tunnel dns=
-	local events= allow=
+	local events='' allow=''
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -1129,7 +1153,7 @@ lab_agent_stop() {
 lab_events_mark() { [ -f "$LAB_AGENT_OUT" ] && wc -l <"$LAB_AGENT_OUT" || echo 0; }
 # lab_events [--after MARK] [--wait S] [--min K] [--show] KEY=VALUE...: count matching events
 lab_events() {
-	local after=0 wait=0 min=1 show= has= conds=()
+	local after=0 wait=0 min=1 show='' has='' conds=()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--after) after=$2; shift 2 ;;
@@ -1144,7 +1168,7 @@ lab_events() {
 		--has "$has" $show -- "${conds[@]}"
 }
 
-# the event fields of the contract (SPEC section 5, in the brief's names)
+# the event fields every event must carry (docs/events.md)
 LAB_EVENT_KEYS=time,reason,verdict,layer,hook,protocol,family,src,sport,dst,dport,interface,pid,comm,cgroup,profile,tunnel
 
 # lab_agent_reload [lab_write_policy options]: rewrite $LAB_STATE/policy.yaml, SIGHUP the agent
@@ -1276,7 +1300,8 @@ _lab_kill_cgroup() {
 	if [ -e "$cg/cgroup.kill" ]; then
 		echo 1 >"$cg/cgroup.kill" 2>/dev/null
 	else
-		for p in $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null |
+			while read -r p; do kill -KILL "$p" 2>/dev/null; done
 	fi
 	_lab_wait 5 grep -q '^populated 0' "$cg/cgroup.events" || _lab_log "cgroup $cg still populated"
 }

@@ -5,6 +5,7 @@
 #   run.sh               every test        run.sh t00 t05   the tests whose names start so
 # Environment: TUNLOCK (agent binary, default build/tunlock), LAB_TEST_TIMEOUT (s per test,
 # default 600), LAB_KEEP=1 (keep every lab's logs; failed labs keep theirs anyway).
+# First tests/lab/lint.py must accept every lab file (see README.md, Assertions).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 passed=0 failed=0 skipped=0
@@ -14,6 +15,13 @@ finish() {
 	[ "$failed" -eq 0 ]
 	exit $?
 }
+
+# No check may be cut short by && || or |: what follows would run outside check, unasserted.
+if ! lint=$("${LAB_PY:-python3}" "$here/lint.py" "$here"/*.sh 2>&1); then
+	while IFS= read -r l; do echo "FAIL: lab_lint: $l"; failed=$((failed + 1)); done <<<"$lint"
+	echo "# the lab refuses to run until tests/lab/lint.py passes"
+	finish
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: lab: the leak lab needs root (network namespaces, cgroups, bpffs); run it as root"

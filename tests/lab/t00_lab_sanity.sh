@@ -16,7 +16,7 @@ check t00_tunnel_curl "curl through the tunnel got '$code'" [ "$code" = 200 ]
 check t00_tunnel_ping "ping 203.0.113.10 through the tunnel failed" lab_ping apps "$LAB_HOST_IP"
 r=$(lab_probe apps udp "$LAB_HOST_IP" "$LAB_ECHO_PORT" --count 3 --reply-timeout 2)
 check t00_tunnel_udp "no UDP echo through the tunnel: $r" [ "$(lab_json_get "$r" replies)" -ge 1 ]
-sleep 0.5
+lab_server_sync || lab_abort "the internet host's stats did not catch up"
 n=$(lab_server_count http vpn)
 check t00_tunnel_server_view "server saw $n http request(s) from the VPN's address, expected >= 1" [ "$n" -ge 1 ]
 ans=$(in_client apps dig +short +time=2 +tries=1 @"$LAB_TUN_SERVER_IP" lab.test A)
@@ -40,7 +40,7 @@ lab_ping apps "$LAB_HOST_IP" -I up0
 rp=$?
 code=$(lab_curl apps "http://$LAB_HOST_IP/" --interface up0)
 lab_capture_stop
-check t00_bypass_works_without_agent "ping -I up0 rc=$rp, curl --interface up0 code=$code" [ "$rp" = 0 ] && [ "$code" = 200 ]
+check t00_bypass_works_without_agent "ping -I up0 rc=$rp, curl --interface up0 code=$code" [ "$rp" = 0 ] --and [ "$code" = 200 ]
 leaks=$(lab_leaks)
 check t00_bypass_visible "ping -I up0 / curl --interface up0 not seen as leaks: $leaks" \
 	eval 'grep -q ICMP <<<"$leaks" && grep -q "\.80: Flags \[S\]" <<<"$leaks"'
@@ -53,7 +53,7 @@ code=$(lab_curl apps "http://$LAB_HOST_IP/")
 check t00_down_curl_via_isp "curl with the tunnel deleted got '$code' (expected 200 via the ISP)" [ "$code" = 200 ]
 lab_ping apps "$LAB_HOST_IP"
 check t00_down_ping_via_isp "ping with the tunnel deleted failed" [ $? = 0 ]
-sleep 0.5
+lab_server_sync || lab_abort "the internet host's stats did not catch up"
 after=$(lab_server_count http isp)
 check t00_down_server_view "server saw no request from the ISP's address ($before -> $after)" [ "$after" -gt "$before" ]
 ans=$(in_client apps dig +short +time=2 +tries=1 lab.test A)
@@ -74,7 +74,7 @@ check t00_lan_http "LAN host http got '$code'" [ "$code" = 200 ]
 lab_capture_stop
 n=$(lab_leak_count)
 m=$(lab_leak_count --allow-lan)
-check t00_lan_allow_filter "LAN traffic: strict leaks=$n (expect >0), --allow-lan leaks=$m (expect 0)" [ "$n" -gt 0 ] && [ "$m" -eq 0 ]
+check t00_lan_allow_filter "LAN traffic: strict leaks=$n (expect >0), --allow-lan leaks=$m (expect 0)" [ "$n" -gt 0 ] --and [ "$m" -eq 0 ]
 
 # --- IPv6 via the ISP (the tunnel carries IPv4 only): visible
 lab_capture_start || lab_abort "capture: $LAB_ERR"
@@ -115,6 +115,7 @@ lab_write_policy "$LAB_STATE/policy.yaml"
 out=$(sh -c "$LAB_GUARD_SH" lab-guard "$LAB_FORBIDDEN_NETNS" "$fake" 2>&1)
 rc=$?
 check t00_guard_refuses_here "guard in the harness netns: rc=$rc out=$out" eval '[ "$rc" = 99 ] && [ ! -e "$LAB_STATE/fake-ran" ]'
+# shellcheck disable=SC2034 # TUNLOCK is lab_agent_start's
 rc=$(TUNLOCK=$fake NS_CLIENT=does-not-exist-$LAB_ID; lab_agent_start "$LAB_STATE/policy.yaml" >/dev/null 2>&1; echo $?)
 check t00_agent_start_refuses "lab_agent_start with no client netns: rc=$rc" eval '[ "$rc" != 0 ] && [ ! -e "$LAB_STATE/fake-ran" ]'
 out=$(in_client agent sh -c "$LAB_GUARD_SH" lab-guard "$LAB_FORBIDDEN_NETNS" "$fake" 2>&1)

@@ -22,10 +22,10 @@ ans=$(in_client apps dig +short +time=2 +tries=1 @"$LAB_TUN_SERVER_IP" lab.test 
 check t01_tunnel_dns "the tunnel's resolver answered '$ans'" [ "$ans" = "$LAB_MARK_TUN" ]
 r=$(lab_probe apps udp "$LAB_HOST_IP" "$LAB_SINK_PORT" --rate 200 --duration 2)
 check t01_udp_rate "a 2 s sender through the tunnel: $r" [ "$(lab_json_get "$r" sent)" -ge 300 ]
-sleep 0.5
+lab_server_sync || lab_abort "the internet host's stats did not catch up"
 n=$(lab_server_count http vpn)
 m=$(lab_server_count http isp)
-check t01_server_view "server: $n http request(s) via the VPN (want >= 1), $m via the ISP (want 0)" [ "$n" -ge 1 ] && [ "$m" -eq 0 ]
+check t01_server_view "server: $n http request(s) via the VPN (want >= 1), $m via the ISP (want 0)" [ "$n" -ge 1 ] --and [ "$m" -eq 0 ]
 out=$(lab_tunlock status --json --pin-dir "$LAB_PIN" 2>&1)
 check t01_status_json "tunlock status --json: not JSON: $(echo "$out" | head -2 | tr '\n' ' ')" \
 	"$LAB_PY" -c 'import json,sys; json.loads(sys.argv[1])' "$out"

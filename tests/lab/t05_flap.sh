@@ -12,7 +12,7 @@ lab_agent_up
 lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 lab_capture_start || lab_abort "capture: $LAB_ERR"
 lab_sender_start steady || lab_abort "sender did not start"
-sleep 1
+_lab_wait 10 lab_server_more sink vpn 0 || lab_abort "the sender's datagrams did not reach the sink through the tunnel"
 
 resumed=0 why=
 for ((i = 1; i <= FLAPS; i++)); do
@@ -34,7 +34,7 @@ rate=$("$LAB_PY" -c 'import sys; print(int(float(sys.argv[1]) / max(float(sys.ar
 check t05_sender_rate "the sender managed $rate pkt/s (want >= 200): $summary" [ "$rate" -ge 200 ]
 note "sender: $summary"
 expect_no_leaks t05_no_leaks
-sleep 0.3
+lab_server_sync || lab_abort "the internet host's stats did not catch up"
 m=$(lab_server_count sink isp)
 check t05_server_saw_nothing_via_isp "the sink got $m datagram(s) via the ISP" [ "$m" -eq 0 ]
 lab_done

@@ -11,9 +11,9 @@ lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 progs_before=$(lab_bpf_cgroup_progs | wc -l)
 lab_capture_start || lab_abort "capture: $LAB_ERR"
 lab_sender_start steady || lab_abort "sender did not start"
-sleep 1
+_lab_wait 10 lab_server_more sink vpn 0 || lab_abort "the sender's datagrams did not reach the sink through the tunnel"
 
-why= dead_ok=0 dead_tries=0
+why='' dead_ok=0 dead_tries=0
 for ((i = 1; i <= 12; i++)); do
 	lab_tunnel_down || { why="flap $i: $LAB_ERR"; break; }
 	if [ "$i" = 3 ]; then
@@ -21,7 +21,6 @@ for ((i = 1; i <= 12; i++)); do
 		note "agent SIGKILLed at flap 3 (tunnel down)"
 		n=$(find "$LAB_PIN" -mindepth 1 2>/dev/null | wc -l)
 		check t06_pins_survive_kill "no pins under $LAB_PIN after the agent's death" [ "$n" -gt 0 ]
-		mark_dead=$(lab_server_count sink isp)
 		t0=$(_lab_ms); code=$(lab_curl apps "http://$LAB_HOST_IP/"); ms=$(($(_lab_ms) - t0))
 		check t06_blocks_without_agent "curl with the tunnel down and no agent: '$code' after $ms ms" \
 			eval '[ "$code" != 200 ] && [ "$ms" -le 3000 ]'
@@ -54,7 +53,7 @@ expect_event t06_events_flow_again "$mark" reason=tunnel_down verdict=blocked
 summary=$(lab_sender_stop steady)
 note "sender: $summary"
 expect_no_leaks t06_no_leaks
-sleep 0.3
+lab_server_sync || lab_abort "the internet host's stats did not catch up"
 m=$(lab_server_count sink isp); n=$(lab_server_count http isp)
-check t06_server_saw_nothing_via_isp "via the ISP the sink got $m datagram(s), http $n request(s)" [ "$m" -eq 0 ] && [ "$n" -eq 0 ]
+check t06_server_saw_nothing_via_isp "via the ISP the sink got $m datagram(s), http $n request(s)" [ "$m" -eq 0 ] --and [ "$n" -eq 0 ]
 lab_done

@@ -15,7 +15,7 @@ mark=$(lab_events_mark)
 for cg in other exempt; do
 	before=$(lab_server_count http isp)
 	code=$(lab_curl "$cg" "http://$LAB_HOST_IP/")
-	sleep 0.4
+	lab_server_sync || lab_abort "the internet host's stats did not catch up"
 	after=$(lab_server_count http isp)
 	check "t08_${cg}_curl_via_isp" "curl from $cg with the tunnel down: '$code', server via ISP $before -> $after" \
 		eval '[ "$code" = 200 ] && [ "$after" -gt "$before" ]'

@@ -32,9 +32,11 @@ lab_capture_start || lab_abort "capture: $LAB_ERR"
 sender lan lan "$LAB_LANHOST_IP" "$LAB_ECHO_PORT"
 sender deny apps "$LAB_HOST_IP" "$LAB_SINK_PORT"
 sender flip apps "$LAB_HOST_IP" "$LAB_ECHO_PORT"
-sleep 1
+# the senders run (deny is refused, so it cannot be seen: it starts with the others)
+_lab_wait 10 lab_server_more echo "$LAB_CLIENT_IP" 0 lan || lab_abort "the lan sender did not reach the LAN host"
+_lab_wait 10 lab_server_more echo isp 0 || lab_abort "the flip sender did not reach the internet host under A"
 
-g0=$(gen) why= t0=$(_lab_ms)
+g0=$(gen) why='' t0=$(_lab_ms)
 for ((i = 1; i <= RELOADS; i++)); do
 	if ((i % 2)); then f=B; else f=A; fi
 	cp "$LAB_STATE/$f.yaml" "$LAB_STATE/next.yaml" && mv "$LAB_STATE/next.yaml" "$LAB_STATE/policy.yaml"
@@ -52,7 +54,8 @@ sleep 0.5
 res() { _lab_kill "${LAB_PID[$1]}" 5; tail -n 1 "$LAB_STATE/$1.log"; }
 lan=$(res lan) deny=$(res deny) flip=$(res flip)
 note "lan: $lan"; note "deny: $deny"; note "flip: $flip"
-sleep 0.5
+lab_server_sync lan || lab_abort "the LAN host's stats did not catch up"
+lab_server_sync || lab_abort "the internet host's stats did not catch up"
 lan_sent=$(lab_json_get "$lan" sent) lan_err=$(lab_json_get "$lan" errors)
 lan_srv=$(lab_server_count echo "$LAB_CLIENT_IP" lan)
 check t14_allowed_by_both_always_passes "lan sender: $lan_sent sent, errors $lan_err; the LAN host got $lan_srv" \

@@ -52,7 +52,7 @@ out=$(lab_tunlock apply -c "$LAB_STATE/policy.yaml" --pin-dir "$LAB_PIN" 2>&1)
 rc=$?
 check t16_apply_refuses_live_agent "apply with an agent running exited $rc: $(echo "$out" | tail -1)" \
 	eval '[ "$rc" = 1 ] && echo "$out" | grep -q "an agent (pid $LAB_AGENT_PID) keeps"'
-# coverage: every leak class of SPEC section 1, with a level and a reason, from the pins alone
+# coverage: every leak class of docs/design.md, with a level and a reason, from the pins alone
 lsm=0; grep -q bpf /sys/kernel/security/lsm 2>/dev/null && lsm=1
 cov=$("$LAB_PY" - "$st" "$lsm" <<'PY'
 import json, sys

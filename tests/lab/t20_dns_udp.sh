@@ -1,5 +1,5 @@
 #!/bin/bash
-# t20: DNS over UDP (issue #3, paths 1, 2 and 4): connected and unconnected sockets, IPv4, IPv6,
+# t20: DNS over UDP: connected and unconnected sockets, IPv4, IPv6,
 # and IPv6 sockets talking to an IPv4-mapped address (::ffff:10.213.0.1; unconnected, the kernel
 # runs sendmsg4 and brings the answer back through recvmsg6). The ISP's resolver is on the LAN.
 # With dns: redirect every query reaches the tunnel's resolver and the application takes the
@@ -75,6 +75,7 @@ for c in "${cases[@]}"; do
 done
 lab_timed ms in_client apps dig +short +time=3 +tries=1 @"$LAB_ROUTER_IP" lab.test A >/dev/null 2>&1
 rc=$?
+# shellcheck disable=SC2154 # lab_timed sets ms
 check t20_block_dig "dig @$LAB_ROUTER_IP with dns: block: rc $rc after $ms ms (want a failure within 1500 ms)" \
 	eval '[ "$rc" != 0 ] && [ "$ms" -le 1500 ]'
 lab_timed ms in_client apps getent ahostsv4 lab.test >/dev/null 2>&1

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t21: DNS over TCP and DNS over TLS (issue #3, path 3): dig +tcp and dig +tls to the ISP's
+# t21: DNS over TCP and DNS over TLS: dig +tcp and dig +tls to the ISP's
 # resolver (IPv4 and IPv6), and a TCP probe that checks getpeername. With dns: redirect they reach
 # the tunnel's resolver (DNS over TLS keeps port 853: the tunnel's TLS front end answers) and the
 # socket's peer reads as the server asked; with dns: block the connect fails at once.
@@ -46,6 +46,7 @@ for a in "+tcp @$LAB_ROUTER_IP" "+tcp -6 @$LAB_ROUTER6_IP" "+tls @$LAB_ROUTER_IP
 	# shellcheck disable=SC2086
 	lab_timed ms in_client apps dig +short +time=3 +tries=1 $a lab.test >/dev/null 2>&1
 	rc=$?
+	# shellcheck disable=SC2154 # lab_timed sets ms
 	check "t21_block_dig_$label" "dig $a with dns: block: rc $rc after $ms ms (want a failure within 1500 ms)" \
 		eval '[ "$rc" != 0 ] && [ "$ms" -le 1500 ]'
 done

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t22: a local stub resolver in the client (issue #3, path 5): dnsmasq on 127.0.0.53, in a
+# t22: a local stub resolver in the client: dnsmasq on 127.0.0.53, in a
 # protected cgroup, forwarding to the ISP's resolver. The application's query to the stub passes
 # (loopback); the stub's upstream query is redirected to the tunnel's resolver (dnsmasq takes the
 # answer only from the server it asked: the restored source) or, with dns: block, fails at once.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t23: DNS that gets past the socket layer (issue #3, path 6): a query written on a raw IP socket
+# t23: DNS that gets past the socket layer: a query written on a raw IP socket
 # (no socket-level hook sees it), and a UDP socket connected to the tunnel's own resolver (which
 # the socket layer lets through) and only then bound to the uplink. The packet layers drop both on
 # the uplink with reason dns, and so for a profile that allows the LAN: the ISP's resolver is on

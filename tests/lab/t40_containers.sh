@@ -14,6 +14,7 @@ lab_setup || lab_abort "lab setup: $LAB_ERR"
 lab_containers_setup || lab_abort "container host: $LAB_ERR"
 lab_container lk locked-a 2 || lab_abort "container lk: $LAB_ERR"
 lab_container ex exempt-b 3 || lab_abort "container ex: $LAB_ERR"
+# shellcheck disable=SC2034 # lab_leaks reads it
 LAB_LEAK_EXCLUDE="src host $LAB_EXEMPT_SNAT" # the exempt container's own traffic
 lab_agent_up_containers
 lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"

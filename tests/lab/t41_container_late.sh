@@ -12,6 +12,7 @@ lab_init t41
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
 lab_setup || lab_abort "lab setup: $LAB_ERR"
 lab_containers_setup || lab_abort "container host: $LAB_ERR"
+# shellcheck disable=SC2034 # lab_leaks reads it
 LAB_LEAK_EXCLUDE="src host $LAB_EXEMPT_SNAT"
 lab_agent_up_containers
 lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
@@ -20,6 +21,7 @@ CG_LATE=$LAB_CGREL_PROT/ctr/locked-late
 mark=$(lab_events_mark)
 
 # the locked container: its route leads past the tunnel before it exists
+# shellcheck disable=SC2154 # LAB_CTR_IP: lib.sh's associative array
 LAB_CTR_IP[late]=100.80.0.4
 lab_ctr_split late on
 # its first process is the sender, running before the container has a network at all
@@ -66,6 +68,7 @@ check t41_late_through_tunnel "the late container's datagrams via the VPN once i
 _lab_kill "$sender" 3
 
 # the exempt container
+# shellcheck disable=SC2034,SC2154 # LAB_CTR_IP: lib.sh's associative array
 LAB_CTR_IP[lex]=100.80.0.5
 lab_ctr_split lex on --snat
 lab_container lex exempt-late 5 || lab_abort "container lex: $LAB_ERR"

@@ -189,7 +189,8 @@ static void check_metrics(void)
 {
 	static struct tl_metrics m;
 	const char *promtool = getenv("PROMTOOL");
-	char cmd[512], path[] = "/tmp/tunlock-metrics-XXXXXX";
+	const char *tmpdir = getenv("TMPDIR");
+	char cmd[1024], path[512];
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -208,8 +209,11 @@ static void check_metrics(void)
 	m.reloads_failed = 1;
 	m.last_reload_ns = 1700000000ull * 1000000000ull;
 	f = open_memstream(&text, &len);
-	if (!f)
+	if (!f) {
+		printf("FAIL: metrics: open_memstream: %m\n");
+		failed++;
 		return;
+	}
 	tl_metrics_format(f, &m);
 	fclose(f);
 	expect("metrics: leaks by layer, reason, verdict", text,
@@ -225,9 +229,14 @@ static void check_metrics(void)
 	expect("metrics: generation", text, "tunlock_policy_generation 7\n");
 	free(text);
 
+	snprintf(path, sizeof(path), "%s/tunlock-metrics-XXXXXX",
+		 tmpdir && *tmpdir ? tmpdir : "/tmp");
 	fd = mkstemp(path);
-	if (fd < 0)
+	if (fd < 0) {
+		printf("FAIL: metrics: mkstemp %s: %m\n", path);
+		failed++;
 		return;
+	}
 	close(fd);
 	if (tl_metrics_write(path, &m)) {
 		printf("FAIL: metrics: writing %s\n", path);
