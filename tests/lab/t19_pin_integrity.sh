@@ -55,10 +55,11 @@ blocked() {
 }
 restored() { _lab_wait $((INTERVAL * 5)) eval '[ "$(status_rc)" = 0 ]'; }
 metric() { grep "^$1 " "$PROM" 2>/dev/null | awk '{ print $2 }'; }
+link_pins() { find "$LAB_PIN" -maxdepth 1 -name 'link_*' | wc -l; }
 
 lab_capture_start || lab_abort "capture: $LAB_ERR"
 kill -STOP "$LAB_AGENT_PID"
-n=$(ls "$LAB_PIN" | grep -c '^link_')
+n=$(link_pins)
 rm -f "$LAB_PIN"/link_*
 rc=$(status_rc)
 note "with $n link pins removed: status exit $rc: $(head -1 "$LAB_STATE/status.txt")"
@@ -68,7 +69,7 @@ check t19_unpinned_still_blocks "a send bound to up0 went through while the link
 mark=$(lab_events_mark)
 kill -CONT "$LAB_AGENT_PID"
 check t19_unpinned_restored "status not enforcing again within $((INTERVAL * 5)) s: $(head -1 "$LAB_STATE/status.txt")" restored
-n2=$(ls "$LAB_PIN" | grep -c '^link_')
+n2=$(link_pins)
 check t19_pins_back "$n2 link pins after the restore, $n before" [ "$n2" -eq "$n" ]
 expect_event t19_unpinned_event "$mark" kind=integrity object=link found=unpinned action=repinned
 check t19_still_blocks "a send bound to up0 went through after the restore" blocked
