@@ -1324,18 +1324,21 @@ static void run_cgroup_entries(void)
 
 /* ---- scale ---- */
 
+/* CPU time, not wall time: a loaded machine must not fail a complexity bound. */
 static double now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*
- * 100k allow CIDRs in one profile and 10k cgroups must check fast: the
- * overlap and duplicate checks must not be quadratic. TL_TEST_SLOW=1 (for
- * valgrind) keeps the checks but drops the time limit, as sanitizers do.
+ * 100k allow CIDRs in one profile and 10k cgroups must check in linear
+ * time: the overlap and duplicate checks must not be quadratic (that would
+ * take minutes, not seconds). The bound is CPU time, generous so that it
+ * guards complexity only; the speed itself is `make bench`'s to measure.
+ * TL_TEST_SLOW=1 (for valgrind) drops it, as sanitizers do.
  */
 static void run_scale(int n, bool overlap)
 {
@@ -1345,7 +1348,7 @@ static void run_scale(int n, bool overlap)
 	struct tl_policy p;
 	size_t len;
 	FILE *f = open_memstream(&buf, &len);
-	double t0, dt, limit = getenv("TL_TEST_SLOW") || SANITIZED ? 1e9 : 2.0;
+	double t0, dt, limit = getenv("TL_TEST_SLOW") || SANITIZED ? 1e9 : 5.0;
 	int i, r;
 
 	fprintf(f, ALLOW);
@@ -1384,10 +1387,10 @@ static void run_scale(int n, bool overlap)
 		fail(name, "parsed %zu rules, %zu cgroups",
 		     p.profiles[0].nallow, p.ncgroups);
 	else if (dt > limit)
-		fail(name, "took %.3f s (limit %.1f s)", dt, limit);
+		fail(name, "took %.3f s of CPU (limit %.1f s)", dt, limit);
 	else
 		pass(name);
-	printf("# %s: %.3f s for %zu bytes\n", name, dt, len);
+	printf("# %s: %.3f s of CPU for %zu bytes\n", name, dt, len);
 	tl_policy_free(&p);
 	free(buf);
 	free(out);
