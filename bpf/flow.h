@@ -23,6 +23,12 @@ struct tl_flow {
 	__u8 has_icmp_type;
 	__u8 fragment; /* a later fragment: no transport header */
 	__u8 stun;     /* payload is STUN or TURN ChannelData */
+	/* packet layers: for the shape checks of network basics (basics.h) */
+	__u8 hop_limit;	     /* IPv4 TTL, IPv6 hop limit */
+	__u8 more_fragments; /* the first fragment of several */
+	__u16 l3_off;	     /* the IP header, or a non-IP frame's message */
+	__u16 l4_off;	     /* the transport header */
+	__u16 ppp_proto;     /* PPPoE session frames that are not IP */
 };
 
 static __always_inline void addr_set_v4(union tl_addr *a, __u32 be_addr)
@@ -67,21 +73,6 @@ static __always_inline bool addr_is_lan(const union tl_addr *a)
 	return (a->b[0] & 0xfe) == 0xfc ||			/* fc00::/7 */
 	       (a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80) || /* fe80::/10 */
 	       a->b[0] == 0xff;					/* ff00::/8 */
-}
-
-static __always_inline bool flow_is_dhcp_client(const struct tl_flow *f)
-{
-	if (f->protocol != IPPROTO_UDP || !f->has_ports)
-		return false;
-	return (f->sport == 68 && f->dport == 67) ||
-	       (f->sport == 546 && f->dport == 547);
-}
-
-/* Router and neighbour solicitation and advertisement (types 133-136). */
-static __always_inline bool flow_is_ndp(const struct tl_flow *f)
-{
-	return f->family == AF_INET6 && f->protocol == IPPROTO_ICMPV6 &&
-	       f->has_icmp_type && f->icmp_type >= 133 && f->icmp_type <= 136;
 }
 
 static __always_inline bool addr_is_multicast(const union tl_addr *a)

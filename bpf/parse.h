@@ -13,7 +13,8 @@
 
 enum tl_parse_result {
 	TL_PARSE_OK = 0,
-	TL_PARSE_NOT_IP,    /* ARP, EAPOL, other ethertypes: see flow.ethertype */
+	TL_PARSE_NOT_IP,    /* ARP, EAPOL, other ethertypes: see flow.ethertype;
+			     * PPPoE sessions not carrying IP: flow.ppp_proto */
 	TL_PARSE_MALFORMED, /* truncated or inconsistent headers */
 };
 
@@ -45,6 +46,19 @@ struct tl_vlan_hdr {
 	__be16 tci;
 	__be16 proto;
 };
+
+/* RFC 2516; a session frame's payload starts with the PPP protocol. */
+struct tl_pppoe_hdr {
+	__u8 ver_type; /* 0x11 */
+	__u8 code;     /* 0 in session frames */
+	__be16 session;
+	__be16 length; /* of the payload */
+	__be16 ppp_proto;
+};
+
+#define TL_PPPOE_HLEN 6
+#define TL_PPP_IP 0x0021
+#define TL_PPP_IPV6 0x0057
 
 #define STUN_MAGIC_COOKIE 0x2112A442
 #define STUN_HEADER_LEN 20
@@ -87,6 +101,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 	const __u8 *type;
 	__u8 typebuf;
 
+	f->l4_off = off;
 	switch (f->protocol) {
 	case IPPROTO_TCP:
 		tcp = tl_header(skb, off, sizeof(tbuf), &tbuf);
@@ -132,6 +147,8 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 		return TL_PARSE_MALFORMED;
 	f->family = AF_INET;
 	f->protocol = ip->protocol;
+	f->hop_limit = ip->ttl;
+	f->more_fragments = !!(ip->frag_off & bpf_htons(IP_MF));
 	addr_set_v4(&f->saddr, ip->saddr);
 	addr_set_v4(&f->daddr, ip->daddr);
 	if (bpf_ntohs(ip->frag_off) & IP_OFFSET) {
@@ -158,6 +175,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 	if (ip6->version != 6)
 		return TL_PARSE_MALFORMED;
 	f->family = AF_INET6;
+	f->hop_limit = ip6->hop_limit;
 	for (i = 0; i < 4; i++) {
 		f->saddr.w[i] = ip6->saddr.in6_u.u6_addr32[i];
 		f->daddr.w[i] = ip6->daddr.in6_u.u6_addr32[i];
@@ -195,6 +213,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 				f->fragment = 1;
 				return TL_PARSE_OK;
 			}
+			f->more_fragments = frag & 1;
 			continue;
 		}
 		f->protocol = next;
@@ -210,6 +229,7 @@ static __always_inline int parse_l3(struct __sk_buff *skb, __u32 off,
 				    __u16 ethertype, struct tl_flow *f)
 {
 	f->ethertype = ethertype;
+	f->l3_off = off;
 	if (ethertype == ETH_P_IP)
 		return parse_ipv4(skb, off, f);
 	if (ethertype == ETH_P_IPV6)
@@ -217,7 +237,36 @@ static __always_inline int parse_l3(struct __sk_buff *skb, __u32 off,
 	return TL_PARSE_NOT_IP;
 }
 
-/* From the Ethernet header, through up to two VLAN tags. */
+/*
+ * A PPPoE session frame (a DSL uplink's, under its ppp device) is judged by
+ * the IP packet it carries; anything else it carries is not IP. A header
+ * that is not all there, or a length past the frame, is malformed.
+ */
+static __always_inline int parse_pppoe(struct __sk_buff *skb, __u32 off,
+				       struct tl_flow *f)
+{
+	const struct tl_pppoe_hdr *h;
+	struct tl_pppoe_hdr buf;
+	__u16 len;
+
+	f->ethertype = ETH_P_PPP_SES;
+	f->l3_off = off;
+	h = tl_header(skb, off, sizeof(buf), &buf);
+	if (!h || h->ver_type != 0x11 || h->code)
+		return TL_PARSE_MALFORMED;
+	len = bpf_ntohs(h->length);
+	if (len < 2 || off + TL_PPPOE_HLEN + len > skb->len)
+		return TL_PARSE_MALFORMED;
+	off += sizeof(buf);
+	if (h->ppp_proto == bpf_htons(TL_PPP_IP))
+		return parse_l3(skb, off, ETH_P_IP, f);
+	if (h->ppp_proto == bpf_htons(TL_PPP_IPV6))
+		return parse_l3(skb, off, ETH_P_IPV6, f);
+	f->ppp_proto = bpf_ntohs(h->ppp_proto);
+	return TL_PARSE_NOT_IP;
+}
+
+/* From the Ethernet header, through up to two VLAN tags (and PPPoE). */
 static __always_inline int parse_frame(struct __sk_buff *skb, struct tl_flow *f)
 {
 	struct tl_vlan_hdr vbuf;
@@ -241,6 +290,8 @@ static __always_inline int parse_frame(struct __sk_buff *skb, struct tl_flow *f)
 		proto = vlan->proto;
 		off += sizeof(vbuf);
 	}
+	if (proto == bpf_htons(ETH_P_PPP_SES))
+		return parse_pppoe(skb, off, f);
 	return parse_l3(skb, off, bpf_ntohs(proto), f);
 }
 
