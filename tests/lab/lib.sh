@@ -794,7 +794,7 @@ lab_cap_count() {
 	local f n=0 c
 	for f in "${LAB_CAP_FILES[@]}"; do
 		[ -s "$f" ] || continue
-		c=$(tcpdump -r "$f" -nn "$_lab_f_client and ($1)" 2>/dev/null | wc -l)
+		c=$(tcpdump -r "$f" -nn "$_lab_f_client and ($1)" 2>/dev/null | grep -c '^[0-9]')
 		n=$((n + c))
 	done
 	echo "$n"
