@@ -11,7 +11,8 @@
  *   at the packet layers a client message type, not a fragment.
  * - NDP (ICMPv6 133-136, code 0, hop limit 255, not a fragment): to a
  *   link-local address or a link-scope multicast group (ff02::/16, which
- *   holds the solicited-node groups).
+ *   holds the solicited-node groups); the kernel's own NS and NA also to
+ *   a neighbour's unicast address.
  * - ARP (Ethernet/IPv4, request or reply), EAPOL, PPPoE discovery (the
  *   client's PADI, PADR, PADT) and the PPP control protocols of a PPPoE
  *   session (LCP, PAP, CHAP, IPCP, IPV6CP): the frame holds the message and
@@ -48,13 +49,24 @@ static __always_inline bool dhcp6_server_ok(const union tl_addr *a)
 	       a->w[3] == bpf_htonl(0x00010002);
 }
 
-/* fe80::/10, or a link-scope multicast group (ff02::/16). */
-static __always_inline bool ndp_target_ok(const union tl_addr *a)
+/*
+ * fe80::/10, or a link-scope multicast group (ff02::/16). The kernel's own
+ * solicitations and advertisements may also go to a neighbour's unicast
+ * address of any scope: it sends them only to neighbours on the link (a
+ * packet that was forwarded has a hop limit below 255).
+ */
+static __always_inline bool ndp_target_ok(const struct tl_flow *f,
+					  bool kernel)
 {
+	const union tl_addr *a = &f->daddr;
+
 	if (addr_is_v4(a))
 		return false;
-	return (a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80) ||
-	       (a->b[0] == 0xff && a->b[1] == 0x02);
+	if ((a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80) ||
+	    (a->b[0] == 0xff && a->b[1] == 0x02))
+		return true;
+	return kernel && a->b[0] != 0xff &&
+	       (f->icmp_type == 135 || f->icmp_type == 136);
 }
 
 static __always_inline bool flow_is_dhcp4(const struct tl_flow *f)
@@ -123,17 +135,20 @@ static __always_inline bool payload_is_dhcp6_client(struct __sk_buff *skb,
 
 /* Router and neighbour solicitation and advertisement, as RFC 4861 has them. */
 static __always_inline bool packet_is_ndp(struct __sk_buff *skb,
-					  const struct tl_flow *f)
+					  const struct tl_flow *f, bool kernel)
 {
 	return f->family == AF_INET6 && f->protocol == IPPROTO_ICMPV6 &&
 	       f->has_icmp_type && f->icmp_type >= 133 && f->icmp_type <= 136 &&
-	       f->hop_limit == 255 && ndp_target_ok(&f->daddr) &&
+	       f->hop_limit == 255 && ndp_target_ok(f, kernel) &&
 	       byte_at(skb, f->l4_off + 1) == 0; /* code */
 }
 
-/* Packet layers: an IP packet that is one of the network basics. */
+/*
+ * Packet layers: an IP packet that is one of the network basics; kernel:
+ * no local socket sent it (packet_subject).
+ */
 static __always_inline bool packet_is_basic(struct __sk_buff *skb,
-					    const struct tl_flow *f)
+					    const struct tl_flow *f, bool kernel)
 {
 	if (f->fragment || f->more_fragments)
 		return false;
@@ -141,7 +156,7 @@ static __always_inline bool packet_is_basic(struct __sk_buff *skb,
 		return payload_is_bootrequest(skb, f->l4_off + 8);
 	if (flow_is_dhcp6(f))
 		return payload_is_dhcp6_client(skb, f->l4_off + 8);
-	return packet_is_ndp(skb, f);
+	return packet_is_ndp(skb, f, kernel);
 }
 
 /*

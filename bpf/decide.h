@@ -29,6 +29,8 @@ struct tl_subject {
 	__u32 mark;
 	/* TC: a forwarded packet that a container's port stamped (container.h) */
 	struct tl_port *port;
+	/* packet layers: no local socket sent it (the kernel, or forwarded) */
+	bool no_socket;
 };
 
 /* The live slot's settings: all that the transport fast path needs. */
@@ -153,6 +155,7 @@ static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 			resolve_port(v, s->port, s);
 			return TL_REASON_NONE;
 		}
+		s->no_socket = true;
 		if (cfg->flags & TL_SETTINGS_NO_SOCKET_ALLOW)
 			return TL_ALLOW_NO_SOCKET;
 		s->entry.profile = cfg->default_profile;
@@ -517,7 +520,7 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 	 * address: the resolver there forwards it to the ISP */
 	if (dns_action(v, f, s))
 		return TL_REASON_DNS;
-	if (packet_is_basic(skb, f))
+	if (packet_is_basic(skb, f, s->no_socket))
 		return TL_ALLOW_ALWAYS;
 	r = decide_outside(v, f, s);
 	if (r)

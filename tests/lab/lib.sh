@@ -765,8 +765,9 @@ _lab_f_client="(ether src $LAB_CLIENT_MAC or ether src $LAB_CLIENT2_MAC)"
 _lab_f_wg="(udp and dst host $LAB_VPN_IP and dst port $LAB_WG_PORT and src port $LAB_WG_CLIENT_PORT and udp[8] >= 1 and udp[8] <= 4 and udp[9:2] = 0 and udp[11] = 0)"
 # network basics, each only in its own shape (docs/policy.md, "Network basics"): DHCP to the
 # broadcast or a LAN server, DHCPv6 to ff02::1:2 or link-local, NDP with hop limit 255 to
-# link-local or ff02::/16, ARP no longer than the minimum frame, EAPOL, PPPoE discovery
-_lab_f_always="((arp and len <= 60) or ether proto 0x888e or ether proto 0x8863 or (udp and src port 68 and dst port 67 and (dst host 255.255.255.255 or dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16)) or (ip6 and udp and src port 546 and dst port 547 and (dst host ff02::1:2 or dst net fe80::/10)) or (ip6 and ip6[6] = 58 and ip6[7] = 255 and ip6[40] >= 133 and ip6[40] <= 136 and (dst net fe80::/10 or dst net ff02::/16)))"
+# link-local, ff02::/16 or (the kernel's NS/NA) a neighbour on the client's LAN, ARP no longer
+# than the minimum frame, EAPOL, PPPoE discovery
+_lab_f_always="((arp and len <= 60) or ether proto 0x888e or ether proto 0x8863 or (udp and src port 68 and dst port 67 and (dst host 255.255.255.255 or dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16)) or (ip6 and udp and src port 546 and dst port 547 and (dst host ff02::1:2 or dst net fe80::/10)) or (ip6 and ip6[6] = 58 and ip6[7] = 255 and ip6[40] >= 133 and ip6[40] <= 136 and (dst net fe80::/10 or dst net ff02::/16 or dst net fd13:213::/64)))"
 # the policy's fixed LAN ranges (docs/policy.md, profiles[].lan)
 _lab_f_lan="(dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16 or dst net 224.0.0.0/4 or dst host 255.255.255.255 or dst net fc00::/7 or dst net fe80::/10 or dst net ff00::/8)"
 

@@ -1368,8 +1368,20 @@ static void cases_basics_ip(struct ring_buffer *rb)
 	ndp_frame(&f, "ff02::1:ff00:1", 135, 0, 64);
 	both("ndp with hop limit 64", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_IPV6));
-	ndp_frame(&f, "2001:db8:203::10", 135, 0, 255);
-	both("ndp to a global address", &f, ifindex_uplink, 0,
+	/* no socket here: the kernel's own, which answers neighbours of any
+	 * scope on the link; a process's (raw socket) is judged in the lab
+	 * (t43) and a container's below (cases_exempt_frames) */
+	ndp_frame(&f, "2001:db8:203::10", 136, 0, 255);
+	both("kernel's ndp advertisement to a global neighbour", &f,
+	     ifindex_uplink, 0, PASS(TL_ALLOW_ALWAYS));
+	ndp_frame(&f, "2001:db8:203::10", 135, 0, 254);
+	both("forwarded ndp to a global address (hop limit 254)", &f,
+	     ifindex_uplink, 0, BLOCK(TL_REASON_IPV6));
+	ndp_frame(&f, "2001:db8:203::10", 133, 0, 255);
+	both("router solicitation to a global address", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_IPV6));
+	ndp_frame(&f, "ff0e::1", 136, 0, 255);
+	both("kernel's ndp to a global-scope group", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_IPV6));
 	ndp_frame(&f, "ff05::2", 133, 0, 255);
 	both("ndp to a site-scope group", &f, ifindex_uplink, 0,
@@ -1645,6 +1657,16 @@ static void cases_exempt_frames(struct ring_buffer *rb)
 		    PASS(TL_ALLOW_EXEMPT));
 	run_stamped("locked container's odd arp", &f, stamp5, ifindex_port,
 		    BLOCK(TL_REASON_BYPASS));
+	eth(&f, ETH_P_IPV6);
+	ipv6_hops(&f, "fe80::2", "2001:db8:203::10", IPPROTO_ICMPV6, 255);
+	ndp(&f, 135, 0);
+	run_stamped("container's ndp to a global address", &f, stamp5,
+		    ifindex_port, BLOCK(TL_REASON_IPV6));
+	eth(&f, ETH_P_IPV6);
+	ipv6_hops(&f, "fe80::2", "ff02::1:ff00:1", IPPROTO_ICMPV6, 255);
+	ndp(&f, 135, 0);
+	run_stamped("container's ndp to a solicited-node group", &f, stamp5,
+		    ifindex_port, PASS(TL_ALLOW_ALWAYS));
 	ring_buffer__consume(rb);
 }
 
