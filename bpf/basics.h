@@ -152,8 +152,9 @@ static __always_inline bool packet_is_basic(struct __sk_buff *skb,
 {
 	if (f->fragment || f->more_fragments)
 		return false;
-	if (flow_is_dhcp4(f))
-		return payload_is_bootrequest(skb, f->l4_off + 8);
+	if (f->family == AF_INET) /* not an IPv6 header to a mapped address */
+		return flow_is_dhcp4(f) &&
+		       payload_is_bootrequest(skb, f->l4_off + 8);
 	if (flow_is_dhcp6(f))
 		return payload_is_dhcp6_client(skb, f->l4_off + 8);
 	return packet_is_ndp(skb, f, kernel);

@@ -533,6 +533,15 @@ _lab_dnsmasq() {
 	done
 }
 
+# lab_dhcp_server: the ISP's DHCP server on br0 (dnsmasq, leases 10.213.0.100-150), waits (5 s)
+lab_dhcp_server() {
+	_lab_spawn dhcpd infra ip netns exec "$NS_ISP" dnsmasq -k --conf-file=/dev/null --port=0 \
+		--interface=br0 --dhcp-range=10.213.0.100,10.213.0.150,255.255.255.0,10m \
+		--dhcp-leasefile="$LAB_STATE/dhcp.leases" --log-dhcp --log-facility="$LAB_STATE/dhcpd.log" \
+		--user=root --group=root --pid-file="$LAB_STATE/dhcpd.pid"
+	_lab_wait 5 _lab_listening "$NS_ISP" udp 0.0.0.0 67 || { LAB_ERR="the DHCP server did not start"; return 1; }
+}
+
 # _lab_dot_start NAME NS ADDR: DNS over TLS on ADDR:853 in front of the resolver NAME at ADDR:53
 # (a self-signed certificate: dig +tls does not authenticate the server unless told to)
 _lab_dot_start() {
@@ -803,6 +812,14 @@ lab_cap_count() {
 
 # lab_wg_count: WireGuard transport packets the client sent in the current capture
 lab_wg_count() { lab_cap_count "$_lab_f_wg"; }
+
+# expect_captured NAME OP N FILTER WHAT: after lab_capture_stop, PASS NAME if the number of the
+# client's packets that match FILTER is OP (-eq, -ge) N; WHAT names them in the message
+expect_captured() {
+	local n
+	n=$(lab_cap_count "$4")
+	check "$1" "$n $5 on the uplink (want $2 $3)" [ "$n" "$2" "$3" ]
+}
 
 # expect_no_leaks NAME [--allow-lan]: stop the capture, then PASS NAME if it saw no leak and
 # dropped nothing, else FAIL with the first leaks

@@ -38,22 +38,14 @@ expect_event t44_pppoe_leak_event "$mark" layer=tc reason=tunnel_down dst="$LAB_
 expect_event t44_pppoe_endpoint_event "$mark" layer=tc reason=endpoint dst="$LAB_VPN_IP" \
 	dport="$LAB_WG_PORT" verdict=blocked
 lab_capture_stop
-n=$(lab_cap_count "vlan")
-check t44_wire_no_vlan_arp "$n VLAN-tagged frame(s) on the uplink" [ "$n" -eq 0 ]
-n=$(lab_cap_count "arp and arp[24:4] = 0x0ad5004d")
-check t44_wire_no_arp_with_data "$n ARP frame(s) with data in the padding on the uplink" [ "$n" -eq 0 ]
-n=$(lab_cap_count "ether proto 0x8864 and ether[20:2] = 0x0021")
-check t44_wire_no_pppoe_ip "$n PPPoE frame(s) carrying IPv4 from the locked cgroup on the uplink" [ "$n" -eq 0 ]
-n=$(lab_cap_count "ether proto 0x88cc")
-check t44_wire_no_lldp_locked "$n LLDP frame(s) from a lan: block profile on the uplink" [ "$n" -eq 0 ]
-n=$(lab_cap_count "ether proto 0x88b5")
-check t44_wire_no_other "$n experimental-ethertype frame(s) from the locked cgroup on the uplink" [ "$n" -eq 0 ]
-n=$(lab_cap_count "arp and arp[24:4] = 0x0ad5004e")
-check t44_wire_arp "$n plain ARP request(s) for 10.213.0.78 on the uplink (want 1)" [ "$n" -eq 1 ]
-n=$(lab_cap_count "ether proto 0x8863")
-check t44_wire_padi "$n PPPoE PADI on the uplink (want 1)" [ "$n" -eq 1 ]
-n=$(lab_cap_count "ether proto 0x8864 and ether[20:2] = 0xc021")
-check t44_wire_lcp "$n PPP LCP frame(s) on the uplink (want 1)" [ "$n" -eq 1 ]
+expect_captured t44_wire_no_vlan_arp -eq 0 "vlan" "VLAN-tagged frame(s)"
+expect_captured t44_wire_no_arp_with_data -eq 0 "arp and arp[24:4] = 0x0ad5004d" "ARP frame(s) with data in the padding"
+expect_captured t44_wire_no_pppoe_ip -eq 0 "ether proto 0x8864 and ether[20:2] = 0x0021" "PPPoE frame(s) carrying IPv4 from the locked cgroup"
+expect_captured t44_wire_no_lldp_locked -eq 0 "ether proto 0x88cc" "LLDP frame(s) from a lan: block profile"
+expect_captured t44_wire_no_other -eq 0 "ether proto 0x88b5" "experimental-ethertype frame(s) from the locked cgroup"
+expect_captured t44_wire_arp -eq 1 "arp and arp[24:4] = 0x0ad5004e" "plain ARP request(s) for 10.213.0.78"
+expect_captured t44_wire_padi -eq 1 "ether proto 0x8863" "PPPoE PADI"
+expect_captured t44_wire_lcp -eq 1 "ether proto 0x8864 and ether[20:2] = 0xc021" "PPP LCP frame(s)"
 LAB_LEAK_EXCLUDE="ether proto 0x8864 and ether[20:2] = 0xc021" expect_no_leaks t44_locked_no_leaks
 
 # what the policy lets other cgroups send
@@ -63,12 +55,9 @@ frame vpn "$GW" pppoe-udp "$LAB_VPN_IP" "$LAB_WG_PORT" "$LAB_WG_CLIENT_PORT" "$W
 frame lan "$GW" lldp
 frame exempt "$GW" other
 lab_capture_stop
-n=$(lab_cap_count "ether proto 0x8864 and ether[20:2] = 0x0021 and ether[38:4] = 0xc6336402")
-check t44_wire_pppoe_transport "$n PPPoE frame(s) with the VPN client's transport on the uplink (want 1)" [ "$n" -eq 1 ]
-n=$(lab_cap_count "ether proto 0x88cc")
-check t44_wire_lldp_lan "$n LLDP frame(s) from a lan: allow profile on the uplink (want 1)" [ "$n" -eq 1 ]
-n=$(lab_cap_count "ether proto 0x88b5")
-check t44_wire_exempt_other "$n experimental-ethertype frame(s) from the exempt cgroup (want 1)" [ "$n" -eq 1 ]
+expect_captured t44_wire_pppoe_transport -eq 1 "ether proto 0x8864 and ether[20:2] = 0x0021 and ether[38:4] = 0xc6336402" "PPPoE frame(s) with the VPN client's transport"
+expect_captured t44_wire_lldp_lan -eq 1 "ether proto 0x88cc" "LLDP frame(s) from a lan: allow profile"
+expect_captured t44_wire_exempt_other -eq 1 "ether proto 0x88b5" "experimental-ethertype frame(s) from the exempt cgroup"
 n=$(lab_events --after "$mark" --min 0 verdict=blocked)
 check t44_allowed_no_events "$n blocked event(s) for what the policy allows" [ "$n" -eq 0 ]
 lab_done

@@ -1326,6 +1326,11 @@ static void cases_basics_ip(struct ring_buffer *rb)
 	dhcp4_frame(&f, "198.51.100.2", 0, 1);
 	both("dhcpv4 ports to the endpoint", &f, ifindex_uplink, 0,
 	     BLOCK(TL_REASON_ENDPOINT));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fe80::2", "::ffff:255.255.255.255", IPPROTO_UDP);
+	dhcp4(&f, 1);
+	both("dhcpv4 in an ipv6 header to a mapped address", &f,
+	     ifindex_uplink, 0, BLOCK(TL_REASON_TUNNEL_DOWN));
 	ring_buffer__consume(rb);
 
 	dhcp6_frame(&f, "ff02::1:2", 1);
@@ -1444,6 +1449,22 @@ static void lldp_frame(struct frame *f, bool nearest_bridge)
 	pad(f, 60, 0);
 }
 
+/* A PPPoE session frame (a DSL uplink's) carrying IPv4 TCP or UDP to dst. */
+static void pppoe_ipv4(struct frame *f, const char *dst, uint8_t proto,
+		       uint16_t dport)
+{
+	size_t at;
+
+	eth(f, 0x8864);
+	at = pppoe(f, 0, 7, 0x0021);
+	ipv4(f, "100.64.1.2", dst, proto, 0, 5);
+	if (proto == IPPROTO_TCP)
+		tcp(f, 40000, dport);
+	else
+		udp(f, 40000, dport);
+	pppoe_len(f, at);
+}
+
 /* Frames that are not IP (TC on an Ethernet uplink), tunnel down. */
 static void cases_frames(struct ring_buffer *rb)
 {
@@ -1543,11 +1564,7 @@ static void cases_frames(struct ring_buffer *rb)
 	pppoe_len(&f, at);
 	tc_frame("pppoe session, another network protocol", &f, 0,
 		 BLOCK(TL_REASON_TUNNEL_DOWN));
-	eth(&f, 0x8864);
-	at = pppoe(&f, 0, 7, 0x0021);
-	ipv4(&f, "100.64.1.2", "198.51.100.2", IPPROTO_UDP, 0, 5);
-	udp(&f, 40000, 51820);
-	pppoe_len(&f, at);
+	pppoe_ipv4(&f, "198.51.100.2", IPPROTO_UDP, 51820);
 	tc_frame("pppoe session, vpn transport with fwmark", &f, 0xca6c,
 		 PASS(TL_ALLOW_TRANSPORT));
 	ring_buffer__consume(rb);
@@ -1555,20 +1572,12 @@ static void cases_frames(struct ring_buffer *rb)
 		 BLOCK(TL_REASON_ENDPOINT));
 	check_event("tc/pppoe session, endpoint: event", rb,
 		    TL_REASON_ENDPOINT, TL_LAYER_TC, "198.51.100.2", 51820);
-	eth(&f, 0x8864);
-	at = pppoe(&f, 0, 7, 0x0021);
-	ipv4(&f, "100.64.1.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
-	tcp(&f, 40000, 80);
-	pppoe_len(&f, at);
+	pppoe_ipv4(&f, "203.0.113.10", IPPROTO_TCP, 80);
 	tc_frame("pppoe session, ipv4 leak", &f, 0,
 		 BLOCK(TL_REASON_TUNNEL_DOWN));
 	check_event("tc/pppoe session, ipv4 leak: event", rb,
 		    TL_REASON_TUNNEL_DOWN, TL_LAYER_TC, "203.0.113.10", 80);
-	eth(&f, 0x8864);
-	at = pppoe(&f, 0, 7, 0x0021);
-	ipv4(&f, "100.64.1.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
-	tcp(&f, 40000, 443);
-	pppoe_len(&f, at);
+	pppoe_ipv4(&f, "203.0.113.10", IPPROTO_TCP, 443);
 	tc_frame("pppoe session, ipv4 allow-listed", &f, 0,
 		 PASS(TL_ALLOW_LISTED));
 	eth(&f, 0x8864);
@@ -1589,20 +1598,12 @@ static void cases_frames(struct ring_buffer *rb)
 	put(&f, "\x11\x00\x00", 3);
 	tc_frame("pppoe, truncated header", &f, 0,
 		 BLOCK(TL_REASON_MALFORMED));
-	eth(&f, 0x8864);
-	at = pppoe(&f, 0, 7, 0x0021);
-	ipv4(&f, "100.64.1.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
-	tcp(&f, 40000, 80);
-	pppoe_len(&f, at);
-	f.b[at + 4] = 0x7f; /* a length past the frame */
+	pppoe_ipv4(&f, "203.0.113.10", IPPROTO_TCP, 80);
+	f.b[ETH_HLEN + 4] = 0x7f; /* a length past the frame */
 	tc_frame("pppoe, length past the frame", &f, 0,
 		 BLOCK(TL_REASON_MALFORMED));
-	eth(&f, 0x8864);
-	at = pppoe(&f, 0, 7, 0x0021);
-	ipv4(&f, "100.64.1.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
-	tcp(&f, 40000, 80);
-	pppoe_len(&f, at);
-	f.b[at] = 0x21; /* version 2 */
+	pppoe_ipv4(&f, "203.0.113.10", IPPROTO_TCP, 80);
+	f.b[ETH_HLEN] = 0x21; /* version 2 */
 	tc_frame("pppoe of another version", &f, 0,
 		 BLOCK(TL_REASON_MALFORMED));
 	ring_buffer__consume(rb);
