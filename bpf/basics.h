@@ -167,21 +167,20 @@ static __always_inline bool packet_is_basic(struct __sk_buff *skb,
 static __always_inline bool frame_ends_at(struct __sk_buff *skb,
 					  const struct tl_flow *f, __u32 end)
 {
-	__u32 min = TL_ETH_ZLEN + f->l3_off - ETH_HLEN, i;
+	__u32 min = TL_ETH_ZLEN + f->l3_off - ETH_HLEN, n;
+	__u64 pad[8] = {};
 
 	if (skb->len < end)
 		return false;
-	if (skb->len == end)
+	n = skb->len - end;
+	if (!n)
 		return true;
-	if (skb->len > min)
+	if (skb->len > min || n >= sizeof(pad))
 		return false;
-	for (i = 0; i < TL_ETH_ZLEN; i++) {
-		if (end + i >= skb->len)
-			break;
-		if (byte_at(skb, end + i) != 0)
-			return false;
-	}
-	return true;
+	if (bpf_skb_load_bytes(skb, end, pad, n & (sizeof(pad) - 1)))
+		return false;
+	return !(pad[0] | pad[1] | pad[2] | pad[3] | pad[4] | pad[5] |
+		 pad[6] | pad[7]);
 }
 
 struct tl_arp_hdr {
