@@ -18,14 +18,14 @@ Prints one JSON object: {"sent": bool, "error": null|"EPERM"|...}.
 Every marker payload contains "tl-basics" so that a capture can find it.
 """
 import errno
-import fcntl
 import json
 import socket
 import struct
 import sys
 
-SIOCGIFADDR = 0x8915
-SIOCGIFHWADDR = 0x8927
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from rawprobe import SIOCGIFADDR, SIOCGIFHWADDR, checksum, ifreq  # noqa: E402
+
 IPV6_UNICAST_HOPS = 16
 IPV6_MULTICAST_HOPS = 18
 MARK = b"tl-basics-exfiltrated-data"
@@ -33,15 +33,6 @@ MARK = b"tl-basics-exfiltrated-data"
 
 def ename(e):
     return errno.errorcode.get(e.errno, str(e.errno))
-
-
-def checksum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
 
 
 def bootrequest(chaddr=b"\x02\x13\x00\x00\x00\x02"):
@@ -95,10 +86,6 @@ def ns(dst, hops, dev):
         return {"sent": False, "error": ename(e)}
     finally:
         s.close()
-
-
-def ifreq(sock, dev, req):
-    return fcntl.ioctl(sock.fileno(), req, struct.pack("256s", dev.encode()[:15]))
 
 
 def arp(src_mac, src_ip, target_ip, junk):
