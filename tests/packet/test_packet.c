@@ -1700,6 +1700,7 @@ int main(void)
 	} else {
 		cases_enforce(rb);
 		cases_basics(rb);
+		/* back to the policy main() set, which the rest assumes */
 		apply("enforce", "enforce", "locked");
 		set_tunnels(true, false);
 		cases_tunnel_up(rb);
