@@ -139,18 +139,20 @@ static __always_inline bool packet_is_ndp(struct __sk_buff *skb,
 {
 	return f->family == AF_INET6 && f->protocol == IPPROTO_ICMPV6 &&
 	       f->has_icmp_type && f->icmp_type >= 133 && f->icmp_type <= 136 &&
-	       f->hop_limit == 255 && ndp_target_ok(f, kernel) &&
-	       byte_at(skb, f->l4_off + 1) == 0; /* code */
+	       ndp_target_ok(f, kernel) &&
+	       byte_at(skb, f->l3_off + 7) == 255 && /* hop limit */
+	       byte_at(skb, f->l4_off + 1) == 0;     /* code */
 }
 
 /*
  * Packet layers: an IP packet that is one of the network basics; kernel:
- * no local socket sent it (packet_subject).
+ * no local socket sent it (packet_subject). A global function, like
+ * frame_kind().
  */
-static __always_inline bool packet_is_basic(struct __sk_buff *skb,
-					    const struct tl_flow *f, bool kernel)
+__noinline bool packet_is_basic(struct __sk_buff *skb, const struct tl_flow *f,
+				bool kernel)
 {
-	if (f->fragment || f->more_fragments)
+	if (!f || f->fragment || f->more_fragments)
 		return false;
 	if (f->family == AF_INET) /* not an IPv6 header to a mapped address */
 		return flow_is_dhcp4(f) &&
@@ -167,20 +169,24 @@ static __always_inline bool packet_is_basic(struct __sk_buff *skb,
 static __always_inline bool frame_ends_at(struct __sk_buff *skb,
 					  const struct tl_flow *f, __u32 end)
 {
-	__u32 min = TL_ETH_ZLEN + f->l3_off - ETH_HLEN, n;
-	__u64 pad[8] = {};
+	__u32 min = TL_ETH_ZLEN + f->l3_off - ETH_HLEN, n, k, i;
+	__u64 word;
 
 	if (skb->len < end)
 		return false;
 	n = skb->len - end;
-	if (!n)
-		return true;
-	if (skb->len > min || n >= sizeof(pad))
+	if (n && skb->len > min)
 		return false;
-	if (bpf_skb_load_bytes(skb, end, pad, n & (sizeof(pad) - 1)))
-		return false;
-	return !(pad[0] | pad[1] | pad[2] | pad[3] | pad[4] | pad[5] |
-		 pad[6] | pad[7]);
+	/* at most 50 bytes: in words, to keep the stack small */
+	for (i = 0; i < TL_ETH_ZLEN / 8 && n; i++) {
+		k = n < 8 ? n : 8;
+		word = 0;
+		if (bpf_skb_load_bytes(skb, end, &word, k) || word)
+			return false;
+		end += k;
+		n -= k;
+	}
+	return !n;
 }
 
 struct tl_arp_hdr {
@@ -245,17 +251,20 @@ static __always_inline bool frame_is_ppp_control(struct __sk_buff *skb,
 {
 	const struct tl_pppoe_hdr *h;
 	struct tl_pppoe_hdr buf;
-	__u16 proto = f->ppp_proto;
+	__u16 proto;
 
+	h = basic_header(skb, f->l3_off, sizeof(buf), &buf);
+	if (!h)
+		return false;
+	proto = bpf_ntohs(h->ppp_proto);
 	if (proto != 0xc021 && /* LCP */
 	    proto != 0xc023 && /* PAP */
 	    proto != 0xc223 && /* CHAP */
 	    proto != 0x8021 && /* IPCP */
 	    proto != 0x8057)   /* IPV6CP */
 		return false;
-	h = basic_header(skb, f->l3_off, TL_PPPOE_HLEN, &buf);
-	return h && frame_ends_at(skb, f, f->l3_off + TL_PPPOE_HLEN +
-						  bpf_ntohs(h->length));
+	return frame_ends_at(skb, f, f->l3_off + TL_PPPOE_HLEN +
+					     bpf_ntohs(h->length));
 }
 
 enum tl_frame_kind {
@@ -278,10 +287,15 @@ static __always_inline bool frame_is_lldp(struct __sk_buff *skb,
 	       !d[4] && d[5] == TL_LLDP_MAC_LAST;
 }
 
-/* A frame that parse_frame() found not to be IP (TC on Ethernet links). */
-static __always_inline int frame_kind(struct __sk_buff *skb,
-				      const struct tl_flow *f)
+/*
+ * A frame that parse_frame() found not to be IP (TC on Ethernet links). A
+ * global function: verified once, and its buffers stay off the stack of
+ * the layers that call it.
+ */
+__noinline int frame_kind(struct __sk_buff *skb, const struct tl_flow *f)
 {
+	if (!f)
+		return TL_FRAME_OTHER;
 	switch (f->ethertype) {
 	case ETH_P_ARP:
 		return frame_is_arp(skb, f) ? TL_FRAME_BASIC : TL_FRAME_OTHER;

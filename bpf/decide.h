@@ -29,8 +29,6 @@ struct tl_subject {
 	__u32 mark;
 	/* TC: a forwarded packet that a container's port stamped (container.h) */
 	struct tl_port *port;
-	/* packet layers: no local socket sent it (the kernel, or forwarded) */
-	bool no_socket;
 };
 
 /* The live slot's settings: all that the transport fast path needs. */
@@ -155,7 +153,6 @@ static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 			resolve_port(v, s->port, s);
 			return TL_REASON_NONE;
 		}
-		s->no_socket = true;
 		if (cfg->flags & TL_SETTINGS_NO_SOCKET_ALLOW)
 			return TL_ALLOW_NO_SOCKET;
 		s->entry.profile = cfg->default_profile;
@@ -166,6 +163,17 @@ static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 		return TL_ALLOW_UNPROTECTED;
 	resolve_subject(v, skb, s);
 	return TL_REASON_NONE;
+}
+
+/*
+ * After packet_subject(): no local socket sent it (the kernel's own, or
+ * forwarded and not stamped by a container's port).
+ */
+static __always_inline bool sent_by_no_socket(struct __sk_buff *skb,
+					      const struct tl_subject *s)
+{
+	return !s->port && (!s->cgroup_id ||
+			    s->cgroup_id == bpf_skb_ancestor_cgroup_id(skb, 0));
 }
 
 static __always_inline struct tl_endpoint_value *
@@ -520,7 +528,7 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 	 * address: the resolver there forwards it to the ISP */
 	if (dns_action(v, f, s))
 		return TL_REASON_DNS;
-	if (packet_is_basic(skb, f, s->no_socket))
+	if (packet_is_basic(skb, f, sent_by_no_socket(skb, s)))
 		return TL_ALLOW_ALWAYS;
 	r = decide_outside(v, f, s);
 	if (r)
@@ -625,7 +633,7 @@ static __always_inline bool fast_transport(struct __sk_buff *skb, bool l3,
 			return false;
 		proto = eth->h_proto;
 	}
-	if (proto == bpf_htons(ETH_P_PPP_SES)) { /* a DSL uplink */
+	if (!l3 && proto == bpf_htons(ETH_P_PPP_SES)) { /* a DSL uplink */
 		struct tl_pppoe_hdr *h = data + off;
 
 		if ((void *)(h + 1) > end || h->ver_type != 0x11 || h->code)

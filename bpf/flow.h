@@ -24,11 +24,9 @@ struct tl_flow {
 	__u8 fragment; /* a later fragment: no transport header */
 	__u8 stun;     /* payload is STUN or TURN ChannelData */
 	/* packet layers: for the shape checks of network basics (basics.h) */
-	__u8 hop_limit;	     /* IPv4 TTL, IPv6 hop limit */
 	__u8 more_fragments; /* the first fragment of several */
 	__u16 l3_off;	     /* the IP header, or a non-IP frame's message */
 	__u16 l4_off;	     /* the transport header */
-	__u16 ppp_proto;     /* PPPoE session frames that are not IP */
 };
 
 static __always_inline void addr_set_v4(union tl_addr *a, __u32 be_addr)

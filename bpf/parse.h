@@ -13,8 +13,8 @@
 
 enum tl_parse_result {
 	TL_PARSE_OK = 0,
-	TL_PARSE_NOT_IP,    /* ARP, EAPOL, other ethertypes: see flow.ethertype;
-			     * PPPoE sessions not carrying IP: flow.ppp_proto */
+	TL_PARSE_NOT_IP,    /* ARP, EAPOL, other ethertypes (PPPoE sessions
+			     * not carrying IP among them): see flow.ethertype */
 	TL_PARSE_MALFORMED, /* truncated or inconsistent headers */
 };
 
@@ -147,7 +147,6 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 		return TL_PARSE_MALFORMED;
 	f->family = AF_INET;
 	f->protocol = ip->protocol;
-	f->hop_limit = ip->ttl;
 	f->more_fragments = !!(ip->frag_off & bpf_htons(IP_MF));
 	addr_set_v4(&f->saddr, ip->saddr);
 	addr_set_v4(&f->daddr, ip->daddr);
@@ -175,7 +174,6 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 	if (ip6->version != 6)
 		return TL_PARSE_MALFORMED;
 	f->family = AF_INET6;
-	f->hop_limit = ip6->hop_limit;
 	for (i = 0; i < 4; i++) {
 		f->saddr.w[i] = ip6->saddr.in6_u.u6_addr32[i];
 		f->daddr.w[i] = ip6->daddr.in6_u.u6_addr32[i];
@@ -262,7 +260,6 @@ static __always_inline int parse_pppoe(struct __sk_buff *skb, __u32 off,
 		return parse_l3(skb, off, ETH_P_IP, f);
 	if (h->ppp_proto == bpf_htons(TL_PPP_IPV6))
 		return parse_l3(skb, off, ETH_P_IPV6, f);
-	f->ppp_proto = bpf_ntohs(h->ppp_proto);
 	return TL_PARSE_NOT_IP;
 }
 
