@@ -19,6 +19,9 @@
 #define ETH_P_8021AD 0x88A8
 #define ETH_P_IPV6 0x86DD
 #define ETH_P_PAE 0x888E /* EAPOL */
+#define ETH_P_PPP_DISC 0x8863 /* PPPoE discovery */
+#define ETH_P_PPP_SES 0x8864  /* PPPoE session */
+#define ETH_P_LLDP 0x88CC
 #define ETH_HLEN 14
 
 #define TC_ACT_OK 0

@@ -8,8 +8,7 @@
 #define TL_BPF_DECIDE_H
 
 #include "maps.h"
-#include "flow.h"
-#include "parse.h"
+#include "basics.h"
 #include "stun.h"
 
 /* The live policy slot, read once per decision so that it is consistent. */
@@ -165,6 +164,17 @@ static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 		return TL_ALLOW_UNPROTECTED;
 	resolve_subject(v, skb, s);
 	return TL_REASON_NONE;
+}
+
+/*
+ * After packet_subject(): no local socket sent it (the kernel's own, or
+ * forwarded and not stamped by a container's port).
+ */
+static __always_inline bool sent_by_no_socket(struct __sk_buff *skb,
+					      const struct tl_subject *s)
+{
+	return !s->port && (!s->cgroup_id ||
+			    s->cgroup_id == bpf_skb_ancestor_cgroup_id(skb, 0));
 }
 
 static __always_inline struct tl_endpoint_value *
@@ -477,7 +487,7 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 	r = decide_endpoint(v, f, s);
 	if (r)
 		return r;
-	if (flow_is_dhcp_client(f))
+	if (socket_is_basic(f))
 		return TL_ALLOW_ALWAYS;
 	r = decide_outside(v, f, s);
 	if (r)
@@ -497,9 +507,10 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 
 /*
  * Packet layers: the flow leaves on a non-tunnel interface (the caller has
- * checked). Network basics pass, then the profile decides. STUN never
- * leaves outside the tunnel, however it is cut (stun.h): its answer would
- * reveal the real address.
+ * checked). The endpoint, STUN and DNS checks come first, then network
+ * basics (basics.h), then the profile decides. STUN never leaves outside
+ * the tunnel, however it is cut (stun.h): its answer would reveal the real
+ * address.
  */
 static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 					   struct __sk_buff *skb,
@@ -508,8 +519,6 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 {
 	__u32 r;
 
-	if (flow_is_dhcp_client(f) || flow_is_ndp(f))
-		return TL_ALLOW_ALWAYS;
 	if (s->entry.flags & TL_CGROUP_EXEMPT)
 		return TL_ALLOW_EXEMPT;
 	r = decide_endpoint(v, f, s);
@@ -522,11 +531,36 @@ static __always_inline __u32 decide_packet(struct tl_policy_view *v,
 	 * address: the resolver there forwards it to the ISP */
 	if (dns_action(v, f, s))
 		return TL_REASON_DNS;
+	if (packet_is_basic(skb, f, sent_by_no_socket(skb, s)))
+		return TL_ALLOW_ALWAYS;
 	r = decide_outside(v, f, s);
 	if (r)
 		return r;
 	if (ipv6_refused(v, f, s))
 		return TL_REASON_IPV6;
+	return leak_reason(v, f);
+}
+
+/*
+ * TC on an Ethernet link: a frame that is not IP. Exempt cgroups' frames
+ * pass; network basics pass when they are what they say (basics.h); LLDP
+ * to the nearest bridge is LAN traffic; anything else is a leak.
+ */
+static __always_inline __u32 decide_frame(struct tl_policy_view *v,
+					  struct __sk_buff *skb,
+					  const struct tl_flow *f,
+					  struct tl_subject *s)
+{
+	int kind;
+
+	if (s->entry.flags & TL_CGROUP_EXEMPT)
+		return TL_ALLOW_EXEMPT;
+	kind = frame_kind(skb, f);
+	if (kind == TL_FRAME_BASIC)
+		return TL_ALLOW_ALWAYS;
+	if (kind == TL_FRAME_LAN &&
+	    (profile_flags(v, s->entry.profile) & TL_PROFILE_LAN))
+		return TL_ALLOW_LAN;
 	return leak_reason(v, f);
 }
 
@@ -602,6 +636,19 @@ static __always_inline bool fast_transport(struct __sk_buff *skb, bool l3,
 			return false;
 		proto = eth->h_proto;
 	}
+	if (!l3 && proto == bpf_htons(ETH_P_PPP_SES)) { /* a DSL uplink */
+		struct tl_pppoe_hdr *h = data + off;
+
+		if ((void *)(h + 1) > end || h->ver_type != 0x11 || h->code)
+			return false;
+		off += sizeof(*h);
+		if (h->ppp_proto == bpf_htons(TL_PPP_IP))
+			proto = bpf_htons(ETH_P_IP);
+		else if (h->ppp_proto == bpf_htons(TL_PPP_IPV6))
+			proto = bpf_htons(ETH_P_IPV6);
+		else
+			return false;
+	}
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data + off;
 
@@ -643,9 +690,6 @@ static __always_inline __u32 judge_datagram(struct tl_policy_view *v,
 {
 	__u32 reason;
 
-	if (parsed == TL_PARSE_NOT_IP &&
-	    (f->ethertype == ETH_P_ARP || f->ethertype == ETH_P_PAE))
-		return TL_ALLOW_ALWAYS;
 	if (parsed == TL_PARSE_OK && s->mark && f->has_ports &&
 	    fast_endpoint_match(v->settings, f->daddr.w, f->dport, f->protocol,
 				s->mark))
@@ -658,7 +702,7 @@ static __always_inline __u32 judge_datagram(struct tl_policy_view *v,
 	if (parsed == TL_PARSE_MALFORMED)
 		return TL_REASON_MALFORMED;
 	if (parsed == TL_PARSE_NOT_IP)
-		return leak_reason(v, f);
+		return decide_frame(v, skb, f, s);
 	if (f->fragment)
 		return s->entry.flags & TL_CGROUP_EXEMPT ?
 			       TL_ALLOW_EXEMPT :

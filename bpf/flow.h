@@ -26,6 +26,7 @@ struct tl_flow {
 	__u8 frag_proto; /* fragments: IPv4 protocol, IPv6 fragment's next */
 	__u16 l4_off;	 /* where the transport header starts */
 	__u16 frag_off;	 /* a later fragment's offset, in bytes */
+	__u16 l3_off;	 /* the IP header, or a non-IP frame's message */
 	__u32 frag_id;	 /* fragments: the datagram's identification */
 };
 
@@ -71,21 +72,6 @@ static __always_inline bool addr_is_lan(const union tl_addr *a)
 	return (a->b[0] & 0xfe) == 0xfc ||			/* fc00::/7 */
 	       (a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80) || /* fe80::/10 */
 	       a->b[0] == 0xff;					/* ff00::/8 */
-}
-
-static __always_inline bool flow_is_dhcp_client(const struct tl_flow *f)
-{
-	if (f->protocol != IPPROTO_UDP || !f->has_ports)
-		return false;
-	return (f->sport == 68 && f->dport == 67) ||
-	       (f->sport == 546 && f->dport == 547);
-}
-
-/* Router and neighbour solicitation and advertisement (types 133-136). */
-static __always_inline bool flow_is_ndp(const struct tl_flow *f)
-{
-	return f->family == AF_INET6 && f->protocol == IPPROTO_ICMPV6 &&
-	       f->has_icmp_type && f->icmp_type >= 133 && f->icmp_type <= 136;
 }
 
 static __always_inline bool addr_is_multicast(const union tl_addr *a)

@@ -13,7 +13,8 @@
 
 enum tl_parse_result {
 	TL_PARSE_OK = 0,
-	TL_PARSE_NOT_IP,    /* ARP, EAPOL, other ethertypes: see flow.ethertype */
+	TL_PARSE_NOT_IP,    /* ARP, EAPOL, other ethertypes (PPPoE sessions
+			     * not carrying IP among them): see flow.ethertype */
 	TL_PARSE_MALFORMED, /* truncated or inconsistent headers */
 };
 
@@ -51,6 +52,19 @@ struct tl_vlan_hdr {
 	__be16 tci;
 	__be16 proto;
 };
+
+/* RFC 2516; a session frame's payload starts with the PPP protocol. */
+struct tl_pppoe_hdr {
+	__u8 ver_type; /* 0x11 */
+	__u8 code;     /* 0 in session frames */
+	__be16 session;
+	__be16 length; /* of the payload */
+	__be16 ppp_proto;
+};
+
+#define TL_PPPOE_HLEN 6
+#define TL_PPP_IP 0x0021
+#define TL_PPP_IPV6 0x0057
 
 /* Ports and ICMP type of the transport header at off. */
 static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
@@ -200,6 +214,7 @@ static __always_inline int parse_l3(struct __sk_buff *skb, __u32 off,
 				    __u16 ethertype, struct tl_flow *f)
 {
 	f->ethertype = ethertype;
+	f->l3_off = off;
 	if (ethertype == ETH_P_IP)
 		return parse_ipv4(skb, off, f);
 	if (ethertype == ETH_P_IPV6)
@@ -207,7 +222,35 @@ static __always_inline int parse_l3(struct __sk_buff *skb, __u32 off,
 	return TL_PARSE_NOT_IP;
 }
 
-/* From the Ethernet header, through up to two VLAN tags. */
+/*
+ * A PPPoE session frame (a DSL uplink's, under its ppp device) is judged by
+ * the IP packet it carries; anything else it carries is not IP. A header
+ * that is not all there, or a length past the frame, is malformed.
+ */
+static __always_inline int parse_pppoe(struct __sk_buff *skb, __u32 off,
+				       struct tl_flow *f)
+{
+	const struct tl_pppoe_hdr *h;
+	struct tl_pppoe_hdr buf;
+	__u16 len;
+
+	f->ethertype = ETH_P_PPP_SES;
+	f->l3_off = off;
+	h = tl_header(skb, off, sizeof(buf), &buf);
+	if (!h || h->ver_type != 0x11 || h->code)
+		return TL_PARSE_MALFORMED;
+	len = bpf_ntohs(h->length);
+	if (len < 2 || off + TL_PPPOE_HLEN + len > skb->len)
+		return TL_PARSE_MALFORMED;
+	off += sizeof(buf);
+	if (h->ppp_proto == bpf_htons(TL_PPP_IP))
+		return parse_l3(skb, off, ETH_P_IP, f);
+	if (h->ppp_proto == bpf_htons(TL_PPP_IPV6))
+		return parse_l3(skb, off, ETH_P_IPV6, f);
+	return TL_PARSE_NOT_IP;
+}
+
+/* From the Ethernet header, through up to two VLAN tags (and PPPoE). */
 static __always_inline int parse_frame(struct __sk_buff *skb, struct tl_flow *f)
 {
 	struct tl_vlan_hdr vbuf;
@@ -231,6 +274,8 @@ static __always_inline int parse_frame(struct __sk_buff *skb, struct tl_flow *f)
 		proto = vlan->proto;
 		off += sizeof(vbuf);
 	}
+	if (proto == bpf_htons(ETH_P_PPP_SES))
+		return parse_pppoe(skb, off, f);
 	return parse_l3(skb, off, bpf_ntohs(proto), f);
 }
 

@@ -57,9 +57,11 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
 		      parse_frame(skb, &f);
 	if (policy_view(&v)) {
-		reason = parsed == TL_PARSE_NOT_IP && f.ethertype == ETH_P_ARP ?
-				 TL_ALLOW_ALWAYS :
-				 TL_REASON_TUNNEL_DOWN;
+		/* no policy in force: only ARP, fail closed */
+		bool arp = parsed == TL_PARSE_NOT_IP &&
+			   f.ethertype == ETH_P_ARP && frame_is_arp(skb, &f);
+
+		reason = arp ? TL_ALLOW_ALWAYS : TL_REASON_TUNNEL_DOWN;
 		return apply(NULL, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
 	}
 	s.port = stamped_port(&v, skb);

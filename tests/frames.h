@@ -79,6 +79,14 @@ static inline void ipv6(struct frame *f, const char *src, const char *dst,
 	put(f, h, sizeof(h));
 }
 
+/* The same with another hop limit (NDP wants 255). */
+static inline void ipv6_hops(struct frame *f, const char *src,
+			     const char *dst, uint8_t next, uint8_t hops)
+{
+	ipv6(f, src, dst, next);
+	f->b[f->len - 40 + 7] = hops;
+}
+
 /* An 8-byte extension header (hop-by-hop, destination options). */
 static inline void ext8(struct frame *f, uint8_t next)
 {
@@ -152,6 +160,79 @@ static inline void icmp(struct frame *f, uint8_t type)
 	uint8_t h[8] = { type };
 
 	put(f, h, sizeof(h));
+}
+
+/* UDP 68 -> 67 and a DHCPv4 message: op (1, BOOTREQUEST), the magic cookie
+ * at 236, a DHCPDISCOVER option and the end option. */
+static inline void dhcp4(struct frame *f, uint8_t op)
+{
+	uint8_t m[244] = { op, 1, 6 };
+
+	memcpy(m + 236, "\x63\x82\x53\x63", 4);
+	memcpy(m + 240, "\x35\x01\x01\xff", 4);
+	udp_with(f, 68, 67, m, sizeof(m));
+}
+
+/* UDP 546 -> 547 and a DHCPv6 message of the given type (1: Solicit). */
+static inline void dhcp6(struct frame *f, uint8_t type)
+{
+	uint8_t m[8] = { type, 0x12, 0x34, 0x56 };
+
+	udp_with(f, 546, 547, m, sizeof(m));
+}
+
+/* An NDP message: type, code, and a solicitation's 20 bytes. */
+static inline void ndp(struct frame *f, uint8_t type, uint8_t code)
+{
+	uint8_t h[24] = { type, code };
+
+	put(f, h, sizeof(h));
+}
+
+/* Ethernet/IPv4 ARP, 28 bytes. */
+static inline void arp(struct frame *f, uint16_t op)
+{
+	static const uint8_t addrs[20] = { 2, 0, 0, 0, 0, 2, 10, 213, 0, 2,
+					   0, 0, 0, 0, 0, 0, 10, 213, 0, 1 };
+
+	put(f, "\x00\x01\x08\x00\x06\x04", 6);
+	put16(f, op);
+	put(f, addrs, sizeof(addrs));
+}
+
+/* Fill up to len with byte (a padded minimum frame, or junk). */
+static inline void pad(struct frame *f, size_t len, uint8_t byte)
+{
+	while (f->len < len)
+		f->b[f->len++] = byte;
+}
+
+static inline void dst_mac(struct frame *f, const uint8_t mac[6])
+{
+	memcpy(f->b, mac, 6);
+}
+
+/* A PPPoE header (and the PPP protocol, when not 0); its length is filled
+ * in by pppoe_len() once the payload is in. Returns where it starts. */
+static inline size_t pppoe(struct frame *f, uint8_t code, uint16_t session,
+			   uint16_t ppp_proto)
+{
+	size_t at = f->len;
+
+	put(f, "\x11", 1);
+	put(f, &code, 1);
+	put16(f, session);
+	put16(f, 0);
+	if (ppp_proto)
+		put16(f, ppp_proto);
+	return at;
+}
+
+static inline void pppoe_len(struct frame *f, size_t at)
+{
+	uint16_t n = htons(f->len - at - 6);
+
+	memcpy(f->b + at + 4, &n, 2);
 }
 
 #endif

@@ -523,6 +523,15 @@ _lab_dnsmasq() {
 	done
 }
 
+# lab_dhcp_server: the ISP's DHCP server on br0 (dnsmasq, leases 10.213.0.100-150), waits (5 s)
+lab_dhcp_server() {
+	_lab_spawn dhcpd infra ip netns exec "$NS_ISP" dnsmasq -k --conf-file=/dev/null --port=0 \
+		--interface=br0 --dhcp-range=10.213.0.100,10.213.0.150,255.255.255.0,10m \
+		--dhcp-leasefile="$LAB_STATE/dhcp.leases" --log-dhcp --log-facility="$LAB_STATE/dhcpd.log" \
+		--user=root --group=root --pid-file="$LAB_STATE/dhcpd.pid"
+	_lab_wait 5 _lab_listening "$NS_ISP" udp 0.0.0.0 67 || { LAB_ERR="the DHCP server did not start"; return 1; }
+}
+
 # _lab_dot_start NAME NS ADDR: DNS over TLS on ADDR:853 in front of the resolver NAME at ADDR:53
 # (a self-signed certificate: dig +tls does not authenticate the server unless told to)
 _lab_dot_start() {
@@ -771,14 +780,19 @@ _lab_f_client="(ether src $LAB_CLIENT_MAC or ether src $LAB_CLIENT2_MAC)"
 # message type 1-4 followed by three zero bytes (so an ordinary process's datagram to
 # 198.51.100.2:51820 is a leak, not "transport")
 _lab_f_wg="(udp and dst host $LAB_VPN_IP and dst port $LAB_WG_PORT and src port $LAB_WG_CLIENT_PORT and udp[8] >= 1 and udp[8] <= 4 and udp[9:2] = 0 and udp[11] = 0)"
-_lab_f_always="(arp or ether proto 0x888e or (udp and src port 68 and dst port 67) or (ip6 and udp and src port 546 and dst port 547) or (ip6 and ip6[6] = 58 and ip6[40] >= 133 and ip6[40] <= 136))"
+# network basics, each only in its own shape (docs/policy.md, "Network basics"): DHCP to the
+# broadcast or a LAN server, DHCPv6 to ff02::1:2 or link-local, NDP with hop limit 255 to
+# link-local, ff02::/16 or (the kernel's NS/NA) a neighbour on the client's LAN, ARP no longer
+# than the minimum frame, EAPOL, PPPoE discovery
+_lab_f_always="((arp and len <= 60) or ether proto 0x888e or ether proto 0x8863 or (udp and src port 68 and dst port 67 and (dst host 255.255.255.255 or dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16)) or (ip6 and udp and src port 546 and dst port 547 and (dst host ff02::1:2 or dst net fe80::/10)) or (ip6 and ip6[6] = 58 and ip6[7] = 255 and ip6[40] >= 133 and ip6[40] <= 136 and (dst net fe80::/10 or dst net ff02::/16 or dst net fd13:213::/64)))"
 # the policy's fixed LAN ranges (docs/policy.md, profiles[].lan)
 _lab_f_lan="(dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16 or dst net 224.0.0.0/4 or dst host 255.255.255.255 or dst net fc00::/7 or dst net fe80::/10 or dst net ff00::/8)"
 
 # lab_leaks [--allow-lan]: print the leak packets of the current (or last) capture, one per
 # line, prefixed with the isp-side interface. A leak: a packet the client sent on an uplink
-# that is not WireGuard transport to 198.51.100.2:51820, DHCP, ARP, EAPOL or NDP (ICMPv6
-# 133-136); with --allow-lan, packets to the LAN ranges don't count either.
+# that is not WireGuard transport to 198.51.100.2:51820 or a network basic (DHCP, ARP, EAPOL,
+# NDP, PPPoE discovery, as _lab_f_always shapes them); with --allow-lan, packets to the LAN
+# ranges don't count either.
 lab_leaks() {
 	local flt="$_lab_f_client and not $_lab_f_wg and not $_lab_f_always" i
 	[ "${1:-}" = --allow-lan ] && flt+=" and not $_lab_f_lan"
@@ -793,15 +807,26 @@ lab_leaks() {
 }
 lab_leak_count() { lab_leaks "$@" | wc -l; }
 
-# lab_wg_count: WireGuard transport packets the client sent in the current capture
-lab_wg_count() {
+# lab_cap_count FILTER: packets the client sent in the current capture that match a tcpdump FILTER
+lab_cap_count() {
 	local f n=0 c
 	for f in "${LAB_CAP_FILES[@]}"; do
 		[ -s "$f" ] || continue
-		c=$(tcpdump -r "$f" -nn "$_lab_f_client and $_lab_f_wg" 2>/dev/null | wc -l)
+		c=$(tcpdump -r "$f" -nn "$_lab_f_client and ($1)" 2>/dev/null | grep -c '^[0-9]')
 		n=$((n + c))
 	done
 	echo "$n"
+}
+
+# lab_wg_count: WireGuard transport packets the client sent in the current capture
+lab_wg_count() { lab_cap_count "$_lab_f_wg"; }
+
+# expect_captured NAME OP N FILTER WHAT: after lab_capture_stop, PASS NAME if the number of the
+# client's packets that match FILTER is OP (-eq, -ge) N; WHAT names them in the message
+expect_captured() {
+	local n
+	n=$(lab_cap_count "$4")
+	check "$1" "$n $5 on the uplink (want $2 $3)" [ "$n" "$2" "$3" ]
 }
 
 # expect_no_leaks NAME [--allow-lan]: stop the capture, then PASS NAME if it saw no leak and

@@ -61,11 +61,7 @@ for c in $ctrs; do
 done
 
 # the host's DHCP client, exempt, needs raw sockets and gets its lease
-_lab_spawn dhcpd infra ip netns exec "$NS_ISP" dnsmasq -k --conf-file=/dev/null --port=0 \
-	--interface=br0 --dhcp-range=10.213.0.100,10.213.0.150,255.255.255.0,10m \
-	--dhcp-leasefile="$LAB_STATE/dhcp.leases" --log-dhcp --log-facility="$LAB_STATE/dhcpd.log" \
-	--user=root --group=root --pid-file="$LAB_STATE/dhcpd.pid"
-_lab_wait 5 _lab_listening "$NS_ISP" udp 0.0.0.0 67 || lab_abort "the DHCP server did not start"
+lab_dhcp_server || lab_abort "$LAB_ERR"
 mark=$(lab_events_mark)
 out=$(in_client exempt timeout 20 busybox udhcpc -i up0 -n -q -f -t 5 -T 1 -s /bin/true 2>&1)
 rc=$?
