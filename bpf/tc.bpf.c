@@ -51,8 +51,11 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 	s.mark = skb->mark;
 	if (s.mark && !policy_view(&v) &&
 	    fast_transport(skb, l3, v.settings, s.mark)) {
-		count(r.layer, TL_ALLOW_TRANSPORT, TL_VERDICT_PASS);
-		return TC_ACT_OK;
+		if (sent_from_here(&v, skb)) {
+			count(r.layer, TL_ALLOW_TRANSPORT, TL_VERDICT_PASS);
+			return TC_ACT_OK;
+		}
+		s.mark = 0; /* another namespace's: no fwmark, no stamp */
 	}
 	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
 		      parse_frame(skb, &f);
@@ -62,7 +65,11 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 				 TL_REASON_TUNNEL_DOWN;
 		return apply(NULL, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
 	}
-	s.port = stamped_port(&v, skb);
+	/* the fwmark and the stamp count only where this namespace set
+	 * them, not where a macvlan of another one did (container.h) */
+	if (s.mark && !sent_from_here(&v, skb))
+		s.mark = 0;
+	s.port = stamped_port(&v, skb, s.mark);
 	reason = judge_packet(&v, skb, parsed, &f, &s);
 	if (is_leak(reason) && v.settings->mode == TL_MODE_AUDIT &&
 	    judged_by_cgroup_skb(&v, skb))

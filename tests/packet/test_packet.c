@@ -755,6 +755,47 @@ static void cases_attribution(struct ring_buffer *rb, int table)
 	ring_buffer__consume(rb);
 }
 
+/*
+ * What another namespace hands to the uplink through a macvlan, ipvlan or
+ * VLAN device on it carries that namespace's marks and ingress ifindex: as
+ * if the frame's socket lived elsewhere (the agent's namespace is not the
+ * test's), neither the client's fwmark nor a port's stamp counts.
+ */
+static void cases_foreign_marks(struct ring_buffer *rb)
+{
+	int fd = tl_bpf_map_fd(&bpf, TL_MAP_STATE);
+	struct tl_state st, saved;
+	struct frame f;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &st)) {
+		report(false, "foreign marks", "no state");
+		return;
+	}
+	saved = st;
+	st.netns_cookie ^= 1;
+	bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.77", "198.51.100.2", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 51820);
+	run("fwmark from another namespace is no VPN client", tc_fd(),
+	    TL_LAYER_TC, &f, ifindex_uplink, 0xca6c,
+	    BLOCK(TL_REASON_ENDPOINT));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.77", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	run_stamped("exempt stamp from another namespace is ignored", &f,
+		    6u << 24, 77, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	run_stamped("exempt stamp and fwmark from another namespace", &f,
+		    (6u << 24) | 0xca6c, 77, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
+	run_stamped("the same stamp from this namespace counts", &f, 6u << 24,
+		    77, PASS(TL_ALLOW_EXEMPT));
+}
+
 /* cgroup_skb inside a container: defers to the host on its verified veth
  * when the host will judge with the same profile. */
 static void cases_via_host(struct ring_buffer *rb, int table)
@@ -815,6 +856,7 @@ static void cases_containers(struct ring_buffer *rb)
 	}
 	cases_stamp();
 	cases_attribution(rb, table);
+	cases_foreign_marks(rb);
 	cases_via_host(rb, table);
 	close(table);
 	eth(&f, ETH_P_IP);
