@@ -7,8 +7,8 @@
 #   the exempt container's port, stamping skb->mark with every port index (container_mark).
 # On the capture of the uplink none of that may appear; the exempt container still gets out.
 # The same for a namespace with a macvtap on the uplink: its veth is no port either (mv's is not
-# already for its veth to the namespace behind it). (This
-# kernel has no VLAN or ipvlan devices; the agent tells them alike, by their link into ours.)
+# already for its veth to the namespace behind it). This kernel has no VLAN or ipvlan devices;
+# the agent tells them alike, by their link into ours.
 . "$(dirname "$0")/lib.sh"
 lab_init t43
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
@@ -70,6 +70,9 @@ lab_agent_up_containers
 lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 lab_ctr_split ex on --snat
 lab_capture_start || lab_abort "capture: $LAB_ERR"
+
+f=$(lab_json_get "$(lab_tunlock status --json --pin-dir "$LAB_PIN" 2>/dev/null)" features.route_proof)
+check t43_status_route_proof "status features.route_proof: '$f' (this kernel has the kfuncs)" [ "$f" = True ]
 
 roles() { echo "v-ex=$(lab_iface_role v-ex) v-mv=$(lab_iface_role v-mv) v-tp=$(lab_iface_role v-tp)"; }
 _lab_wait 5 eval '[ "$(roles)" = "v-ex=container v-mv=guarded v-tp=guarded" ]'
