@@ -172,8 +172,8 @@ static int read_links(int nl, int host_nsid, struct tl_ctr_ns *ns)
 			 * our NICs hands its frames to that NIC, marks and
 			 * all, without passing through our routing */
 			if (!la.kind[0] ||
-			    (la.link_nsid >= 0 && la.link_nsid != host_nsid) ||
-			    (la.link_nsid >= 0 && strcmp(la.kind, "veth")))
+			    (la.link_nsid >= 0 && (la.link_nsid != host_nsid ||
+						   strcmp(la.kind, "veth"))))
 				ns->escape = true;
 			if (strcmp(la.kind, "veth") || host_nsid < 0 ||
 			    la.link_nsid != host_nsid ||

@@ -28,9 +28,9 @@ struct tl_link {
 	int tunnel;	     /* tunnel id, or -1 */
 	bool guarded;	     /* TC filter attached */
 	enum tl_link_kind kind;
-	char kind_name[16]; /* IFLA_INFO_KIND, "" for a NIC */
-	int impostor;	    /* tunnel whose glob the name matches, not the
-			       kind: guarded as an uplink (reported); or -1 */
+	char kind_name[16];  /* IFLA_INFO_KIND, "" for a NIC */
+	int impostor;	     /* tunnel whose glob matches the name but not
+				the kind: guarded as an uplink; or -1 */
 	int master;	     /* bridge (IFLA_MASTER), or 0 */
 	int link_nsid;	     /* veth: its peer's namespace, -1 when ours */
 	int peer;	     /* veth: its peer's ifindex there */

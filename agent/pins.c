@@ -304,7 +304,8 @@ bool tl_kernel_has_route_proof(void)
 	if (yes >= 0)
 		return yes;
 	btf = btf__load_vmlinux_btf();
-	yes = btf && btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx",
+	yes = btf &&
+	      btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx",
 				     BTF_KIND_FUNC) > 0 &&
 	      btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
 	btf__free(btf); /* NULL is fine */

@@ -107,15 +107,7 @@ done
 note "forwarded by mv with stamps 1-6: $sent_stamp datagram(s) sent"
 
 lab_capture_stop
-mv_ip() { # packets the macvlan sent (its MAC) that match the tcpdump filter $1
-	local f n=0 c
-	for f in "${LAB_CAP_FILES[@]}"; do
-		[ -s "$f" ] || continue
-		c=$(tcpdump -r "$f" -nn "ether src $MV_MAC and ($1)" 2>/dev/null | wc -l)
-		n=$((n + c))
-	done
-	echo "$n"
-}
+mv_ip() { lab_cap_count "ether src $MV_MAC and ($1)"; } # what the macvlan sent
 n=$(mv_ip "udp and dst host $LAB_VPN_IP and dst port $LAB_WG_PORT")
 check t43_fwmark_via_macvlan_blocked "the capture saw $n of mv's $sent_mark fwmarked datagram(s) to the VPN endpoint" \
 	[ "$n" -eq 0 -a "${sent_mark:-0}" -gt 0 ]

@@ -570,28 +570,40 @@ static void cases_enforce(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 }
 
+/* As if the agent lived in another namespace than the test (on), and back
+ * (off); saved holds the state in between. */
+static bool agent_elsewhere(bool on, struct tl_state *saved, const char *name)
+{
+	int fd = tl_bpf_map_fd(&bpf, TL_MAP_STATE);
+	struct tl_state st;
+	__u32 zero = 0;
+
+	if (!on)
+		return !bpf_map_update_elem(fd, &zero, saved, BPF_ANY);
+	if (bpf_map_lookup_elem(fd, &zero, &st)) {
+		report(false, name, "no state");
+		return false;
+	}
+	*saved = st;
+	st.netns_cookie ^= 1;
+	return !bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
+}
+
 /* The same interface index in another network namespace is no tunnel. */
 static void case_foreign_netns(struct ring_buffer *rb)
 {
-	int fd = tl_bpf_map_fd(&bpf, TL_MAP_STATE);
-	struct tl_state st, saved;
+	struct tl_state saved;
 	struct frame f;
-	__u32 zero = 0;
 
-	if (bpf_map_lookup_elem(fd, &zero, &st)) {
-		report(false, "foreign netns", "no state");
+	if (!agent_elsewhere(true, &saved, "foreign netns"))
 		return;
-	}
-	saved = st;
-	st.netns_cookie ^= 1; /* as if the agent lived in another namespace */
-	bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "100.100.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
 	tcp(&f, 40000, 80);
 	run("tunnel index of another namespace", skb_fd(), TL_LAYER_CGROUP_SKB,
 	    &f, ifindex_tunnel, 0, BLOCK(TL_REASON_BYPASS));
 	ring_buffer__consume(rb);
-	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
+	agent_elsewhere(false, &saved, NULL);
 }
 
 /* ---- containers ---------------------------------------------------- */
@@ -763,18 +775,11 @@ static void cases_attribution(struct ring_buffer *rb, int table)
  */
 static void cases_foreign_marks(struct ring_buffer *rb)
 {
-	int fd = tl_bpf_map_fd(&bpf, TL_MAP_STATE);
-	struct tl_state st, saved;
+	struct tl_state saved;
 	struct frame f;
-	__u32 zero = 0;
 
-	if (bpf_map_lookup_elem(fd, &zero, &st)) {
-		report(false, "foreign marks", "no state");
+	if (!agent_elsewhere(true, &saved, "foreign marks"))
 		return;
-	}
-	saved = st;
-	st.netns_cookie ^= 1;
-	bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "10.213.0.77", "198.51.100.2", IPPROTO_UDP, 0, 5);
 	udp(&f, 40000, 51820);
@@ -791,7 +796,7 @@ static void cases_foreign_marks(struct ring_buffer *rb)
 	run_stamped("exempt stamp and fwmark from another namespace", &f,
 		    (6u << 24) | 0xca6c, 77, BLOCK(TL_REASON_BYPASS));
 	ring_buffer__consume(rb);
-	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
+	agent_elsewhere(false, &saved, NULL);
 	run_stamped("the same stamp from this namespace counts", &f, 6u << 24,
 		    77, PASS(TL_ALLOW_EXEMPT));
 }
