@@ -783,9 +783,8 @@ static void cases_foreign_marks(struct ring_buffer *rb)
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "10.213.0.77", "198.51.100.2", IPPROTO_UDP, 0, 5);
 	udp(&f, 40000, 51820);
-	run("fwmark from another namespace is no VPN client", tc_fd(),
-	    TL_LAYER_TC, &f, ifindex_uplink, 0xca6c,
-	    BLOCK(TL_REASON_ENDPOINT));
+	both("fwmark from another namespace is no VPN client", &f,
+	     ifindex_uplink, 0xca6c, BLOCK(TL_REASON_ENDPOINT));
 	ring_buffer__consume(rb);
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "10.213.0.77", "203.0.113.10", IPPROTO_TCP, 0, 5);
