@@ -13,10 +13,10 @@
  *   egress on the uplink judges the forwarded packet with the profile of
  *   the container's cgroup. Crossing a veth into the host's namespace
  *   clears skb->mark, so a container cannot stamp what it sends that way.
- *   Other devices do not clear it: a macvlan, macvtap, ipvlan (L2) or VLAN
- *   device that another namespace holds on a NIC of ours hands that
- *   namespace's frames to the NIC's TC egress with whatever skb->mark and
- *   ingress ifindex (ifindexes are per namespace: it can pick one) it set.
+ *   Other devices need not: a macvlan, macvtap or VLAN device that another
+ *   namespace holds on a NIC of ours hands that namespace's frames to the
+ *   NIC's TC egress with whatever skb->mark and ingress ifindex (ifindexes
+ *   are per namespace: it can pick one) it set.
  *   So a stamp, and the VPN client's fwmark, count only on a packet that
  *   left from this namespace (sent_from_here).
  * - What the host sends into a port stays on this host (TL_ALLOW_CONTAINER).

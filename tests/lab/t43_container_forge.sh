@@ -7,9 +7,9 @@
 # - it forwards, for a namespace behind it, through a veth whose ifindex it chose equal to
 #   the exempt container's port, stamping skb->mark with every port index (container_mark).
 # On the capture of the uplink none of that may appear; the exempt container still gets out.
-# The same for a namespace with a macvtap on the uplink: its veth is no port either (mv's is not
-# already for its veth to the namespace behind it). This kernel has no VLAN or ipvlan devices;
-# the agent tells them alike, by their link into ours.
+# The same for a namespace with a macvtap on the uplink: its veth is no port either (mv's veth
+# is no port on main already, for mv's veth to the namespace behind it). This kernel has no VLAN
+# or ipvlan devices; the agent tells them alike, by their link into ours.
 . "$(dirname "$0")/lib.sh"
 lab_init t43
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
