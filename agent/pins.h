@@ -28,10 +28,10 @@ struct tl_bpf {
 	struct socket_bpf *sock;
 	struct cgroup_skb_bpf *skb;
 	struct tc_bpf *tc;
+	bool route_proof; /* tc's egress programs tell where a packet was routed */
 	struct lsm_bpf *lsm; /* NULL: this kernel has no BPF LSM (lsm_cgroup) */
 	char pin_dir[PATH_MAX];
 	bool adopted; /* pins from an earlier agent were found and reused */
-	bool route_proof; /* TC egress tells where a packet was routed */
 };
 
 /* The shared maps, by their pinned names. */

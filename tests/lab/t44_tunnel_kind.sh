@@ -1,12 +1,12 @@
 #!/bin/bash
-# t18: a tunnel is known by its name and its kind. wireguard-go's wg0 (a tun device) is the
+# t44: a tunnel is known by its name and its kind. wireguard-go's wg0 (a tun device) is the
 # tunnel; with it down, links that anyone with CAP_NET_ADMIN can make under the same name are
 # uplinks, guarded and reported, and the tunnel stays down:
 # - a macvlan on up0 named wg0, with the routes a VPN sets;
 # - a veth named wg0 into the ISP's namespace (a second way out of the client), routes the same.
 # The capture on both uplinks (c0, c1) sees nothing but what is allowed.
 . "$(dirname "$0")/lib.sh"
-lab_init t18
+lab_init t44
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
 lab_setup --second-uplink-ready || lab_abort "lab setup: $LAB_ERR"
 lab_agent_up
@@ -14,7 +14,7 @@ lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 
 tunnel_and_role() { echo "tunnel=$(lab_tunnel_state lab) wg0=$(lab_iface_role wg0)"; }
 s=$(tunnel_and_role)
-check t18_tun_is_the_tunnel "with wireguard-go's wg0 (kind tun): $s" [ "$s" = "tunnel=up wg0=tunnel" ]
+check t44_tun_is_the_tunnel "with wireguard-go's wg0 (kind tun): $s" [ "$s" = "tunnel=up wg0=tunnel" ]
 
 lab_tunnel_down || lab_abort "tunnel down: $LAB_ERR"
 lab_capture_start || lab_abort "capture: $LAB_ERR"
@@ -31,19 +31,19 @@ impostor() {
 	_x ip -n "$NS_CLIENT" route add 128.0.0.0/1 via "$gw" dev wg0 || lab_abort "$name: route"
 	_lab_wait 5 eval '[ "$(tunnel_and_role)" = "tunnel=down wg0=guarded" ]'
 	s=$(tunnel_and_role)
-	check "t18_${name}_guarded" "with a $kind named wg0: $s (want the tunnel down, wg0 guarded)" \
+	check "t44_${name}_guarded" "with a $kind named wg0: $s (want the tunnel down, wg0 guarded)" \
 		[ "$s" = "tunnel=down wg0=guarded" ]
 	_lab_wait 3 grep -q "wg0 .* is named like tunnel lab's interface but is of kind $kind" "$err"
-	check "t18_${name}_reported" "the agent's log names the $kind" \
+	check "t44_${name}_reported" "the agent's log names the $kind" \
 		grep -q "wg0 .* is named like tunnel lab's interface but is of kind $kind" "$err"
 	mark=$(lab_events_mark)
 	code=$(lab_curl apps "http://$LAB_HOST_IP/")
-	check "t18_${name}_curl_blocked" "curl routed via the $kind wg0: '$code'" [ "$code" != 200 ]
+	check "t44_${name}_curl_blocked" "curl routed via the $kind wg0: '$code'" [ "$code" != 200 ]
 	in_client apps "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp "$LAB_HOST_IP" "$LAB_SINK_PORT" --count 3 >/dev/null
 	# (ping from the address: no socket hook stops it first, the packet layers judge it on wg0)
 	lab_ping apps "$LAB_HOST_IP" -I "${addr%/*}"
-	check "t18_${name}_ping_blocked" "ping routed via the $kind wg0 went through" [ $? != 0 ]
-	expect_event "t18_${name}_event" "$mark" reason=tunnel_down verdict=blocked interface=wg0 \
+	check "t44_${name}_ping_blocked" "ping routed via the $kind wg0 went through" [ $? != 0 ]
+	expect_event "t44_${name}_event" "$mark" reason=tunnel_down verdict=blocked interface=wg0 \
 		"protocol=$LAB_P_ICMP"
 }
 
@@ -57,8 +57,8 @@ _x ip -n "$NS_ISP" link set up1 name wg0 || lab_abort "rename up1"
 _x ip -n "$NS_ISP" link set wg0 netns "$NS_CLIENT" || lab_abort "veth wg0 into the client"
 _lab_sysctl "$NS_CLIENT" net.ipv6.conf.wg0.disable_ipv6=1
 impostor veth veth "$LAB_CLIENT2_IP/25" "$LAB_ROUTER2_IP"
-expect_no_leaks t18_no_leaks
+expect_no_leaks t44_no_leaks
 m=$(lab_server_count sink isp) n=$(lab_server_count http isp)
-check t18_server_saw_nothing "via the ISP the sink got $m datagram(s), http $n request(s)" \
+check t44_server_saw_nothing "via the ISP the sink got $m datagram(s), http $n request(s)" \
 	[ "$m" -eq 0 -a "$n" -eq 0 ]
 lab_done
