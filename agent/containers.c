@@ -166,11 +166,14 @@ static int read_links(int nl, int host_nsid, struct tl_ctr_ns *ns)
 			parse_link(h, &la);
 			if (la.flags & IFF_LOOPBACK)
 				continue;
-			/* a NIC of its own, or a link into a third namespace
-			 * (a veth chain, a macvlan on a NIC there): its
-			 * traffic can leave without passing through ours */
+			/* a NIC of its own, a link into a third namespace
+			 * (a veth chain), or any link into ours but a veth:
+			 * a macvlan, macvtap, ipvlan or VLAN device on one of
+			 * our NICs hands its frames to that NIC, marks and
+			 * all, without passing through our routing */
 			if (!la.kind[0] ||
-			    (la.link_nsid >= 0 && la.link_nsid != host_nsid))
+			    (la.link_nsid >= 0 && (la.link_nsid != host_nsid ||
+						   strcmp(la.kind, "veth"))))
 				ns->escape = true;
 			if (strcmp(la.kind, "veth") || host_nsid < 0 ||
 			    la.link_nsid != host_nsid ||

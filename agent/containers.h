@@ -27,7 +27,8 @@ struct tl_ctr_ns {
 	uint64_t cookie;  /* identity for the BPF side */
 	int nsid;	  /* its id in the agent's namespace, -1 when none */
 	bool probed;	  /* entered and read */
-	bool escape;	  /* a NIC, or a link into a third namespace */
+	bool escape;	  /* a NIC, a link into a third namespace, or a
+			     non-veth link (macvlan, ipvlan, VLAN) into ours */
 	char path[64];	  /* how to open it */
 	char cgroup[256]; /* common cgroup of its processes, "" when none */
 	int nveths;

@@ -22,11 +22,20 @@
 #define IFF_LOWER_UP 0x10000 /* linux/if.h, which clashes with net/if.h */
 #endif
 
-int tl_tunnel_for_ifname(const struct tl_policy *p, const char *name)
+int tl_tunnel_for_link(const struct tl_policy *p, const char *name,
+		       const char *kind, int *impostor)
 {
-	for (size_t t = 0; p && t < p->ntunnels; t++)
-		if (!fnmatch(p->tunnels[t].interface, name, 0))
+	int bit = tl_tunnel_kind_bit(kind);
+
+	*impostor = -1;
+	for (size_t t = 0; p && t < p->ntunnels; t++) {
+		if (fnmatch(p->tunnels[t].interface, name, 0))
+			continue;
+		if (bit >= 0 && (p->tunnels[t].kinds & (1u << bit)))
 			return t;
+		if (*impostor < 0)
+			*impostor = t;
+	}
 	return -1;
 }
 
@@ -55,6 +64,7 @@ static struct tl_link *add_link(struct tl_links *l, int ifindex)
 	memset(k, 0, sizeof(*k));
 	k->ifindex = ifindex;
 	k->tunnel = -1;
+	k->impostor = -1;
 	k->link_nsid = -1;
 	return k;
 }
@@ -243,12 +253,22 @@ static int guard_port(struct tl_links *l, struct tl_link *k, uint32_t stamp)
 /* Classify, guard (TC first), then publish; ports released last. */
 static int update_one(struct tl_links *l, struct tl_link *k)
 {
-	int was_tunnel = k->tunnel, err = 0;
+	int was_tunnel = k->tunnel, was_impostor = k->impostor, err = 0;
 	uint32_t old_stamp = k->stamp;
 	struct tl_ctr_port cp;
 	enum role role;
 
-	k->tunnel = tl_tunnel_for_ifname(l->policy, k->name);
+	k->tunnel = tl_tunnel_for_link(l->policy, k->name, k->kind_name,
+				       &k->impostor);
+	/* a macvlan, veth or NIC that anyone with CAP_NET_ADMIN named like
+	 * a tunnel: its traffic is judged as an uplink's */
+	if (k->tunnel < 0 && k->impostor >= 0 && k->impostor != was_impostor)
+		log_warn("%s (ifindex %d) is named like tunnel %s's interface "
+			 "but is of kind %s, not a tunnel kind (wireguard, tun "
+			 "or the tunnel's kind:): guarded as an uplink",
+			 k->name, k->ifindex,
+			 l->policy->tunnels[k->impostor].name,
+			 k->kind_name[0] ? k->kind_name : "none (a NIC)");
 	role = link_role(l, k, &cp);
 	if (role == ROLE_TUNNEL && k->guarded) {
 		/* renamed into a tunnel: its traffic is the tunnel's now */
@@ -291,6 +311,7 @@ static void link_topology(struct nlmsghdr *h, struct tl_link *k)
 	struct rtattr *a, *i;
 
 	k->kind = TL_KIND_OTHER;
+	k->kind_name[0] = '\0';
 	k->master = 0;
 	k->link_nsid = -1;
 	k->peer = 0;
@@ -307,6 +328,8 @@ static void link_topology(struct nlmsghdr *h, struct tl_link *k)
 		for (i = RTA_DATA(a); RTA_OK(i, ilen); i = RTA_NEXT(i, ilen)) {
 			if (i->rta_type != IFLA_INFO_KIND)
 				continue;
+			snprintf(k->kind_name, sizeof(k->kind_name), "%.*s",
+				 (int)RTA_PAYLOAD(i), (char *)RTA_DATA(i));
 			if (!strcmp(RTA_DATA(i), "veth"))
 				k->kind = TL_KIND_VETH;
 			else if (!strcmp(RTA_DATA(i), "bridge"))

@@ -2,7 +2,8 @@
 /*
  * Tunnel and link tracking over rtnetlink: every interface of the agent's
  * network namespace is a tunnel (its name matches a tunnel's interface
- * glob) or gets the TC egress filter, before anything else is done with it.
+ * glob and its kind is a tunnel's) or gets the TC egress filter, before
+ * anything else is done with it.
  * Tunnel state (up, IPv4, IPv6) follows link and address events.
  */
 #ifndef TUNLOCK_LINKS_H
@@ -27,6 +28,9 @@ struct tl_link {
 	int tunnel;	     /* tunnel id, or -1 */
 	bool guarded;	     /* TC filter attached */
 	enum tl_link_kind kind;
+	char kind_name[16];  /* IFLA_INFO_KIND, "" for a NIC */
+	int impostor;	     /* tunnel whose glob matches the name but not
+				the kind: guarded as an uplink; or -1 */
 	int master;	     /* bridge (IFLA_MASTER), or 0 */
 	int link_nsid;	     /* veth: its peer's namespace, -1 when ours */
 	int peer;	     /* veth: its peer's ifindex there */
@@ -59,7 +63,12 @@ int tl_links_rescan(struct tl_links *l);
  * it to yet. */
 bool tl_links_pending(const struct tl_links *l);
 
-/* Index of the tunnel whose interface glob matches name, or -1. */
-int tl_tunnel_for_ifname(const struct tl_policy *p, const char *name);
+/*
+ * Index of the tunnel whose interface glob matches name and whose kinds
+ * (wireguard, tun, its `kind:`) hold kind, or -1. *impostor: the first
+ * tunnel whose glob matches but whose kinds do not, or -1.
+ */
+int tl_tunnel_for_link(const struct tl_policy *p, const char *name,
+		       const char *kind, int *impostor);
 
 #endif

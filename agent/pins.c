@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
@@ -366,6 +367,43 @@ static void load_lsm(struct tl_bpf *b)
 	b->lsm = NULL;
 }
 
+bool tl_kernel_has_route_proof(void)
+{
+	static int yes = -1; /* the kernel's BTF is read once */
+	struct btf *btf;
+
+	if (yes >= 0)
+		return yes;
+	btf = btf__load_vmlinux_btf();
+	yes = btf &&
+	      btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx",
+				     BTF_KIND_FUNC) > 0 &&
+	      btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+	btf__free(btf); /* NULL is fine */
+	return yes;
+}
+
+/* TC egress with the proof of where a packet was routed, or (before Linux
+ * 6.3) without: only one pair loads. */
+static void choose_tc_egress(struct tl_bpf *b)
+{
+	bool proof = tl_kernel_has_route_proof();
+
+	b->route_proof = proof;
+	bpf_program__set_autoload(b->tc->progs.tl_tc_egress, proof);
+	bpf_program__set_autoload(b->tc->progs.tl_tc_egress_l3, proof);
+	bpf_program__set_autoload(b->tc->progs.tl_tc_egress_unproven, !proof);
+	bpf_program__set_autoload(b->tc->progs.tl_tc_egress_l3_unproven,
+				  !proof);
+	if (!proof)
+		log_warn("no bpf_cast_to_kern_ctx/bpf_rdonly_cast in this "
+			 "kernel (Linux 6.3): TC egress cannot tell this "
+			 "namespace's packets from those another namespace "
+			 "hands a NIC through a macvlan, ipvlan or VLAN "
+			 "device, so it trusts the VPN client's fwmark and "
+			 "container stamps on those too");
+}
+
 int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 {
 	int err;
@@ -386,6 +424,7 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 		log_error("opening the BPF objects: %s", strerror(-err));
 		return err;
 	}
+	choose_tc_egress(b);
 	/* also when tl_state is missing: another version may lack it */
 	err = check_pinned_layout(b);
 	if (err)
@@ -671,8 +710,12 @@ int tl_bpf_attach_tc_port(struct tl_bpf *b, int ifindex, bool stamp)
 /* Egress first: no moment unguarded; then no stamping any more. */
 int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3)
 {
-	struct bpf_program *prog = l3 ? b->tc->progs.tl_tc_egress_l3 :
-					b->tc->progs.tl_tc_egress;
+	struct tc_bpf *t = b->tc;
+	struct bpf_program *prog =
+	    b->route_proof ?
+		(l3 ? t->progs.tl_tc_egress_l3 : t->progs.tl_tc_egress) :
+		(l3 ? t->progs.tl_tc_egress_l3_unproven :
+		      t->progs.tl_tc_egress_unproven);
 	int err = attach_tc_at(ifindex, BPF_TC_EGRESS, prog);
 
 	return err ? err : detach_tc_at(ifindex, BPF_TC_INGRESS);

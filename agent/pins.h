@@ -31,6 +31,7 @@ struct tl_bpf {
 	struct socket_bpf *sock;
 	struct cgroup_skb_bpf *skb;
 	struct tc_bpf *tc;
+	bool route_proof; /* tc's egress programs tell where a packet was routed */
 	struct lsm_bpf *lsm; /* NULL: this kernel has no BPF LSM (lsm_cgroup) */
 	char pin_dir[PATH_MAX];
 	bool adopted; /* pins from an earlier agent were found and reused */
@@ -126,6 +127,8 @@ int tl_record_netns(int state_fd);
 
 /* BPF LSM is among the kernel's active LSMs (/sys/kernel/security/lsm). */
 bool tl_kernel_has_bpf_lsm(void);
+/* The kfuncs with which TC egress proves where a packet was routed. */
+bool tl_kernel_has_route_proof(void);
 
 /* The cgroup link names, for status. */
 extern const char *const tl_cgroup_progs[];

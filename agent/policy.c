@@ -1188,15 +1188,69 @@ static void read_resolvers(struct ctx *c, const yaml_node_t *n,
 	}
 }
 
+/* Kinds of the kernel's tunnel and VPN devices; never macvlan, vlan, veth,
+ * bridge or dummy: a link of those kinds is an uplink whatever its name. */
+const char *const tl_tunnel_kinds[] = {
+    "wireguard", "tun",	  "ovpn", "ipip",  "sit",	"gre",
+    "gretap",	 "ip6gre", "ip6gretap", "ip6tnl", "vti", "vti6",
+    "xfrm",	 "ppp",	  "vxlan", "geneve", "l2tpeth", NULL,
+};
+
+int tl_tunnel_kind_bit(const char *kind)
+{
+	for (int i = 0; tl_tunnel_kinds[i]; i++)
+		if (!strcmp(tl_tunnel_kinds[i], kind))
+			return i;
+	return -1;
+}
+
+static void read_kinds(struct ctx *c, const yaml_node_t *n,
+		       struct tl_tunnel_cfg *t)
+{
+	size_t i, len = seq_len(n);
+	uint32_t seen = 0;
+	int bit;
+
+	if (!len)
+		error_node(c, n, "an empty list (leave 'kind' out instead)");
+	for (i = 0; i < len; i++) {
+		yaml_node_t *item = seq_item(c, n, i);
+		size_t saved = push(c, "[%zu]", i);
+
+		if (!want(c, item, T_SCALAR)) {
+			pop(c, saved);
+			continue;
+		}
+		bit = tl_tunnel_kind_bit(text(item));
+		if (bit < 0) {
+			char known[256] = "";
+
+			for (int k = 0; tl_tunnel_kinds[k]; k++) {
+				strcat(known, k ? ", " : "");
+				strcat(known, tl_tunnel_kinds[k]);
+			}
+			error_node(c, item,
+				   "'%s' is no tunnel kind (expected one of: "
+				   "%s)",
+				   text(item), known);
+		} else if (seen & (1u << bit))
+			error_node(c, item, "duplicate kind '%s'", text(item));
+		else
+			seen |= 1u << bit;
+		pop(c, saved);
+	}
+	t->kinds |= seen;
+}
+
 static void read_tunnel(struct ctx *c, const yaml_node_t *n,
 			struct tl_tunnel_cfg *t)
 {
 	static const struct key keys[] = {
 	    {"name", T_SCALAR, true},	 {"interface", T_SCALAR, true},
 	    {"endpoints", T_SEQ, true},	 {"client", T_MAP, false},
-	    {"resolvers", T_SEQ, false},
+	    {"resolvers", T_SEQ, false}, {"kind", T_SEQ, false},
 	};
-	yaml_node_t *v[5];
+	yaml_node_t *v[6];
 	const char *why;
 	size_t saved;
 
@@ -1234,6 +1288,11 @@ static void read_tunnel(struct ctx *c, const yaml_node_t *n,
 	saved = push_key(c, "resolvers");
 	if (v[4])
 		read_resolvers(c, v[4], t);
+	pop(c, saved);
+	t->kinds = TL_TUNNEL_KINDS_DEFAULT;
+	saved = push_key(c, "kind");
+	if (v[5])
+		read_kinds(c, v[5], t);
 	pop(c, saved);
 }
 

@@ -71,9 +71,20 @@ struct tl_endpoint_cfg {
 	struct tl_loc loc;
 };
 
+/*
+ * Interface kinds (rtnetlink IFLA_INFO_KIND) that a tunnel may be of: kind
+ * i is bit i of tl_tunnel_cfg.kinds. Every tunnel may be wireguard or tun
+ * (wireguard-go, OpenVPN, most userspace VPNs); `kind:` adds others.
+ */
+extern const char *const tl_tunnel_kinds[];
+#define TL_TUNNEL_KINDS_DEFAULT 0x3u /* wireguard, tun */
+/* Bit of kind in tl_tunnel_cfg.kinds, or -1 when it is no tunnel kind. */
+int tl_tunnel_kind_bit(const char *kind);
+
 struct tl_tunnel_cfg {
 	char name[TL_NAME_MAX];
 	char interface[TL_GLOB_MAX]; /* name or fnmatch glob */
+	uint32_t kinds; /* what the interface must be: tl_tunnel_kinds bits */
 	struct tl_endpoint_cfg *endpoints;
 	size_t nendpoints;
 	char client_cgroup[TL_GLOB_MAX]; /* "" when none */

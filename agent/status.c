@@ -26,6 +26,8 @@ unsigned int tl_kernel_features(void)
 	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 				    BPF_FUNC_set_retval, NULL) > 0)
 		f |= TL_FEATURE_SET_RETVAL;
+	if (tl_kernel_has_route_proof())
+		f |= TL_FEATURE_ROUTE_PROOF;
 	return f;
 }
 
@@ -47,9 +49,15 @@ static int coverage(unsigned int features, bool lsm, struct coverage *c)
 	c[n++] = (struct coverage){ "bypass", "full",
 				    "cgroup_skb and TC judge the real egress "
 				    "interface" };
-	c[n++] = (struct coverage){ "endpoint", "full",
-				    "only the VPN client's cgroup or fwmark "
-				    "reaches the endpoint" };
+	c[n++] = features & TL_FEATURE_ROUTE_PROOF ?
+		(struct coverage){ "endpoint", "full",
+				   "only the VPN client's cgroup or fwmark "
+				   "reaches the endpoint" } :
+		(struct coverage){ "endpoint", "partial",
+				   "kernel without bpf_cast_to_kern_ctx: the "
+				   "fwmark (and a container stamp) counts also "
+				   "on what another namespace sends through a "
+				   "macvlan, ipvlan or VLAN device on a NIC" };
 	c[n++] = (struct coverage){ "dns", "full",
 				    "queries to any resolver but the tunnel's "
 				    "are blocked or redirected at connect and "
@@ -493,9 +501,12 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 			}
 	fprintf(out, "],");
 	print_dns_json(s, out);
-	fprintf(out, "\"features\":{\"bpf_lsm\":%s,\"set_retval\":%s},",
+	fprintf(out,
+		"\"features\":{\"bpf_lsm\":%s,\"set_retval\":%s,"
+		"\"route_proof\":%s},",
 		s->state.features & TL_FEATURE_BPF_LSM ? "true" : "false",
-		s->state.features & TL_FEATURE_SET_RETVAL ? "true" : "false");
+		s->state.features & TL_FEATURE_SET_RETVAL ? "true" : "false",
+		s->state.features & TL_FEATURE_ROUTE_PROOF ? "true" : "false");
 	fprintf(out, "\"coverage\":{");
 	n = coverage(s->state.features, s->lsm_link, cov);
 	for (int i = 0; i < n; i++)

@@ -72,13 +72,17 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 		count(r.layer, TL_ALLOW_TUNNEL, TL_VERDICT_PASS);
 		return SK_PASS;
 	}
-	if (!tunnel && have_policy && skb->mark &&
-	    fast_transport(skb, true, v.settings, skb->mark)) {
+	/* the client's fwmark is its identity only in the agent's namespace:
+	 * in any other, whoever may set marks there could pass for it on a
+	 * way out that no TC of ours sees (a NIC or macvlan of its own) */
+	if (have_policy && netns == v.netns_cookie)
+		s.mark = skb->mark;
+	if (!tunnel && have_policy && s.mark &&
+	    fast_transport(skb, true, v.settings, s.mark)) {
 		count(r.layer, TL_ALLOW_TRANSPORT, TL_VERDICT_PASS);
 		return SK_PASS;
 	}
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
-	s.mark = skb->mark;
 	parsed = parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f);
 	if (have_policy)
 		reason = judge(&v, skb, parsed, &f, &s, tunnel, nsif);

@@ -33,9 +33,13 @@ static __always_inline bool judged_by_cgroup_skb(struct tl_policy_view *v,
 /*
  * One program per link type, so that nothing is looked up per packet to
  * know where the IP header starts. TC is attached only to non-tunnel
- * interfaces: a tunnel never runs this.
+ * interfaces: a tunnel never runs this. proof: the kernel has the kfuncs
+ * that tell where a packet was routed (sent_from_here); without them
+ * (before Linux 6.3) the loader takes the _unproven programs, which trust
+ * the marks of whatever reaches the interface, and says so.
  */
-static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
+static __always_inline int tc_egress(struct __sk_buff *skb, bool l3,
+				     bool proof)
 {
 	struct tl_report r = {
 		.layer = TL_LAYER_TC,
@@ -51,8 +55,11 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 	s.mark = skb->mark;
 	if (s.mark && !policy_view(&v) &&
 	    fast_transport(skb, l3, v.settings, s.mark)) {
-		count(r.layer, TL_ALLOW_TRANSPORT, TL_VERDICT_PASS);
-		return TC_ACT_OK;
+		if (!proof || sent_from_here(&v, skb)) {
+			count(r.layer, TL_ALLOW_TRANSPORT, TL_VERDICT_PASS);
+			return TC_ACT_OK;
+		}
+		s.mark = 0; /* another namespace's: no fwmark, no stamp */
 	}
 	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
 		      parse_frame(skb, &f);
@@ -64,7 +71,11 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 		reason = arp ? TL_ALLOW_ALWAYS : TL_REASON_TUNNEL_DOWN;
 		return apply(NULL, &f, &s, &r, reason) ? TC_ACT_OK : TC_ACT_SHOT;
 	}
-	s.port = stamped_port(&v, skb);
+	/* the fwmark and the stamp count only where this namespace set
+	 * them, not where a macvlan of another one did (container.h) */
+	if (proof && s.mark && !sent_from_here(&v, skb))
+		s.mark = 0;
+	s.port = stamped_port(&v, skb, s.mark);
 	reason = judge_packet(&v, skb, parsed, &f, &s);
 	if (is_leak(reason) && v.settings->mode == TL_MODE_AUDIT &&
 	    judged_by_cgroup_skb(&v, skb))
@@ -77,13 +88,25 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3)
 SEC("tc")
 int tl_tc_egress(struct __sk_buff *skb)
 {
-	return tc_egress(skb, false);
+	return tc_egress(skb, false, true);
 }
 
 SEC("tc")
 int tl_tc_egress_l3(struct __sk_buff *skb)
 {
-	return tc_egress(skb, true);
+	return tc_egress(skb, true, true);
+}
+
+SEC("tc")
+int tl_tc_egress_unproven(struct __sk_buff *skb)
+{
+	return tc_egress(skb, false, false);
+}
+
+SEC("tc")
+int tl_tc_egress_l3_unproven(struct __sk_buff *skb)
+{
+	return tc_egress(skb, true, false);
 }
 
 /*

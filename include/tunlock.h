@@ -203,6 +203,8 @@ struct tl_settings {
 /* Kernel features the loader found (tl_state.features). */
 #define TL_FEATURE_BPF_LSM (1u << 0)
 #define TL_FEATURE_SET_RETVAL (1u << 1)
+/* TC egress tells where a packet was routed (bpf_cast_to_kern_ctx) */
+#define TL_FEATURE_ROUTE_PROOF (1u << 2)
 
 /* The single entry of the state map: which policy slot is live, and who
  * keeps it (status and stop read it from the pins alone). */

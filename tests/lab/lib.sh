@@ -807,25 +807,25 @@ lab_leaks() {
 }
 lab_leak_count() { lab_leaks "$@" | wc -l; }
 
-# lab_cap_count FILTER: packets the client sent in the current capture that match a tcpdump FILTER
+# lab_cap_count FILTER: packets of the current (or last) capture that match the tcpdump FILTER
 lab_cap_count() {
 	local f n=0 c
 	for f in "${LAB_CAP_FILES[@]}"; do
 		[ -s "$f" ] || continue
-		c=$(tcpdump -r "$f" -nn "$_lab_f_client and ($1)" 2>/dev/null | grep -c '^[0-9]')
+		c=$(tcpdump -r "$f" -nn "$1" 2>/dev/null | grep -c '^[0-9]')
 		n=$((n + c))
 	done
 	echo "$n"
 }
 
 # lab_wg_count: WireGuard transport packets the client sent in the current capture
-lab_wg_count() { lab_cap_count "$_lab_f_wg"; }
+lab_wg_count() { lab_cap_count "$_lab_f_client and $_lab_f_wg"; }
 
 # expect_captured NAME OP N FILTER WHAT: after lab_capture_stop, PASS NAME if the number of the
 # client's packets that match FILTER is OP (-eq, -ge) N; WHAT names them in the message
 expect_captured() {
 	local n
-	n=$(lab_cap_count "$4")
+	n=$(lab_cap_count "$_lab_f_client and ($4)")
 	check "$1" "$n $5 on the uplink (want $2 $3)" [ "$n" "$2" "$3" ]
 }
 
@@ -1477,15 +1477,20 @@ lab_agent_up_containers() {
 	lab_agent_start "$LAB_STATE/policy.yaml" || lab_abort "agent start: $LAB_ERR"
 }
 
-# lab_iface_role IFACE: the role `tunlock status --json` gives IFACE (guarded, port, container, ...)
-lab_iface_role() {
+# _lab_status_item LIST NAME FIELD: FIELD of the entry of `tunlock status --json`'s LIST whose
+# name is NAME ("" when there is none)
+_lab_status_item() {
 	lab_tunlock status --json --pin-dir "$LAB_PIN" 2>/dev/null | "$LAB_PY" -c 'import json, sys
 try:
     d = json.load(sys.stdin)
 except Exception:
     d = {}
-print(next((i.get("role", "") for i in d.get("interfaces", []) if i.get("name") == sys.argv[1]), ""))' "$1"
+print(next((i.get(sys.argv[3], "") for i in d.get(sys.argv[1], []) if i.get("name") == sys.argv[2]), ""))' "$@"
 }
+# lab_iface_role IFACE: the role `tunlock status --json` gives IFACE (guarded, port, container, ...)
+lab_iface_role() { _lab_status_item interfaces "$1" role; }
+# lab_tunnel_state NAME: the state (up, down) `tunlock status --json` gives tunnel NAME
+lab_tunnel_state() { _lab_status_item tunnels "$1" state; }
 
 # lab_raw_covered: true when status says the LSM layer denies raw sockets here
 lab_raw_covered() {

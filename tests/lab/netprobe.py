@@ -3,7 +3,7 @@
 
   netprobe.py udp DST PORT [--count N] [--rate PPS] [--duration S] [--bind-dev DEV]
                             [--connect] [--broadcast] [--reply-timeout S] [--payload TEXT]
-                            [--progress FILE]
+                            [--progress FILE] [--mark MARK]
   netprobe.py tcp DST PORT [--timeout S] [--bind-dev DEV]
 
 Prints one JSON object on stdout when done (also on SIGTERM/SIGINT):
@@ -51,6 +51,8 @@ def udp(a):
            "connect_error": None, "elapsed": 0.0}
     s = socket.socket(family(a.dst), socket.SOCK_DGRAM)
     bind_dev(s, a.bind_dev)
+    if a.mark:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, int(a.mark, 0))
     if a.broadcast:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     dst = (a.dst, a.port)
@@ -151,6 +153,7 @@ def main():
     u.add_argument("--reply-timeout", type=float, default=0)
     u.add_argument("--payload", default="tunlock-lab")
     u.add_argument("--progress")
+    u.add_argument("--mark", help="SO_MARK (needs CAP_NET_RAW), e.g. 0xca6c")
     t = sub.add_parser("tcp")
     t.add_argument("dst")
     t.add_argument("port", type=int)

@@ -578,28 +578,40 @@ static void cases_enforce(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 }
 
+/* As if the agent lived in another namespace than the test (on), and back
+ * (off); saved holds the state in between. */
+static bool agent_elsewhere(bool on, struct tl_state *saved, const char *name)
+{
+	int fd = tl_bpf_map_fd(&bpf, TL_MAP_STATE);
+	struct tl_state st;
+	__u32 zero = 0;
+
+	if (!on)
+		return !bpf_map_update_elem(fd, &zero, saved, BPF_ANY);
+	if (bpf_map_lookup_elem(fd, &zero, &st)) {
+		report(false, name, "no state");
+		return false;
+	}
+	*saved = st;
+	st.netns_cookie ^= 1;
+	return !bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
+}
+
 /* The same interface index in another network namespace is no tunnel. */
 static void case_foreign_netns(struct ring_buffer *rb)
 {
-	int fd = tl_bpf_map_fd(&bpf, TL_MAP_STATE);
-	struct tl_state st, saved;
+	struct tl_state saved;
 	struct frame f;
-	__u32 zero = 0;
 
-	if (bpf_map_lookup_elem(fd, &zero, &st)) {
-		report(false, "foreign netns", "no state");
+	if (!agent_elsewhere(true, &saved, "foreign netns"))
 		return;
-	}
-	saved = st;
-	st.netns_cookie ^= 1; /* as if the agent lived in another namespace */
-	bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "100.100.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
 	tcp(&f, 40000, 80);
 	run("tunnel index of another namespace", skb_fd(), TL_LAYER_CGROUP_SKB,
 	    &f, ifindex_tunnel, 0, BLOCK(TL_REASON_BYPASS));
 	ring_buffer__consume(rb);
-	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
+	agent_elsewhere(false, &saved, NULL);
 }
 
 /* ---- containers ---------------------------------------------------- */
@@ -771,6 +783,39 @@ static void cases_attribution(struct ring_buffer *rb, int table)
 	ring_buffer__consume(rb);
 }
 
+/*
+ * What another namespace hands to the uplink through a macvlan, ipvlan or
+ * VLAN device on it carries that namespace's marks and ingress ifindex: as
+ * if the frame's socket lived elsewhere (the agent's namespace is not the
+ * test's), neither the client's fwmark nor a port's stamp counts.
+ */
+static void cases_foreign_marks(struct ring_buffer *rb)
+{
+	struct tl_state saved;
+	struct frame f;
+
+	if (!agent_elsewhere(true, &saved, "foreign marks"))
+		return;
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.77", "198.51.100.2", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 51820);
+	both("fwmark from another namespace is no VPN client", &f,
+	     ifindex_uplink, 0xca6c, BLOCK(TL_REASON_ENDPOINT));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.77", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	run_stamped("exempt stamp from another namespace is ignored", &f,
+		    6u << 24, 77, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	run_stamped("exempt stamp and fwmark from another namespace", &f,
+		    (6u << 24) | 0xca6c, 77, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+	agent_elsewhere(false, &saved, NULL);
+	run_stamped("the same stamp from this namespace counts", &f, 6u << 24,
+		    77, PASS(TL_ALLOW_EXEMPT));
+}
+
 /* cgroup_skb inside a container: defers to the host on its verified veth
  * when the host will judge with the same profile. */
 static void cases_via_host(struct ring_buffer *rb, int table)
@@ -834,6 +879,7 @@ static void cases_containers(struct ring_buffer *rb)
 	cases_stamp();
 	cases_attribution(rb, table);
 	cases_exempt_frames(rb);
+	cases_foreign_marks(rb);
 	cases_via_host(rb, table);
 	close(table);
 	eth(&f, ETH_P_IP);

@@ -277,6 +277,23 @@ static const struct bad_case bad_cases[] = {
      "    interface: wg0\n    endpoints:\n      - " EP_OK "\n    client: " CL_OK
      "\n" PROF,
      {{2, 11, "is longer than 63 characters"}}},
+    {"tunnel kind unknown",
+     TUN "    kind: [ovpn, macvlan]\n" PROF,
+     {{7, 18, "tunnels[0].kind[1]: 'macvlan' is no tunnel kind (expected "
+	      "one of: wireguard, tun, ovpn,"}}},
+    {"tunnel kind not a list",
+     TUN "    kind: ovpn\n" PROF,
+     {{7, 11, "tunnels[0].kind: expected a list, found 'ovpn'"}}},
+    {"tunnel kind a mapping in the list",
+     TUN "    kind: [{name: gre}]\n" PROF,
+     {{7, 12, "tunnels[0].kind[0]: expected a single value, found a "
+	      "mapping"}}},
+    {"tunnel kind twice",
+     TUN "    kind: [gre, gre]\n" PROF,
+     {{7, 17, "tunnels[0].kind[1]: duplicate kind 'gre'"}}},
+    {"tunnel kind empty",
+     TUN "    kind: []\n" PROF,
+     {{7, 11, "tunnels[0].kind: an empty list (leave 'kind' out"}}},
     {"interface lo",
      TUNNEL("t", "lo", EP_OK, CL_OK) PROF,
      {{3, 16, "must not match the loopback interface lo"}}},
@@ -1113,6 +1130,38 @@ out:
 	free(out);
 }
 
+static void good_tunnel_kinds(void)
+{
+	const char *name = "good: tunnel kinds";
+	static const char y[] = "tunnels:\n"
+				"  - name: a\n    interface: wg0\n"
+				"    endpoints: [" EP_OK "]\n"
+				"    client: " CL_OK "\n"
+				"  - name: b\n    interface: \"gre*\"\n"
+				"    endpoints: [{address: 198.51.100.3, port: 1}]\n"
+				"    client: " CL_OK "\n"
+				"    kind: [gre, ip6gre]\n" PROF;
+	struct tl_policy p;
+	char *out = NULL;
+	int r = parse(y, strlen(y), &p, &out);
+
+	CHECK(name, r == 0 && !*out);
+	CHECK(name, p.ntunnels == 2);
+	CHECK(name, p.tunnels[0].kinds == TL_TUNNEL_KINDS_DEFAULT);
+	CHECK(name, p.tunnels[1].kinds ==
+			(TL_TUNNEL_KINDS_DEFAULT |
+			 1u << tl_tunnel_kind_bit("gre") |
+			 1u << tl_tunnel_kind_bit("ip6gre")));
+	CHECK(name, tl_tunnel_kind_bit("wireguard") == 0 &&
+			    tl_tunnel_kind_bit("tun") == 1 &&
+			    tl_tunnel_kind_bit("macvlan") < 0 &&
+			    tl_tunnel_kind_bit("") < 0);
+	pass(name);
+out:
+	tl_policy_free(&p);
+	free(out);
+}
+
 struct good_case {
 	const char *name;
 	const char *yaml;
@@ -1932,6 +1981,7 @@ int main(void)
 	good_defaults();
 	good_events();
 	good_raw_and_mark();
+	good_tunnel_kinds();
 	for (i = 0; i < sizeof(good_cases) / sizeof(good_cases[0]); i++)
 		run_good(&good_cases[i]);
 	run_addr();
