@@ -3,10 +3,11 @@
  * Socket layer: connect and unconnected sends of protected processes.
  * Fails a call at once (EPERM) when it could only leave outside the
  * tunnel, redirects DNS queries to the tunnel's resolver (and undoes that
- * in what recvmsg and getpeername show), and records who created each
- * socket so that the packet layers can name the process in their events.
+ * in what recvmsg and getpeername show), refuses raw IP sockets to profiles
+ * that do not allow them, and records who created each socket so that the
+ * packet layers can name the process in their events.
  */
-#include "report.h"
+#include "raw.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -229,12 +230,31 @@ int tl_getpeername6(struct bpf_sock_addr *ctx)
 	return restore_dns(ctx, true);
 }
 
-/* Attribution for the packet layers, which run where current is unknown. */
+/*
+ * Raw IP sockets (SOCK_RAW, AF_INET and AF_INET6) skip the socket hooks:
+ * their creation fails with EPERM unless the profile allows them. This
+ * hook runs for inet sockets only (AF_PACKET and AF_XDP are the LSM
+ * layer's), and where the LSM layer is attached it has refused them first.
+ * Ping sockets (SOCK_DGRAM, IPPROTO_ICMP) are not raw. Then attribution for
+ * the packet layers, which run where current is unknown.
+ */
 SEC("cgroup/sock_create")
 int tl_sock_create(struct bpf_sock *sk)
 {
+	struct tl_report r = {
+		.layer = TL_LAYER_SOCKET,
+		.hook = TL_HOOK_SOCK_CREATE,
+		.current_task = true,
+	};
 	struct tl_sock_owner *owner;
+	struct tl_flow f = {};
 
+	if (sk->type == SOCK_RAW) {
+		f.family = sk->family;
+		f.protocol = sk->protocol;
+		if (!raw_socket_allowed(&f, &r))
+			return 0;
+	}
 	owner = bpf_sk_storage_get(&tl_sock_owners, sk, NULL,
 				   BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner)

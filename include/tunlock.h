@@ -58,6 +58,7 @@ enum tl_hook {
 	TL_HOOK_CGROUP_SKB_EGRESS,
 	TL_HOOK_TC_EGRESS,
 	TL_HOOK_SOCKET_CREATE,
+	TL_HOOK_SOCK_CREATE, /* cgroup/sock_create: raw IP sockets */
 	TL_HOOK_MAX,
 };
 
