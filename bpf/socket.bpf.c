@@ -7,6 +7,7 @@
  * that do not allow them, and records who created each socket so that the
  * packet layers can name the process in their events.
  */
+#include "dns_records.h"
 #include "raw.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -83,32 +84,56 @@ static __always_inline void addr_to_ctx(struct bpf_sock_addr *ctx, bool v6,
 }
 
 /*
- * Sends the query to the tunnel resolver instead, and records what the
- * application asked for: resolvers (dnsmasq, clients of unconnected
- * sockets) drop an answer whose source is not the server they asked, so
- * recvmsg puts it back. Without the record the answer is dropped and the
- * query fails: nothing leaks.
+ * Sends the query to a tunnel resolver instead, and records what the
+ * application asked for (dns_records.h): resolvers (dnsmasq, clients of
+ * unconnected sockets) drop an answer whose source is not the server they
+ * asked, so recvmsg puts it back. Without the record the answer is dropped
+ * and the query fails: nothing leaks.
  */
 static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, bool v6,
 					struct tl_policy_view *v,
 					const struct tl_flow *f,
 					const struct tl_subject *s,
-					const struct tl_report *r)
+					const struct tl_report *r,
+					struct tl_dns_target *t)
 {
-	const struct tl_dns_target *t = r->redirect;
-	struct tl_dns_nat_key key = {};
-	struct tl_dns_nat_value val = {};
+	struct tl_dns_records *rs = dns_records(ctx, true);
 
-	key.cookie = bpf_get_socket_cookie(ctx);
-	__builtin_memcpy(key.addr, t->addr.b, 16);
-	key.port = t->port;
-	__builtin_memcpy(val.addr, f->daddr.b, 16);
-	val.port = f->dport;
-	bpf_map_update_elem(&tl_dns_nat, &key, &val, BPF_ANY);
+	if (rs)
+		record_dns(rs, t, choose_resolver(v, f, rs, t), f);
 	addr_to_ctx(ctx, v6, &t->addr, t->port);
 	count(r->layer, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
 	emit(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
 	return 1;
+}
+
+/* redirects only ever go to these: the rest need no record */
+static __always_inline bool dns_redirect_port(__u16 port)
+{
+	return port == 53 || port == 853;
+}
+
+/*
+ * A query the application itself sends to a tunnel resolver: its answer is
+ * that resolver's, so an earlier redirect's record must not rewrite it. Not
+ * for a connected socket's send: the kernel runs sendmsg4 with the peer
+ * (the resolver a connect was redirected to) for an IPv6 socket connected
+ * to an IPv4-mapped address.
+ */
+static __always_inline void forget_dns(struct bpf_sock_addr *ctx,
+				       const struct tl_flow *f, __u8 hook)
+{
+	struct tl_dns_records *rs;
+	struct tl_dns_record *d;
+	bool connect = hook == TL_HOOK_CONNECT4 || hook == TL_HOOK_CONNECT6;
+
+	if (!dns_redirect_port(f->dport) ||
+	    (!connect && ctx->sk && ctx->sk->state == BPF_TCP_ESTABLISHED))
+		return;
+	rs = dns_records(ctx, false);
+	d = rs ? find_dns_record(rs, &f->daddr, f->dport) : NULL;
+	if (d)
+		d->resolver_port = 0;
 }
 
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
@@ -146,9 +171,11 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 	reason = decide_socket(&v, &f, &s, bound, &dns);
 	/* audit mode reports where it would have gone, and changes nothing */
 	if (dns.found && v.settings->mode == TL_MODE_ENFORCE)
-		return redirect_dns(ctx, v6, &v, &f, &s, &r);
-	if (apply(&v, &f, &s, &r, reason))
+		return redirect_dns(ctx, v6, &v, &f, &s, &r, &dns);
+	if (apply(&v, &f, &s, &r, reason)) {
+		forget_dns(ctx, &f, hook);
 		return 1;
+	}
 	if (reason == TL_REASON_IPV6)
 		refuse_unreachable();
 	return 0;
@@ -162,23 +189,22 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
  */
 static __always_inline int restore_dns(struct bpf_sock_addr *ctx, bool v6)
 {
-	struct tl_dns_nat_key key = {};
-	struct tl_dns_nat_value *val;
+	struct tl_dns_records *rs;
+	struct tl_dns_record *d;
 	union tl_addr a;
 	__u16 port = bpf_ntohs(ctx->user_port);
 
-	/* redirects only ever go to these: skip the lookup for the rest */
-	if (port != 53 && port != 853)
+	if (!dns_redirect_port(port))
+		return 1;
+	rs = dns_records(ctx, false);
+	if (!rs)
 		return 1;
 	addr_from_ctx(ctx, v6, &a);
-	key.cookie = bpf_get_socket_cookie(ctx);
-	__builtin_memcpy(key.addr, a.b, 16);
-	key.port = port;
-	val = bpf_map_lookup_elem(&tl_dns_nat, &key);
-	if (!val)
+	d = find_dns_record(rs, &a, port);
+	if (!d)
 		return 1;
-	__builtin_memcpy(a.b, val->addr, 16);
-	addr_to_ctx(ctx, v6, &a, val->port);
+	__builtin_memcpy(a.w, d->asked, 16);
+	addr_to_ctx(ctx, v6, &a, d->asked_port);
 	return 1;
 }
 

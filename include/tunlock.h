@@ -26,7 +26,6 @@
 #define TL_EVENTS_BYTES (1 << 20)
 #define TL_MAX_DNS_PORTS 8
 #define TL_MAX_RESOLVERS 32 /* over all tunnels */
-#define TL_DNS_NAT_ENTRIES 16384
 /* container namespaces whose forwarded traffic is attributed (tl_ports) */
 #define TL_MAX_PORTS 4096
 #define TL_MAX_NSIFS 4096
@@ -330,21 +329,30 @@ struct tl_sock_owner {
 };
 
 /*
- * A redirected DNS query, keyed by the socket and the resolver it was sent
- * to, so that the reply's source (recvmsg) and the peer (getpeername) can be
- * shown as the server the application asked.
+ * The redirected DNS queries of one socket (socket-local storage, so that
+ * no other socket can push them out): one record per tunnel resolver its
+ * queries went to, so that the answer's source (recvmsg) and the peer
+ * (getpeername) read as the server the application asked. A socket that
+ * asks several servers at once has them sent to different resolvers where
+ * the policy has them; when the records are full, the socket's own oldest
+ * gives way.
  */
-struct tl_dns_nat_key {
-	__u64 cookie; /* socket cookie */
-	__u8 addr[16]; /* the tunnel resolver, IPv4-mapped for IPv4 */
-	__u16 port;    /* host byte order */
-	__u8 pad[6];
+#define TL_DNS_RECORDS 8
+struct tl_dns_record {
+	__u32 resolver[4]; /* where the query went, IPv4-mapped for IPv4 */
+	__u32 asked[4];	   /* what the application asked for */
+	__u16 resolver_port; /* host byte order; 0: a free record */
+	__u16 asked_port;
+	__u16 index; /* the resolver's place in the policy (a hint) */
+	__u16 pad;
+	__u32 used; /* the socket's query count when last used */
+	__u32 pad2;
 };
 
-struct tl_dns_nat_value {
-	__u8 addr[16]; /* what the application asked for */
-	__u16 port;    /* host byte order */
-	__u8 pad[2];
+struct tl_dns_records {
+	__u32 queries; /* redirected queries of the socket so far */
+	__u32 pad;
+	struct tl_dns_record rec[TL_DNS_RECORDS];
 };
 
 struct tl_event {
