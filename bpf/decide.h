@@ -298,8 +298,9 @@ static __always_inline bool is_tunnel_resolver(const struct tl_settings *cfg,
 /* Where a redirected query goes. */
 struct tl_dns_target {
 	union tl_addr addr;
-	__u16 port; /* host byte order */
+	__u16 port;  /* host byte order */
 	bool found;
+	__u32 index; /* the resolver's place in the policy */
 };
 
 static __always_inline bool tunnel_has(__u32 tunnel, __u32 flags)
@@ -326,14 +327,17 @@ static __always_inline bool resolver_serves(const struct tl_resolver *r,
 							  TL_TUNNEL_IPV6));
 }
 
-/* DNS over TLS keeps port 853, the rest go to 53. */
+/* Resolver i; DNS over TLS keeps port 853, the rest go to 53. */
 static __always_inline void set_dns_target(struct tl_dns_target *t,
-					   const struct tl_resolver *r,
-					   const struct tl_flow *f)
+					   const struct tl_settings *cfg,
+					   __u32 i, const struct tl_flow *f)
 {
-	__builtin_memcpy(t->addr.w, r->addr, 16);
+	if (i >= TL_MAX_RESOLVERS)
+		return;
+	__builtin_memcpy(t->addr.w, cfg->resolvers[i].addr, 16);
 	t->port = f->dport == 853 ? 853 : 53;
 	t->found = true;
+	t->index = i;
 }
 
 /* The first resolver, in policy order, that can take the query. */
@@ -349,7 +353,7 @@ static __always_inline bool pick_resolver(struct tl_policy_view *v,
 			break;
 		if (!resolver_serves(&cfg->resolvers[i], f))
 			continue;
-		set_dns_target(t, &cfg->resolvers[i], f);
+		set_dns_target(t, cfg, i, f);
 		return true;
 	}
 	return false;

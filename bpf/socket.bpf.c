@@ -97,10 +97,7 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, bool v6,
 					const struct tl_report *r,
 					struct tl_dns_target *t)
 {
-	struct tl_dns_records *rs = dns_records(ctx, true);
-
-	if (rs)
-		record_dns(rs, t, choose_resolver(v, f, rs, t), f);
+	tl_dns_record(ctx, v->settings, f, t);
 	addr_to_ctx(ctx, v6, &t->addr, t->port);
 	count(r->layer, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
 	emit(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
@@ -114,26 +111,20 @@ static __always_inline bool dns_redirect_port(__u16 port)
 }
 
 /*
- * A query the application itself sends to a tunnel resolver: its answer is
- * that resolver's, so an earlier redirect's record must not rewrite it. Not
- * for a connected socket's send: the kernel runs sendmsg4 with the peer
- * (the resolver a connect was redirected to) for an IPv6 socket connected
- * to an IPv4-mapped address.
+ * A query the application itself sends to a tunnel resolver drops that
+ * resolver's record. Not for a connected socket's send: the kernel runs
+ * sendmsg4 with the peer (the resolver a connect was redirected to) for an
+ * IPv6 socket connected to an IPv4-mapped address.
  */
 static __always_inline void forget_dns(struct bpf_sock_addr *ctx,
 				       const struct tl_flow *f, __u8 hook)
 {
-	struct tl_dns_records *rs;
-	struct tl_dns_record *d;
 	bool connect = hook == TL_HOOK_CONNECT4 || hook == TL_HOOK_CONNECT6;
 
 	if (!dns_redirect_port(f->dport) ||
 	    (!connect && ctx->sk && ctx->sk->state == BPF_TCP_ESTABLISHED))
 		return;
-	rs = dns_records(ctx, false);
-	d = rs ? find_dns_record(rs, &f->daddr, f->dport) : NULL;
-	if (d)
-		d->resolver_port = 0;
+	tl_dns_forget(ctx, f);
 }
 
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,

@@ -330,29 +330,21 @@ struct tl_sock_owner {
 
 /*
  * The redirected DNS queries of one socket (socket-local storage, so that
- * no other socket can push them out): one record per tunnel resolver its
- * queries went to, so that the answer's source (recvmsg) and the peer
- * (getpeername) read as the server the application asked. A socket that
- * asks several servers at once has them sent to different resolvers where
- * the policy has them; when the records are full, the socket's own oldest
- * gives way.
+ * no other socket can push them out): one record per tunnel resolver, at
+ * the resolver's place in the policy, saying which server the socket's
+ * query to it asked for, so that the answer's source (recvmsg) and the peer
+ * (getpeername) read as that server. A socket that asks several servers at
+ * once has them sent to different resolvers where the policy has them.
  */
-#define TL_DNS_RECORDS 8
 struct tl_dns_record {
 	__u32 resolver[4]; /* where the query went, IPv4-mapped for IPv4 */
 	__u32 asked[4];	   /* what the application asked for */
-	__u16 resolver_port; /* host byte order; 0: a free record */
+	__u16 resolver_port; /* host byte order; 0: no record */
 	__u16 asked_port;
-	__u16 index; /* the resolver's place in the policy (a hint) */
-	__u16 pad;
-	__u32 used; /* the socket's query count when last used */
-	__u32 pad2;
 };
 
 struct tl_dns_records {
-	__u32 queries; /* redirected queries of the socket so far */
-	__u32 pad;
-	struct tl_dns_record rec[TL_DNS_RECORDS];
+	struct tl_dns_record rec[TL_MAX_RESOLVERS];
 };
 
 struct tl_event {
