@@ -25,48 +25,14 @@ import struct
 import sys
 import time
 
-
-def query(qid, name="lab.test"):
-    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\0" + struct.pack("!HH", 1, 1)
-
-
-def skip_name(msg, off):
-    for _ in range(128):
-        n = msg[off]
-        if n & 0xC0 == 0xC0:
-            return off + 2
-        off += 1 + n
-        if n == 0:
-            return off
-    raise ValueError("name too long")
-
-
-def answer(msg):
-    """(id, first A record or "") of a DNS answer; None if it is not one."""
-    if len(msg) < 12 or not msg[2] & 0x80:
-        return None
-    qid, _, qd, an = struct.unpack("!HHHH", msg[:8])
-    off = 12
-    for _ in range(qd):
-        off = skip_name(msg, off) + 4
-    for _ in range(an):
-        off = skip_name(msg, off)
-        rtype, _, _, rdlen = struct.unpack("!HHIH", msg[off:off + 10])
-        off += 10
-        if rtype == 1 and rdlen == 4:
-            return qid, socket.inet_ntoa(msg[off:off + 4])
-        off += rdlen
-    return qid, ""
+from dnsprobe import answers, query
 
 
 def ask(s, sent, server):
     qid = int.from_bytes(os.urandom(2), "big")
     while qid in sent:
         qid = (qid + 1) & 0xFFFF
-    s.sendto(query(qid), (server, 53))
+    s.sendto(query("lab.test", 1, qid), (server, 53))
     sent[qid] = server
 
 
@@ -82,11 +48,12 @@ def collect(s, sent, deadline, res):
             data, src = s.recvfrom(4096)
         except socket.timeout:
             continue
-        got = answer(data)
-        if got and sent.get(got[0]) == src[0] and src[1] == 53:
-            res["got"][src[0]] = got[1]
+        qid = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
+        got = answers(data, qid) if qid in sent else None
+        if got and sent[qid] == src[0] and src[1] == 53:
+            res["got"][src[0]] = got[1][0] if got[1] else ""
         else:
-            res["foreign"].append({"from": src[0], "to": sent.get(got[0]) if got else None})
+            res["foreign"].append({"from": src[0], "to": sent.get(qid)})
 
 
 def exchange(servers, timeout, until=None):
@@ -118,7 +85,7 @@ def flood(server, n):
     for i in range(n):
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.sendto(query(i & 0xFFFF), (server, 53))
+                s.sendto(query("lab.test", 1, i & 0xFFFF), (server, 53))
                 sent += 1
         except OSError as e:
             k = errno.errorcode.get(e.errno, str(e.errno))

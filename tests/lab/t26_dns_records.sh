@@ -32,9 +32,8 @@ go=$LAB_STATE/t26-go
 in_client apps taskset -c 0 "$LAB_PY" "$REC" hold "$LAB_ROUTER_IP" --until "$go" --timeout 60 >"$LAB_STATE/t26-hold.out" 2>&1 &
 holder=$!
 _lab_wait 10 grep -q '"stage": "sent"' "$LAB_STATE/t26-hold.out" || lab_abort "the waiting socket never sent its query: $(cat "$LAB_STATE/t26-hold.out")"
-# the unprivileged user reads the script from stdin: the lab's directories need not be its.
-# Both on one CPU: a shared LRU keeps what a CPU inserted on that CPU's list for a while
-r=$(in_client apps taskset -c 0 setpriv --reuid=65534 --regid=65534 --clear-groups "$LAB_PY" - flood "$LAB_PUBDNS_IP" "$FLOOD" <"$REC")
+# both on one CPU: a shared LRU keeps what a CPU inserted on that CPU's list for a while
+r=$(in_client apps taskset -c 0 setpriv --reuid=65534 --regid=65534 --clear-groups "$LAB_PY" "$REC" flood "$LAB_PUBDNS_IP" "$FLOOD")
 check t26_flood_sent "unprivileged flood of $FLOOD redirected queries: $r" [ "$(lab_json_get "$r" ok)" = True ]
 touch "$go"
 wait "$holder"

@@ -24,14 +24,21 @@ route=$(ip -n "$NS_CLIENT" route get "$LAB_HOST_IP" 2>&1)
 [[ "$route" == *"dev up0"* ]] || lab_abort "no tunnel, yet the host does not route to the ISP: $route"
 RAW="$LAB_PY $LAB_LIB_DIR/rawprobe.py"
 
-# first line: the LSM layer
-if lab_raw_covered; then
+# raw_icmp_refused NAME LAYER HOOK: the locked container's raw ICMP socket fails with EPERM, and
+# LAYER's HOOK reports it
+raw_icmp_refused() {
+	local mark r
 	mark=$(lab_events_mark)
 	r=$(in_ctr lk $RAW icmp "$LAB_HOST_IP")
-	check t42_lsm_raw_icmp_denied "raw ICMP socket in the locked container: $r (want EPERM)" \
+	check "$1_raw_icmp_denied" "raw ICMP socket in the locked container: $r (want EPERM)" \
 		eval '[ "$(lab_json_get "$r" created)" = False ] && [ "$(lab_json_get "$r" errno)" = 1 ]'
-	expect_event t42_lsm_event "$mark" layer=lsm hook=socket_create reason=raw_socket verdict=blocked \
+	expect_event "$1_event" "$mark" "layer=$2" "hook=$3" reason=raw_socket verdict=blocked \
 		comm=python3 "cgroup=$LAB_CGREL_PROT/ctr/locked-a"
+}
+
+# first line: the LSM layer
+if lab_raw_covered; then
+	raw_icmp_refused t42_lsm lsm socket_create
 	r=$(in_ctr lk $RAW packet eth0 "$LAB_CTR_GW_MAC" "$LAB_HOST_IP" "$LAB_SINK_PORT" --bypass)
 	check t42_lsm_packet_denied "AF_PACKET socket in the locked container: $r (want EPERM)" \
 		eval '[ "$(lab_json_get "$r" created)" = False ]'
@@ -41,12 +48,7 @@ if lab_raw_covered; then
 else
 	skip t42_lsm "this kernel does not let tunlock attach its BPF LSM layer (status: raw_socket partial)"
 	# raw IP sockets are refused all the same, by the socket layer's cgroup/sock_create
-	mark=$(lab_events_mark)
-	r=$(in_ctr lk $RAW icmp "$LAB_HOST_IP")
-	check t42_sock_create_raw_icmp_denied "raw ICMP socket in the locked container: $r (want EPERM)" \
-		eval '[ "$(lab_json_get "$r" created)" = False ] && [ "$(lab_json_get "$r" errno)" = 1 ]'
-	expect_event t42_sock_create_event "$mark" layer=socket hook=sock_create reason=raw_socket verdict=blocked \
-		comm=python3 "cgroup=$LAB_CGREL_PROT/ctr/locked-a"
+	raw_icmp_refused t42_sock_create socket sock_create
 	ctrs="lk raw"
 fi
 
