@@ -1351,6 +1351,8 @@ lab_container_ns() {
 	LAB_CTR_NS[$name]=$ns LAB_CTR_CG[$name]=prot/ctr/$cg LAB_CTR_IP[$name]=100.80.0.$n
 	_x ip -n "$ns" link set lo up || return 1
 	_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
+	# ping sockets for every group, as container runtimes (Docker) set it: ping needs no raw socket
+	_lab_sysctl "$ns" "net.ipv4.ping_group_range=0 2147483647" || return 1
 	_x mkdir -p "$LAB_CG/prot/ctr/$cg" || return 1
 }
 

@@ -105,6 +105,9 @@ covered() {
 }
 check t16_coverage_text "status text lacks the coverage of each class" covered
 # the cgroup_skb link detached, its pin kept: what it judges is partial, and status says so
+# (the agent ended first, enforcement pinned: a live agent puts a detached link back)
+_lab_kill "$LAB_AGENT_PID" 5
+LAB_AGENT_PID=
 bpftool link detach pinned "$LAB_PIN/link_tl_cgroup_skb_egress" || lab_abort "cannot detach the cgroup_skb link"
 st=$(lab_tunlock status --json --pin-dir "$LAB_PIN")
 bad=$(cov_bad "$st" tunnel_down=partial:cgroup_skb stun=partial:cgroup_skb endpoint=partial:cgroup_skb \
