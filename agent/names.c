@@ -58,6 +58,7 @@ static const char *const hooks[TL_HOOK_MAX] = {
 	[TL_HOOK_CGROUP_SKB_EGRESS] = "cgroup_skb_egress",
 	[TL_HOOK_TC_EGRESS] = "tc_egress",
 	[TL_HOOK_SOCKET_CREATE] = "socket_create",
+	[TL_HOOK_SOCK_CREATE] = "sock_create",
 };
 
 static const char *const modes[] = {

@@ -31,73 +31,157 @@ unsigned int tl_kernel_features(void)
 	return f;
 }
 
-/* How far this build and kernel cover each leak class (docs/design.md). */
+/*
+ * What is in place, for coverage: each layer counts when every link of it
+ * is attached (not merely pinned), TC when every interface that is not a
+ * tunnel or loopback has tunlock's egress filter.
+ */
+enum {
+	CV_SOCK = 1 << 0,    /* connect4/6, sendmsg4/6 */
+	CV_RESTORE = 1 << 1, /* recvmsg4/6, getpeername4/6 (DNS answers) */
+	CV_CREATE = 1 << 2,  /* sock_create: raw IP sockets */
+	CV_SKB = 1 << 3,     /* cgroup_skb egress */
+	CV_TC = 1 << 4,	     /* TC egress on every interface but tunnels */
+	CV_AGENT = 1 << 5,   /* an agent follows interfaces and tunnels */
+	CV_LSM = 1 << 6,     /* BPF LSM socket_create */
+};
+/* the layers that stop a leak by themselves */
+#define CV_ENFORCING (CV_SOCK | CV_CREATE | CV_SKB | CV_TC | CV_LSM)
+
 struct coverage {
 	const char *leak;
 	const char *level;
-	const char *why;
+	char why[512];
 };
 
-/* lsm: the socket_create link is attached */
-static int coverage(unsigned int features, bool lsm, struct coverage *c)
+/* Each leak class (the event reasons), the layers that judge it, and what
+ * full coverage means. */
+static const struct cov_class {
+	const char *leak;
+	unsigned int needs;
+	const char *full;
+} cov_classes[] = {
+	{ "tunnel_down", CV_SOCK | CV_SKB | CV_TC,
+	  "socket calls fail at once; packet layers drop what is left" },
+	{ "bypass", CV_SOCK | CV_SKB | CV_TC | CV_AGENT,
+	  "cgroup_skb and TC judge the real egress interface; the agent "
+	  "guards interfaces as they appear" },
+	{ "endpoint", CV_SOCK | CV_SKB | CV_TC,
+	  "only the VPN client's cgroup or fwmark reaches the endpoint" },
+	{ "dns", CV_SOCK | CV_RESTORE | CV_SKB | CV_TC,
+	  "queries to any resolver but the tunnel's are blocked or "
+	  "redirected at connect and sendmsg (answers and peer restored); "
+	  "packet layers drop DNS outside the tunnel, LAN included; DNS over "
+	  "HTTPS is HTTPS to the network" },
+	{ "ipv6", CV_SOCK | CV_SKB | CV_TC,
+	  "IPv6 leaves only through a tunnel with IPv6; calls fail at once "
+	  "with ENETUNREACH (Happy Eyeballs falls back to IPv4)" },
+	{ "stun", CV_SKB | CV_TC,
+	  "STUN and TURN ChannelData on any port are dropped outside the "
+	  "tunnel, also to the LAN; browsers' host candidates are the "
+	  "browser's own (mDNS setting)" },
+	{ "raw_socket", CV_CREATE | CV_SKB | CV_TC | CV_LSM,
+	  "BPF LSM denies raw, packet and XDP socket creation to protected "
+	  "cgroups whose profile does not allow them; the packet layers drop "
+	  "raw IP and AF_PACKET without qdisc bypass as well" },
+};
+
+static void why_add(char *why, size_t len, const char *fmt, const char *arg)
 {
+	size_t n = strlen(why);
+
+	if (n && n + 2 < len) {
+		memcpy(why + n, "; ", 3);
+		n += 2;
+	}
+	if (n < len)
+		snprintf(why + n, len - n, fmt, arg);
+}
+
+/* What is lost without each layer; %s: the interfaces without TC, or why
+ * the LSM layer is missing. */
+static const struct {
+	unsigned int bit;
+	const char *fmt;
+} cov_losses[] = {
+	{ CV_SOCK, "connect/sendmsg links not attached: calls are not "
+		   "refused at once" },
+	{ CV_RESTORE, "recvmsg/getpeername links not attached: answers of "
+		      "redirected queries read as the tunnel resolver's, and "
+		      "clients drop them" },
+	{ CV_CREATE, "sock_create link not attached: raw IP sockets are not "
+		     "refused" },
+	{ CV_SKB, "cgroup_skb link not attached: local traffic is judged "
+		  "only by TC" },
+	{ CV_TC, "no TC egress filter on %s: what leaves there is not judged "
+		 "by TC" },
+	{ CV_AGENT, "agent not running: an interface that appears gets no TC "
+		    "filter" },
+	{ CV_LSM, "%s: AF_PACKET with PACKET_QDISC_BYPASS and AF_XDP sockets "
+		  "are created (the packet layers drop AF_PACKET without qdisc "
+		  "bypass; raw IP sockets are sock_create's)" },
+};
+
+/* What a class loses, all layers in place, on a kernel without a feature. */
+static const struct {
+	const char *leak;
+	unsigned int feature;
+	const char *why;
+} cov_kernel[] = {
+	{ "ipv6", TL_FEATURE_SET_RETVAL,
+	  "kernel without bpf_set_retval: calls fail with EPERM, which some "
+	  "clients do not fall back from" },
+	{ "endpoint", TL_FEATURE_ROUTE_PROOF,
+	  "kernel without bpf_cast_to_kern_ctx: the fwmark (and a container "
+	  "stamp) counts also on what another namespace sends through a "
+	  "macvlan, ipvlan or VLAN device on a NIC" },
+};
+
+/*
+ * How far what is attached covers each leak class: full when every layer
+ * that judges it is in place, none when no layer that stops it is, else
+ * partial, saying what is missing.
+ */
+static int coverage(unsigned int features, unsigned int present,
+		    const char *unguarded, struct coverage *c)
+{
+	const char *lsm = features & TL_FEATURE_BPF_LSM ?
+				  "the LSM layer is not attached" :
+				  "kernel without BPF LSM";
 	int n = 0;
 
-	c[n++] = (struct coverage){ "tunnel_down", "full",
-				    "socket calls fail at once; packet layers "
-				    "drop what is left" };
-	c[n++] = (struct coverage){ "bypass", "full",
-				    "cgroup_skb and TC judge the real egress "
-				    "interface" };
-	c[n++] = features & TL_FEATURE_ROUTE_PROOF ?
-		(struct coverage){ "endpoint", "full",
-				   "only the VPN client's cgroup or fwmark "
-				   "reaches the endpoint" } :
-		(struct coverage){ "endpoint", "partial",
-				   "kernel without bpf_cast_to_kern_ctx: the "
-				   "fwmark (and a container stamp) counts also "
-				   "on what another namespace sends through a "
-				   "macvlan, ipvlan or VLAN device on a NIC" };
-	c[n++] = (struct coverage){ "dns", "full",
-				    "queries to any resolver but the tunnel's "
-				    "are blocked or redirected at connect and "
-				    "sendmsg (answers and peer restored); "
-				    "packet layers drop DNS outside the "
-				    "tunnel, LAN included; DNS over HTTPS is "
-				    "HTTPS to the network" };
-	c[n++] = (struct coverage){
-		"ipv6", features & TL_FEATURE_SET_RETVAL ? "full" : "partial",
-		features & TL_FEATURE_SET_RETVAL ?
-			"IPv6 leaves only through a tunnel with IPv6; calls "
-			"fail at once with ENETUNREACH (Happy Eyeballs falls "
-			"back to IPv4)" :
-			"IPv6 leaves only through a tunnel with IPv6; kernel "
-			"without bpf_set_retval: calls fail with EPERM, which "
-			"some clients do not fall back from"
-	};
-	c[n++] = (struct coverage){ "stun", "full",
-				    "STUN and TURN ChannelData on any port "
-				    "are dropped outside the tunnel, also to "
-				    "the LAN; browsers' host candidates are "
-				    "the browser's own (mDNS setting)" };
-	c[n++] = lsm ?
-		(struct coverage){
-			"raw_socket", "full",
-			"BPF LSM denies raw, packet and XDP socket creation to "
-			"protected cgroups whose profile does not allow them; "
-			"the packet layers drop raw IP and AF_PACKET without "
-			"qdisc bypass as well" } :
-		(struct coverage){
-			"raw_socket", "partial",
-			features & TL_FEATURE_BPF_LSM ?
-				"the LSM layer is not attached: AF_PACKET with "
-				"PACKET_QDISC_BYPASS and AF_XDP are not "
-				"covered; the packet layers drop raw IP and "
-				"AF_PACKET without qdisc bypass" :
-				"kernel without BPF LSM: AF_PACKET with "
-				"PACKET_QDISC_BYPASS and AF_XDP are not "
-				"covered; the packet layers drop raw IP and "
-				"AF_PACKET without qdisc bypass" };
+	for (size_t i = 0; i < sizeof(cov_classes) / sizeof(cov_classes[0]);
+	     i++) {
+		const struct cov_class *k = &cov_classes[i];
+		unsigned int missing = k->needs & ~present;
+		struct coverage *cv = &c[n++];
+
+		cv->leak = k->leak;
+		cv->why[0] = '\0';
+		if (!(k->needs & present & CV_ENFORCING))
+			cv->level = "none";
+		else
+			cv->level = missing ? "partial" : "full";
+		for (size_t l = 0; l < sizeof(cov_losses) / sizeof(cov_losses[0]);
+		     l++)
+			if (missing & cov_losses[l].bit)
+				why_add(cv->why, sizeof(cv->why),
+					cov_losses[l].fmt,
+					cov_losses[l].bit == CV_TC ? unguarded :
+								     lsm);
+		for (size_t l = 0; l < sizeof(cov_kernel) / sizeof(cov_kernel[0]);
+		     l++) {
+			if (strcmp(k->leak, cov_kernel[l].leak) ||
+			    (features & cov_kernel[l].feature))
+				continue;
+			if (!missing)
+				cv->level = "partial";
+			why_add(cv->why, sizeof(cv->why), "%s",
+				cov_kernel[l].why);
+		}
+		if (!cv->why[0])
+			snprintf(cv->why, sizeof(cv->why), "%s", k->full);
+	}
 	return n;
 }
 
@@ -113,27 +197,9 @@ struct snapshot {
 	bool lsm_link;
 	bool agent_running;
 	uint32_t cgroups_used, cgroups_max; /* the live cgroup table */
+	unsigned int present; /* CV_* */
+	char unguarded[256];  /* interfaces without our TC filter */
 };
-
-/* The link pinned as link_NAME is there and still attached. */
-static bool link_attached(const char *pin_dir, const char *prog)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX], name[64];
-	int fd;
-	bool ok;
-
-	snprintf(name, sizeof(name), "link_%s", prog);
-	if (tl_pin_path(path, sizeof(path), pin_dir, name))
-		return false;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return false;
-	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.cgroup.cgroup_id;
-	close(fd);
-	return ok;
-}
 
 static void read_cgroup_table(const char *pin_dir, struct snapshot *s)
 {
@@ -191,8 +257,114 @@ static int lookup_pinned(const char *pin_dir, enum tl_map_id id, __u32 key,
 	return err;
 }
 
+/* The pinned link of prog is attached (a detached link keeps its pin). */
+static bool link_attached(const char *pin_dir, const char *prog)
+{
+	char path[PATH_MAX], name[64];
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	bool ok;
+	int fd;
+
+	snprintf(name, sizeof(name), "link_%s", prog);
+	if (tl_pin_path(path, sizeof(path), pin_dir, name))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.prog_id &&
+	     (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id);
+	close(fd);
+	return ok;
+}
+
+/* The coverage layer a cgroup program belongs to. */
+static unsigned int prog_layer(const char *prog)
+{
+	if (!strncmp(prog, "tl_recvmsg", 10) ||
+	    !strncmp(prog, "tl_getpeername", 14))
+		return CV_RESTORE;
+	if (!strncmp(prog, "tl_connect", 10) || !strncmp(prog, "tl_sendmsg", 10))
+		return CV_SOCK;
+	if (!strcmp(prog, "tl_sock_create"))
+		return CV_CREATE;
+	return CV_SKB;
+}
+
+static const struct tl_iface *iface_of(const struct snapshot *s, __u32 ifindex)
+{
+	for (size_t i = 0; i < s->nifaces; i++)
+		if (s->ifindex[i] == ifindex)
+			return &s->ifaces[i];
+	return NULL;
+}
+
+static bool tc_filter_present(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
+		    .priority = TL_TC_PRIORITY);
+
+	return !bpf_tc_query(&hook, &opts) && opts.prog_id;
+}
+
+static void add_unguarded(struct snapshot *s, const char *name)
+{
+	size_t n = strlen(s->unguarded);
+
+	snprintf(s->unguarded + n, sizeof(s->unguarded) - n, "%s%s",
+		 n ? ", " : "", name);
+	/* names go into JSON strings as they are */
+	for (char *c = s->unguarded + n; *c; c++)
+		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+			*c = '?';
+}
+
+/*
+ * TC: in the namespace of the filters, every interface but loopback and
+ * tunnels must have ours; from elsewhere, what the agent recorded.
+ */
+static bool tc_complete(struct snapshot *s)
+{
+	struct if_nameindex *ifs, *i;
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st) || !s->state.netns_ino ||
+	    st.st_ino != s->state.netns_ino) {
+		char what[96];
+		size_t n = 0;
+
+		for (size_t k = 0; k < s->nifaces; k++)
+			n += !(s->ifaces[k].flags &
+			       (TL_IFACE_TUNNEL | TL_IFACE_GUARDED));
+		snprintf(what, sizeof(what), "%zu interface(s), as the agent "
+			 "recorded them (not checked from here)", n);
+		if (n)
+			add_unguarded(s, what);
+		return !n;
+	}
+	ifs = if_nameindex();
+	if (!ifs) {
+		add_unguarded(s, "any interface (cannot list them)");
+		return false;
+	}
+	for (i = ifs; i->if_index; i++) {
+		const struct tl_iface *f = iface_of(s, i->if_index);
+
+		if (i->if_index == 1 || (f && (f->flags & TL_IFACE_TUNNEL)))
+			continue; /* loopback is ifindex 1 in every namespace */
+		if (!tc_filter_present(i->if_index))
+			add_unguarded(s, i->if_name);
+	}
+	if_freenameindex(ifs);
+	return !s->unguarded[0];
+}
+
 static int snapshot(const char *pin_dir, struct snapshot *s)
 {
+	unsigned int missing = 0;
 	int err;
 
 	memset(s, 0, sizeof(*s));
@@ -205,11 +377,22 @@ static int snapshot(const char *pin_dir, struct snapshot *s)
 		lookup_pinned(pin_dir, TL_MAP_TUNNELS, t, &s->tunnels[t]);
 	read_counters(pin_dir, s->counters);
 	read_ifaces(pin_dir, s);
-	for (int i = 0; i < tl_cgroup_prog_count; i++)
+	for (int i = 0; i < tl_cgroup_prog_count; i++) {
 		s->links[i] = link_attached(pin_dir, tl_cgroup_progs[i]);
+		s->present |= prog_layer(tl_cgroup_progs[i]);
+		if (!s->links[i])
+			missing |= prog_layer(tl_cgroup_progs[i]);
+	}
+	s->present &= ~missing;
 	s->lsm_link = link_attached(pin_dir, tl_lsm_prog);
+	if (s->lsm_link)
+		s->present |= CV_LSM;
+	if (tc_complete(s))
+		s->present |= CV_TC;
 	read_cgroup_table(pin_dir, s);
 	s->agent_running = s->state.agent_pid && !kill(s->state.agent_pid, 0);
+	if (s->agent_running)
+		s->present |= CV_AGENT;
 	return 0;
 }
 
@@ -272,7 +455,6 @@ static enum health health(const struct snapshot *s, const char **why)
 	}
 	return ENFORCING;
 }
-
 
 static const char *dns_action_name(__u32 flags)
 {
@@ -425,7 +607,7 @@ static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 						(unsigned long long)c);
 			}
 	fprintf(out, "coverage:\n");
-	n = coverage(s->state.features, s->lsm_link, cov);
+	n = coverage(s->state.features, s->present, s->unguarded, cov);
 	for (int i = 0; i < n; i++)
 		fprintf(out, "  %-12s %-8s %s\n", cov[i].leak, cov[i].level,
 			cov[i].why);
@@ -508,7 +690,7 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 		s->state.features & TL_FEATURE_SET_RETVAL ? "true" : "false",
 		s->state.features & TL_FEATURE_ROUTE_PROOF ? "true" : "false");
 	fprintf(out, "\"coverage\":{");
-	n = coverage(s->state.features, s->lsm_link, cov);
+	n = coverage(s->state.features, s->present, s->unguarded, cov);
 	for (int i = 0; i < n; i++)
 		fprintf(out, "%s\"%s\":{\"level\":\"%s\",\"why\":\"%s\"}",
 			i ? "," : "", cov[i].leak, cov[i].level, cov[i].why);

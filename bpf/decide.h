@@ -309,8 +309,9 @@ static __always_inline bool is_tunnel_resolver(const struct tl_settings *cfg,
 /* Where a redirected query goes. */
 struct tl_dns_target {
 	union tl_addr addr;
-	__u16 port; /* host byte order */
+	__u16 port;  /* host byte order */
 	bool found;
+	__u32 index; /* the resolver's place in the policy */
 };
 
 static __always_inline bool tunnel_has(__u32 tunnel, __u32 flags)
@@ -321,32 +322,49 @@ static __always_inline bool tunnel_has(__u32 tunnel, __u32 flags)
 }
 
 /*
- * The first resolver, in policy order, of an up tunnel that carries the
- * query's family (IPv4-mapped counts as IPv4: that is what goes on the
- * wire). An IPv6 query has no IPv4 target: the kernel cannot send an
- * unconnected IPv6 socket's datagram to a mapped address, so it is blocked
- * rather than sent anywhere. DNS over TLS keeps port 853, the rest go to 53.
+ * A resolver can take the query: its tunnel is up and carries the query's
+ * family (IPv4-mapped counts as IPv4: that is what goes on the wire). An
+ * IPv6 query has no IPv4 target: the kernel cannot send an unconnected IPv6
+ * socket's datagram to a mapped address, so it is blocked rather than sent
+ * anywhere.
  */
+static __always_inline bool resolver_serves(const struct tl_resolver *r,
+					    const struct tl_flow *f)
+{
+	bool v4 = f->family == AF_INET;
+
+	return addr_is_v4((const union tl_addr *)r->addr) == v4 &&
+	       tunnel_has(r->tunnel, TL_TUNNEL_UP | (v4 ? TL_TUNNEL_IPV4 :
+							  TL_TUNNEL_IPV6));
+}
+
+/* Resolver i; DNS over TLS keeps port 853, the rest go to 53. */
+static __always_inline void set_dns_target(struct tl_dns_target *t,
+					   const struct tl_settings *cfg,
+					   __u32 i, const struct tl_flow *f)
+{
+	if (i >= TL_MAX_RESOLVERS)
+		return;
+	__builtin_memcpy(t->addr.w, cfg->resolvers[i].addr, 16);
+	t->port = f->dport == 853 ? 853 : 53;
+	t->found = true;
+	t->index = i;
+}
+
+/* The first resolver, in policy order, that can take the query. */
 static __always_inline bool pick_resolver(struct tl_policy_view *v,
 					  const struct tl_flow *f,
 					  struct tl_dns_target *t)
 {
 	struct tl_settings *cfg = v->settings;
-	bool v4 = f->family == AF_INET;
-	__u32 want = TL_TUNNEL_UP | (v4 ? TL_TUNNEL_IPV4 : TL_TUNNEL_IPV6);
 	__u32 i;
 
 	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
-		struct tl_resolver *r = &cfg->resolvers[i];
-
 		if (i >= cfg->nresolvers)
 			break;
-		if (addr_is_v4((const union tl_addr *)r->addr) != v4 ||
-		    !tunnel_has(r->tunnel, want))
+		if (!resolver_serves(&cfg->resolvers[i], f))
 			continue;
-		__builtin_memcpy(t->addr.w, r->addr, 16);
-		t->port = f->dport == 853 ? 853 : 53;
-		t->found = true;
+		set_dns_target(t, cfg, i, f);
 		return true;
 	}
 	return false;

@@ -7,16 +7,17 @@
  * with PACKET_QDISC_BYPASS or AF_XDP skips TC too: their creation is denied
  * to protected cgroups whose profile does not allow them (a DHCP client
  * needs them: exempt it or give it `raw_sockets: allow`). Ping sockets
- * (SOCK_DGRAM, IPPROTO_ICMP) are not raw.
+ * (SOCK_DGRAM, IPPROTO_ICMP) are not raw. Without this layer, the socket
+ * layer's cgroup/sock_create still refuses raw IP sockets (not AF_PACKET or
+ * AF_XDP, for which that hook does not run).
  */
-#include "report.h"
+#include "raw.h"
 #include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define AF_PACKET   17
 #define AF_XDP	    44
-#define SOCK_RAW    3
 #define SOCK_PACKET 10
 
 static __always_inline bool raw_family(int family, int type)
@@ -36,25 +37,12 @@ int BPF_PROG(tl_socket_create, int family, int type, int protocol, int kern)
 	    .hook = TL_HOOK_SOCKET_CREATE,
 	    .current_task = true,
 	};
-	struct tl_policy_view v;
-	struct tl_subject s = {};
 	struct tl_flow f = {};
-	__u32 reason;
 
 	if (kern || !raw_family(family, type))
 		return 1;
 	if (family == AF_INET || family == AF_INET6)
 		f.family = family;
 	f.protocol = protocol;
-	s.cgroup_id = bpf_get_current_cgroup_id();
-	if (policy_view(&v) || policy_tables(&v))
-		return apply(NULL, &f, &s, &r, TL_REASON_RAW_SOCKET);
-	resolve_subject(&v, NULL, &s);
-	if (s.entry.flags & TL_CGROUP_EXEMPT)
-		reason = TL_ALLOW_EXEMPT;
-	else if (profile_flags(&v, s.entry.profile) & TL_PROFILE_RAW_ALLOW)
-		reason = TL_ALLOW_RAW;
-	else
-		reason = TL_REASON_RAW_SOCKET;
-	return apply(&v, &f, &s, &r, reason);
+	return raw_socket_allowed(&f, &r);
 }

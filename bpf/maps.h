@@ -114,15 +114,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_events SEC(".maps");
 
-/* Redirected DNS queries, for recvmsg and getpeername to undo. LRU: an
- * entry outlives its socket until pushed out (cookies are never reused). */
+/* Redirected DNS queries, for recvmsg and getpeername to undo: each
+ * socket's own, gone with the socket. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TL_DNS_NAT_ENTRIES);
-	__type(key, struct tl_dns_nat_key);
-	__type(value, struct tl_dns_nat_value);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tl_dns_records);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tl_dns_nat SEC(".maps");
+} tl_dns_records SEC(".maps");
+
 /* Container namespaces, kept by the agent (runtime state, not slotted):
  * ports by the index stamped in skb->mark, and their interfaces inside. */
 struct {

@@ -3,10 +3,12 @@
  * Socket layer: connect and unconnected sends of protected processes.
  * Fails a call at once (EPERM) when it could only leave outside the
  * tunnel, redirects DNS queries to the tunnel's resolver (and undoes that
- * in what recvmsg and getpeername show), and records who created each
- * socket so that the packet layers can name the process in their events.
+ * in what recvmsg and getpeername show), refuses raw IP sockets to profiles
+ * that do not allow them, and records who created each socket so that the
+ * packet layers can name the process in their events.
  */
-#include "report.h"
+#include "dns_records.h"
+#include "raw.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -82,32 +84,47 @@ static __always_inline void addr_to_ctx(struct bpf_sock_addr *ctx, bool v6,
 }
 
 /*
- * Sends the query to the tunnel resolver instead, and records what the
- * application asked for: resolvers (dnsmasq, clients of unconnected
- * sockets) drop an answer whose source is not the server they asked, so
- * recvmsg puts it back. Without the record the answer is dropped and the
- * query fails: nothing leaks.
+ * Sends the query to a tunnel resolver instead, and records what the
+ * application asked for (dns_records.h): resolvers (dnsmasq, clients of
+ * unconnected sockets) drop an answer whose source is not the server they
+ * asked, so recvmsg puts it back. Without the record the answer is dropped
+ * and the query fails: nothing leaks.
  */
 static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, bool v6,
 					struct tl_policy_view *v,
 					const struct tl_flow *f,
 					const struct tl_subject *s,
-					const struct tl_report *r)
+					const struct tl_report *r,
+					struct tl_dns_target *t)
 {
-	const struct tl_dns_target *t = r->redirect;
-	struct tl_dns_nat_key key = {};
-	struct tl_dns_nat_value val = {};
-
-	key.cookie = bpf_get_socket_cookie(ctx);
-	__builtin_memcpy(key.addr, t->addr.b, 16);
-	key.port = t->port;
-	__builtin_memcpy(val.addr, f->daddr.b, 16);
-	val.port = f->dport;
-	bpf_map_update_elem(&tl_dns_nat, &key, &val, BPF_ANY);
+	tl_dns_record(ctx, v->settings, f, t);
 	addr_to_ctx(ctx, v6, &t->addr, t->port);
 	count(r->layer, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
 	emit(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
 	return 1;
+}
+
+/* redirects only ever go to these: the rest need no record */
+static __always_inline bool dns_redirect_port(__u16 port)
+{
+	return port == 53 || port == 853;
+}
+
+/*
+ * A query the application itself sends to a tunnel resolver drops that
+ * resolver's record. Not for a connected socket's send: the kernel runs
+ * sendmsg4 with the peer (the resolver a connect was redirected to) for an
+ * IPv6 socket connected to an IPv4-mapped address.
+ */
+static __always_inline void forget_dns(struct bpf_sock_addr *ctx,
+				       const struct tl_flow *f, __u8 hook)
+{
+	bool connect = hook == TL_HOOK_CONNECT4 || hook == TL_HOOK_CONNECT6;
+
+	if (!dns_redirect_port(f->dport) ||
+	    (!connect && ctx->sk && ctx->sk->state == BPF_TCP_ESTABLISHED))
+		return;
+	tl_dns_forget(ctx, f);
 }
 
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
@@ -145,9 +162,11 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 	reason = decide_socket(&v, &f, &s, bound, &dns);
 	/* audit mode reports where it would have gone, and changes nothing */
 	if (dns.found && v.settings->mode == TL_MODE_ENFORCE)
-		return redirect_dns(ctx, v6, &v, &f, &s, &r);
-	if (apply(&v, &f, &s, &r, reason))
+		return redirect_dns(ctx, v6, &v, &f, &s, &r, &dns);
+	if (apply(&v, &f, &s, &r, reason)) {
+		forget_dns(ctx, &f, hook);
 		return 1;
+	}
 	if (reason == TL_REASON_IPV6)
 		refuse_unreachable();
 	return 0;
@@ -161,23 +180,22 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
  */
 static __always_inline int restore_dns(struct bpf_sock_addr *ctx, bool v6)
 {
-	struct tl_dns_nat_key key = {};
-	struct tl_dns_nat_value *val;
+	struct tl_dns_records *rs;
+	struct tl_dns_record *d;
 	union tl_addr a;
 	__u16 port = bpf_ntohs(ctx->user_port);
 
-	/* redirects only ever go to these: skip the lookup for the rest */
-	if (port != 53 && port != 853)
+	if (!dns_redirect_port(port))
+		return 1;
+	rs = dns_records(ctx, false);
+	if (!rs)
 		return 1;
 	addr_from_ctx(ctx, v6, &a);
-	key.cookie = bpf_get_socket_cookie(ctx);
-	__builtin_memcpy(key.addr, a.b, 16);
-	key.port = port;
-	val = bpf_map_lookup_elem(&tl_dns_nat, &key);
-	if (!val)
+	d = find_dns_record(rs, &a, port);
+	if (!d)
 		return 1;
-	__builtin_memcpy(a.b, val->addr, 16);
-	addr_to_ctx(ctx, v6, &a, val->port);
+	__builtin_memcpy(a.w, d->asked, 16);
+	addr_to_ctx(ctx, v6, &a, d->asked_port);
 	return 1;
 }
 
@@ -229,12 +247,31 @@ int tl_getpeername6(struct bpf_sock_addr *ctx)
 	return restore_dns(ctx, true);
 }
 
-/* Attribution for the packet layers, which run where current is unknown. */
+/*
+ * Raw IP sockets (SOCK_RAW, AF_INET and AF_INET6) skip the socket hooks:
+ * their creation fails with EPERM unless the profile allows them. This
+ * hook runs for inet sockets only (AF_PACKET and AF_XDP are the LSM
+ * layer's), and where the LSM layer is attached it has refused them first.
+ * Ping sockets (SOCK_DGRAM, IPPROTO_ICMP) are not raw. Then attribution for
+ * the packet layers, which run where current is unknown.
+ */
 SEC("cgroup/sock_create")
 int tl_sock_create(struct bpf_sock *sk)
 {
+	struct tl_report r = {
+		.layer = TL_LAYER_SOCKET,
+		.hook = TL_HOOK_SOCK_CREATE,
+		.current_task = true,
+	};
 	struct tl_sock_owner *owner;
+	struct tl_flow f = {};
 
+	if (sk->type == SOCK_RAW) {
+		f.family = sk->family;
+		f.protocol = sk->protocol;
+		if (!raw_socket_allowed(&f, &r))
+			return 0;
+	}
 	owner = bpf_sk_storage_get(&tl_sock_owners, sk, NULL,
 				   BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner)

@@ -26,7 +26,6 @@
 #define TL_EVENTS_BYTES (1 << 20)
 #define TL_MAX_DNS_PORTS 8
 #define TL_MAX_RESOLVERS 32 /* over all tunnels */
-#define TL_DNS_NAT_ENTRIES 16384
 /* container namespaces whose forwarded traffic is attributed (tl_ports) */
 #define TL_MAX_PORTS 4096
 #define TL_MAX_NSIFS 4096
@@ -58,6 +57,7 @@ enum tl_hook {
 	TL_HOOK_CGROUP_SKB_EGRESS,
 	TL_HOOK_TC_EGRESS,
 	TL_HOOK_SOCKET_CREATE,
+	TL_HOOK_SOCK_CREATE, /* cgroup/sock_create: raw IP sockets */
 	TL_HOOK_MAX,
 };
 
@@ -331,21 +331,22 @@ struct tl_sock_owner {
 };
 
 /*
- * A redirected DNS query, keyed by the socket and the resolver it was sent
- * to, so that the reply's source (recvmsg) and the peer (getpeername) can be
- * shown as the server the application asked.
+ * The redirected DNS queries of one socket (socket-local storage, so that
+ * no other socket can push them out): one record per tunnel resolver, at
+ * the resolver's place in the policy, saying which server the socket's
+ * query to it asked for, so that the answer's source (recvmsg) and the peer
+ * (getpeername) read as that server. A socket that asks several servers at
+ * once has them sent to different resolvers where the policy has them.
  */
-struct tl_dns_nat_key {
-	__u64 cookie; /* socket cookie */
-	__u8 addr[16]; /* the tunnel resolver, IPv4-mapped for IPv4 */
-	__u16 port;    /* host byte order */
-	__u8 pad[6];
+struct tl_dns_record {
+	__u32 resolver[4]; /* where the query went, IPv4-mapped for IPv4 */
+	__u32 asked[4];	   /* what the application asked for */
+	__u16 resolver_port; /* host byte order; 0: no record */
+	__u16 asked_port;
 };
 
-struct tl_dns_nat_value {
-	__u8 addr[16]; /* what the application asked for */
-	__u16 port;    /* host byte order */
-	__u8 pad[2];
+struct tl_dns_records {
+	struct tl_dns_record rec[TL_MAX_RESOLVERS];
 };
 
 struct tl_event {

@@ -85,7 +85,12 @@ def plain(addr):
 
 def run_raw(a, res, msg):
     fam = socket.AF_INET6 if a.family == "6" else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_UDP)
+    res["stage"] = "socket"
+    try:
+        s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_UDP)
+    except OSError as e:  # raw_sockets: deny refuses the socket itself
+        res["error"] = ename(e)
+        return res
     if a.bind_dev:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, a.bind_dev.encode())
     # source port 40053, checksum 0 (IPv4 allows it; the IPv6 kernel fills it for raw UDP)

@@ -351,6 +351,9 @@ lab_setup() {
 			_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
 		fi
 	done
+	# ping takes an ICMP datagram socket (every group may, as systemd's sysctl defaults say),
+	# not a raw socket, which a profile's raw_sockets: deny refuses
+	_lab_sysctl "$NS_CLIENT" "net.ipv4.ping_group_range=0 2147483647" || return 1
 	_lab_sysctl "$NS_ISP" net.ipv4.ip_forward=1 || return 1
 	_lab_sysctl "$NS_INET" net.ipv4.ip_forward=1 || return 1
 	_lab_sysctl "$NS_VPN" net.ipv4.ip_forward=1 || return 1
@@ -1001,20 +1004,25 @@ lab_sender_stop() {
 # ---------------------------------------------------------------- agent
 # lab_write_policy FILE [--mode enforce|audit] [--lan allow|block] [--client cgroup|fwmark|both]
 #                  [--no-socket enforce|allow] [--ipv6 tunnel|block] [--dns block|redirect|ordinary]
-#                  [--events '{rate: N, burst: M}'] [--allow RULE]
+#                  [--events '{rate: N, burst: M}'] [--allow RULE] [--raw deny|allow]
+#                  [--resolvers 'A, B']
 # (--allow: one allow rule, e.g. '{cidr: 203.0.113.10/32}', for both profiles)
 # A policy (docs/policy.md) for this lab's actual cgroups: attach at $LAB_CG/prot; prot/apps
 # gets "locked" (or "lan-ok" with --lan allow), prot/lan "lan-ok", prot/exempt is exempt.
 # --dns sets the DNS action of both profiles (default: the policy's default, block); the
-# tunnel's resolvers are 100.100.0.1 (and 2001:db8:101::1 in an --ipv6 lab).
+# tunnel's resolvers are 100.100.0.1 (and 2001:db8:101::1 in an --ipv6 lab; --resolvers replaces
+# the list); --raw sets raw_sockets of both profiles (default: the policy's default, deny).
 lab_write_policy() {
 	local f=$1 mode=enforce lan=block client=both nosock=enforce appsprof=locked ipv6=tunnel dns=
-	local events='' allow=''
+	local events='' allow='' raw='' resolvers=$LAB_TUN_SERVER_IP
+	[ "$LAB_IPV6" = 1 ] && resolvers="$LAB_TUN_SERVER_IP, \"$LAB_TUN6_SERVER_IP\""
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--events) events=$2; shift ;;
 		--allow) allow=$2; shift ;;
+		--raw) raw=$2; shift ;;
+		--resolvers) resolvers=$2; shift ;;
 		--mode) mode=$2; shift ;;
 		--lan) lan=$2; shift ;;
 		--client) client=$2; shift ;;
@@ -1041,21 +1049,19 @@ lab_write_policy() {
 		echo "    client:"
 		[ "$client" != fwmark ] && echo "      cgroup: $LAB_CGREL_VPN"
 		[ "$client" != cgroup ] && echo "      fwmark: $LAB_WG_FWMARK"
-		if [ "$LAB_IPV6" = 1 ]; then
-			echo "    resolvers: [$LAB_TUN_SERVER_IP, \"$LAB_TUN6_SERVER_IP\"]"
-		else
-			echo "    resolvers: [$LAB_TUN_SERVER_IP]"
-		fi
+		echo "    resolvers: [$resolvers]"
 		echo "profiles:"
 		echo "  - name: locked"
 		echo "    lan: block"
 		echo "    ipv6: $ipv6"
 		[ -n "$allow" ] && echo "    allow: [$allow]"
 		[ -n "$dns" ] && echo "    dns: $dns"
+		[ -n "$raw" ] && echo "    raw_sockets: $raw"
 		echo "  - name: lan-ok"
 		echo "    lan: allow"
 		[ -n "$allow" ] && echo "    allow: [$allow]"
 		[ -n "$dns" ] && echo "    dns: $dns"
+		[ -n "$raw" ] && echo "    raw_sockets: $raw"
 		echo "cgroups:"
 		echo "  - path: $LAB_CGREL_PROT"
 		echo "    profile: locked"
@@ -1395,6 +1401,8 @@ lab_container_ns() {
 	LAB_CTR_NS[$name]=$ns LAB_CTR_CG[$name]=prot/ctr/$cg LAB_CTR_IP[$name]=100.80.0.$n
 	_x ip -n "$ns" link set lo up || return 1
 	_lab_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
+	# ping sockets for every group, as container runtimes (Docker) set it: ping needs no raw socket
+	_lab_sysctl "$ns" "net.ipv4.ping_group_range=0 2147483647" || return 1
 	_x mkdir -p "$LAB_CG/prot/ctr/$cg" || return 1
 }
 

@@ -2,7 +2,10 @@
 """Raw and packet sockets, the way a program escapes the socket hooks.
 
   rawprobe.py icmp DST [--count N]
-      a raw ICMP socket (SOCK_RAW, IPPROTO_ICMP) sending echo requests to DST
+      a raw ICMP socket (SOCK_RAW, IPPROTO_ICMP; IPPROTO_ICMPV6 when DST is IPv6) sending
+      echo requests to DST
+  rawprobe.py udp DST PORT [--count N]
+      a raw IP socket (SOCK_RAW, IPPROTO_UDP) sending UDP datagrams written by hand to DST:PORT
   rawprobe.py packet IFACE DSTMAC DST PORT [--bypass] [--count N]
       an AF_PACKET socket sending Ethernet+IPv4+UDP frames from IFACE's address
       to DST:PORT via the next hop DSTMAC; --bypass sets PACKET_QDISC_BYPASS,
@@ -19,6 +22,7 @@ import struct
 import sys
 
 SOL_PACKET = 263
+IPV6_CHECKSUM = 7
 PACKET_QDISC_BYPASS = 20
 SIOCGIFADDR = 0x8915
 SIOCGIFHWADDR = 0x8927
@@ -37,22 +41,50 @@ def ifreq(sock, iface, req):
     return fcntl.ioctl(sock.fileno(), req, struct.pack("256s", iface.encode()[:15]))
 
 
-def icmp(dst, count):
+def create(family, proto):
     try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        return socket.socket(family, socket.SOCK_RAW, proto), None
     except OSError as e:
-        return {"created": False, "errno": e.errno, "sent": 0}
+        return None, {"created": False, "errno": e.errno, "sent": 0}
+
+
+def send_all(s, pkts, dst):
     sent = 0
-    for seq in range(count):
-        hdr = struct.pack("!BBHHH", 8, 0, 0, os.getpid() & 0xFFFF, seq)
-        body = b"tunlock-raw-icmp"
-        pkt = struct.pack("!BBHHH", 8, 0, checksum(hdr + body), os.getpid() & 0xFFFF, seq) + body
+    for pkt in pkts:
         try:
             s.sendto(pkt, (dst, 0))
             sent += 1
         except OSError:
             pass
     return {"created": True, "errno": None, "sent": sent}
+
+
+def icmp(dst, count):
+    v6 = ":" in dst
+    s, err = create(socket.AF_INET6 if v6 else socket.AF_INET,
+                    socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    if err:
+        return err
+    pkts = []
+    for seq in range(count):
+        # ICMPv6 echo request is type 128; the kernel fills its checksum
+        hdr = struct.pack("!BBHHH", 128 if v6 else 8, 0, 0, os.getpid() & 0xFFFF, seq)
+        body = b"tunlock-raw-icmp"
+        csum = 0 if v6 else checksum(hdr + body)
+        pkts.append(hdr[:2] + struct.pack("!H", csum) + hdr[4:] + body)
+    return send_all(s, pkts, dst)
+
+
+def udp(dst, port, count):
+    s, err = create(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.IPPROTO_UDP)
+    if err:
+        return err
+    if ":" in dst:
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_CHECKSUM, 6)  # the kernel fills it
+    body = b"tunlock-raw-udp"
+    # checksum 0: IPv4 allows it
+    pkt = struct.pack("!HHHH", 40007, port, 8 + len(body), 0) + body
+    return send_all(s, [pkt] * count, dst)
 
 
 def frame(src_mac, dst_mac, src, dst, port):
@@ -96,6 +128,8 @@ def main():
     a = [x for x in a if x != "--bypass"]
     if a and a[0] == "icmp" and len(a) == 2:
         r = icmp(a[1], count)
+    elif a and a[0] == "udp" and len(a) == 3:
+        r = udp(a[1], int(a[2]), count)
     elif a and a[0] == "packet" and len(a) == 5:
         r = packet(a[1], a[2], a[3], int(a[4]), bypass, count)
     else:

@@ -4,12 +4,14 @@
 # the socket layer lets through) and only then bound to the uplink. The packet layers drop both on
 # the uplink with reason dns, and so for a profile that allows the LAN: the ISP's resolver is on
 # the LAN, and a LAN resolver forwards to the ISP. (Bound before it sends, the socket layer
-# refuses it at once; and with an IPv4-only tunnel an IPv6 query is refused too.)
+# refuses it at once; and with an IPv4-only tunnel an IPv6 query is refused too.) The profiles
+# allow raw sockets (as a DHCP client's would): with raw_sockets: deny the socket layer refuses
+# the raw socket itself (t45).
 . "$(dirname "$0")/lib.sh"
 lab_init t23
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
 lab_setup --ipv6 || lab_abort "lab setup: $LAB_ERR"
-lab_agent_up --dns redirect
+lab_agent_up --dns redirect --raw allow
 lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 
 lab_capture_start || lab_abort "capture: $LAB_ERR"
