@@ -16,7 +16,7 @@ lab_init t43
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
 command -v busybox >/dev/null || lab_abort "busybox (udhcpc) is missing: make deps"
 lab_setup --ipv6 || lab_abort "lab setup: $LAB_ERR"
-lab_agent_up --ipv6 block
+lab_agent_up --ipv6 block --raw allow # raw ICMPv6 is made to be judged by the packet layers
 route=$(ip -n "$NS_CLIENT" route get "$LAB_HOST_IP" 2>&1)
 [[ "$route" == *"dev up0"* ]] || lab_abort "no tunnel, yet the host does not route to the ISP: $route"
 PROBE="$LAB_PY $LAB_LIB_DIR/basicsprobe.py"
