@@ -26,11 +26,17 @@ import sys
 TIMEOUT = 120
 
 
+# `bpftool cgroup tree` fails (with nothing on stderr) when a cgroup goes while it walks the
+# hierarchy, as other labs' and tests' cgroups do: try again, a bounded number of times
+ATTEMPTS = 5
+
+
 def bpftool(*args):
-    r = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, timeout=TIMEOUT)
-    if r.returncode != 0:
-        raise RuntimeError("bpftool %s: %s" % (" ".join(args), r.stderr.strip()))
-    return json.loads(r.stdout or "[]")
+    for _ in range(ATTEMPTS):
+        r = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, timeout=TIMEOUT)
+        if r.returncode == 0:
+            return json.loads(r.stdout or "[]")
+    raise RuntimeError("bpftool %s: %s (%d attempts)" % (" ".join(args), r.stderr.strip(), ATTEMPTS))
 
 
 def outside(mnt):
