@@ -395,67 +395,81 @@ static void check_answer(const char *name, int fd, const char *query,
 
 static const char q1[] = "query-1", q2[] = "query-2", q3[] = "query-3";
 
+/* One call of a new socket, and what the socket layer must make of it. */
+struct call {
+	const char *name;
+	int type; /* SOCK_STREAM: connect; SOCK_DGRAM: connect, or sendto */
+	bool send;
+	const char *ip; /* IPv4, IPv6, or IPv4-mapped (an AF_INET6 socket) */
+	uint16_t port;
+	int want_err;
+	__u32 reason, verdict;
+};
+
+#define CONNECT_UDP	SOCK_DGRAM, false
+#define CONNECT_TCP	SOCK_STREAM, false
+#define SENDTO		SOCK_DGRAM, true
+#define BLOCKED(err, r) (err), (r), TL_VERDICT_BLOCKED
+#define ALLOWED(r)	0, (r), TL_VERDICT_PASS
+
+static void run_calls(const struct call *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++, c++) {
+		int family = strchr(c->ip, ':') ? AF_INET6 : AF_INET;
+
+		begin();
+		judge(c->name,
+		      c->send ? try_sendto(-1, family, c->ip, c->port, q1,
+					   strlen(q1))
+			      : try_connect(family, c->type, c->ip, c->port),
+		      c->want_err, c->reason, c->verdict, 1);
+	}
+}
+
+#define RUN_CALLS(table) run_calls(table, sizeof(table) / sizeof(table[0]))
+
 static void cases_tunnel_down(void)
 {
-	begin();
-	judge("connect4 udp, tunnel down: EPERM",
-	      try_connect(AF_INET, SOCK_DGRAM, OUTSIDE, 9), EPERM,
-	      TL_REASON_TUNNEL_DOWN, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("connect4 tcp, tunnel down: EPERM",
-	      try_connect(AF_INET, SOCK_STREAM, OUTSIDE, 80), EPERM,
-	      TL_REASON_TUNNEL_DOWN, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("sendmsg4, tunnel down: EPERM",
-	      try_sendto(-1, AF_INET, OUTSIDE, 9, q1, sizeof(q1)), EPERM,
-	      TL_REASON_TUNNEL_DOWN, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("connect6 udp, tunnel down: ENETUNREACH",
-	      try_connect(AF_INET6, SOCK_DGRAM, OUTSIDE6, 9), ENETUNREACH,
-	      TL_REASON_IPV6, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("sendmsg6 to IPv4-mapped, tunnel down: EPERM",
-	      try_sendto(-1, AF_INET6, "::ffff:" OUTSIDE, 9, q1, sizeof(q1)),
-	      EPERM, TL_REASON_TUNNEL_DOWN, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("connect4 to loopback, tunnel down: allowed",
-	      try_connect(AF_INET, SOCK_DGRAM, "127.0.0.1", 9), 0,
-	      TL_ALLOW_LOOPBACK, TL_VERDICT_PASS, 1);
+	static const struct call calls[] = {
+	    {"connect4 udp, tunnel down: EPERM", CONNECT_UDP, OUTSIDE, 9,
+	     BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN)},
+	    {"connect4 tcp, tunnel down: EPERM", CONNECT_TCP, OUTSIDE, 80,
+	     BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN)},
+	    {"sendmsg4, tunnel down: EPERM", SENDTO, OUTSIDE, 9,
+	     BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN)},
+	    {"connect6 udp, tunnel down: ENETUNREACH", CONNECT_UDP, OUTSIDE6, 9,
+	     BLOCKED(ENETUNREACH, TL_REASON_IPV6)},
+	    {"sendmsg6 to IPv4-mapped, tunnel down: EPERM", SENDTO,
+	     "::ffff:" OUTSIDE, 9, BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN)},
+	    {"connect4 to loopback, tunnel down: allowed", CONNECT_UDP,
+	     "127.0.0.1", 9, ALLOWED(TL_ALLOW_LOOPBACK)},
+	};
+
+	RUN_CALLS(calls);
 }
 
 static void cases_tunnel_up(void)
 {
+	static const struct call calls[] = {
+	    {"connect4 udp, tunnel up: allowed", CONNECT_UDP, OUTSIDE, 9,
+	     ALLOWED(TL_ALLOW_TUNNEL_UP)},
+	    /* nothing listens: refused by the stack, not by the hook */
+	    {"connect4 tcp, tunnel up: reaches the stack", CONNECT_TCP, OUTSIDE,
+	     80, ECONNREFUSED, TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS},
+	    {"sendmsg4, tunnel up: allowed", SENDTO, OUTSIDE, 9,
+	     ALLOWED(TL_ALLOW_TUNNEL_UP)},
+	    {"connect6, tunnel up without IPv6: ENETUNREACH", CONNECT_UDP,
+	     OUTSIDE6, 9, BLOCKED(ENETUNREACH, TL_REASON_IPV6)},
+	    {"sendmsg4 dns to another resolver, dns block: EPERM", SENDTO,
+	     SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
+	    {"connect4 tcp dns to another resolver, dns block: EPERM",
+	     CONNECT_TCP, SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
+	    {"sendmsg6 dns to IPv4-mapped resolver, dns block: EPERM", SENDTO,
+	     "::ffff:" SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
+	};
 	int err;
 
-	begin();
-	judge("connect4 udp, tunnel up: allowed",
-	      try_connect(AF_INET, SOCK_DGRAM, OUTSIDE, 9), 0,
-	      TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS, 1);
-	/* nothing listens: refused by the stack, not by the hook */
-	begin();
-	judge("connect4 tcp, tunnel up: reaches the stack",
-	      try_connect(AF_INET, SOCK_STREAM, OUTSIDE, 80), ECONNREFUSED,
-	      TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS, 1);
-	begin();
-	judge("sendmsg4, tunnel up: allowed",
-	      try_sendto(-1, AF_INET, OUTSIDE, 9, q1, sizeof(q1)), 0,
-	      TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS, 1);
-	begin();
-	judge("connect6, tunnel up without IPv6: ENETUNREACH",
-	      try_connect(AF_INET6, SOCK_DGRAM, OUTSIDE6, 9), ENETUNREACH,
-	      TL_REASON_IPV6, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("sendmsg4 dns to another resolver, dns block: EPERM",
-	      try_sendto(-1, AF_INET, SERVER_A, 53, q1, sizeof(q1)), EPERM,
-	      TL_REASON_DNS, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("connect4 tcp dns to another resolver, dns block: EPERM",
-	      try_connect(AF_INET, SOCK_STREAM, SERVER_A, 53), EPERM,
-	      TL_REASON_DNS, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("sendmsg6 dns to IPv4-mapped resolver, dns block: EPERM",
-	      try_sendto(-1, AF_INET6, "::ffff:" SERVER_A, 53, q1, sizeof(q1)),
-	      EPERM, TL_REASON_DNS, TL_VERDICT_BLOCKED, 1);
+	RUN_CALLS(calls);
 	begin();
 	err = try_sendto(-1, AF_INET, RESOLVER_A, 53, q1, strlen(q1));
 	if (!err && !respond(responder_a, q1))
@@ -467,25 +481,23 @@ static void cases_tunnel_up(void)
 /* An IPv6 tunnel is up: the profile decides. */
 static void cases_ipv6(bool block)
 {
-	if (!block) {
-		begin();
-		judge("connect6, IPv6 tunnel up: allowed",
-		      try_connect(AF_INET6, SOCK_DGRAM, OUTSIDE6, 9), 0,
-		      TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS, 1);
-		return;
-	}
-	begin();
-	judge("connect6, IPv6 tunnel up, ipv6 block: ENETUNREACH",
-	      try_connect(AF_INET6, SOCK_DGRAM, OUTSIDE6, 9), ENETUNREACH,
-	      TL_REASON_IPV6, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("sendmsg6, IPv6 tunnel up, ipv6 block: ENETUNREACH",
-	      try_sendto(-1, AF_INET6, OUTSIDE6, 9, q1, sizeof(q1)),
-	      ENETUNREACH, TL_REASON_IPV6, TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge("connect6 to IPv4-mapped, ipv6 block: allowed",
-	      try_connect(AF_INET6, SOCK_DGRAM, "::ffff:" OUTSIDE, 9), 0,
-	      TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS, 1);
+	static const struct call allowed[] = {
+	    {"connect6, IPv6 tunnel up: allowed", CONNECT_UDP, OUTSIDE6, 9,
+	     ALLOWED(TL_ALLOW_TUNNEL_UP)},
+	};
+	static const struct call blocked[] = {
+	    {"connect6, IPv6 tunnel up, ipv6 block: ENETUNREACH", CONNECT_UDP,
+	     OUTSIDE6, 9, BLOCKED(ENETUNREACH, TL_REASON_IPV6)},
+	    {"sendmsg6, IPv6 tunnel up, ipv6 block: ENETUNREACH", SENDTO,
+	     OUTSIDE6, 9, BLOCKED(ENETUNREACH, TL_REASON_IPV6)},
+	    {"connect6 to IPv4-mapped, ipv6 block: allowed", CONNECT_UDP,
+	     "::ffff:" OUTSIDE, 9, ALLOWED(TL_ALLOW_TUNNEL_UP)},
+	};
+
+	if (block)
+		RUN_CALLS(blocked);
+	else
+		RUN_CALLS(allowed);
 }
 
 /* One unconnected socket asks two servers: each answer shows its own. */
@@ -579,34 +591,35 @@ static int try_raw(int family)
 
 static void cases_raw(bool allowed)
 {
-	begin();
-	judge(allowed ? "sock_create raw4, raw_sockets allow: created"
-		      : "sock_create raw4, raw_sockets deny: EPERM",
-	      try_raw(AF_INET), allowed ? 0 : EPERM,
-	      allowed ? TL_ALLOW_RAW : TL_REASON_RAW_SOCKET,
-	      allowed ? TL_VERDICT_PASS : TL_VERDICT_BLOCKED, 1);
-	begin();
-	judge(allowed ? "sock_create raw6, raw_sockets allow: created"
-		      : "sock_create raw6, raw_sockets deny: EPERM",
-	      try_raw(AF_INET6), allowed ? 0 : EPERM,
-	      allowed ? TL_ALLOW_RAW : TL_REASON_RAW_SOCKET,
-	      allowed ? TL_VERDICT_PASS : TL_VERDICT_BLOCKED, 1);
+	static const int families[] = {AF_INET, AF_INET6};
+	char name[96];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name),
+			 "sock_create raw%c, raw_sockets %s",
+			 families[i] == AF_INET ? '4' : '6',
+			 allowed ? "allow: created" : "deny: EPERM");
+		begin();
+		judge(name, try_raw(families[i]), allowed ? 0 : EPERM,
+		      allowed ? TL_ALLOW_RAW : TL_REASON_RAW_SOCKET,
+		      allowed ? TL_VERDICT_PASS : TL_VERDICT_BLOCKED, 1);
+	}
 }
 
 static void cases_exempt(void)
 {
+	static const struct call calls[] = {
+	    {"connect4, exempt cgroup, tunnel down: allowed", CONNECT_UDP,
+	     OUTSIDE, 9, ALLOWED(TL_ALLOW_EXEMPT)},
+	    {"sendmsg4 dns, exempt cgroup: allowed", SENDTO, SERVER_A, 53,
+	     ALLOWED(TL_ALLOW_EXEMPT)},
+	};
+
 	if (enter_cgroup(cg_exempt)) {
 		report(false, "exempt cgroup", "cannot enter %s", cg_exempt);
 		return;
 	}
-	begin();
-	judge("connect4, exempt cgroup, tunnel down: allowed",
-	      try_connect(AF_INET, SOCK_DGRAM, OUTSIDE, 9), 0, TL_ALLOW_EXEMPT,
-	      TL_VERDICT_PASS, 1);
-	begin();
-	judge("sendmsg4 dns, exempt cgroup: allowed",
-	      try_sendto(-1, AF_INET, SERVER_A, 53, q1, sizeof(q1)), 0,
-	      TL_ALLOW_EXEMPT, TL_VERDICT_PASS, 1);
+	RUN_CALLS(calls);
 	if (enter_cgroup(cg_dir))
 		report(false, "exempt cgroup", "cannot go back to %s", cg_dir);
 }
