@@ -455,6 +455,8 @@ static void cases_tunnel_up(void)
 	     SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
 	    {"connect4 tcp dns to another resolver, dns block: EPERM",
 	     CONNECT_TCP, SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
+	    {"connect4 DNS over TLS to another resolver, dns block: EPERM",
+	     CONNECT_TCP, SERVER_A, 853, BLOCKED(EPERM, TL_REASON_DNS)},
 	    {"sendmsg6 dns to IPv4-mapped resolver, dns block: EPERM", SENDTO,
 	     "::ffff:" SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
 	};
@@ -517,37 +519,41 @@ static void case_redirect_unconnected(void)
 }
 
 /* A connected socket: its peer reads as the server asked. */
-static void case_redirect_connected(void)
+/*
+ * A connected socket asking server (IPv4, or IPv4-mapped on an IPv6
+ * socket, v 4 or 6 in the names): its peer reads as the server asked.
+ */
+static void case_redirect_connected(const char *server, char v)
 {
 	struct sockaddr_storage ss, peer;
-	socklen_t len = sockaddr_of(&ss, SERVER_A, 53), plen = sizeof(peer);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
-	char got[64], want[64];
+	socklen_t len = sockaddr_of(&ss, server, 53), plen = sizeof(peer);
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+	char got[64], want[64], name[3][80];
 	bool redirected;
 
+	snprintf(name[0], sizeof(name[0]), "connect%c dns, redirect: connected",
+		 v);
+	snprintf(name[1], sizeof(name[1]),
+		 "getpeername%c: the server asked, of a redirected socket", v);
+	snprintf(name[2], sizeof(name[2]),
+		 "recvmsg%c connected: answer from the server asked", v);
 	begin();
 	if (connect(fd, (struct sockaddr *)&ss, len))
 		err = errno;
-	judge("connect4 dns, redirect: connected", err, 0, TL_REASON_DNS,
-	      TL_VERDICT_REDIRECTED);
+	judge(name[0], err, 0, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
 	if (send(fd, q3, strlen(q3), 0) < 0)
-		report(false, "connected send", "%s", strerror(errno));
+		report(false, name[0], "send: %s", strerror(errno));
 	/* without the redirect the peer would read as asked, too */
 	redirected = respond(responder_a, q3);
-	report(redirected, "connected: query at the resolver",
-	       "nothing arrived at %s:53", RESOLVER_A);
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen))
-		report(false, "getpeername4: the server asked", "%s",
-		       strerror(errno));
+		report(false, name[1], "%s", strerror(errno));
 	else
 		report(redirected &&
 			   !strcmp(sockaddr_str(&peer, got, sizeof(got)),
 				   sockaddr_str(&ss, want, sizeof(want))),
-		       "getpeername4: the server asked, of a redirected socket",
-		       "peer %s, want %s (%s)", got, want,
-		       redirected ? "redirected" : "not redirected");
-	check_answer("recvmsg4 connected: answer from the server asked", fd, q3,
-		     SERVER_A);
+		       name[1], "peer %s, want %s (%s at %s:53)", got, want,
+		       redirected ? "query" : "no query", RESOLVER_A);
+	check_answer(name[2], fd, q3, server);
 	close(fd);
 }
 
@@ -643,7 +649,8 @@ static void run_cases(void)
 	if (!step("policy", apply("redirect")))
 		return;
 	case_redirect_unconnected();
-	case_redirect_connected();
+	case_redirect_connected(SERVER_A, '4');
+	case_redirect_connected("::ffff:" SERVER_B, '6');
 	case_redirect_mapped();
 	if (!step("policy", apply("raw")))
 		return;
