@@ -62,7 +62,10 @@ $(OUT)/test_policy: tests/unit/test_policy.c $(LIB_OBJS)
 $(OUT)/test_events: tests/unit/test_events.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUT)/test_packet: tests/packet/test_packet.c tests/frames.h $(LIB_OBJS) $(SKELS)
+$(OUT)/test_packet: tests/packet/test_packet.c tests/frames.h tests/bpftest.h $(LIB_OBJS) $(SKELS)
+	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
+
+$(OUT)/test_socket: tests/socket/test_socket.c tests/bpftest.h $(LIB_OBJS) $(SKELS)
 	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
 # The empty programs (the hooks' floor) are bench-only: not under bpf/,
@@ -83,7 +86,7 @@ $(OUT)/probes:
 $(OUT)/probes/%.bpf.o: bench/probes/%.bpf.c $(BPF_HDRS) | $(OUT)/probes
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-# The unit and packet tiers again under AddressSanitizer and UBSan, and
+# The unit, packet and socket tiers again under AddressSanitizer and UBSan, and
 # libFuzzer harnesses (tests/fuzz/README.md), all with clang's runtimes.
 SAN_CC ?= $(CLANG)
 SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -91,7 +94,8 @@ SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 SAN_CFLAGS := -std=gnu11 -Wall -Wextra -Iinclude -Iagent -I$(OUT)
 SAN_LIB := $(patsubst agent/%.c,$(OUT)/asan/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
 FUZZ_LIB := $(patsubst agent/%.c,$(OUT)/fuzz/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
-SAN_TESTS := $(OUT)/asan/test_policy $(OUT)/asan/test_events $(OUT)/asan/test_packet
+SAN_TESTS := $(OUT)/asan/test_policy $(OUT)/asan/test_events $(OUT)/asan/test_packet \
+	$(OUT)/asan/test_socket
 FUZZERS := $(OUT)/fuzz/fuzz_policy $(OUT)/fuzz/fuzz_events
 FUZZ_SECONDS ?= 300
 .SECONDARY: $(SAN_LIB) $(FUZZ_LIB)
@@ -103,7 +107,10 @@ $(OUT)/asan/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS
 $(OUT)/asan/test_%: tests/unit/test_%.c $(SAN_LIB)
 	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUT)/asan/test_packet: tests/packet/test_packet.c tests/frames.h $(SAN_LIB) $(SKELS)
+$(OUT)/asan/test_packet: tests/packet/test_packet.c tests/frames.h tests/bpftest.h $(SAN_LIB) $(SKELS)
+	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
+
+$(OUT)/asan/test_socket: tests/socket/test_socket.c tests/bpftest.h $(SAN_LIB) $(SKELS)
 	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
 $(OUT)/fuzz/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS)
@@ -123,7 +130,8 @@ fuzz: $(FUZZERS)
 deps:
 	sh tests/deps.sh
 
-test: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet sanitizers
+test: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet $(OUT)/test_socket \
+	sanitizers
 	sh tests/run.sh
 
 demo: deps all

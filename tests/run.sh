@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs every test tier (lint, unit, packet, asan, fuzz, lab) and prints one
-# closing line: "N passed, N failed, N skipped". Tiers print PASS:/FAIL:/
-# SKIP: lines; a tier that dies without saying why counts as one failure.
+# Runs every test tier (lint, unit, packet, socket, asan, fuzz, lab) and
+# prints one closing line: "N passed, N failed, N skipped". Tiers print
+# PASS:/FAIL:/SKIP: lines; a tier that dies without saying why counts as one
+# failure.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 log=$(mktemp)
@@ -42,10 +43,13 @@ tier unit build/test_events
 tier unit sh tests/unit/test_install.sh
 tier unit bash tests/unit/test_check.sh
 tier packet build/test_packet
-# unit and packet tiers under AddressSanitizer and UBSan (make sanitizers)
+# the socket hooks on real sockets, in a namespace and cgroup of their own
+tier socket build/test_socket
+# unit, packet and socket tiers under AddressSanitizer and UBSan (make sanitizers)
 tier asan build/asan/test_policy
 tier asan build/asan/test_events
 tier asan build/asan/test_packet
+tier asan build/asan/test_socket
 # the seed corpus replayed, then FUZZ_SECONDS (20) of fuzzing per harness
 tier fuzz sh tests/fuzz/run.sh
 if [ "${TUNLOCK_SKIP_LAB:-0}" = 1 ]; then

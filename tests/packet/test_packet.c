@@ -33,58 +33,27 @@
 #include "policy.h"
 #include "tc.skel.h"
 #include "cgroup_skb.skel.h"
+#include "../bpftest.h"
 #include "../frames.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 
-static int passed, failed;
 /* skb->gso_size of the next runs: a GSO superpacket */
 static __u32 run_gso_size;
-static struct tl_bpf bpf;
-static char cg_mount[256];
 /* up0 is guarded, wg0 a tunnel, new0 appeared and is not known yet,
  * vport the host end of a container's veth */
 static int ifindex_uplink, ifindex_tunnel, ifindex_new, ifindex_port;
 
 /* ---- running and judging ------------------------------------------- */
 
-static int read_counter(__u32 layer, __u32 reason, __u32 verdict, __u64 *out)
-{
-	return tl_counter_read(tl_bpf_map_fd(&bpf, TL_MAP_COUNTERS),
-			       TL_COUNTER_INDEX(layer, reason, verdict), out);
-}
-
 static __u64 total_counters(void)
 {
-	__u64 sum = 0, c;
+	__u64 sum = 0;
 
 	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
-		for (__u32 r = 0; r < TL_REASON_MAX; r++)
-			for (__u32 v = 0; v < TL_VERDICT_MAX; v++)
-				if (!read_counter(l, r, v, &c))
-					sum += c;
+		sum += layer_counters(l);
 	return sum;
-}
-
-static void report(bool ok, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void report(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS: %s\n", name);
-		passed++;
-		return;
-	}
-	printf("FAIL: %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failed++;
 }
 
 struct expect {
@@ -247,20 +216,13 @@ static int apply_full(const char *extra, const char *mode,
 		      const char *events)
 {
 	char yaml[2048];
-	struct tl_applied ap;
-	struct tl_policy p;
-	int err;
 
 	snprintf(yaml, sizeof(yaml), policy_fmt, extra, mode, no_socket,
 		 profile);
 	if (events)
 		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml),
 			 "events: %s\n", events);
-	if (tl_policy_parse("packet-test", yaml, strlen(yaml), &p, stderr))
-		return -EINVAL;
-	err = tl_apply_policy(&bpf, &p, cg_mount, &ap);
-	tl_policy_free(&p);
-	return err;
+	return apply_yaml(yaml);
 }
 
 static int apply_events(const char *mode, const char *no_socket,
@@ -278,16 +240,6 @@ static int apply_extra(const char *extra, const char *mode,
 static int apply(const char *mode, const char *no_socket, const char *profile)
 {
 	return apply_full("", mode, no_socket, profile, NULL);
-}
-
-static int set_tunnels(bool up, bool ipv6_up)
-{
-	struct tl_tunnel_summary sum = { .up_count = up,
-					 .ipv6_up_count = ipv6_up };
-	__u32 zero = 0;
-
-	return bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_SUMMARY), &zero,
-				   &sum, BPF_ANY);
 }
 
 static int set_iface(int ifindex, __u32 flags)

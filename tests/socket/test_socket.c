@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Socket tests: the socket layer's cgroup programs (connect4/6, sendmsg4/6,
+ * recvmsg4/6, getpeername4/6, sock_create), loaded, pinned and attached by
+ * the agent's own code, judged by real socket calls of this process.
+ *
+ * Runs in a network namespace of its own (lo, with lab addresses on it), in
+ * a child cgroup of its own where the programs attach (never the root
+ * cgroup), and with a pin directory of its own; all are removed at the end.
+ * Each case asserts what the call returned and that exactly the expected
+ * socket-layer counter moved, so each fails when its hook is not attached.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "apply.h"
+#include "cgroup.h"
+#include "names.h"
+#include "pins.h"
+#include "policy.h"
+#include "../bpftest.h"
+
+/* the tunnel's resolvers, and two servers outside it */
+#define RESOLVER_A "198.51.100.53"
+#define RESOLVER_B "198.51.100.54"
+#define SERVER_A   "203.0.113.53"
+#define SERVER_B   "203.0.113.54"
+/* somewhere outside the tunnel, and an IPv6 one */
+#define OUTSIDE	 "203.0.113.9"
+#define OUTSIDE6 "2001:db8::9"
+
+static char pin_dir[128];
+static char cg_rel[64], cg_dir[sizeof(cg_mount) + 64];
+static char cg_exempt[sizeof(cg_dir) + 16];
+static char cg_home[sizeof(cg_mount) + PATH_MAX]; /* where this was */
+/* the DNS responders on the resolvers' addresses: made before this process
+ * moved into the test cgroup, so no hook runs for them */
+static int responder_a = -1, responder_b = -1;
+
+/* ---- the namespace and the cgroup ----------------------------------- */
+
+static int make_netns(void)
+{
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET)");
+		return -1;
+	}
+	/* every destination of the cases is local, on lo */
+	return system("ip link set lo up && "
+		      "ip addr add " RESOLVER_A "/32 dev lo && "
+		      "ip addr add " RESOLVER_B "/32 dev lo && "
+		      "ip addr add " SERVER_A "/32 dev lo && "
+		      "ip addr add " SERVER_B "/32 dev lo && "
+		      "ip addr add " OUTSIDE "/32 dev lo && "
+		      "ip addr add " OUTSIDE6 "/128 dev lo nodad")
+		   ? -1
+		   : 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Moves this process into cgroup directory dir. */
+static int enter_cgroup(const char *dir)
+{
+	char path[PATH_MAX + 16], pid[16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return write_file(path, pid);
+}
+
+/* The cgroup this process is in (cgroup2: the "0::" line). */
+static int find_home(void)
+{
+	char line[PATH_MAX];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(cg_home, sizeof(cg_home), "%s%s", cg_mount,
+				 line + 3);
+			err = 0;
+		}
+	fclose(f);
+	return err;
+}
+
+static int make_cgroups(void)
+{
+	if (tl_cgroup_mount(cg_mount, sizeof(cg_mount)) || find_home())
+		return -1;
+	snprintf(cg_rel, sizeof(cg_rel), "/tunlock-stest-%d", getpid());
+	snprintf(cg_dir, sizeof(cg_dir), "%s%s", cg_mount, cg_rel);
+	snprintf(cg_exempt, sizeof(cg_exempt), "%s/exempt", cg_dir);
+	if (mkdir(cg_dir, 0755) || mkdir(cg_exempt, 0755)) {
+		perror("mkdir cgroup");
+		return -1;
+	}
+	return 0;
+}
+
+/* Back home, and the test's cgroups and pins gone; also after a failure. */
+static void cleanup(void)
+{
+	if (cg_home[0])
+		enter_cgroup(cg_home);
+	if (cg_exempt[0])
+		rmdir(cg_exempt);
+	if (cg_dir[0])
+		rmdir(cg_dir);
+	tl_bpf_close(&bpf);
+	if (pin_dir[0] && tl_pins_remove(pin_dir))
+		report(false, "remove pins", "%s left behind", pin_dir);
+}
+
+/* ---- policy and tunnel state ---------------------------------------- */
+
+static const char *const policy_fmt =
+    "attach_cgroup: %s\n"
+    "tunnels:\n"
+    "  - name: lab\n"
+    "    interface: wg*\n"
+    "    endpoints:\n"
+    "      - {address: 198.51.100.2, port: 51820, protocol: udp}\n"
+    "    client: {fwmark: 0xca6c}\n"
+    "    resolvers: [" RESOLVER_A ", " RESOLVER_B "]\n"
+    "profiles:\n"
+    "  - name: locked\n"
+    "  - name: redirect\n"
+    "    dns: redirect\n"
+    "  - name: v6block\n"
+    "    ipv6: block\n"
+    "  - name: raw\n"
+    "    raw_sockets: allow\n"
+    "cgroups:\n"
+    "  - {path: %s, profile: %s}\n"
+    "  - {path: %s/exempt, exempt: true}\n";
+
+static int apply(const char *profile)
+{
+	char yaml[2048];
+
+	snprintf(yaml, sizeof(yaml), policy_fmt, cg_rel, cg_rel, profile,
+		 cg_rel);
+	return apply_yaml(yaml);
+}
+
+/* The tunnel (index 0, the resolvers') up with IPv4, and IPv6 with ipv6,
+ * or down. */
+static int tunnel(bool up, bool ipv6)
+{
+	struct tl_tunnel_state ts = {0};
+	__u32 zero = 0;
+
+	if (up)
+		ts.flags =
+		    TL_TUNNEL_UP | TL_TUNNEL_IPV4 | (ipv6 ? TL_TUNNEL_IPV6 : 0);
+	snprintf(ts.name, sizeof(ts.name), "lab");
+	snprintf(ts.ifname, sizeof(ts.ifname), "wg0");
+	if (bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_TUNNELS), &zero, &ts,
+				BPF_ANY))
+		return -errno;
+	return set_tunnels(up, up && ipv6);
+}
+
+/* ---- judging a call ------------------------------------------------- */
+
+static __u64 before[TL_REASON_MAX][TL_VERDICT_MAX], before_all;
+
+/* Before a call: the socket layer's counters. */
+static void begin(void)
+{
+	for (__u32 r = 0; r < TL_REASON_MAX; r++)
+		for (__u32 v = 0; v < TL_VERDICT_MAX; v++)
+			if (read_counter(TL_LAYER_SOCKET, r, v, &before[r][v]))
+				before[r][v] = 0;
+	before_all = layer_counters(TL_LAYER_SOCKET);
+}
+
+/*
+ * After it: the call's result (0 or an errno) is want_err, and the socket
+ * layer counted exactly one call, as reason/verdict.
+ */
+static void judge(const char *name, int err, int want_err, __u32 reason,
+		  __u32 verdict)
+{
+	__u64 after = 0, all = layer_counters(TL_LAYER_SOCKET);
+
+	read_counter(TL_LAYER_SOCKET, reason, verdict, &after);
+	if (err != want_err)
+		report(false, name, "got %s, want %s",
+		       err ? strerror(err) : "success",
+		       want_err ? strerror(want_err) : "success");
+	else if (after - before[reason][verdict] != 1 || all - before_all != 1)
+		report(false, name,
+		       "counter %s/%s moved by %llu (the layer's by %llu), "
+		       "want 1",
+		       tl_reason_name(reason), tl_verdict_name(verdict),
+		       (unsigned long long)(after - before[reason][verdict]),
+		       (unsigned long long)(all - before_all));
+	else
+		report(true, name, NULL);
+}
+
+/* ---- sockets -------------------------------------------------------- */
+
+static socklen_t sockaddr_of(struct sockaddr_storage *ss, const char *ip,
+			     uint16_t port)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		return sizeof(*a4);
+	}
+	if (inet_pton(AF_INET6, ip, &a6->sin6_addr) != 1)
+		return 0;
+	a6->sin6_family = AF_INET6;
+	a6->sin6_port = htons(port);
+	return sizeof(*a6);
+}
+
+/* "a.b.c.d:port" or "[v6]:port" of ss. */
+static const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf,
+				size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
+	} else {
+		const struct sockaddr_in6 *a = (const void *)ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->sin6_port));
+	}
+	return buf;
+}
+
+/* connect() of a new socket to ip:port: 0 or the errno. */
+static int try_connect(int family, int type, const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sockaddr_of(&ss, ip, port);
+	int fd = socket(family, type | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* sendto() of an unconnected socket (fd, or a new one when fd < 0). */
+static int try_sendto(int fd, int family, const char *ip, uint16_t port,
+		      const void *msg, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sockaddr_of(&ss, ip, port);
+	bool own = fd < 0;
+	int err = 0;
+
+	if (own)
+		fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (sendto(fd, msg, n, 0, (struct sockaddr *)&ss, len) < 0)
+		err = errno;
+	if (own)
+		close(fd);
+	return err;
+}
+
+static int udp_bound(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sockaddr_of(&ss, ip, port);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len)) {
+		perror("responder");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Waits (bounded) for a datagram on fd: its length, or -1. */
+static ssize_t recv_wait(int fd, void *buf, size_t n,
+			 struct sockaddr_storage *from)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	socklen_t len = sizeof(*from);
+
+	if (poll(&p, 1, 5000) != 1)
+		return -1;
+	return recvfrom(fd, buf, n, 0, (struct sockaddr *)from, &len);
+}
+
+/*
+ * The responder on fd answers one query ("answer:" and the query): true
+ * when the query arrived there and was answered.
+ */
+static bool respond(int fd, const char *query)
+{
+	struct sockaddr_storage from;
+	char buf[256], answer[300];
+	ssize_t n = recv_wait(fd, buf, sizeof(buf) - 1, &from);
+
+	if (n < 0)
+		return false;
+	buf[n] = 0;
+	if (strcmp(buf, query))
+		return false;
+	snprintf(answer, sizeof(answer), "answer:%s", buf);
+	return sendto(fd, answer, strlen(answer), 0, (struct sockaddr *)&from,
+		      from.ss_family == AF_INET
+			  ? sizeof(struct sockaddr_in)
+			  : sizeof(struct sockaddr_in6)) > 0;
+}
+
+/* The client reads the answer to query; it must show server:53 as its
+ * source (the recvmsg hooks' restore). */
+static void check_answer(const char *name, int fd, const char *query,
+			 const char *server)
+{
+	struct sockaddr_storage from, want;
+	char buf[300], expect[300], got[64], wanted[64];
+	ssize_t n = recv_wait(fd, buf, sizeof(buf) - 1, &from);
+
+	snprintf(expect, sizeof(expect), "answer:%s", query);
+	sockaddr_of(&want, server, 53);
+	if (n < 0) {
+		report(false, name, "no answer: %s", strerror(errno));
+		return;
+	}
+	buf[n] = 0;
+	sockaddr_str(&from, got, sizeof(got));
+	sockaddr_str(&want, wanted, sizeof(wanted));
+	if (strcmp(buf, expect))
+		report(false, name, "answer \"%s\", want \"%s\"", buf, expect);
+	else
+		report(!strcmp(got, wanted), name, "answer from %s, want %s",
+		       got, wanted);
+}
+
+/* ---- the cases ------------------------------------------------------ */
+
+static const char q1[] = "query-1", q2[] = "query-2", q3[] = "query-3";
+
+/* One call of a new socket, and what the socket layer must make of it. */
+struct call {
+	const char *name;
+	int type; /* SOCK_STREAM: connect; SOCK_DGRAM: connect, or sendto */
+	bool send;
+	const char *ip; /* IPv4, IPv6, or IPv4-mapped (an AF_INET6 socket) */
+	uint16_t port;
+	int want_err;
+	__u32 reason, verdict;
+};
+
+#define CONNECT_UDP	SOCK_DGRAM, false
+#define CONNECT_TCP	SOCK_STREAM, false
+#define SENDTO		SOCK_DGRAM, true
+#define BLOCKED(err, r) (err), (r), TL_VERDICT_BLOCKED
+#define ALLOWED(r)	0, (r), TL_VERDICT_PASS
+
+static void run_calls(const struct call *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++, c++) {
+		int family = strchr(c->ip, ':') ? AF_INET6 : AF_INET;
+
+		begin();
+		judge(c->name,
+		      c->send ? try_sendto(-1, family, c->ip, c->port, q1,
+					   strlen(q1))
+			      : try_connect(family, c->type, c->ip, c->port),
+		      c->want_err, c->reason, c->verdict);
+	}
+}
+
+#define RUN_CALLS(table) run_calls(table, sizeof(table) / sizeof(table[0]))
+
+static void cases_tunnel_down(void)
+{
+	static const struct call calls[] = {
+	    {"connect4 udp, tunnel down: EPERM", CONNECT_UDP, OUTSIDE, 9,
+	     BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN)},
+	    {"connect4 tcp, tunnel down: EPERM", CONNECT_TCP, OUTSIDE, 80,
+	     BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN)},
+	    {"sendmsg4, tunnel down: EPERM", SENDTO, OUTSIDE, 9,
+	     BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN)},
+	    {"connect6 udp, tunnel down: ENETUNREACH", CONNECT_UDP, OUTSIDE6, 9,
+	     BLOCKED(ENETUNREACH, TL_REASON_IPV6)},
+	    {"sendmsg6 to IPv4-mapped, tunnel down: EPERM", SENDTO,
+	     "::ffff:" OUTSIDE, 9, BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN)},
+	    {"connect4 to loopback, tunnel down: allowed", CONNECT_UDP,
+	     "127.0.0.1", 9, ALLOWED(TL_ALLOW_LOOPBACK)},
+	};
+
+	RUN_CALLS(calls);
+}
+
+static void cases_tunnel_up(void)
+{
+	static const struct call calls[] = {
+	    {"connect4 udp, tunnel up: allowed", CONNECT_UDP, OUTSIDE, 9,
+	     ALLOWED(TL_ALLOW_TUNNEL_UP)},
+	    /* nothing listens: refused by the stack, not by the hook */
+	    {"connect4 tcp, tunnel up: reaches the stack", CONNECT_TCP, OUTSIDE,
+	     80, ECONNREFUSED, TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS},
+	    {"sendmsg4, tunnel up: allowed", SENDTO, OUTSIDE, 9,
+	     ALLOWED(TL_ALLOW_TUNNEL_UP)},
+	    {"connect6, tunnel up without IPv6: ENETUNREACH", CONNECT_UDP,
+	     OUTSIDE6, 9, BLOCKED(ENETUNREACH, TL_REASON_IPV6)},
+	    {"sendmsg4 dns to another resolver, dns block: EPERM", SENDTO,
+	     SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
+	    {"connect4 tcp dns to another resolver, dns block: EPERM",
+	     CONNECT_TCP, SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
+	    {"connect4 DNS over TLS to another resolver, dns block: EPERM",
+	     CONNECT_TCP, SERVER_A, 853, BLOCKED(EPERM, TL_REASON_DNS)},
+	    {"sendmsg6 dns to IPv4-mapped resolver, dns block: EPERM", SENDTO,
+	     "::ffff:" SERVER_A, 53, BLOCKED(EPERM, TL_REASON_DNS)},
+	};
+	int err;
+
+	RUN_CALLS(calls);
+	begin();
+	err = try_sendto(-1, AF_INET, RESOLVER_A, 53, q1, strlen(q1));
+	if (!err && !respond(responder_a, q1))
+		err = ENOMSG; /* sent, but not to the resolver */
+	judge("sendmsg4 dns to the tunnel resolver: allowed, arrives", err, 0,
+	      TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS);
+}
+
+/* An IPv6 tunnel is up: the profile decides. */
+static void cases_ipv6(bool block)
+{
+	static const struct call allowed[] = {
+	    {"connect6, IPv6 tunnel up: allowed", CONNECT_UDP, OUTSIDE6, 9,
+	     ALLOWED(TL_ALLOW_TUNNEL_UP)},
+	};
+	static const struct call blocked[] = {
+	    {"connect6, IPv6 tunnel up, ipv6 block: ENETUNREACH", CONNECT_UDP,
+	     OUTSIDE6, 9, BLOCKED(ENETUNREACH, TL_REASON_IPV6)},
+	    {"sendmsg6, IPv6 tunnel up, ipv6 block: ENETUNREACH", SENDTO,
+	     OUTSIDE6, 9, BLOCKED(ENETUNREACH, TL_REASON_IPV6)},
+	    {"connect6 to IPv4-mapped, ipv6 block: allowed", CONNECT_UDP,
+	     "::ffff:" OUTSIDE, 9, ALLOWED(TL_ALLOW_TUNNEL_UP)},
+	};
+
+	if (block)
+		RUN_CALLS(blocked);
+	else
+		RUN_CALLS(allowed);
+}
+
+/* One unconnected socket asks two servers: each answer shows its own. */
+static void case_redirect_unconnected(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	begin();
+	judge("sendmsg4 dns, redirect: sent",
+	      try_sendto(fd, 0, SERVER_A, 53, q1, strlen(q1)), 0, TL_REASON_DNS,
+	      TL_VERDICT_REDIRECTED);
+	report(respond(responder_a, q1), "redirect: query at the resolver",
+	       "nothing arrived at %s:53", RESOLVER_A);
+	check_answer("recvmsg4: answer from the server asked", fd, q1,
+		     SERVER_A);
+	begin();
+	judge("sendmsg4 dns to a second server, same socket: sent",
+	      try_sendto(fd, 0, SERVER_B, 53, q2, strlen(q2)), 0, TL_REASON_DNS,
+	      TL_VERDICT_REDIRECTED);
+	report(respond(responder_b, q2),
+	       "second server: query at the other resolver",
+	       "nothing arrived at %s:53", RESOLVER_B);
+	check_answer("recvmsg4: second answer from the second server", fd, q2,
+		     SERVER_B);
+	close(fd);
+}
+
+/* A connected socket: its peer reads as the server asked. */
+/*
+ * A connected socket asking server (IPv4, or IPv4-mapped on an IPv6
+ * socket, v 4 or 6 in the names): its peer reads as the server asked.
+ */
+static void case_redirect_connected(const char *server, char v)
+{
+	struct sockaddr_storage ss, peer;
+	socklen_t len = sockaddr_of(&ss, server, 53), plen = sizeof(peer);
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+	char got[64], want[64], name[3][80];
+	bool redirected;
+
+	snprintf(name[0], sizeof(name[0]), "connect%c dns, redirect: connected",
+		 v);
+	snprintf(name[1], sizeof(name[1]),
+		 "getpeername%c: the server asked, of a redirected socket", v);
+	snprintf(name[2], sizeof(name[2]),
+		 "recvmsg%c connected: answer from the server asked", v);
+	begin();
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		err = errno;
+	judge(name[0], err, 0, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
+	if (send(fd, q3, strlen(q3), 0) < 0)
+		report(false, name[0], "send: %s", strerror(errno));
+	/* without the redirect the peer would read as asked, too */
+	redirected = respond(responder_a, q3);
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen))
+		report(false, name[1], "%s", strerror(errno));
+	else
+		report(redirected &&
+			   !strcmp(sockaddr_str(&peer, got, sizeof(got)),
+				   sockaddr_str(&ss, want, sizeof(want))),
+		       name[1], "peer %s, want %s (%s at %s:53)", got, want,
+		       redirected ? "query" : "no query", RESOLVER_A);
+	check_answer(name[2], fd, q3, server);
+	close(fd);
+}
+
+/* An IPv6 socket asking an IPv4 server (IPv4-mapped). */
+static void case_redirect_mapped(void)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	begin();
+	judge("sendmsg6 dns to IPv4-mapped, redirect: sent",
+	      try_sendto(fd, 0, "::ffff:" SERVER_B, 53, q1, strlen(q1)), 0,
+	      TL_REASON_DNS, TL_VERDICT_REDIRECTED);
+	report(respond(responder_a, q1),
+	       "IPv4-mapped redirect: query at the resolver",
+	       "nothing arrived at %s:53", RESOLVER_A);
+	check_answer("recvmsg6: answer from the IPv4-mapped server asked", fd,
+		     q1, "::ffff:" SERVER_B);
+	close(fd);
+}
+
+/* socket() of a raw IP socket: 0 or the errno. */
+static int try_raw(int family)
+{
+	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC,
+			family == AF_INET ? IPPROTO_UDP : IPPROTO_ICMPV6);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static void cases_raw(bool allowed)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	char name[96];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name),
+			 "sock_create raw%c, raw_sockets %s",
+			 families[i] == AF_INET ? '4' : '6',
+			 allowed ? "allow: created" : "deny: EPERM");
+		begin();
+		judge(name, try_raw(families[i]), allowed ? 0 : EPERM,
+		      allowed ? TL_ALLOW_RAW : TL_REASON_RAW_SOCKET,
+		      allowed ? TL_VERDICT_PASS : TL_VERDICT_BLOCKED);
+	}
+}
+
+static void cases_exempt(void)
+{
+	static const struct call calls[] = {
+	    {"connect4, exempt cgroup, tunnel down: allowed", CONNECT_UDP,
+	     OUTSIDE, 9, ALLOWED(TL_ALLOW_EXEMPT)},
+	    {"sendmsg4 dns, exempt cgroup: allowed", SENDTO, SERVER_A, 53,
+	     ALLOWED(TL_ALLOW_EXEMPT)},
+	};
+
+	if (enter_cgroup(cg_exempt)) {
+		report(false, "exempt cgroup", "cannot enter %s", cg_exempt);
+		return;
+	}
+	RUN_CALLS(calls);
+	if (enter_cgroup(cg_dir))
+		report(false, "exempt cgroup", "cannot go back to %s", cg_dir);
+}
+
+static bool step(const char *what, int err)
+{
+	if (err)
+		report(false, "socket test state", "%s: %s", what,
+		       strerror(err < 0 ? -err : err));
+	return !err;
+}
+
+static void run_cases(void)
+{
+	if (!step("policy", apply("locked")) ||
+	    !step("tunnel", tunnel(false, false)))
+		return;
+	cases_tunnel_down();
+	cases_raw(false);
+	cases_exempt();
+	if (!step("tunnel", tunnel(true, false)))
+		return;
+	cases_tunnel_up();
+	if (!step("tunnel", tunnel(true, true)))
+		return;
+	cases_ipv6(false);
+	if (!step("policy", apply("v6block")))
+		return;
+	cases_ipv6(true);
+	if (!step("policy", apply("redirect")))
+		return;
+	case_redirect_unconnected();
+	case_redirect_connected(SERVER_A, '4');
+	case_redirect_connected("::ffff:" SERVER_B, '6');
+	case_redirect_mapped();
+	if (!step("policy", apply("raw")))
+		return;
+	cases_raw(true);
+}
+
+int main(void)
+{
+	sigset_t sigs;
+
+	if (geteuid()) {
+		printf("SKIP: socket tests: need root\n0 passed, 0 failed, 1 "
+		       "skipped\n");
+		return 0;
+	}
+	libbpf_set_print(NULL);
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/tunlock-stest-%d",
+		 getpid());
+	/* a signal waits until the cgroups and pins are gone (every wait of
+	 * the cases is bounded) */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	if (make_netns() || make_cgroups() ||
+	    (responder_a = udp_bound(RESOLVER_A, 53)) < 0 ||
+	    (responder_b = udp_bound(RESOLVER_B, 53)) < 0 ||
+	    tl_bpf_load(&bpf, pin_dir) ||
+	    tl_record_netns(tl_bpf_map_fd(&bpf, TL_MAP_STATE)) ||
+	    tl_bpf_attach_cgroup(&bpf, cg_dir) || enter_cgroup(cg_dir))
+		report(false, "socket test setup", "%s", strerror(errno));
+	else
+		run_cases();
+	cleanup();
+	printf("%d passed, %d failed\n", passed, failed);
+	fflush(stdout);
+	sigprocmask(SIG_UNBLOCK, &sigs, NULL);
+	return failed ? 1 : 0;
+}
