@@ -127,30 +127,38 @@ static void key(struct tl_json *j, const char *k)
 	}
 }
 
-void tl_json_open(struct tl_json *j, const char *k)
+/* An object or an array begins with c and ends with its closing c. */
+static void begin(struct tl_json *j, const char *k, char c)
 {
 	key(j, k);
-	emit(j, "{");
+	emit(j, "%c", c);
 	j->first = true;
+}
+
+static void end(struct tl_json *j, char c)
+{
+	emit(j, "%c", c);
+	j->first = false;
+}
+
+void tl_json_open(struct tl_json *j, const char *k)
+{
+	begin(j, k, '{');
 }
 
 void tl_json_close(struct tl_json *j)
 {
-	emit(j, "}");
-	j->first = false;
+	end(j, '}');
 }
 
 void tl_json_array(struct tl_json *j, const char *k)
 {
-	key(j, k);
-	emit(j, "[");
-	j->first = true;
+	begin(j, k, '[');
 }
 
 void tl_json_array_end(struct tl_json *j)
 {
-	emit(j, "]");
-	j->first = false;
+	end(j, ']');
 }
 
 void tl_json_str(struct tl_json *j, const char *k, const char *s, size_t max)
