@@ -317,7 +317,7 @@ static void add_unguarded(struct snapshot *s, const char *name)
 
 	snprintf(s->unguarded + n, sizeof(s->unguarded) - n, "%s%s",
 		 n ? ", " : "", name);
-	/* names go into JSON strings as they are */
+	/* one line of "why" (text and JSON alike): no quote or control byte */
 	for (char *c = s->unguarded + n; *c; c++)
 		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
 			*c = '?';
