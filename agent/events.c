@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -20,61 +20,28 @@
 #include "output.h"
 #include "policy.h"
 
-struct out {
-	char *buf;
-	size_t len, pos;
-	bool overflow;
-};
-
-static void put(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
+/* A string, or null when unknown. */
+static void str_or_null(struct tl_json *j, const char *key, const char *s,
+			size_t max)
 {
-	va_list ap;
-	int n;
-
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->pos)
-		o->overflow = true;
+	if (s)
+		tl_json_str(j, key, s, max);
 	else
-		o->pos += n;
+		tl_json_null(j, key);
 }
 
-/* A JSON string (escaped and cut by the feed's one rule), or null. */
-static void put_str(struct out *o, const char *key, const char *s, size_t max)
+/* A number, or null when absent. */
+static void u64_or_null(struct tl_json *j, const char *key, uint64_t v,
+			bool present)
 {
-	put(o, ",\"%s\":", key);
-	if (!s) {
-		put(o, "null");
-		return;
-	}
-	put(o, "\"");
-	if (!o->overflow)
-		o->pos += tl_json_escape(o->buf + o->pos, o->len - o->pos, s,
-					 max);
-	put(o, "\"");
+	if (present)
+		tl_json_u64(j, key, v);
+	else
+		tl_json_null(j, key);
 }
 
-static void put_time(struct out *o, uint64_t boot_ns, int64_t offset)
-{
-	uint64_t ns = boot_ns + offset;
-	time_t sec = ns / 1000000000ull;
-	struct tm tm;
-	char when[32];
-
-	gmtime_r(&sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	put(o, "{\"time\":\"%s.%09lluZ\"", when,
-	    (unsigned long long)(ns % 1000000000ull));
-}
-
-static void put_addr(struct out *o, const char *key, const uint8_t addr[16],
-		     int family)
+static void put_addr(struct tl_json *j, const char *key,
+		     const uint8_t addr[16], int family)
 {
 	char text[64];
 
@@ -84,78 +51,67 @@ static void put_addr(struct out *o, const char *key, const uint8_t addr[16],
 	/* unbound sockets have no source yet: null, not 0.0.0.0 */
 	if (!family || !memcmp(addr, v4_any, 16) || !memcmp(addr, v6_any, 16) ||
 	    tl_format_addr(addr, text, sizeof(text))) {
-		put(o, ",\"%s\":null", key);
+		tl_json_null(j, key);
 		return;
 	}
-	put(o, ",\"%s\":\"%s\"", key, text);
+	tl_json_str(j, key, text, sizeof(text));
 }
 
-/* Where a redirected DNS query went instead (null for other events). */
-static void put_redirect(struct out *o, const struct tl_event *ev)
+static void put_protocol(struct tl_json *j, const struct tl_event *ev)
 {
-	if (!ev->redirect_port) {
-		put(o, ",\"redirect_dst\":null,\"redirect_dport\":null");
-		return;
+	const char *proto = tl_protocol_name(ev->protocol);
+	char num[16];
+
+	if (!proto && ev->family) {
+		snprintf(num, sizeof(num), "%u", ev->protocol);
+		proto = num;
 	}
-	put_addr(o, "redirect_dst", ev->redirect_addr, ev->family);
-	put(o, ",\"redirect_dport\":%u", ev->redirect_port);
+	str_or_null(j, "protocol", proto, sizeof(num));
 }
 
 int tl_event_format(const struct tl_event *ev,
 		    const struct tl_event_context *ctx, char *buf, size_t len)
 {
-	struct out o = { buf, len, 0, false };
-	const char *proto = tl_protocol_name(ev->protocol);
 	bool ports = ev->protocol == IPPROTO_TCP || ev->protocol == IPPROTO_UDP;
+	struct tl_json j;
 
-	put_time(&o, ev->boot_ns, ctx->boot_to_real_ns);
-	put(&o, ",\"schema\":%d", TL_EVENT_SCHEMA);
-	put(&o, ",\"kind\":\"leak\"");
-	put(&o, ",\"reason\":\"%s\"", tl_reason_name(ev->reason));
-	put(&o, ",\"verdict\":\"%s\"", tl_verdict_name(ev->verdict));
-	put(&o, ",\"layer\":\"%s\"", tl_layer_name(ev->layer));
-	put(&o, ",\"hook\":\"%s\"", tl_hook_name(ev->hook));
-	if (proto)
-		put(&o, ",\"protocol\":\"%s\"", proto);
-	else if (ev->family)
-		put(&o, ",\"protocol\":\"%u\"", ev->protocol);
+	tl_json_init(&j, buf, len);
+	tl_json_open(&j, NULL);
+	tl_json_time(&j, "time", ev->boot_ns + ctx->boot_to_real_ns);
+	tl_json_u64(&j, "schema", TL_EVENT_SCHEMA);
+	tl_json_str(&j, "kind", "leak", 8);
+	tl_json_str(&j, "reason", tl_reason_name(ev->reason), 32);
+	tl_json_str(&j, "verdict", tl_verdict_name(ev->verdict), 32);
+	tl_json_str(&j, "layer", tl_layer_name(ev->layer), 32);
+	tl_json_str(&j, "hook", tl_hook_name(ev->hook), 32);
+	put_protocol(&j, ev);
+	str_or_null(&j, "family",
+		    ev->family == AF_INET  ? "ipv4" :
+		    ev->family == AF_INET6 ? "ipv6" :
+					     NULL,
+		    8);
+	put_addr(&j, "src", ev->saddr, ev->family);
+	u64_or_null(&j, "sport", ev->sport, ports && ev->sport);
+	put_addr(&j, "dst", ev->daddr, ev->family);
+	u64_or_null(&j, "dport", ev->dport, ports);
+	/* where a redirected DNS query went instead (null for others) */
+	if (ev->redirect_port)
+		put_addr(&j, "redirect_dst", ev->redirect_addr, ev->family);
 	else
-		put(&o, ",\"protocol\":null");
-	put(&o, ",\"family\":%s",
-	    ev->family == AF_INET  ? "\"ipv4\"" :
-	    ev->family == AF_INET6 ? "\"ipv6\"" :
-				     "null");
-	put_addr(&o, "src", ev->saddr, ev->family);
-	if (ports && ev->sport)
-		put(&o, ",\"sport\":%u", ev->sport);
-	else
-		put(&o, ",\"sport\":null");
-	put_addr(&o, "dst", ev->daddr, ev->family);
-	if (ports)
-		put(&o, ",\"dport\":%u", ev->dport);
-	else
-		put(&o, ",\"dport\":null");
-	put_redirect(&o, ev);
-	put_str(&o, "interface", ctx->ifname, IF_NAMESIZE);
-	if (ev->ifindex)
-		put(&o, ",\"ifindex\":%u", ev->ifindex);
-	else
-		put(&o, ",\"ifindex\":null");
-	if (ev->pid)
-		put(&o, ",\"pid\":%u", ev->pid);
-	else
-		put(&o, ",\"pid\":null");
-	put_str(&o, "comm", ev->pid ? ev->comm : NULL, sizeof(ev->comm));
-	put_str(&o, "cgroup", ctx->cgroup, 4096);
-	if (ev->cgroup_id)
-		put(&o, ",\"cgroup_id\":%llu",
-		    (unsigned long long)ev->cgroup_id);
-	else
-		put(&o, ",\"cgroup_id\":null");
-	put_str(&o, "profile", ctx->profile, TL_NAME_LEN);
-	put(&o, ",\"tunnel\":\"%s\"", ev->tunnel_up ? "up" : "down");
-	put(&o, ",\"generation\":%u}\n", ev->generation);
-	return o.overflow ? -1 : (int)o.pos;
+		tl_json_null(&j, "redirect_dst");
+	u64_or_null(&j, "redirect_dport", ev->redirect_port,
+		    ev->redirect_port);
+	str_or_null(&j, "interface", ctx->ifname, IF_NAMESIZE);
+	u64_or_null(&j, "ifindex", ev->ifindex, ev->ifindex);
+	u64_or_null(&j, "pid", ev->pid, ev->pid);
+	str_or_null(&j, "comm", ev->pid ? ev->comm : NULL, sizeof(ev->comm));
+	str_or_null(&j, "cgroup", ctx->cgroup, 4096);
+	u64_or_null(&j, "cgroup_id", ev->cgroup_id, ev->cgroup_id);
+	str_or_null(&j, "profile", ctx->profile, TL_NAME_LEN);
+	tl_json_str(&j, "tunnel", ev->tunnel_up ? "up" : "down", 8);
+	tl_json_u64(&j, "generation", ev->generation);
+	tl_json_close(&j);
+	return tl_json_end(&j);
 }
 
 static int64_t boot_to_real(void)

@@ -55,6 +55,16 @@ static void ecs_endpoint(struct tl_json *j, const char *key,
 	tl_json_close(j);
 }
 
+/* An ECS keyword list of one or two values (b NULL: one). */
+static void ecs_list(struct tl_json *j, const char *key, const char *a,
+		     const char *b)
+{
+	tl_json_array(j, key);
+	tl_json_str(j, NULL, a, 32);
+	tl_json_str(j, NULL, b, 32);
+	tl_json_array_end(j);
+}
+
 static void ecs_event(struct tl_json *j, const struct tl_event *ev)
 {
 	const char *type = ev->verdict == TL_VERDICT_BLOCKED ? "denied" :
@@ -65,8 +75,8 @@ static void ecs_event(struct tl_json *j, const struct tl_event *ev)
 
 	tl_json_open(j, "event");
 	tl_json_str(j, "kind", "event", 16);
-	tl_json_raw(j, ",\"category\":[\"network\"]");
-	tl_json_raw(j, ",\"type\":[\"connection\",\"%s\"]", type);
+	ecs_list(j, "category", "network", NULL);
+	ecs_list(j, "type", "connection", type);
 	tl_json_str(j, "action", tl_verdict_name(ev->verdict), 32);
 	tl_json_str(j, "reason", tl_reason_name(ev->reason), 32);
 	tl_json_str(j, "outcome", outcome, 16);
@@ -188,8 +198,8 @@ static void ecs_head(struct tl_json *j, uint64_t time_ns, const char *kind,
 	tl_json_close(j);
 	tl_json_open(j, "event");
 	tl_json_str(j, "kind", kind, 16);
-	tl_json_raw(j, ",\"category\":[\"%s\"]", category);
-	tl_json_raw(j, ",\"type\":[\"%s\"]", type);
+	ecs_list(j, "category", category, NULL);
+	ecs_list(j, "type", type, NULL);
 }
 
 int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,

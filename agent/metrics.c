@@ -90,6 +90,19 @@ static void header(FILE *f, const char *name, const char *type,
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/*
+ * A label value of the text format: backslash, double quote and newline
+ * escaped (a tunnel's or an interface's name may hold any of them).
+ */
+static void label_value(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			fputc('\\', f);
+		fputc(*v == '\n' ? 'n' : *v, f);
+	}
+}
+
 static double seconds(uint64_t ns)
 {
 	return ns / 1e9;
@@ -159,10 +172,13 @@ static void format_state(FILE *f, const struct tl_metrics *m)
 {
 	header(f, "tunlock_tunnel_up", "gauge",
 	       "1 when the tunnel's interface is up, else 0.");
-	for (unsigned int t = 0; t < m->ntunnels; t++)
-		fprintf(f, "tunlock_tunnel_up{tunnel=\"%s\",interface=\"%s\"} %d\n",
-			m->tunnels[t].name, m->tunnels[t].ifname,
-			m->tunnels[t].up);
+	for (unsigned int t = 0; t < m->ntunnels; t++) {
+		fprintf(f, "tunlock_tunnel_up{tunnel=\"");
+		label_value(f, m->tunnels[t].name);
+		fprintf(f, "\",interface=\"");
+		label_value(f, m->tunnels[t].ifname);
+		fprintf(f, "\"} %d\n", m->tunnels[t].up);
+	}
 	header(f, "tunlock_interfaces", "gauge",
 	       "Interfaces of the agent's network namespace by role: guarded "
 	       "(TC egress attached), tunnel, unguarded (attach failed).");

@@ -14,6 +14,7 @@
 
 #include "tunlock.h"
 #include "apply.h"
+#include "json.h"
 #include "names.h"
 #include "pins.h"
 #include "policy.h"
@@ -316,7 +317,7 @@ static void add_unguarded(struct snapshot *s, const char *name)
 
 	snprintf(s->unguarded + n, sizeof(s->unguarded) - n, "%s%s",
 		 n ? ", " : "", name);
-	/* names go into JSON strings as they are */
+	/* one line of "why" (text and JSON alike): no quote or control byte */
 	for (char *c = s->unguarded + n; *c; c++)
 		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
 			*c = '?';
@@ -394,15 +395,6 @@ static int snapshot(const char *pin_dir, struct snapshot *s)
 	if (s->agent_running)
 		s->present |= CV_AGENT;
 	return 0;
-}
-
-static void format_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t sec = ns / 1000000000ull;
-	struct tm tm;
-
-	gmtime_r(&sec, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static const char *iface_role(const struct tl_iface *i)
@@ -505,39 +497,43 @@ static void print_dns_text(const struct snapshot *s, FILE *out)
 				dns_action_name(cfg->profiles[i].flags));
 }
 
-static void print_dns_json(const struct snapshot *s, FILE *out)
+static void print_dns_json(const struct snapshot *s, struct tl_json *j)
 {
 	const struct tl_settings *cfg = &s->settings;
-	const char *sep = "";
 	char a[64];
 
-	fprintf(out, "\"dns\":{\"ports\":[");
+	tl_json_open(j, "dns");
+	tl_json_array(j, "ports");
 	for (__u32 i = 0; i < cfg->ndns_ports && i < TL_MAX_DNS_PORTS; i++)
-		fprintf(out, "%s%u", i ? "," : "", cfg->dns_ports[i]);
-	fprintf(out, "],\"resolvers\":[");
+		tl_json_u64(j, NULL, cfg->dns_ports[i]);
+	tl_json_array_end(j);
+	tl_json_array(j, "resolvers");
 	for (__u32 i = 0; i < cfg->nresolvers && i < TL_MAX_RESOLVERS; i++) {
 		const struct tl_resolver *r = &cfg->resolvers[i];
 
 		if (tl_format_addr((const uint8_t *)r->addr, a, sizeof(a)))
 			continue;
-		fprintf(out, "%s{\"address\":\"%s\",\"tunnel\":\"%s\"}", sep, a,
-			tunnel_name(s, r->tunnel));
-		sep = ",";
+		tl_json_open(j, NULL);
+		tl_json_str(j, "address", a, sizeof(a));
+		tl_json_str(j, "tunnel", tunnel_name(s, r->tunnel), TL_NAME_LEN);
+		tl_json_close(j);
 	}
-	fprintf(out, "],\"profiles\":[");
-	sep = "";
+	tl_json_array_end(j);
+	tl_json_array(j, "profiles");
 	for (int i = 0; i < TL_MAX_PROFILES; i++) {
 		if (!cfg->profiles[i].name[0])
 			continue;
-		fprintf(out, "%s{\"name\":\"%s\",\"action\":\"%s\"}", sep,
-			cfg->profiles[i].name,
-			dns_action_name(cfg->profiles[i].flags));
-		sep = ",";
+		tl_json_open(j, NULL);
+		tl_json_str(j, "name", cfg->profiles[i].name, TL_NAME_LEN);
+		tl_json_str(j, "action", dns_action_name(cfg->profiles[i].flags),
+			    16);
+		tl_json_close(j);
 	}
-	fprintf(out, "],\"redirected\":%llu,\"blocked\":%llu,\"audit\":%llu},",
-		(unsigned long long)dns_count(s, TL_VERDICT_REDIRECTED),
-		(unsigned long long)dns_count(s, TL_VERDICT_BLOCKED),
-		(unsigned long long)dns_count(s, TL_VERDICT_AUDIT));
+	tl_json_array_end(j);
+	tl_json_u64(j, "redirected", dns_count(s, TL_VERDICT_REDIRECTED));
+	tl_json_u64(j, "blocked", dns_count(s, TL_VERDICT_BLOCKED));
+	tl_json_u64(j, "audit", dns_count(s, TL_VERDICT_AUDIT));
+	tl_json_close(j);
 }
 
 static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
@@ -547,7 +543,7 @@ static void print_text(const char *pin_dir, struct snapshot *s, FILE *out)
 	char when[32], ifname[IF_NAMESIZE];
 	int n;
 
-	format_time(s->state.applied_ns, when, sizeof(when));
+	tl_time_format(when, sizeof(when), s->state.applied_ns, false);
 	switch (health(s, &why)) {
 	case ENFORCING:
 		fprintf(out, "enforcing: %s, policy generation %u, applied %s\n",
@@ -620,52 +616,65 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 	const char *why;
 	enum health h = health(s, &why);
 	struct coverage cov[16];
-	char when[32], ifname[IF_NAMESIZE];
-	const char *sep = "";
+	char when[TL_TIME_LEN], ifname[IF_NAMESIZE];
+	struct tl_json j;
 	int n;
 
-	format_time(s->state.applied_ns, when, sizeof(when));
-	fprintf(out,
-		"{\"enforcing\":%s,\"health\":\"%s\",\"why\":\"%s\","
-		"\"pin_dir\":\"%s\",\"mode\":\"%s\","
-		"\"generation\":%u,\"applied\":\"%s\",",
-		h == ENFORCING ? "true" : "false", names[h], why,
-		pin_dir, tl_mode_name(s->state.mode), s->state.generation,
-		when);
-	fprintf(out, "\"cgroup_table\":{\"used\":%u,\"limit\":%u},",
-		s->cgroups_used, s->cgroups_max);
-	fprintf(out, "\"agent\":{\"running\":%s,\"pid\":%u},",
-		s->agent_running ? "true" : "false", s->state.agent_pid);
-	fprintf(out, "\"attach_cgroup\":\"%s\",\"links\":{",
-		s->state.attach_cgroup);
+	tl_json_init_file(&j, out);
+	tl_json_open(&j, NULL);
+	tl_json_bool(&j, "enforcing", h == ENFORCING);
+	tl_json_str(&j, "health", names[h], 16);
+	tl_json_str(&j, "why", why, 256);
+	tl_json_str(&j, "pin_dir", pin_dir, PATH_MAX);
+	tl_json_str(&j, "mode", tl_mode_name(s->state.mode), 16);
+	tl_json_u64(&j, "generation", s->state.generation);
+	tl_json_str(&j, "applied",
+		    tl_time_format(when, sizeof(when), s->state.applied_ns,
+				   false),
+		    sizeof(when));
+	tl_json_open(&j, "cgroup_table");
+	tl_json_u64(&j, "used", s->cgroups_used);
+	tl_json_u64(&j, "limit", s->cgroups_max);
+	tl_json_close(&j);
+	tl_json_open(&j, "agent");
+	tl_json_bool(&j, "running", s->agent_running);
+	tl_json_u64(&j, "pid", s->state.agent_pid);
+	tl_json_close(&j);
+	tl_json_str(&j, "attach_cgroup", s->state.attach_cgroup,
+		    sizeof(s->state.attach_cgroup));
+	tl_json_open(&j, "links");
 	for (int i = 0; i < tl_cgroup_prog_count; i++)
-		fprintf(out, "%s\"%s\":%s", i ? "," : "",
-			tl_cgroup_progs[i] + 3, s->links[i] ? "true" : "false");
-	fprintf(out, ",\"%s\":%s", tl_lsm_prog + 3,
-		s->lsm_link ? "true" : "false");
-	fprintf(out, "},\"tunnels\":[");
+		tl_json_bool(&j, tl_cgroup_progs[i] + 3, s->links[i]);
+	tl_json_bool(&j, tl_lsm_prog + 3, s->lsm_link);
+	tl_json_close(&j);
+	tl_json_array(&j, "tunnels");
 	for (int t = 0; t < TL_MAX_TUNNELS; t++) {
 		struct tl_tunnel_state *ts = &s->tunnels[t];
 
 		if (!ts->name[0])
 			continue;
-		fprintf(out,
-			"%s{\"name\":\"%s\",\"interface\":\"%s\",\"state\":"
-			"\"%s\",\"ipv4\":%s,\"ipv6\":%s}",
-			sep, ts->name, ts->ifname,
-			ts->flags & TL_TUNNEL_UP ? "up" : "down",
-			ts->flags & TL_TUNNEL_IPV4 ? "true" : "false",
-			ts->flags & TL_TUNNEL_IPV6 ? "true" : "false");
-		sep = ",";
+		tl_json_open(&j, NULL);
+		tl_json_str(&j, "name", ts->name, sizeof(ts->name));
+		tl_json_str(&j, "interface", ts->ifname, sizeof(ts->ifname));
+		tl_json_str(&j, "state", ts->flags & TL_TUNNEL_UP ? "up" : "down",
+			    8);
+		tl_json_bool(&j, "ipv4", ts->flags & TL_TUNNEL_IPV4);
+		tl_json_bool(&j, "ipv6", ts->flags & TL_TUNNEL_IPV6);
+		tl_json_close(&j);
 	}
-	fprintf(out, "],\"interfaces\":[");
-	for (size_t i = 0; i < s->nifaces; i++)
-		fprintf(out, "%s{\"name\":\"%s\",\"ifindex\":%u,\"role\":\"%s\"}",
-			i ? "," : "",
-			if_indextoname(s->ifindex[i], ifname) ? ifname : "",
-			s->ifindex[i], iface_role(&s->ifaces[i]));
-	fprintf(out, "],\"counters\":[");
-	sep = "";
+	tl_json_array_end(&j);
+	tl_json_array(&j, "interfaces");
+	for (size_t i = 0; i < s->nifaces; i++) {
+		tl_json_open(&j, NULL);
+		tl_json_str(&j, "name",
+			    if_indextoname(s->ifindex[i], ifname) ? ifname : "",
+			    sizeof(ifname));
+		tl_json_u64(&j, "ifindex", s->ifindex[i]);
+		tl_json_str(&j, "role", iface_role(&s->ifaces[i]), 16);
+		tl_json_close(&j);
+	}
+	tl_json_array_end(&j);
+	tl_json_array(&j, "counters");
 	for (__u32 l = 0; l < TL_LAYER_MAX; l++)
 		for (__u32 r = 0; r < TL_REASON_MAX; r++)
 			for (__u32 v = 0; v < TL_VERDICT_MAX; v++) {
@@ -673,28 +682,58 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 
 				if (!c)
 					continue;
-				fprintf(out,
-					"%s{\"layer\":\"%s\",\"reason\":\"%s\","
-					"\"verdict\":\"%s\",\"count\":%llu}",
-					sep, tl_layer_name(l), tl_reason_name(r),
-					tl_verdict_name(v),
-					(unsigned long long)c);
-				sep = ",";
+				tl_json_open(&j, NULL);
+				tl_json_str(&j, "layer", tl_layer_name(l), 32);
+				tl_json_str(&j, "reason", tl_reason_name(r), 32);
+				tl_json_str(&j, "verdict", tl_verdict_name(v),
+					    32);
+				tl_json_u64(&j, "count", c);
+				tl_json_close(&j);
 			}
-	fprintf(out, "],");
-	print_dns_json(s, out);
-	fprintf(out,
-		"\"features\":{\"bpf_lsm\":%s,\"set_retval\":%s,"
-		"\"route_proof\":%s},",
-		s->state.features & TL_FEATURE_BPF_LSM ? "true" : "false",
-		s->state.features & TL_FEATURE_SET_RETVAL ? "true" : "false",
-		s->state.features & TL_FEATURE_ROUTE_PROOF ? "true" : "false");
-	fprintf(out, "\"coverage\":{");
+	tl_json_array_end(&j);
+	print_dns_json(s, &j);
+	tl_json_open(&j, "features");
+	tl_json_bool(&j, "bpf_lsm", s->state.features & TL_FEATURE_BPF_LSM);
+	tl_json_bool(&j, "set_retval",
+		     s->state.features & TL_FEATURE_SET_RETVAL);
+	tl_json_bool(&j, "route_proof",
+		     s->state.features & TL_FEATURE_ROUTE_PROOF);
+	tl_json_close(&j);
+	tl_json_open(&j, "coverage");
 	n = coverage(s->state.features, s->present, s->unguarded, cov);
-	for (int i = 0; i < n; i++)
-		fprintf(out, "%s\"%s\":{\"level\":\"%s\",\"why\":\"%s\"}",
-			i ? "," : "", cov[i].leak, cov[i].level, cov[i].why);
-	fprintf(out, "}}\n");
+	for (int i = 0; i < n; i++) {
+		tl_json_open(&j, cov[i].leak);
+		tl_json_str(&j, "level", cov[i].level, 16);
+		tl_json_str(&j, "why", cov[i].why, sizeof(cov[i].why));
+		tl_json_close(&j);
+	}
+	tl_json_close(&j);
+	tl_json_close(&j);
+	tl_json_end(&j);
+}
+
+/*
+ * Nothing pinned (s NULL: "enforcing" false), or pins of another layout
+ * (null: unknown).
+ */
+static void print_json_unread(const char *pin_dir, const struct snapshot *s,
+			      FILE *out)
+{
+	struct tl_json j;
+
+	tl_json_init_file(&j, out);
+	tl_json_open(&j, NULL);
+	if (s)
+		tl_json_null(&j, "enforcing");
+	else
+		tl_json_bool(&j, "enforcing", false);
+	tl_json_str(&j, "pin_dir", pin_dir, PATH_MAX);
+	if (s) {
+		tl_json_u64(&j, "layout", s->state.layout_version);
+		tl_json_i64(&j, "known_layout", TL_LAYOUT_VERSION);
+	}
+	tl_json_close(&j);
+	tl_json_end(&j);
 }
 
 int tl_status(const char *pin_dir, bool json, FILE *out)
@@ -709,10 +748,7 @@ int tl_status(const char *pin_dir, bool json, FILE *out)
 	if (err == -EPROTO) {
 		/* another version's pins: say so, read nothing more */
 		if (json)
-			fprintf(out, "{\"enforcing\":null,\"pin_dir\":\"%s\","
-				     "\"layout\":%u,\"known_layout\":%d}\n",
-				pin_dir, s->state.layout_version,
-				TL_LAYOUT_VERSION);
+			print_json_unread(pin_dir, s, out);
 		else
 			fprintf(out, "unknown: %s holds pins of layout %u (another "
 				     "tunlock version); this one knows layout %d\n",
@@ -723,8 +759,7 @@ int tl_status(const char *pin_dir, bool json, FILE *out)
 	}
 	if (err) {
 		if (json)
-			fprintf(out, "{\"enforcing\":false,\"pin_dir\":\"%s\"}\n",
-				pin_dir);
+			print_json_unread(pin_dir, NULL, out);
 		else
 			fprintf(out, "not enforcing: nothing pinned at %s\n",
 				pin_dir);

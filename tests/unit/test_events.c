@@ -4,8 +4,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <string.h>
+
+#include <bpf/bpf.h>
 
 #include "events.h"
 #include "feed.h"
@@ -13,6 +16,8 @@
 #include "json.h"
 #include "names.h"
 #include "output.h"
+#include "pins.h"
+#include "status.h"
 
 static int passed, failed;
 
@@ -199,10 +204,13 @@ static void check_metrics(void)
 	m.counters[TL_COUNTER_INDEX(TL_LAYER_TC, TL_REASON_BYPASS,
 				    TL_VERDICT_BLOCKED)] = 100000;
 	m.evstats[TL_EVSTAT_INDEX(TL_REASON_BYPASS, TL_EVSTAT_SUPPRESSED)] = 99000;
-	m.ntunnels = 1;
 	snprintf(m.tunnels[0].name, sizeof(m.tunnels[0].name), "corp");
 	snprintf(m.tunnels[0].ifname, sizeof(m.tunnels[0].ifname), "wg0");
 	m.tunnels[0].up = true;
+	/* label values with a quote, a backslash and a newline */
+	m.ntunnels = 2;
+	snprintf(m.tunnels[1].name, sizeof(m.tunnels[1].name), "a\"b\\c\nd");
+	snprintf(m.tunnels[1].ifname, sizeof(m.tunnels[1].ifname), "wg\"\\");
 	m.ifaces_guarded = 2;
 	m.generation = 7;
 	m.reloads_ok = 6;
@@ -224,6 +232,9 @@ static void check_metrics(void)
 	       "99000\n");
 	expect("metrics: tunnel up", text,
 	       "tunlock_tunnel_up{tunnel=\"corp\",interface=\"wg0\"} 1\n");
+	expect("metrics: label values escaped", text,
+	       "tunlock_tunnel_up{tunnel=\"a\\\"b\\\\c\\nd\","
+	       "interface=\"wg\\\"\\\\\"} 0\n");
 	expect("metrics: reloads", text,
 	       "tunlock_reloads_total{result=\"failure\"} 1\n");
 	expect("metrics: generation", text, "tunlock_policy_generation 7\n");
@@ -259,6 +270,114 @@ static void check_metrics(void)
 		failed++;
 	}
 	unlink(path);
+}
+
+/*
+ * text parses as JSON and the Python expression test (of d, the document)
+ * holds; argv[1] of the expression is arg.
+ */
+static void check_json(const char *name, const char *text, const char *test,
+		       const char *arg)
+{
+	char path[] = "/tmp/tunlock-json-XXXXXX", cmd[1024];
+	int fd = mkstemp(path), rc;
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+
+	if (!f) {
+		printf("FAIL: %s: temporary file: %m\n", name);
+		failed++;
+		return;
+	}
+	fputs(text, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c 'import json, sys; d = json.load(open(sys.argv[2])); "
+		 "sys.exit(0 if (%s) else 3)' '%s' %s",
+		 test, arg, path);
+	rc = system(cmd);
+	unlink(path);
+	ok(name, rc == 0, text);
+}
+
+/* Pins an array map of n values of size at dir/name; 0 or -1. */
+static int pin_array(const char *dir, const char *name, __u32 size, __u32 n,
+		     const void *values)
+{
+	char path[512];
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, size, n, NULL);
+	int err = fd < 0;
+
+	for (__u32 k = 0; !err && k < n; k++)
+		err = bpf_map_update_elem(fd, &k, (const char *)values + k * size,
+					  BPF_ANY);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!err)
+		err = bpf_obj_pin(fd, path);
+	if (fd >= 0)
+		close(fd);
+	return err ? -1 : 0;
+}
+
+/*
+ * `status --json` of a pin dir, attach cgroup, tunnel and interface names
+ * with a quote and a backslash (pins of its own in bpffs, made by hand:
+ * nothing is attached) parses as JSON and says the names as they are.
+ */
+static void check_status_json(void)
+{
+	static struct tl_tunnel_state tun[TL_MAX_TUNNELS];
+	struct tl_state st = { .generation = 1 };
+	char dir[256], path[512], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/tunlock-unit-%d-a\"b\\c",
+		 getpid());
+	f = open_memstream(&text, &len);
+	if (!f) {
+		printf("FAIL: status json: open_memstream: %m\n");
+		failed++;
+		return;
+	}
+	tl_status(dir, true, f); /* nothing pinned yet */
+	fclose(f);
+	check_json("status json: nothing pinned, quoted pin dir", text,
+		   "d[\"pin_dir\"] == sys.argv[1] and not d[\"enforcing\"]",
+		   dir);
+	free(text);
+
+	snprintf(st.attach_cgroup, sizeof(st.attach_cgroup), "/lab/\"x\\y");
+	snprintf(tun[0].name, sizeof(tun[0].name), "corp\"\\");
+	snprintf(tun[0].ifname, sizeof(tun[0].ifname), "wg\"0\\");
+	if (mkdir(dir, 0700) ||
+	    pin_array(dir, tl_map_names[TL_MAP_STATE], sizeof(st), 1, &st) ||
+	    pin_array(dir, tl_map_names[TL_MAP_TUNNELS], sizeof(tun[0]),
+		      TL_MAX_TUNNELS, tun)) {
+		printf("FAIL: status json: pinning maps at %s (root, bpffs): "
+		       "%m\n", dir);
+		failed++;
+	} else {
+		text = NULL;
+		f = open_memstream(&text, &len);
+		if (f) {
+			tl_status(dir, true, f);
+			fclose(f);
+		}
+		check_json("status json: quote and backslash in pin dir, "
+			   "cgroup, tunnel and interface names",
+			   text ? text : "",
+			   "d[\"pin_dir\"] == sys.argv[1] and "
+			   "d[\"attach_cgroup\"] == \"/lab/\\\"x\\\\y\" and "
+			   "d[\"tunnels\"][0][\"name\"] == \"corp\\\"\\\\\" and "
+			   "d[\"tunnels\"][0][\"interface\"] == \"wg\\\"0\\\\\"",
+			   dir);
+		free(text);
+	}
+	for (int m = 0; m < TL_MAP_COUNT; m++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, tl_map_names[m]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 int main(void)
@@ -461,6 +580,7 @@ int main(void)
 	check_truncation();
 	check_unformatted_counted();
 	check_metrics();
+	check_status_json();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
