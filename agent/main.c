@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,39 +36,23 @@ struct cli_opt {
 	char short_name;    /* -x, or 0 */
 	const char *arg;    /* the argument's name, NULL for a flag */
 	const char *help;   /* lines after the first are indented */
-	/* arg is NULL for a flag; -1 (after saying why): a usage error */
-	int (*set)(struct tl_run_opts *o, const char *arg);
+	/* where it goes: a flag sets a bool, an argument a string... */
+	size_t off;
+	/* ...unless it is parsed: -1 (after saying why) is a usage error */
+	int (*parse)(struct tl_run_opts *o, const char *arg);
 };
 
-static int set_config(struct tl_run_opts *o, const char *arg)
-{
-	o->config = arg;
-	return 0;
-}
+#define AT(field) offsetof(struct tl_run_opts, field)
 
-static int set_pin_dir(struct tl_run_opts *o, const char *arg)
+static int set_option(const struct cli_opt *x, struct tl_run_opts *o,
+		      const char *arg)
 {
-	o->pin_dir = arg;
-	return 0;
-}
-
-static int set_json(struct tl_run_opts *o, const char *arg)
-{
-	(void)arg;
-	o->json = true;
-	return 0;
-}
-
-static int set_verbose(struct tl_run_opts *o, const char *arg)
-{
-	(void)arg;
-	o->verbose = true;
-	return 0;
-}
-
-static int set_events(struct tl_run_opts *o, const char *arg)
-{
-	o->events = arg;
+	if (x->parse)
+		return x->parse(o, arg);
+	if (x->arg)
+		*(const char **)((char *)o + x->off) = arg;
+	else
+		*(bool *)((char *)o + x->off) = true;
 	return 0;
 }
 
@@ -79,12 +64,6 @@ static int set_format(struct tl_run_opts *o, const char *arg)
 			"'%s'\n",
 		arg);
 	return -1;
-}
-
-static int set_metrics(struct tl_run_opts *o, const char *arg)
-{
-	o->metrics = arg;
-	return 0;
 }
 
 static int set_interval(struct tl_run_opts *o, const char *arg)
@@ -104,44 +83,51 @@ static int set_interval(struct tl_run_opts *o, const char *arg)
 }
 
 static const struct cli_opt opt_config = {
-	"config", 'c', "FILE",
-	"policy file (default " TL_DEFAULT_CONFIG ")", set_config,
+	.name = "config", .short_name = 'c', .arg = "FILE",
+	.help = "policy file (default " TL_DEFAULT_CONFIG ")",
+	.off = AT(config),
 };
 static const struct cli_opt opt_pin_dir = {
-	"pin-dir", 0, "DIR",
-	"bpffs directory (default " TL_DEFAULT_PIN_DIR ")", set_pin_dir,
+	.name = "pin-dir", .arg = "DIR",
+	.help = "bpffs directory (default " TL_DEFAULT_PIN_DIR ")",
+	.off = AT(pin_dir),
 };
 static const struct cli_opt opt_json = {
-	"json", 0, NULL, "one JSON object instead of text", set_json,
+	.name = "json", .help = "one JSON object instead of text",
+	.off = AT(json),
 };
 static const struct cli_opt opt_verbose = {
-	"verbose", 'v', NULL, "debug logging, libbpf's included", set_verbose,
+	.name = "verbose", .short_name = 'v',
+	.help = "debug logging, libbpf's included", .off = AT(verbose),
 };
 static const struct cli_opt opt_events = {
-	"events", 0, "FILE",
-	"append the event feed to FILE (default: stdout)", set_events,
+	.name = "events", .arg = "FILE",
+	.help = "append the event feed to FILE (default: stdout)",
+	.off = AT(events),
 };
 static const struct cli_opt opt_format = {
-	"events-format", 0, "tunlock|ecs",
-	"the feed's schema (docs/events.md; default\n"
-	"tunlock), or Elastic Common Schema documents",
-	set_format,
+	.name = "events-format", .arg = "tunlock|ecs",
+	.help = "the feed's schema (docs/events.md; default\n"
+		"tunlock), or Elastic Common Schema documents",
+	.parse = set_format,
 };
 static const struct cli_opt opt_metrics = {
-	"metrics", 0, "FILE",
-	"write Prometheus metrics to FILE (atomically,\n"
-	"for node_exporter's textfile collector)",
-	set_metrics,
+	.name = "metrics", .arg = "FILE",
+	.help = "write Prometheus metrics to FILE (atomically,\n"
+		"for node_exporter's textfile collector)",
+	.off = AT(metrics),
 };
 static const struct cli_opt opt_interval = {
-	"interval", 0, "SECONDS",
-	"how often metrics and the summary of suppressed\n"
-	"or lost events are written (default 30); the\n"
-	"agent's only periodic wake-up",
-	set_interval,
+	.name = "interval", .arg = "SECONDS",
+	.help = "how often metrics and the summary of suppressed\n"
+		"or lost events are written (default 30); the\n"
+		"agent's only periodic wake-up",
+	.parse = set_interval,
 };
 /* Every command has it; parse_options answers it. */
-static const struct cli_opt opt_help = { "help", 'h', NULL, "this text", NULL };
+static const struct cli_opt opt_help = {
+	.name = "help", .short_name = 'h', .help = "this text",
+};
 
 static int cmd_check(const struct tl_run_opts *o)
 {
@@ -458,7 +444,7 @@ static int parse_options(const struct command *c, int argc, char **argv,
 		for (size_t i = 0; i < n && !x; i++)
 			if (longopts[i].val == v)
 				x = c->opts[i];
-		if (!x || x->set(o, optarg))
+		if (!x || set_option(x, o, optarg))
 			goto bad;
 	}
 	if (optind < argc) {
