@@ -315,6 +315,15 @@ static const struct command commands[] = {
 	},
 };
 
+static size_t nopts(const struct command *c)
+{
+	size_t n = 0;
+
+	while (n < MAX_OPTS && c->opts[n])
+		n++;
+	return n;
+}
+
 /* text, its lines after the first indented by indent columns */
 static void put_indented(const char *text, int indent, FILE *f)
 {
@@ -351,16 +360,17 @@ static void usage_synopsis(const struct command *c, FILE *f)
 	int indent = fprintf(f, "Usage: tunlock %s", c->name) + 1;
 	int col = indent - 1;
 
-	for (const struct cli_opt *const *o = c->opts;
-	     o < c->opts + MAX_OPTS && *o; o++) {
+	for (size_t i = 0; i < nopts(c); i++) {
+		const struct cli_opt *o = c->opts[i];
 		char item[64];
-		int n = (*o)->short_name ?
-				snprintf(item, sizeof(item), "[-%c", (*o)->short_name) :
-				snprintf(item, sizeof(item), "[--%s", (*o)->name);
+		int n;
 
-		if ((*o)->arg)
-			n += snprintf(item + n, sizeof(item) - n, " %s", (*o)->arg);
-		n += snprintf(item + n, sizeof(item) - n, "]");
+		if (o->short_name)
+			n = snprintf(item, sizeof(item), "[-%c", o->short_name);
+		else
+			n = snprintf(item, sizeof(item), "[--%s", o->name);
+		n += snprintf(item + n, sizeof(item) - n, "%s%s]",
+			      o->arg ? " " : "", o->arg ? o->arg : "");
 		if (col + 1 + n > SYNOPSIS_WIDTH)
 			col = fprintf(f, "\n%*s", indent, "") - 1;
 		else
@@ -393,9 +403,8 @@ static void usage_command(const struct command *c, FILE *f)
 {
 	usage_synopsis(c, f);
 	fprintf(f, "\n%s\n", c->doc);
-	for (const struct cli_opt *const *o = c->opts;
-	     o < c->opts + MAX_OPTS && *o; o++)
-		usage_option(*o, f);
+	for (size_t i = 0; i < nopts(c); i++)
+		usage_option(c->opts[i], f);
 	usage_option(&opt_help, f);
 	fprintf(f, "\nExit status: %s", c->exits);
 }
@@ -409,10 +418,10 @@ static int parse_options(const struct command *c, int argc, char **argv,
 {
 	struct option longopts[MAX_OPTS + 2] = {};
 	char shorts[3 * MAX_OPTS + 3] = "h";
-	size_t n = 0, len = 1;
+	size_t n, len = 1;
 	int v;
 
-	for (; n < MAX_OPTS && c->opts[n]; n++) {
+	for (n = 0; n < nopts(c); n++) {
 		const struct cli_opt *x = c->opts[n];
 
 		longopts[n] = (struct option){
