@@ -768,7 +768,8 @@ int tl_daemon_apply(const struct tl_run_opts *o)
 	if (!err)
 		printf("applied %s: policy generation %u, %zu interface(s) "
 		       "known; enforcement pinned in %s until `tunlock stop`\n",
-		       o->config, tl_applied_generation(&b), links.n, o->pin_dir);
+		       o->config, tl_applied_generation(&b), links.n,
+		       o->pin_dir);
 	tl_links_close(&links);
 	if (have_ctr)
 		tl_containers_close(ctr);
