@@ -1,339 +1,159 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* tunlock: the command line (check, run, status, stop). */
+/*
+ * tunlock: the command line. Each command is one row of `commands`: its
+ * name, handler, summary, description, exit status and options; the
+ * usage texts and getopt_long's arrays are made from these rows. The
+ * agent itself (`run`, `apply`) is in daemon.c.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
-#include <malloc.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/inotify.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-
-#include "apply.h"
-#include "cgroup.h"
-#include "cgwatch.h"
-#include "containers.h"
-#include "events.h"
+#include "daemon.h"
 #include "feed.h"
-#include "integrity.h"
-#include "links.h"
-#include "log.h"
-#include "metrics.h"
-#include "notify.h"
-#include "output.h"
 #include "pins.h"
 #include "policy.h"
 #include "status.h"
 #include "version.h"
 
-#define TL_DEFAULT_CONFIG "/etc/tunlock/policy.yaml"
-#define TL_DEFAULT_INTERVAL 30 /* seconds: metrics and summaries */
-#define TL_MAX_INTERVAL 86400
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char usage_main[] =
-	"Usage: tunlock COMMAND [OPTIONS]\n"
-	"\n"
-	"Keeps this machine's traffic inside its VPN tunnel, enforced in the\n"
-	"kernel by eBPF programs that stay pinned when the agent exits.\n"
-	"\n"
-	"Commands:\n"
-	"  check   validate a policy file\n"
-	"  run     load, pin and attach the policy, then follow tunnels and\n"
-	"          interfaces and stream leak events\n"
-	"  apply   load, pin and attach the policy, then exit (early boot;\n"
-	"          `run` takes over without a gap)\n"
-	"  reload  ask the running agent to reload its policy\n"
-	"  status  show what is enforced, from the pinned objects alone\n"
-	"  stop    detach and unpin everything (the way back to normal)\n"
-	"  help    show this text, or `tunlock help COMMAND`\n"
-	"\n"
-	"Run `tunlock COMMAND --help` for the options of a command.\n";
+/* Usage layout: where option help starts, and the synopsis' width. */
+#define HELP_COLUMN 22
+#define SYNOPSIS_WIDTH 79
+#define MAX_OPTS 8
 
-static const char usage_check[] =
-	"Usage: tunlock check [-c FILE]\n"
-	"\n"
-	"Validates the policy without touching the kernel. Prints every\n"
-	"problem as FILE:LINE:COL: message on stderr.\n"
-	"\n"
-	"  -c, --config FILE   policy file (default " TL_DEFAULT_CONFIG ")\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"Exit status: 0 valid, 1 invalid, 2 usage error.\n";
-
-static const char usage_run[] =
-	"Usage: tunlock run [-c FILE] [--pin-dir DIR] [--events FILE]\n"
-	"                   [--events-format tunlock|ecs] [--metrics FILE]\n"
-	"                   [--interval SECONDS] [-v]\n"
-	"\n"
-	"Loads the BPF programs, pins their maps and links under DIR (0700),\n"
-	"applies the policy, attaches the socket and cgroup_skb programs at the\n"
-	"policy's attach_cgroup and the TC egress filter to every non-tunnel\n"
-	"interface of this network namespace, then follows interfaces and\n"
-	"tunnels over rtnetlink and writes one JSON object per leak event to\n"
-	"stdout. Pins from an earlier agent are adopted without a moment\n"
-	"without enforcement. Logs go to stderr.\n"
-	"\n"
-	"Signals: SIGHUP reloads the policy (so does a change of the file);\n"
-	"a policy that does not check leaves the running one in force.\n"
-	"SIGUSR1 reopens the events file (after logrotate moved it).\n"
-	"SIGTERM and SIGINT end the agent; enforcement stays pinned until\n"
-	"`tunlock stop`. Under systemd (Type=notify) it says READY=1 once\n"
-	"enforcing, RELOADING=1 during a reload.\n"
-	"\n"
-	"  -c, --config FILE   policy file (default " TL_DEFAULT_CONFIG ")\n"
-	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
-	"      --events FILE   append the event feed to FILE (default: stdout)\n"
-	"      --events-format tunlock|ecs\n"
-	"                      the feed's schema (docs/events.md; default\n"
-	"                      tunlock), or Elastic Common Schema documents\n"
-	"      --metrics FILE  write Prometheus metrics to FILE (atomically,\n"
-	"                      for node_exporter's textfile collector)\n"
-	"      --interval SECONDS\n"
-	"                      how often metrics and the summary of suppressed\n"
-	"                      or lost events are written (default 30); the\n"
-	"                      agent's only periodic wake-up\n"
-	"  -v, --verbose       debug logging, libbpf's included\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"Exit status: 0 after a signal, 1 when the policy or the kernel\n"
-	"refuses, 2 usage error.\n";
-
-static const char usage_apply[] =
-	"Usage: tunlock apply [-c FILE] [--pin-dir DIR] [-v]\n"
-	"\n"
-	"Checks the policy, loads and pins the BPF programs and maps, applies\n"
-	"the policy, attaches the cgroup programs and the TC egress filter of\n"
-	"every non-tunnel interface that exists now, and exits: the same pinned\n"
-	"state `run` makes, for early boot before any network is up.\n"
-	"Interfaces that appear later are guarded for local sockets at once\n"
-	"(cgroup_skb takes an unknown interface for a non-tunnel one) and get\n"
-	"their TC filter when `run` starts; a tunnel is usable once `run`\n"
-	"knows it. `run` adopts the pins without a gap.\n"
-	"\n"
-	"  -c, --config FILE   policy file (default " TL_DEFAULT_CONFIG ")\n"
-	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
-	"  -v, --verbose       debug logging, libbpf's included\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"Exit status: 0 applied, 1 when the policy or the kernel refuses (or\n"
-	"an agent runs: reload it with SIGHUP instead), 2 usage error.\n";
-
-static const char usage_reload[] =
-	"Usage: tunlock reload [--pin-dir DIR]\n"
-	"\n"
-	"Asks the agent that keeps DIR's pins to reload its policy (SIGHUP):\n"
-	"for ExecReload= and for scripts. A policy that does not check is\n"
-	"logged by the agent and leaves the running one in force.\n"
-	"\n"
-	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"Exit status: 0 asked, 1 no agent runs, 2 usage error.\n";
-
-static const char usage_status[] =
-	"Usage: tunlock status [--json] [--pin-dir DIR]\n"
-	"\n"
-	"Shows, from the pinned objects alone (no agent needed): policy mode\n"
-	"and generation, the agent's pid, the cgroup links, tunnels and their\n"
-	"state, interfaces and their role, counters per layer, reason and\n"
-	"verdict, and which leak classes this kernel lets tunlock cover.\n"
-	"\n"
-	"      --json          one JSON object instead of text\n"
-	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"Exit status: 0 enforcing, 1 not enforcing or nothing pinned, 2 usage\n"
-	"error, 3 degraded (cgroup link pins missing or detached, or the\n"
-	"cgroup table full).\n";
-
-static const char usage_stop[] =
-	"Usage: tunlock stop [--pin-dir DIR]\n"
-	"\n"
-	"Ends a running agent, detaches every cgroup link and TC filter and\n"
-	"removes the pins: traffic flows as if tunlock had never run. Run it\n"
-	"in the network namespace the agent ran in.\n"
-	"\n"
-	"      --pin-dir DIR   bpffs directory (default " TL_DEFAULT_PIN_DIR ")\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"Exit status: 0 done (also when nothing was pinned), 1 on error.\n";
-
-struct options {
-	const char *config;
-	const char *pin_dir;
-	bool json;
-	bool verbose;
-	const char *events;  /* NULL: stdout */
-	enum tl_feed_format format;
-	const char *metrics; /* NULL: none */
-	unsigned int interval;
+/* One option: how it is spelt, its help, and what it sets. */
+struct cli_opt {
+	const char *name;   /* --name */
+	char short_name;    /* -x, or 0 */
+	const char *arg;    /* the argument's name, NULL for a flag */
+	const char *help;   /* lines after the first are indented */
+	/* where it goes: a flag sets a bool, an argument a string... */
+	size_t off;
+	/* ...unless it is parsed: -1 (after saying why) is a usage error */
+	int (*parse)(struct tl_run_opts *o, const char *arg);
 };
 
-enum {
-	OPT_PIN_DIR = 256,
-	OPT_JSON,
-	OPT_EVENTS,
-	OPT_FORMAT,
-	OPT_METRICS,
-	OPT_INTERVAL,
-};
+#define AT(field) offsetof(struct tl_run_opts, field)
 
-/* The feed and metrics options of `run` ("o" in allowed). */
-static int parse_run_option(int c, struct options *o)
+static int set_option(const struct cli_opt *x, struct tl_run_opts *o,
+		      const char *arg)
 {
-	char *end;
-	unsigned long v;
+	if (x->parse)
+		return x->parse(o, arg);
+	if (x->arg)
+		*(const char **)((char *)o + x->off) = arg;
+	else
+		*(bool *)((char *)o + x->off) = true;
+	return 0;
+}
 
-	switch (c) {
-	case OPT_EVENTS:
-		o->events = optarg;
+static int set_format(struct tl_run_opts *o, const char *arg)
+{
+	if (!tl_feed_format_parse(arg, &o->format))
 		return 0;
-	case OPT_FORMAT:
-		if (!tl_feed_format_parse(optarg, &o->format))
-			return 0;
-		fprintf(stderr, "tunlock: --events-format must be tunlock or "
-				"ecs, not '%s'\n",
-			optarg);
-		return -1;
-	case OPT_METRICS:
-		o->metrics = optarg;
-		return 0;
-	case OPT_INTERVAL:
-		errno = 0;
-		v = strtoul(optarg, &end, 10);
-		if (!errno && *optarg && !*end && v >= 1 &&
-		    v <= TL_MAX_INTERVAL) {
-			o->interval = v;
-			return 0;
-		}
-		fprintf(stderr, "tunlock: --interval must be 1-%d seconds, not "
-				"'%s'\n",
-			TL_MAX_INTERVAL, optarg);
-		return -1;
-	}
+	fprintf(stderr, "tunlock: --events-format must be tunlock or ecs, not "
+			"'%s'\n",
+		arg);
 	return -1;
 }
 
-/* Parses the options a command accepts ("c", "p", "j", "v" in allowed). */
-static int parse_options(int argc, char **argv, const char *allowed,
-			 const char *usage, struct options *o)
+static int set_interval(struct tl_run_opts *o, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "events", required_argument, NULL, OPT_EVENTS },
-		{ "events-format", required_argument, NULL, OPT_FORMAT },
-		{ "metrics", required_argument, NULL, OPT_METRICS },
-		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{}
-	};
-	int c;
+	unsigned long v;
+	char *end;
 
-	o->config = TL_DEFAULT_CONFIG;
-	o->pin_dir = TL_DEFAULT_PIN_DIR;
-	o->interval = TL_DEFAULT_INTERVAL;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			exit(0);
-		case 'c':
-			if (!strchr(allowed, 'c'))
-				goto bad;
-			o->config = optarg;
-			break;
-		case OPT_PIN_DIR:
-			if (!strchr(allowed, 'p'))
-				goto bad;
-			o->pin_dir = optarg;
-			break;
-		case OPT_JSON:
-			if (!strchr(allowed, 'j'))
-				goto bad;
-			o->json = true;
-			break;
-		case 'v':
-			if (!strchr(allowed, 'v'))
-				goto bad;
-			o->verbose = true;
-			break;
-		case OPT_EVENTS:
-		case OPT_FORMAT:
-		case OPT_METRICS:
-		case OPT_INTERVAL:
-			if (!strchr(allowed, 'o') || parse_run_option(c, o))
-				goto bad;
-			break;
-		default:
-			goto bad;
-		}
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!errno && *arg && !*end && v >= 1 && v <= TL_MAX_INTERVAL) {
+		o->interval = v;
+		return 0;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "tunlock: unexpected argument '%s'\n",
-			argv[optind]);
-		goto bad;
-	}
-	return 0;
-bad:
-	fputs(usage, stderr);
-	return 2;
+	fprintf(stderr, "tunlock: --interval must be 1-%d seconds, not '%s'\n",
+		TL_MAX_INTERVAL, arg);
+	return -1;
 }
 
-static int cmd_check(int argc, char **argv)
-{
-	struct options o = {};
-	struct tl_policy p;
-	int err = parse_options(argc, argv, "c", usage_check, &o);
+static const struct cli_opt opt_config = {
+	.name = "config", .short_name = 'c', .arg = "FILE",
+	.help = "policy file (default " TL_DEFAULT_CONFIG ")",
+	.off = AT(config),
+};
+static const struct cli_opt opt_pin_dir = {
+	.name = "pin-dir", .arg = "DIR",
+	.help = "bpffs directory (default " TL_DEFAULT_PIN_DIR ")",
+	.off = AT(pin_dir),
+};
+static const struct cli_opt opt_json = {
+	.name = "json", .help = "one JSON object instead of text",
+	.off = AT(json),
+};
+static const struct cli_opt opt_verbose = {
+	.name = "verbose", .short_name = 'v',
+	.help = "debug logging, libbpf's included", .off = AT(verbose),
+};
+static const struct cli_opt opt_events = {
+	.name = "events", .arg = "FILE",
+	.help = "append the event feed to FILE (default: stdout)",
+	.off = AT(events),
+};
+static const struct cli_opt opt_format = {
+	.name = "events-format", .arg = "tunlock|ecs",
+	.help = "the feed's schema (docs/events.md; default\n"
+		"tunlock), or Elastic Common Schema documents",
+	.parse = set_format,
+};
+static const struct cli_opt opt_metrics = {
+	.name = "metrics", .arg = "FILE",
+	.help = "write Prometheus metrics to FILE (atomically,\n"
+		"for node_exporter's textfile collector)",
+	.off = AT(metrics),
+};
+static const struct cli_opt opt_interval = {
+	.name = "interval", .arg = "SECONDS",
+	.help = "how often metrics and the summary of suppressed\n"
+		"or lost events are written (default 30); the\n"
+		"agent's only periodic wake-up",
+	.parse = set_interval,
+};
+/* Every command has it; parse_options answers it. */
+static const struct cli_opt opt_help = {
+	.name = "help", .short_name = 'h', .help = "this text",
+};
 
-	if (err)
-		return err;
-	if (tl_policy_load(o.config, &p, stderr))
+static int cmd_check(const struct tl_run_opts *o)
+{
+	struct tl_policy p;
+
+	if (tl_policy_load(o->config, &p, stderr))
 		return 1;
 	printf("%s: ok (%zu tunnel%s, %zu profile%s, %zu cgroup rule%s)\n",
-	       o.config, p.ntunnels, p.ntunnels == 1 ? "" : "s", p.nprofiles,
+	       o->config, p.ntunnels, p.ntunnels == 1 ? "" : "s", p.nprofiles,
 	       p.nprofiles == 1 ? "" : "s", p.ncgroups,
 	       p.ncgroups == 1 ? "" : "s");
 	tl_policy_free(&p);
 	return 0;
 }
 
-static int cmd_status(int argc, char **argv)
+static int cmd_status(const struct tl_run_opts *o)
 {
-	struct options o = {};
-	int err = parse_options(argc, argv, "pj", usage_status, &o);
-
-	if (err)
-		return err;
-	return tl_status(o.pin_dir, o.json, stdout);
+	return tl_status(o->pin_dir, o->json, stdout);
 }
 
-static int cmd_reload(int argc, char **argv)
+static int cmd_reload(const struct tl_run_opts *o)
 {
-	struct options o = {};
-	int err = parse_options(argc, argv, "p", usage_reload, &o);
-	unsigned int pid;
+	unsigned int pid = tl_pins_agent(o->pin_dir);
 
-	if (err)
-		return err;
-	pid = tl_pins_agent(o.pin_dir);
 	if (!pid) {
-		fprintf(stderr, "tunlock: no agent keeps %s\n", o.pin_dir);
+		fprintf(stderr, "tunlock: no agent keeps %s\n", o->pin_dir);
 		return 1;
 	}
 	if (kill(pid, SIGHUP)) {
@@ -345,807 +165,345 @@ static int cmd_reload(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_stop(int argc, char **argv)
+static int cmd_stop(const struct tl_run_opts *o)
 {
-	struct options o = {};
-	int err = parse_options(argc, argv, "p", usage_stop, &o);
-
-	if (err)
-		return err;
-	if (!tl_pins_exist(o.pin_dir) && access(o.pin_dir, F_OK)) {
-		printf("nothing pinned at %s\n", o.pin_dir);
+	if (!tl_pins_exist(o->pin_dir) && access(o->pin_dir, F_OK)) {
+		printf("nothing pinned at %s\n", o->pin_dir);
 		return 0;
 	}
-	if (tl_pins_remove(o.pin_dir))
+	if (tl_pins_remove(o->pin_dir))
 		return 1;
-	printf("stopped: enforcement removed, %s unpinned\n", o.pin_dir);
+	printf("stopped: enforcement removed, %s unpinned\n", o->pin_dir);
 	return 0;
 }
 
-/* The running agent. */
-struct agent {
-	struct options opt;
-	char cg_mount[PATH_MAX];
-	struct tl_policy policy;
-	struct tl_bpf bpf;
-	struct tl_links links;
-	struct tl_events events;
-	struct tl_output out;
-	struct tl_containers ctr;
-	bool have_ctr;
-	struct tl_cgwatch cgw;
-	struct tl_integrity integrity; /* what the agent wrote, to compare */
-	uint64_t links_restored, settings_restored;
-	int epfd, sigfd, inofd, timerfd, rescan_fd, rescan_step;
-	bool out_polled; /* the output is in the epoll set for EPOLLOUT */
-	uint64_t reloads_ok, reloads_failed;
-	uint64_t last_reload_ns;
-	bool last_reload_ok;
-	uint64_t start_ns;
-	/* summaries: totals at the start of the interval */
-	struct tl_feed_totals totals;
-	uint64_t dropped[TL_REASON_MAX];
-	uint64_t unformatted[TL_REASON_MAX];
-	uint64_t interval_start_ns;
-};
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* agent_pid 0: `apply` leaves the pins to whichever agent comes. */
-static int record_agent(struct tl_bpf *b, unsigned int pid)
-{
-	int fd = tl_bpf_map_fd(b, TL_MAP_STATE);
-	struct tl_state st;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(fd, &zero, &st))
-		return -errno;
-	st.agent_pid = pid;
-	st.features = tl_kernel_features();
-	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY))
-		return -errno;
-	if (tl_record_netns(fd))
-		return -errno;
-	if (!(st.features & TL_FEATURE_BPF_LSM))
-		log_warn("this kernel has no BPF LSM: raw and packet socket "
-			 "creation cannot be denied (see `tunlock status`)");
-	return 0;
-}
-
-static int attach_at(struct tl_bpf *b, const char *cg_mount,
-		     const struct tl_policy *p)
-{
-	char attach[PATH_MAX * 2];
-
-	snprintf(attach, sizeof(attach), "%s%s", cg_mount,
-		 strcmp(p->attach_cgroup, "/") ? p->attach_cgroup : "");
-	return tl_bpf_attach_cgroup(b, attach);
-}
-
-static int apply_to(struct tl_bpf *b, const char *cg_mount,
-		    const struct tl_policy *p)
-{
-	struct tl_applied ap;
-	int err;
-
-	err = tl_apply_policy(b, p, cg_mount, &ap);
-	if (err)
-		return err;
-	log_info("policy generation %u applied (%s mode): %zu cgroups, %zu "
-		 "allowed CIDRs, %zu endpoints",
-		 ap.generation, p->mode == TL_MODE_AUDIT ? "audit" : "enforce",
-		 ap.cgroups, ap.allow_entries, ap.endpoints);
-	return 0;
-}
-
-static void reload_done(struct agent *a, bool ok)
-{
-	a->last_reload_ns = realtime_ns();
-	a->last_reload_ok = ok;
-	if (ok)
-		a->reloads_ok++;
-	else
-		a->reloads_failed++;
-	tl_notify(ok ? "READY=1\nSTATUS=enforcing (reloaded)" :
-		       "READY=1\nSTATUS=enforcing (reload failed: the running "
-		       "policy stays in force)");
-}
-
-/*
- * The new policy is checked whole, then built aside in the idle slot and
- * switched in with one write (apply.c); a policy that does not check, or
- * cannot be built, leaves the running one in force.
- */
-/*
- * Container namespaces are looked for again shortly after a cgroup's
- * population or a veth changed, and, while a namespace waits for its
- * processes, a few times more with a growing delay: a process may join
- * its cgroup before it enters its namespace.
- */
-static void schedule_rescan(struct agent *a, bool restart)
-{
-	static const long delays_ms[] = { 10, 100, 1000, 3000 };
-	struct itimerspec its = {};
-	long ms;
-
-	if (!a->have_ctr || a->rescan_fd < 0)
-		return;
-	if (restart)
-		a->rescan_step = 0;
-	if (a->rescan_step >= (int)(sizeof(delays_ms) / sizeof(delays_ms[0])))
-		return;
-	ms = delays_ms[a->rescan_step++];
-	its.it_value.tv_sec = ms / 1000;
-	its.it_value.tv_nsec = (ms % 1000) * 1000000;
-	timerfd_settime(a->rescan_fd, 0, &its, NULL);
-}
-
-static void on_rescan(struct agent *a)
-{
-	uint64_t ticks;
-
-	if (read(a->rescan_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
-		return;
-	if (tl_links_rescan(&a->links))
-		log_warn("classifying container ports failed");
-	/* again later only while something waits for its processes: at
-	 * rest, the agent wakes for nothing */
-	if (a->links.rescan || tl_links_pending(&a->links))
-		schedule_rescan(a, false);
-}
-
-/* What the agent just wrote, for check_pins to compare with. */
-static void remember_applied(struct agent *a)
-{
-	if (tl_integrity_record(&a->integrity, &a->bpf))
-		log_warn("cannot read back the policy just applied: tampering "
-			 "with it is not detected");
-}
-
-static void reload(struct agent *a)
-{
-	struct tl_policy next;
-
-	tl_notify_reloading();
-	if (tl_policy_load(a->opt.config, &next, stderr)) {
-		log_error("reload of %s failed; the running policy stays in "
-			  "force",
-			  a->opt.config);
-		reload_done(a, false);
-		return;
-	}
-	if (next.container_mark != a->policy.container_mark) {
-		/* stamps in flight would be read with the wrong bits */
-		log_error("%s: container_mark cannot change while running "
-			  "(`tunlock stop`, then run); the running policy "
-			  "stays in force",
-			  a->opt.config);
-		tl_policy_free(&next);
-		reload_done(a, false);
-		return;
-	}
-	if (apply_to(&a->bpf, a->cg_mount, &next)) {
-		tl_policy_free(&next);
-		log_error("reload failed; the running policy stays in force");
-		reload_done(a, false);
-		return;
-	}
-	tl_policy_free(&a->policy);
-	a->policy = next;
-	a->events.policy = &a->policy;
-	if (tl_links_set_policy(&a->links, &a->policy))
-		log_error("reclassifying interfaces after reload failed");
-	if (attach_at(&a->bpf, a->cg_mount, &a->policy))
-		log_error("attaching at %s failed", a->policy.attach_cgroup);
-	remember_applied(a);
-	if (a->cgw.fd >= 0)
-		tl_cgwatch_reset(&a->cgw, &a->policy);
-	schedule_rescan(a, true);
-	reload_done(a, true);
-}
-
-static int watch_config(struct agent *a)
-{
-	char dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s", a->opt.config);
-	a->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (a->inofd < 0)
-		return -errno;
-	/* The directory: editors and config management replace the file. */
-	if (inotify_add_watch(a->inofd, dirname(dir),
-			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
-		return -errno;
-	return 0;
-}
-
-static bool config_changed(struct agent *a)
-{
-	char buf[4096] __attribute__((aligned(8)));
-	char copy[PATH_MAX];
-	const char *base;
-	bool hit = false;
-	ssize_t n;
-
-	snprintf(copy, sizeof(copy), "%s", a->opt.config);
-	base = basename(copy);
-	while ((n = read(a->inofd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			struct inotify_event *ev = (void *)p;
-
-			/* "..data": a Kubernetes ConfigMap volume swaps this
-			 * symlink to update every file in it at once */
-			if (ev->len && (!strcmp(ev->name, base) ||
-					!strcmp(ev->name, "..data")))
-				hit = true;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	return hit;
-}
-
-static int epoll_add(int epfd, int fd, int tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
-enum {
-	TAG_SIGNAL,
-	TAG_LINKS,
-	TAG_EVENTS,
-	TAG_CONFIG,
-	TAG_TIMER,
-	TAG_OUTPUT,
-	TAG_CGROUPS,
-	TAG_RESCAN,
-};
-
-/*
- * A pipe or socket consumer that fell behind: wait for it to drain, and
- * only while there is something to write, so that at rest the agent wakes
- * for nothing.
- */
-static void poll_output(struct agent *a)
-{
-	bool want = a->out.pollable && a->out.len;
-	struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = TAG_OUTPUT };
-
-	if (want == a->out_polled)
-		return;
-	if (epoll_ctl(a->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, a->out.fd,
-		      &ev))
-		log_debug("event output poll: %s", strerror(errno));
-	else
-		a->out_polled = want;
-}
-
-/* One summary line per reason whose events were not all written. */
-static void write_summaries(struct agent *a, uint64_t now)
-{
-	struct tl_feed_totals t;
-	char line[1024];
-	int n;
-
-	if (tl_feed_read_totals(tl_bpf_map_fd(&a->bpf, TL_MAP_COUNTERS),
-				tl_bpf_map_fd(&a->bpf, TL_MAP_EVENT_STATS), &t))
-		return;
-	for (__u32 r = TL_REASON_NONE + 1; r < TL_ALLOW_FIRST; r++) {
-		struct tl_summary s = {
-			.reason = r,
-			.start_ns = a->interval_start_ns,
-			.end_ns = now,
-			.decisions = t.decisions[r] - a->totals.decisions[r],
-			.dropped = a->events.dropped[r] - a->dropped[r],
-			.unformatted =
-				a->events.unformatted[r] - a->unformatted[r],
-		};
-
-		s.emitted = t.ev[r][TL_EVSTAT_EMITTED] -
-			    a->totals.ev[r][TL_EVSTAT_EMITTED];
-		s.suppressed = t.ev[r][TL_EVSTAT_SUPPRESSED] -
-			       a->totals.ev[r][TL_EVSTAT_SUPPRESSED];
-		s.lost = t.ev[r][TL_EVSTAT_LOST] - a->totals.ev[r][TL_EVSTAT_LOST];
-		a->dropped[r] = a->events.dropped[r];
-		a->unformatted[r] = a->events.unformatted[r];
-		if (!s.suppressed && !s.lost && !s.dropped && !s.unformatted)
-			continue;
-		s.generation = tl_applied_generation(&a->bpf);
-		n = tl_summary_format(&s, a->opt.format, line, sizeof(line));
-		if (n > 0)
-			tl_output_line(&a->out, line, n);
-	}
-	a->totals = t;
-	a->interval_start_ns = now;
-}
-
-static void write_metrics(struct agent *a)
-{
-	static struct tl_metrics m; /* 4 KiB of counters: not on the stack */
-	uint64_t ok;
-	int err;
-
-	memset(&m, 0, sizeof(m));
-	err = tl_metrics_collect(&a->bpf, &m);
-	m.reloads_ok = a->reloads_ok;
-	m.reloads_failed = a->reloads_failed;
-	m.last_reload_ns = a->last_reload_ns;
-	m.last_reload_ok = a->last_reload_ok;
-	m.lines_written = a->out.written;
-	m.lines_dropped = a->out.dropped;
-	for (int r = 0; r < TL_REASON_MAX; r++)
-		m.lines_unformatted += a->events.unformatted[r];
-	m.start_ns = a->start_ns;
-	m.cgroup_rescans = a->cgw.rescans;
-	m.links_restored = a->links_restored;
-	m.settings_restored = a->settings_restored;
-	m.cgroup_table_full = a->cgw.table_full;
-	m.cgroups_frozen = a->cgw.nheld;
-	tl_cgroup_path_stats(&ok, &m.cgroup_paths_unknown);
-	if (!err)
-		err = tl_metrics_write(a->opt.metrics, &m);
-	if (err)
-		log_warn("writing metrics to %s: %s", a->opt.metrics,
-			 strerror(-err));
-}
-
-/* Pinned state someone else changed: a log line, an event, a count. */
-static void report_integrity(struct agent *a, const char *object,
-			     const char *name, const char *found,
-			     const char *action)
-{
-	struct tl_integrity_event x = {
-		.time_ns = realtime_ns(),
-		.object = object,
-		.name = name,
-		.found = found,
-		.action = action,
-		.generation = tl_applied_generation(&a->bpf),
-	};
-	char line[1024];
-	int n;
-
-	log_error("%s %s was %s (not by this agent): %s", object, name, found,
-		  action);
-	n = tl_integrity_format(&x, a->opt.format, line, sizeof(line));
-	if (n > 0)
-		tl_output_line(&a->out, line, n);
-}
-
-/*
- * The pinned state is what the agent made it: its links attached and
- * pinned, the live settings and slot as applied. What was removed,
- * detached or rewritten is put back and reported. On the interval timer
- * and on SIGHUP.
- */
-static void check_pins(struct agent *a)
-{
-	struct tl_link_repair r[TL_LINKS_MAX];
-	unsigned int t;
-	int n;
-
-	n = tl_bpf_check_links(&a->bpf, r, TL_LINKS_MAX);
-	for (int i = 0; i < n; i++) {
-		report_integrity(a, "link", r[i].name, r[i].found, r[i].action);
-		if (strcmp(r[i].action, "failed"))
-			a->links_restored++;
-	}
-	t = tl_integrity_check(&a->integrity, &a->bpf);
-	if (t & TL_TAMPER_SETTINGS)
-		report_integrity(a, "settings", "tl_settings", "rewritten",
-				 t & TL_TAMPER_FAILED ? "failed" : "restored");
-	if (t & TL_TAMPER_STATE)
-		report_integrity(a, "settings", "tl_state", "rewritten",
-				 t & TL_TAMPER_FAILED ? "failed" : "restored");
-	if (t && !(t & TL_TAMPER_FAILED))
-		a->settings_restored++;
-}
-
-/* The interval: summaries and metrics; the agent's only periodic work. */
-static void on_timer(struct agent *a)
-{
-	uint64_t expirations;
-
-	if (read(a->timerfd, &expirations, sizeof(expirations)) < 0)
-		return;
-	check_pins(a);
-	tl_events_drain(&a->events); /* count what is written so far */
-	if (a->cgw.nheld)
-		tl_cgwatch_retry(&a->cgw);
-	write_summaries(a, realtime_ns());
-	if (a->opt.metrics)
-		write_metrics(a);
-}
-
-static int start_timer(struct agent *a)
-{
-	struct itimerspec its = {
-		.it_interval.tv_sec = a->opt.interval,
-		.it_value.tv_sec = a->opt.interval,
-	};
-
-	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (a->timerfd < 0 || timerfd_settime(a->timerfd, 0, &its, NULL))
-		return -errno;
-	return epoll_add(a->epfd, a->timerfd, TAG_TIMER);
-}
-
-static int setup_loop(struct agent *a)
-{
-	sigset_t set;
-	int err;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	a->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	a->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (a->sigfd < 0 || a->epfd < 0)
-		return -errno;
-	err = epoll_add(a->epfd, a->sigfd, TAG_SIGNAL);
-	if (!err)
-		err = epoll_add(a->epfd, a->links.fd, TAG_LINKS);
-	if (!err)
-		err = epoll_add(a->epfd, tl_events_fd(&a->events), TAG_EVENTS);
-	if (!err)
-		err = start_timer(a);
-	if (!err && !watch_config(a))
-		err = epoll_add(a->epfd, a->inofd, TAG_CONFIG);
-	if (!err && a->cgw.fd >= 0)
-		err = epoll_add(a->epfd, a->cgw.fd, TAG_CGROUPS);
-	a->rescan_fd = timerfd_create(CLOCK_MONOTONIC,
-				      TFD_NONBLOCK | TFD_CLOEXEC);
-	if (!err && a->rescan_fd >= 0)
-		err = epoll_add(a->epfd, a->rescan_fd, TAG_RESCAN);
-	if (!err && a->links.rescan)
-		schedule_rescan(a, true);
-	return err;
-}
-
-/* Returns false when the agent must end (SIGTERM, SIGINT). */
-static bool on_signals(struct agent *a)
-{
-	struct signalfd_siginfo si;
-
-	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGHUP:
-			log_info("SIGHUP: reloading %s", a->opt.config);
-			check_pins(a); /* a removed link pin: before attaching */
-			reload(a);
-			break;
-		case SIGUSR1:
-			log_info("SIGUSR1: reopening the event output");
-			if (tl_output_reopen(&a->out))
-				log_error("reopening %s failed; writing on to "
-					  "the old file",
-					  a->opt.events);
-			a->out_polled = false; /* a closed fd left the set */
-			break;
-		default:
-			return false;
-		}
-	}
-	return true;
-}
-
-static void dispatch(struct agent *a, uint32_t tag, bool *run)
-{
-	switch (tag) {
-	case TAG_SIGNAL:
-		*run = on_signals(a);
-		break;
-	case TAG_LINKS:
-		if (tl_links_handle(&a->links))
-			log_error("following interfaces failed");
-		if (a->links.rescan)
-			schedule_rescan(a, true);
-		break;
-	case TAG_CGROUPS:
-		if (tl_cgwatch_handle(&a->cgw))
-			log_error("following cgroups failed");
-		if (a->cgw.populated) {
-			a->cgw.populated = false;
-			schedule_rescan(a, true);
-		}
-		break;
-	case TAG_RESCAN:
-		on_rescan(a);
-		break;
-	case TAG_EVENTS:
-		tl_events_drain(&a->events);
-		break;
-	case TAG_CONFIG:
-		if (config_changed(a)) {
-			log_info("%s changed: reloading", a->opt.config);
-			reload(a);
-		}
-		break;
-	case TAG_TIMER:
-		on_timer(a);
-		break;
-	case TAG_OUTPUT:
-		tl_output_flush(&a->out);
-		break;
-	}
-}
-
-/*
- * What is ready is handled in this order: signals, interfaces and tunnels
- * first, the event feed last, so that guarding a new interface never
- * waits behind formatting events.
- */
-static int urgency(uint32_t tag)
-{
-	return tag == TAG_SIGNAL ? 0 : tag == TAG_LINKS ? 1 :
-	       tag == TAG_EVENTS ? 3 : 2;
-}
-
-/* Returns when SIGTERM or SIGINT arrives. */
-static void loop(struct agent *a)
-{
-	struct epoll_event evs[8];
-	bool run = true;
-
-	while (run) {
-		int n = epoll_wait(a->epfd, evs, 8, -1);
-
-		if (n < 0 && errno != EINTR) {
-			log_error("epoll: %s", strerror(errno));
-			return;
-		}
-		for (int u = 0; u < 4; u++)
-			for (int i = 0; i < n && run; i++)
-				if (urgency(evs[i].data.u32) == u)
-					dispatch(a, evs[i].data.u32, &run);
-		tl_output_flush(&a->out);
-		poll_output(a);
-	}
-}
-
-static int find_cgroup_mount(char *buf, size_t len)
-{
-	int err = tl_cgroup_mount(buf, len);
-
-	if (err)
-		log_error("no cgroup2 mount found in /proc/self/mounts (`ip "
-			  "netns exec` remounts /sys and hides it: use "
-			  "`nsenter --net=/run/netns/NAME` instead)");
-	return err;
-}
-
-/* Another agent keeps these pins: two would fight over them. */
-static int refuse_second_agent(const char *pin_dir, const char *what)
-{
-	unsigned int pid = tl_pins_agent(pin_dir);
-
-	if (!pid)
-		return 0;
-	log_error("an agent (pid %u) keeps %s already: %s", pid, pin_dir, what);
-	return -EBUSY;
-}
-
-/*
- * What `run` and `apply` share: pins loaded or adopted, the policy applied,
- * then interfaces (tunnels known, TC attached), then the cgroup programs:
- * each program sees a complete state when it first runs.
- */
-static int enforce(struct tl_bpf *b, struct tl_links *links,
-		   const struct tl_policy *p, const char *pin_dir,
-		   const char *cg_mount, unsigned int pid,
-		   struct tl_containers *ctr, bool *have_ctr)
-{
-	int err;
-
-	err = tl_bpf_load(b, pin_dir);
-	if (err)
-		return err;
-	if (b->adopted)
-		log_info("adopting the pinned state in %s", pin_dir);
-	err = record_agent(b, pid);
-	if (err)
-		return err;
-	err = apply_to(b, cg_mount, p);
-	if (err)
-		return err;
-	*have_ctr = !tl_containers_open(ctr, b, cg_mount);
-	if (*have_ctr)
-		tl_containers_set_mark(ctr, p->container_mark);
-	else
-		log_warn("container namespaces cannot be followed: their "
-			 "veths are guarded as uplinks");
-	err = tl_links_open(links, b, p, *have_ctr ? ctr : NULL);
-	if (err) {
-		log_error("following interfaces: %s", strerror(-err));
-		return err;
-	}
-	return attach_at(b, cg_mount, p);
-}
-
-static int start_agent(struct agent *a)
-{
-	int err;
-
-	a->start_ns = realtime_ns();
-	if (tl_policy_load(a->opt.config, &a->policy, stderr))
-		return -EINVAL;
-	err = find_cgroup_mount(a->cg_mount, sizeof(a->cg_mount));
-	if (!err)
-		err = refuse_second_agent(a->opt.pin_dir,
-					  "stop it first (`systemctl stop "
-					  "tunlock`), or reload it with SIGHUP");
-	if (!err)
-		err = tl_output_open(&a->out, a->opt.events);
-	if (!err)
-		err = enforce(&a->bpf, &a->links, &a->policy, a->opt.pin_dir,
-			      a->cg_mount, getpid(), &a->ctr, &a->have_ctr);
-	if (!err)
-		err = tl_events_open(&a->events,
-				     tl_bpf_map_fd(&a->bpf, TL_MAP_EVENTS),
-				     &a->out, a->cg_mount);
-	if (err)
-		return err;
-	/* cgroups made from now on get their entries as they appear */
-	if (tl_cgwatch_open(&a->cgw, &a->bpf, &a->policy, a->cg_mount))
-		log_warn("cannot follow new cgroups: they get their ancestor's "
-			 "profile until a reload");
-	else /* event paths from what the watch knows, without a walk */
-		tl_cgroup_path_lookup(tl_cgwatch_path, &a->cgw);
-	a->events.policy = &a->policy;
-	a->events.format = a->opt.format;
-	remember_applied(a);
-	a->interval_start_ns = realtime_ns();
-	tl_feed_read_totals(tl_bpf_map_fd(&a->bpf, TL_MAP_COUNTERS),
-			    tl_bpf_map_fd(&a->bpf, TL_MAP_EVENT_STATS),
-			    &a->totals);
-	return setup_loop(a);
-}
-
-static int cmd_run(int argc, char **argv)
-{
-	struct agent *a = calloc(1, sizeof(*a));
-	int err;
-
-	if (!a)
-		return 1;
-	a->links.fd = a->sigfd = a->epfd = a->inofd = a->timerfd = -1;
-	a->rescan_fd = a->cgw.fd = -1;
-	err = parse_options(argc, argv, "cpvo", usage_run, &a->opt);
-	if (err) {
-		free(a);
-		return err;
-	}
-	if (a->opt.verbose)
-		tl_log_threshold = TL_LOG_DEBUG;
-	tl_log_setup_libbpf();
-	err = start_agent(a);
-	if (!err) {
-		/*
-		 * Loading parsed the kernel's BTF for CO-RE (megabytes, freed
-		 * since): give that heap back, so the agent rests small.
-		 */
-		malloc_trim(0);
-		log_info("enforcing; events follow on %s",
-			 a->opt.events ? a->opt.events : "stdout");
-		tl_notify("READY=1\nSTATUS=enforcing");
-		if (a->opt.metrics)
-			write_metrics(a);
-		loop(a);
-		tl_notify("STOPPING=1");
-		tl_events_drain(&a->events);
-		if (a->opt.metrics)
-			write_metrics(a);
-		log_info("exiting; enforcement stays pinned in %s "
-			 "(`tunlock stop` removes it)",
-			 a->opt.pin_dir);
-	}
-	tl_events_close(&a->events);
-	tl_output_close(&a->out);
-	tl_cgwatch_close(&a->cgw);
-	tl_links_close(&a->links);
-	if (a->have_ctr)
-		tl_containers_close(&a->ctr);
-	if (a->rescan_fd >= 0)
-		close(a->rescan_fd);
-	tl_bpf_close(&a->bpf);
-	tl_policy_free(&a->policy);
-	free(a);
-	return err ? 1 : 0;
-}
-
-static int cmd_apply(int argc, char **argv)
-{
-	struct options o = {};
-	char cg_mount[PATH_MAX];
-	struct tl_links links = { .fd = -1 };
-	struct tl_containers *ctr = calloc(1, sizeof(*ctr));
-	bool have_ctr = false;
-	struct tl_policy p;
-	struct tl_bpf b = {};
-	int err = parse_options(argc, argv, "cpv", usage_apply, &o);
-
-	if (err || !ctr) {
-		free(ctr);
-		return err ? err : 1;
-	}
-	if (o.verbose)
-		tl_log_threshold = TL_LOG_DEBUG;
-	tl_log_setup_libbpf();
-	if (tl_policy_load(o.config, &p, stderr)) {
-		free(ctr);
-		return 1;
-	}
-	err = find_cgroup_mount(cg_mount, sizeof(cg_mount));
-	if (!err)
-		err = refuse_second_agent(o.pin_dir,
-					  "reload it with SIGHUP (`systemctl "
-					  "reload tunlock`) instead");
-	if (!err)
-		err = enforce(&b, &links, &p, o.pin_dir, cg_mount, 0, ctr,
-			      &have_ctr);
-	if (!err)
-		printf("applied %s: policy generation %u, %zu interface(s) "
-		       "known; enforcement pinned in %s until `tunlock stop`\n",
-		       o.config, tl_applied_generation(&b), links.n, o.pin_dir);
-	tl_links_close(&links);
-	if (have_ctr)
-		tl_containers_close(ctr);
-	free(ctr);
-	tl_bpf_close(&b);
-	tl_policy_free(&p);
-	return err ? 1 : 0;
-}
-
-static const struct command {
+struct command {
 	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *usage;
-} commands[] = {
-	{ "check", cmd_check, usage_check },
-	{ "run", cmd_run, usage_run },
-	{ "apply", cmd_apply, usage_apply },
-	{ "reload", cmd_reload, usage_reload },
-	{ "status", cmd_status, usage_status },
-	{ "stop", cmd_stop, usage_stop },
+	/* the exit status; NULL: `help`, which main answers */
+	int (*fn)(const struct tl_run_opts *o);
+	const char *summary; /* for `tunlock --help`; lines after the first
+				are indented */
+	const char *doc;     /* what it does, for `tunlock CMD --help` */
+	const char *exits;   /* its exit status, likewise */
+	/* a longer list does not compile; the first NULL ends a shorter one */
+	const struct cli_opt *opts[MAX_OPTS];
 };
+
+static const struct command commands[] = {
+	{
+		.name = "check",
+		.fn = cmd_check,
+		.summary = "validate a policy file",
+		.doc = "Validates the policy without touching the kernel. "
+		       "Prints every\n"
+		       "problem as FILE:LINE:COL: message on stderr.\n",
+		.exits = "0 valid, 1 invalid, 2 usage error.\n",
+		.opts = { &opt_config },
+	},
+	{
+		.name = "run",
+		.fn = tl_daemon_run,
+		.summary = "load, pin and attach the policy, then follow "
+			   "tunnels and\n"
+			   "interfaces and stream leak events",
+		.doc = "Loads the BPF programs, pins their maps and links "
+		       "under DIR (0700),\n"
+		       "applies the policy, attaches the socket and "
+		       "cgroup_skb programs at the\n"
+		       "policy's attach_cgroup and the TC egress filter to "
+		       "every non-tunnel\n"
+		       "interface of this network namespace, then follows "
+		       "interfaces and\n"
+		       "tunnels over rtnetlink and writes one JSON object per "
+		       "leak event to\n"
+		       "stdout. Pins from an earlier agent are adopted "
+		       "without a moment\n"
+		       "without enforcement. Logs go to stderr.\n"
+		       "\n"
+		       "Signals: SIGHUP reloads the policy (so does a change "
+		       "of the file);\n"
+		       "a policy that does not check leaves the running one "
+		       "in force.\n"
+		       "SIGUSR1 reopens the events file (after logrotate "
+		       "moved it).\n"
+		       "SIGTERM and SIGINT end the agent; enforcement stays "
+		       "pinned until\n"
+		       "`tunlock stop`. Under systemd (Type=notify) it says "
+		       "READY=1 once\n"
+		       "enforcing, RELOADING=1 during a reload.\n",
+		.exits = "0 after a signal, 1 when the policy or the kernel\n"
+			 "refuses, 2 usage error.\n",
+		.opts = { &opt_config, &opt_pin_dir, &opt_events, &opt_format,
+			  &opt_metrics, &opt_interval, &opt_verbose },
+	},
+	{
+		.name = "apply",
+		.fn = tl_daemon_apply,
+		.summary = "load, pin and attach the policy, then exit (early "
+			   "boot;\n"
+			   "`run` takes over without a gap)",
+		.doc = "Checks the policy, loads and pins the BPF programs "
+		       "and maps, applies\n"
+		       "the policy, attaches the cgroup programs and the TC "
+		       "egress filter of\n"
+		       "every non-tunnel interface that exists now, and "
+		       "exits: the same pinned\n"
+		       "state `run` makes, for early boot before any network "
+		       "is up.\n"
+		       "Interfaces that appear later are guarded for local "
+		       "sockets at once\n"
+		       "(cgroup_skb takes an unknown interface for a "
+		       "non-tunnel one) and get\n"
+		       "their TC filter when `run` starts; a tunnel is usable "
+		       "once `run`\n"
+		       "knows it. `run` adopts the pins without a gap.\n",
+		.exits = "0 applied, 1 when the policy or the kernel refuses "
+			 "(or\n"
+			 "an agent runs: reload it with SIGHUP instead), 2 "
+			 "usage error.\n",
+		.opts = { &opt_config, &opt_pin_dir, &opt_verbose },
+	},
+	{
+		.name = "reload",
+		.fn = cmd_reload,
+		.summary = "ask the running agent to reload its policy",
+		.doc = "Asks the agent that keeps DIR's pins to reload its "
+		       "policy (SIGHUP):\n"
+		       "for ExecReload= and for scripts. A policy that does "
+		       "not check is\n"
+		       "logged by the agent and leaves the running one in "
+		       "force.\n",
+		.exits = "0 asked, 1 no agent runs, 2 usage error.\n",
+		.opts = { &opt_pin_dir },
+	},
+	{
+		.name = "status",
+		.fn = cmd_status,
+		.summary = "show what is enforced, from the pinned objects "
+			   "alone",
+		.doc = "Shows, from the pinned objects alone (no agent "
+		       "needed): policy mode\n"
+		       "and generation, the agent's pid, the cgroup links, "
+		       "tunnels and their\n"
+		       "state, interfaces and their role, counters per layer, "
+		       "reason and\n"
+		       "verdict, and which leak classes this kernel lets "
+		       "tunlock cover.\n",
+		.exits = "0 enforcing, 1 not enforcing or nothing pinned, 2 "
+			 "usage\n"
+			 "error, 3 degraded (cgroup link pins missing or "
+			 "detached, or the\n"
+			 "cgroup table full).\n",
+		.opts = { &opt_json, &opt_pin_dir },
+	},
+	{
+		.name = "stop",
+		.fn = cmd_stop,
+		.summary = "detach and unpin everything (the way back to "
+			   "normal)",
+		.doc = "Ends a running agent, detaches every cgroup link and "
+		       "TC filter and\n"
+		       "removes the pins: traffic flows as if tunlock had "
+		       "never run. Run it\n"
+		       "in the network namespace the agent ran in.\n",
+		.exits = "0 done (also when nothing was pinned), 1 on error.\n",
+		.opts = { &opt_pin_dir },
+	},
+	{
+		.name = "help",
+		.summary = "show this text, or `tunlock help COMMAND`",
+	},
+};
+
+static size_t nopts(const struct command *c)
+{
+	size_t n = 0;
+
+	while (n < MAX_OPTS && c->opts[n])
+		n++;
+	return n;
+}
+
+/* text, its lines after the first indented by indent columns */
+static void put_indented(const char *text, int indent, FILE *f)
+{
+	for (const char *s = text; *s; s++) {
+		fputc(*s, f);
+		if (*s == '\n' && s[1])
+			fprintf(f, "%*s", indent, "");
+	}
+}
+
+static void usage_main(FILE *f)
+{
+	fputs("Usage: tunlock COMMAND [OPTIONS]\n"
+	      "\n"
+	      "Keeps this machine's traffic inside its VPN tunnel, enforced "
+	      "in the\n"
+	      "kernel by eBPF programs that stay pinned when the agent "
+	      "exits.\n"
+	      "\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		fprintf(f, "  %-8s", commands[i].name);
+		put_indented(commands[i].summary, 10, f);
+		fputc('\n', f);
+	}
+	fputs("\nRun `tunlock COMMAND --help` for the options of a command.\n",
+	      f);
+}
+
+/* "Usage: tunlock CMD [-c FILE] [--json] ...", wrapped under its first [ */
+static void usage_synopsis(const struct command *c, FILE *f)
+{
+	int indent = fprintf(f, "Usage: tunlock %s", c->name) + 1;
+	int col = indent - 1;
+
+	for (size_t i = 0; i < nopts(c); i++) {
+		const struct cli_opt *o = c->opts[i];
+		char item[64];
+		int n;
+
+		if (o->short_name)
+			n = snprintf(item, sizeof(item), "[-%c", o->short_name);
+		else
+			n = snprintf(item, sizeof(item), "[--%s", o->name);
+		n += snprintf(item + n, sizeof(item) - n, "%s%s]",
+			      o->arg ? " " : "", o->arg ? o->arg : "");
+		if (col + 1 + n > SYNOPSIS_WIDTH)
+			col = fprintf(f, "\n%*s", indent, "") - 1;
+		else
+			col += fprintf(f, " ");
+		col += fprintf(f, "%s", item);
+	}
+	fputc('\n', f);
+}
+
+/* "  -c, --config FILE   policy file ...": help under one column */
+static void usage_option(const struct cli_opt *o, FILE *f)
+{
+	int n;
+
+	if (o->short_name)
+		n = fprintf(f, "  -%c, --%s", o->short_name, o->name);
+	else
+		n = fprintf(f, "      --%s", o->name);
+	if (o->arg)
+		n += fprintf(f, " %s", o->arg);
+	if (n > HELP_COLUMN - 2)
+		fprintf(f, "\n%*s", HELP_COLUMN, "");
+	else
+		fprintf(f, "%*s", HELP_COLUMN - n, "");
+	put_indented(o->help, HELP_COLUMN, f);
+	fputc('\n', f);
+}
+
+static void usage_command(const struct command *c, FILE *f)
+{
+	usage_synopsis(c, f);
+	fprintf(f, "\n%s\n", c->doc);
+	for (size_t i = 0; i < nopts(c); i++)
+		usage_option(c->opts[i], f);
+	usage_option(&opt_help, f);
+	fprintf(f, "\nExit status: %s", c->exits);
+}
+
+/*
+ * getopt_long's arrays from the command's options: a short option's
+ * value is its letter, a long-only one's 256 + its index.
+ */
+static int parse_options(const struct command *c, int argc, char **argv,
+			 struct tl_run_opts *o)
+{
+	struct option longopts[MAX_OPTS + 2] = {};
+	char shorts[3 * MAX_OPTS + 3] = "h";
+	size_t n, len = 1;
+	int v;
+
+	for (n = 0; n < nopts(c); n++) {
+		const struct cli_opt *x = c->opts[n];
+
+		longopts[n] = (struct option){
+			x->name, x->arg ? required_argument : no_argument,
+			NULL, x->short_name ? x->short_name : 256 + (int)n,
+		};
+		if (x->short_name) {
+			shorts[len++] = x->short_name;
+			if (x->arg)
+				shorts[len++] = ':';
+		}
+	}
+	longopts[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	shorts[len] = '\0';
+
+	*o = (struct tl_run_opts){
+		.config = TL_DEFAULT_CONFIG,
+		.pin_dir = TL_DEFAULT_PIN_DIR,
+		.interval = TL_DEFAULT_INTERVAL,
+	};
+	optind = 1;
+	while ((v = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
+		const struct cli_opt *x = NULL;
+
+		if (v == 'h') {
+			usage_command(c, stdout);
+			exit(0);
+		}
+		for (size_t i = 0; i < n && !x; i++)
+			if (longopts[i].val == v)
+				x = c->opts[i];
+		if (!x || set_option(x, o, optarg))
+			goto bad;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tunlock: unexpected argument '%s'\n",
+			argv[optind]);
+		goto bad;
+	}
+	return 0;
+bad:
+	usage_command(c, stderr);
+	return 2;
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
 	const char *name = argc > 1 ? argv[1] : NULL;
+	const struct command *c;
+	struct tl_run_opts o;
+	int err;
 
 	if (!name || !strcmp(name, "-h") || !strcmp(name, "--help")) {
-		fputs(usage_main, name ? stdout : stderr);
+		usage_main(name ? stdout : stderr);
 		return name ? 0 : 2;
 	}
 	if (!strcmp(name, "--version")) {
 		printf("tunlock %s\n", TL_VERSION);
 		return 0;
 	}
-	if (!strcmp(name, "help")) {
-		for (size_t i = 0;
-		     argc > 2 && i < sizeof(commands) / sizeof(commands[0]); i++)
-			if (!strcmp(argv[2], commands[i].name)) {
-				fputs(commands[i].usage, stdout);
-				return 0;
-			}
-		fputs(usage_main, stdout);
+	c = find_command(name);
+	if (!c) {
+		fprintf(stderr, "tunlock: unknown command '%s'\n\n", name);
+		usage_main(stderr);
+		return 2;
+	}
+	if (!c->fn) { /* help [COMMAND] */
+		c = argc > 2 ? find_command(argv[2]) : NULL;
+		if (c && c->fn)
+			usage_command(c, stdout);
+		else
+			usage_main(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(name, commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "tunlock: unknown command '%s'\n\n%s", name,
-		usage_main);
-	return 2;
+	err = parse_options(c, argc - 1, argv + 1, &o);
+	return err ? err : c->fn(&o);
 }

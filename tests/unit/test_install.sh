@@ -85,3 +85,56 @@ PY
 	fail "DaemonSet" "$out"
 out=$("$D/usr/sbin/tunlock" check -c "$D/policy.yaml" 2>&1) && pass "DaemonSet policy checks clean" ||
 	fail "DaemonSet policy" "$(echo "$out" | head -2 | tr '\n' '|')"
+
+# The command line: usage texts, the man page's synopsis and exit codes (2: usage error)
+T="$D/usr/sbin/tunlock"
+# cli NAME WANT_RC STDERR_PATTERN ARGS...: exit code WANT_RC, stderr matching the extended regex
+cli() {
+	name=$1 want=$2 pat=$3
+	shift 3
+	err=$("$T" "$@" 2>&1 >/dev/null)
+	rc=$?
+	[ $rc = "$want" ] && echo "$err" | grep -Eq -- "$pat" && pass "cli: $name" ||
+		fail "cli: $name" "rc $rc (want $want), stderr: $(echo "$err" | head -2 | tr '\n' '|')"
+}
+# usage_opts: the options a usage text's synopsis names, sorted, one a line
+usage_opts() { sed -n '/^Usage:/,/^$/p' | grep -Eo '\[--?[a-z-]+' | tr -d '[' | sort; }
+# explained_opts: the options a usage text explains (both spellings), -h/--help left out
+explained_opts() {
+	grep -Eo '^ +(-[a-z], )?--[a-z-]+' | tr ',' '\n' | tr -d ' ' | grep -v -e '^-h$' -e '^--help$' | sort
+}
+# man_opts CMD: the options man/tunlock.8's SYNOPSIS gives CMD, likewise
+man_opts() {
+	sed -n "/^\.B tunlock $1\$/,/^\.\(br\|SH\)/p" "$D/usr/share/man/man8/tunlock.8" |
+		grep -Eo '\\-(\\-)?[a-z\\-]+' | sed 's/\\//g' | sort
+}
+cmds=$("$T" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p' | tr '\n' ' ')
+[ "$cmds" = "check run apply reload status stop help " ] && pass "cli: --help lists the commands" ||
+	fail "cli: --help lists the commands" "$cmds"
+for c in $cmds; do
+	[ "$c" = help ] && continue
+	u=$("$T" "$c" --help) && h=$("$T" help "$c") && [ "$u" = "$h" ] &&
+		echo "$u" | head -1 | grep -q "^Usage: tunlock $c " && echo "$u" | grep -q '^  -h, --help ' &&
+		echo "$u" | grep -q '^Exit status: 0 ' && pass "cli: $c --help is its usage, as help $c" ||
+		fail "cli: $c --help" "$(echo "$u" | head -1)"
+	# every option of the synopsis is explained below it, and the man page's synopsis agrees
+	syn=$(echo "$u" | usage_opts)
+	missing=$(echo "$syn" | grep -Fxv -e "$(echo "$u" | explained_opts)")
+	[ -n "$syn" ] && [ -z "$missing" ] && pass "cli: $c's options are all explained" ||
+		fail "cli: $c's options" "not explained: $missing"
+	[ "$syn" = "$(man_opts "$c")" ] && pass "cli: $c: man page synopsis agrees" ||
+		fail "cli: $c: man page synopsis" "usage: $(echo $syn); man: $(echo $(man_opts "$c"))"
+	cli "$c: unknown option" 2 "unrecognized option '--bogus'" "$c" --bogus
+	cli "$c: unexpected argument" 2 "unexpected argument 'extra'" "$c" extra
+	cli "$c: usage on stderr after an error" 2 "^Usage: tunlock $c " "$c" --bogus
+done
+cli "no command" 2 "^Usage: tunlock COMMAND"
+cli "unknown command" 2 "unknown command 'bogus'" bogus
+cli "missing argument" 2 "option requires an argument -- 'c'" check -c
+cli "missing long argument" 2 "option '--pin-dir' requires an argument" status --pin-dir
+cli "option of another command is named" 2 "invalid option -- 'c'" status -c x
+cli "long option of another command is named" 2 "unrecognized option '--json'" check --json
+cli "bad --interval" 2 "interval must be 1-86400 seconds, not '0'" run --interval 0
+cli "bad --events-format" 2 "events-format must be tunlock or ecs, not 'xml'" run --events-format xml
+cli "check: a missing policy file is 1" 1 "nonexistent" check -c "$D/nonexistent.yaml"
+"$T" --help >/dev/null && pass "cli: --help exits 0" || fail "cli: --help" "exit $?"
