@@ -778,12 +778,20 @@ void read_root(struct ctx *c, const yaml_node_t *root)
 	    [ROOT_DNS_PORTS] = {"dns_ports", T_SEQ, false},
 	    [ROOT_CONTAINER_MARK] = {"container_mark", T_SCALAR, false},
 	};
+	/* the sections that are lists or mappings, in the order read */
+	static const struct {
+		int key;
+		void (*read)(struct ctx *c, const yaml_node_t *n);
+	} sections[] = {
+	    {ROOT_TUNNELS, read_tunnels},     {ROOT_PROFILES, read_profiles},
+	    {ROOT_CGROUPS, read_cgroups},     {ROOT_EVENTS, read_events},
+	    {ROOT_DNS_PORTS, read_dns_ports},
+	};
 	static const char *const modes[] = {"enforce", "audit"};
 	static const char *const nosock[] = {"enforce", "allow"};
 	struct tl_policy *p = c->p;
 	yaml_node_t *v[ROOT_NKEYS];
 	const char *why;
-	size_t saved;
 	int i;
 
 	if (!want(c, root, T_MAP))
@@ -808,24 +816,12 @@ void read_root(struct ctx *c, const yaml_node_t *root)
 	if (v[ROOT_CONTAINER_MARK])
 		read_container_mark(c, v[ROOT_CONTAINER_MARK]);
 	/* profiles before cgroups, which name them */
-	saved = push_key(c, "tunnels");
-	if (v[ROOT_TUNNELS])
-		read_tunnels(c, v[ROOT_TUNNELS]);
-	pop(c, saved);
-	saved = push_key(c, "profiles");
-	if (v[ROOT_PROFILES])
-		read_profiles(c, v[ROOT_PROFILES]);
-	pop(c, saved);
-	saved = push_key(c, "cgroups");
-	if (v[ROOT_CGROUPS])
-		read_cgroups(c, v[ROOT_CGROUPS]);
-	pop(c, saved);
-	saved = push_key(c, "events");
-	if (v[ROOT_EVENTS])
-		read_events(c, v[ROOT_EVENTS]);
-	pop(c, saved);
-	saved = push_key(c, "dns_ports");
-	if (v[ROOT_DNS_PORTS])
-		read_dns_ports(c, v[ROOT_DNS_PORTS]);
-	pop(c, saved);
+	for (size_t k = 0; k < ARRAY_SIZE(sections); k++) {
+		int key = sections[k].key;
+		size_t saved = push_key(c, keys[key].name);
+
+		if (v[key])
+			sections[k].read(c, v[key]);
+		pop(c, saved);
+	}
 }
