@@ -119,6 +119,7 @@ bool want(struct ctx *c, const yaml_node_t *n, enum vtype t)
 	return false;
 }
 
+/* Through get_keys(), which asserts that nkeys fits knodes[]. */
 bool get_keys_n(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 		size_t nkeys, yaml_node_t **vals)
 {
