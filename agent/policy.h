@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "../include/tunlock.h"
+#include "addr.h"
 
 #define TL_NAME_MAX 64
 #define TL_GLOB_MAX 256
@@ -23,17 +24,6 @@
 struct tl_loc {
 	int line;
 	int col;
-};
-
-/*
- * A CIDR; IPv4 kept IPv4-mapped in addr, prefixlen counted in its family.
- * An IPv4-mapped spelling (::ffff:a.b.c.d, ::ffff:10.0.0.0/104) is read as
- * the IPv4 it is, so one address has one form.
- */
-struct tl_cidr {
-	int family; /* AF_INET or AF_INET6 */
-	uint8_t prefixlen;
-	uint8_t addr[16];
 };
 
 struct tl_allow_rule {
@@ -137,16 +127,5 @@ int tl_policy_load(const char *file, struct tl_policy *out, FILE *err);
 int tl_policy_parse(const char *name, const char *buf, size_t len,
 		    struct tl_policy *out, FILE *err);
 void tl_policy_free(struct tl_policy *p);
-
-/* Address helpers shared by policy, events and tests. */
-int tl_parse_addr(const char *s, struct tl_cidr *out);	  /* full-length */
-int tl_parse_cidr(const char *s, struct tl_cidr *out);	  /* a/len or a */
-int tl_format_addr(const uint8_t addr[16], char *buf, size_t len); /* mapped -> dotted */
-int tl_format_cidr(const struct tl_cidr *c, char *buf, size_t len); /* "a/len" */
-/*
- * Overlap in the one 128-bit space of the BPF tables, where IPv4 is
- * ::ffff:0:0/96: so ::/0 overlaps every IPv4 CIDR, as it would match them.
- */
-bool tl_cidr_overlap(const struct tl_cidr *a, const struct tl_cidr *b);
 
 #endif

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What the policy reader's files share, and nothing else includes:
+ *   policy_yaml.c   the document composed from libyaml's events, node helpers
+ *   policy_diag.c   diagnostics (FILE:LINE:COL, first MAX_SHOWN in file order)
+ *   policy_value.c  scalars: enums, numbers, ports, names, paths, addresses
+ *   policy_read.c   one reader per section of the schema
+ *   policy_check.c  checks across entries, after the reading
+ *   policy.c        the entry points (policy.h)
+ */
+#ifndef TUNLOCK_POLICY_INT_H
+#define TUNLOCK_POLICY_INT_H
+
+#include <stdarg.h>
+#include <yaml.h>
+
+#include "policy.h"
+
+/* Never seen outside the binary, whatever the names. */
+#pragma GCC visibility push(hidden)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Past this many, a check run floods the terminal without helping. */
+#define MAX_SHOWN 100
+/* An echoed value is cut after this many bytes. */
+#define SHOWN_MAX 64
+
+struct diag {
+	struct tl_loc loc;
+	size_t seq; /* report order, to keep the sort stable */
+	bool warning;
+	char *msg;
+};
+
+struct ep_ref {
+	const struct tl_endpoint_cfg *ep;
+	const struct tl_tunnel_cfg *tunnel;
+};
+
+struct chunk; /* of the composed document: policy_yaml.c */
+
+struct ctx {
+	const char *file;
+	yaml_document_t *doc;
+	struct tl_policy *p;
+	/* The MAX_SHOWN first diagnostics in file order: a max-heap, the
+	 * last of them at the root. The others are only counted. */
+	struct diag diags[MAX_SHOWN];
+	size_t ndiags;
+	size_t seq;
+	size_t nerrors;
+	size_t cut_errors, cut_warnings;
+	/* The error that stopped reading (a limit), shown whatever else. */
+	struct diag stop;
+	bool oom;
+	/* Key path of the node being read, e.g. "tunnels[0].endpoints[1]". */
+	char path[512];
+	size_t pathlen;
+	/* nodes read so far, and how many reading may take */
+	size_t visits, max_visits;
+	bool visits_out; /* the budget ran out, already reported */
+	/* values as messages echo them: cut and escaped, a few at once */
+	char shown[4][4 * SHOWN_MAX + 8];
+	unsigned nshown;
+	struct chunk *arena;		     /* of the composed document */
+	size_t nallow;			     /* allow rules over all profiles */
+	size_t nendpoints;		     /* endpoints over all tunnels */
+	size_t nresolvers;		     /* resolvers over all tunnels */
+	struct ep_ref eps[TL_MAX_ENDPOINTS]; /* those that parsed */
+	size_t neps;
+	bool profiles_cut; /* more than TL_MAX_PROFILES, already reported */
+};
+
+/* ---- diagnostics and key path (policy_diag.c) ---- */
+
+static inline struct tl_loc node_loc(const yaml_node_t *n)
+{
+	return (struct tl_loc){n->start_mark.line + 1,
+			       n->start_mark.column + 1};
+}
+
+__attribute__((format(printf, 3, 4))) void
+error_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void
+error_node(struct ctx *c, const yaml_node_t *n, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void
+warn_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...);
+/*
+ * A limit passed: reading stops here, and this error is shown last even
+ * when MAX_SHOWN others come before it.
+ */
+__attribute__((format(printf, 3, 4))) void
+stop_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...);
+/* A value as a message echoes it; valid until the fourth call after. */
+const char *shown(struct ctx *c, const char *s);
+/* Print the diagnostics in file order (when err), then free them. */
+void flush_diags(struct ctx *c, FILE *err);
+
+/* Extend the key path; pop() back to the length these return. */
+__attribute__((format(printf, 2, 3))) size_t push(struct ctx *c,
+						  const char *fmt, ...);
+size_t push_key(struct ctx *c, const char *key);
+void pop(struct ctx *c, size_t len);
+
+/* ---- the document and its nodes (policy_yaml.c) ---- */
+
+enum vtype { T_SCALAR, T_SEQ, T_MAP };
+
+struct key {
+	const char *name;
+	enum vtype type;
+	bool required;
+};
+
+/* the most keys a mapping of the schema has, and then some */
+#define MAX_KEYS 12
+
+static inline yaml_node_t *node(struct ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+static inline const char *text(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static inline size_t seq_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.sequence.items.top -
+			n->data.sequence.items.start);
+}
+
+static inline yaml_node_t *seq_item(struct ctx *c, const yaml_node_t *n,
+				    size_t i)
+{
+	return node(c, n->data.sequence.items.start[i]);
+}
+
+/* An empty plain value ("key:" alone), "~" or "null". */
+bool is_null(const yaml_node_t *n);
+/* The node must be of type t; says so at the node when it is not. */
+bool want(struct ctx *c, const yaml_node_t *n, enum vtype t);
+
+bool get_keys_n(struct ctx *c, const yaml_node_t *map, const struct key *keys,
+		size_t nkeys, yaml_node_t **vals);
+/*
+ * Look up the keys of a mapping: vals[i] gets the value of keys[i], or NULL
+ * when it is absent or of the wrong type (that is reported, as are unknown
+ * and duplicate keys). False when a required key is missing, reported at
+ * the mapping. keys and vals are arrays of one size, at most MAX_KEYS.
+ */
+#define get_keys(c, map, keys, vals)                                           \
+	({                                                                     \
+		_Static_assert(ARRAY_SIZE(keys) == ARRAY_SIZE(vals),           \
+			       "one value per key");                           \
+		_Static_assert(ARRAY_SIZE(keys) <= MAX_KEYS,                   \
+			       "more keys than MAX_KEYS");                     \
+		get_keys_n(c, map, keys, ARRAY_SIZE(keys), vals);              \
+	})
+
+/*
+ * Read the first len items of list n, each under its "[i]" key path: those
+ * of type t by item(c, node, i, arg), the others reported.
+ */
+typedef void read_item_fn(struct ctx *c, yaml_node_t *item, size_t i,
+			  void *arg);
+void read_list(struct ctx *c, const yaml_node_t *n, size_t len, enum vtype t,
+	       read_item_fn *item, void *arg);
+
+/* Compose the document from the parser; false when there is nothing to
+ * read (a syntax error or a limit passed, reported). */
+bool compose(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len);
+void free_document(struct ctx *c);
+
+/* ---- scalars (policy_value.c) ---- */
+
+/* An enum value: index into names, or -1 after reporting. */
+int enum_val(struct ctx *c, const yaml_node_t *n, const char *key,
+	     const char *const *names, int nnames);
+/* The YAML 1.2 core schema booleans: 1 true, 0 false, -1 neither. */
+int bool_of(const char *s);
+int bool_val(struct ctx *c, const yaml_node_t *n, bool *out);
+/* An integer in [lo, hi], reported at the node when it is not. */
+int uint_in(struct ctx *c, const yaml_node_t *n, const char *key, uint64_t lo,
+	    uint64_t hi, uint32_t *out);
+int port_val(struct ctx *c, const yaml_node_t *n, const char *s, uint16_t *out);
+/* "443" or "8000-8080". */
+int port_range_val(struct ctx *c, const yaml_node_t *n,
+		   struct tl_port_range *out);
+/* "udp" or "tcp": IPPROTO_UDP or IPPROTO_TCP, or -1 after reporting. */
+int proto_val(struct ctx *c, const yaml_node_t *n);
+/* A single unicast address: a VPN server or a resolver. */
+int addr_val(struct ctx *c, const yaml_node_t *n, struct tl_cidr *out);
+/* Copy a validated string; the checks made sure it fits. */
+void copy_str(char *dst, size_t size, const char *src);
+/* What is wrong with a value, or NULL: */
+const char *check_name(const char *s);
+const char *check_ifname(const char *s);
+const char *check_cgroup_path(const char *s, bool glob_ok);
+
+/* ---- sections and checks (policy_read.c, policy_check.c) ---- */
+
+void read_root(struct ctx *c, const yaml_node_t *root);
+void check_entries(struct ctx *c);
+
+#pragma GCC visibility pop
+
+#endif
