@@ -79,12 +79,8 @@ in_ctr() {
 	local name=$1 cg
 	shift
 	[ -n "${LAB_CTR_NS[$name]:-}" ] || { echo "lab: no container $name" >&2; return 2; }
-	_lab_ns_unsafe "${LAB_CTR_NS[$name]}" && { echo "lab: refusing: container netns missing" >&2; return 2; }
 	cg=$(lab_cg_dir "${LAB_CTR_CG[$name]}") || return 2
-	(
-		echo "$BASHPID" >"$cg/cgroup.procs" || exit 126
-		exec ip netns exec "${LAB_CTR_NS[$name]}" "$@"
-	)
+	_lab_netns_exec "${LAB_CTR_NS[$name]}" "$cg" "$@"
 }
 
 # lab_ctr_split NAME on|off: route container NAME's traffic past the tunnel (source rule to

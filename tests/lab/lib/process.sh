@@ -37,11 +37,7 @@ in_client() {
 	local cg
 	cg=$(lab_cg_dir "$1") || return 2
 	shift
-	_lab_ns_unsafe "$NS_CLIENT" && { echo "lab: refusing: client netns missing or initial" >&2; return 2; }
-	(
-		echo "$BASHPID" >"$cg/cgroup.procs" || exit 126
-		exec ip netns exec "$NS_CLIENT" "$@"
-	)
+	_lab_netns_exec "$NS_CLIENT" "$cg" "$@"
 }
 
 # in_ns NS cmd...: run cmd in lab namespace NS (a name, or client|isp|vpn|inet|lan), cgroup infra
@@ -49,9 +45,17 @@ in_ns() {
 	local ns
 	ns=$(_lab_ns "$1") || return 2
 	shift
+	_lab_netns_exec "$ns" "$LAB_CG/infra" "$@"
+}
+
+# _lab_netns_exec NS CGDIR cmd...: run cmd in network namespace NS (never a forbidden one) with
+# its pid in the cgroup directory CGDIR; in_client, in_ns and in_ctr go through here
+_lab_netns_exec() {
+	local ns=$1 cg=$2
+	shift 2
 	_lab_ns_unsafe "$ns" && { echo "lab: refusing: netns '$ns' missing or initial" >&2; return 2; }
 	(
-		echo "$BASHPID" >"$LAB_CG/infra/cgroup.procs" || exit 126
+		echo "$BASHPID" >"$cg/cgroup.procs" || exit 126
 		exec ip netns exec "$ns" "$@"
 	)
 }
