@@ -1,4 +1,5 @@
-# shellcheck shell=bash disable=SC2034,SC2120
+# shellcheck shell=bash disable=SC2034
+# (SC2034: its variables are read by the tests and the other lab files)
 # tests/lab/lib/agent.sh: the agent under test: the lab policy, tunlock commands in
 # the client netns, start/stop/kill/reload, what status and the kernel say it attached.
 # Sourced by tests/lab/lib.sh (a test sources lib.sh, never this file).

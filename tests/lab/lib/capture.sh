@@ -1,4 +1,5 @@
-# shellcheck shell=bash disable=SC2034,SC2120
+# shellcheck shell=bash disable=SC2034
+# (SC2034: its variables are read by the tests and the other lab files)
 # tests/lab/lib/capture.sh: the capture on the ISP side of the client's uplinks
 # (tcpdump start, sync, stop), the leak filters, and the checks that read the capture.
 # Sourced by tests/lab/lib.sh (a test sources lib.sh, never this file).

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034,SC2120
+# shellcheck shell=bash
 # tests/lab/lib/containers.sh: a container host in the client namespace: bridge, NAT,
 # containers with their own namespace and cgroup, the container policy.
 # Sourced by tests/lab/lib.sh (a test sources lib.sh, never this file).

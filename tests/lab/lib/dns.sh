@@ -1,4 +1,5 @@
-# shellcheck shell=bash disable=SC2034,SC2120
+# shellcheck shell=bash disable=SC2034
+# (SC2034: its variables are read by the tests and the other lab files)
 # tests/lab/lib/dns.sh: the lab's resolvers (dnsmasq, DNS over TLS, the client's
 # stub), its DHCP server, and the DNS queries and checks of the DNS tests.
 # Sourced by tests/lab/lib.sh (a test sources lib.sh, never this file).

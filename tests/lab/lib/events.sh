@@ -1,4 +1,5 @@
-# shellcheck shell=bash disable=SC2034,SC2120
+# shellcheck shell=bash disable=SC2034
+# (SC2034: its variables are read by the tests and the other lab files)
 # tests/lab/lib/events.sh: the agent's events: counting, waiting for and expecting them.
 # Sourced by tests/lab/lib.sh (a test sources lib.sh, never this file).
 

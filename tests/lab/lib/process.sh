@@ -1,4 +1,5 @@
-# shellcheck shell=bash disable=SC2034,SC2120
+# shellcheck shell=bash disable=SC2034
+# (SC2034: its variables are read by the tests and the other lab files)
 # tests/lab/lib/process.sh: where lab commands run: the lab cgroups, the lab namespaces,
 # background processes (spawned, watched and killed by pid, only the lab's own).
 # Sourced by tests/lab/lib.sh (a test sources lib.sh, never this file).

@@ -1,4 +1,5 @@
 # shellcheck shell=bash disable=SC2034,SC2120
+# (SC2034, SC2120: its variables and helper arguments are used by the tests)
 # tests/lab/lib/topology.sh: the namespaces, veths, bridges, routes, NAT and servers of
 # the lab (lab_setup), the VPN (lab_tunnel_*), the second uplink.
 # Sourced by tests/lab/lib.sh (a test sources lib.sh, never this file).
