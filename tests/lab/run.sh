@@ -17,7 +17,7 @@ finish() {
 }
 
 # No check may be cut short by && || or |: what follows would run outside check, unasserted.
-if ! lint=$("${LAB_PY:-python3}" "$here/lint.py" "$here"/*.sh 2>&1); then
+if ! lint=$("${LAB_PY:-python3}" "$here/lint.py" "$here"/*.sh "$here"/lib/*.sh 2>&1); then
 	while IFS= read -r l; do echo "FAIL: lab_lint: $l"; failed=$((failed + 1)); done <<<"$lint"
 	echo "# the lab refuses to run until tests/lab/lint.py passes"
 	finish

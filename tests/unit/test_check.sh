@@ -76,7 +76,7 @@ lint 0 "accepts --and, and operators inside quotes"
 printf '%s\n' '[ -n "$x" ] && check n w [ 1 ]' 'out=$(tunlock check -c f 2>&1) || echo bad' \
 	'check n w grep -q x f 2>&1 >&2' '# check n w [ 1 ] && [ 2 ]' >"$tmp/t.sh"
 lint 0 "accepts a check after &&, other commands named check, redirections and comments"
-if out=$("$PY" tests/lab/lint.py tests/lab/*.sh 2>&1); then ok "lint: the lab passes"; else
+if out=$("$PY" tests/lab/lint.py tests/lab/*.sh tests/lab/lib/*.sh 2>&1); then ok "lint: the lab passes"; else
 	bad "lint: the lab passes" "$out"
 fi
 [ "$nfail" -eq 0 ]
