@@ -123,7 +123,7 @@ for c in $cmds; do
 	[ -n "$syn" ] && [ -z "$missing" ] && pass "cli: $c's options are all explained" ||
 		fail "cli: $c's options" "not explained: $missing"
 	[ "$syn" = "$(man_opts "$c")" ] && pass "cli: $c: man page synopsis agrees" ||
-		fail "cli: $c: man page synopsis" "usage: $(echo $syn); man: $(echo $(man_opts "$c"))"
+		fail "cli: $c: man page synopsis" "usage: $(echo "$syn" | tr '\n' ' '); man: $(man_opts "$c" | tr '\n' ' ')"
 	cli "$c: unknown option" 2 "unrecognized option '--bogus'" "$c" --bogus
 	cli "$c: unexpected argument" 2 "unexpected argument 'extra'" "$c" extra
 	cli "$c: usage on stderr after an error" 2 "^Usage: tunlock $c " "$c" --bogus
