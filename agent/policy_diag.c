@@ -100,18 +100,27 @@ static void diag_keep(struct ctx *c, struct tl_loc loc, bool warning, char *msg)
 
 /*
  * A message is one line of bounded length whatever the values it echoes:
- * control characters are escaped, and it is cut at 512 bytes.
+ * control characters are escaped, and what is written is cut at
+ * MSG_MAX bytes, escapes included.
  */
+#define MSG_MAX 512
+
 static char *one_line(char *msg)
 {
-	size_t n = 0, ctrl = 0;
+	size_t n = 0, len = 0;
 	char *out, *o;
 
-	for (const char *s = msg; *s && n < 512; s++, n++)
-		ctrl += (unsigned char)*s < 0x20 || *s == 0x7f;
-	if (!ctrl && !msg[n])
+	for (; msg[n]; n++) {
+		unsigned char ch = (unsigned char)msg[n];
+		size_t w = ch < 0x20 || ch == 0x7f ? 4 : 1;
+
+		if (len + w > MSG_MAX)
+			break;
+		len += w;
+	}
+	if (len == n && !msg[n])
 		return msg;
-	out = malloc(n + 3 * ctrl + 4);
+	out = malloc(len + 4);
 	if (out) {
 		o = out;
 		for (size_t i = 0; i < n; i++) {

@@ -61,7 +61,7 @@ static void read_client(struct ctx *c, const yaml_node_t *n,
 		why = check_cgroup_path(text(v[CL_CGROUP]), true);
 		if (why)
 			error_node(c, v[CL_CGROUP], "cgroup '%s' %s",
-				   text(v[CL_CGROUP]), why);
+				   shown(c, text(v[CL_CGROUP])), why);
 		else
 			copy_str(t->client_cgroup, TL_GLOB_MAX,
 				 text(v[CL_CGROUP]));
@@ -194,9 +194,9 @@ static void read_kind(struct ctx *c, yaml_node_t *item, size_t i, void *seen)
 		error_node(c, item,
 			   "'%s' is no tunnel kind (expected one of: "
 			   "%s)",
-			   text(item), known);
+			   shown(c, text(item)), known);
 	} else if (*bits & (1u << bit))
-		error_node(c, item, "duplicate kind '%s'", text(item));
+		error_node(c, item, "duplicate kind '%s'", shown(c, text(item)));
 	else
 		*bits |= 1u << bit;
 }
@@ -247,7 +247,7 @@ static void read_tunnel(struct ctx *c, yaml_node_t *n, size_t i, void *arg)
 		why = check_name(text(v[TN_NAME]));
 		if (why)
 			error_node(c, v[TN_NAME], "name '%s' %s",
-				   text(v[TN_NAME]), why);
+				   shown(c, text(v[TN_NAME])), why);
 		else
 			copy_str(t->name, TL_NAME_MAX, text(v[TN_NAME]));
 	}
@@ -255,7 +255,7 @@ static void read_tunnel(struct ctx *c, yaml_node_t *n, size_t i, void *arg)
 		why = check_ifname(text(v[TN_INTERFACE]));
 		if (why)
 			error_node(c, v[TN_INTERFACE], "interface '%s': %s",
-				   text(v[TN_INTERFACE]), why);
+				   shown(c, text(v[TN_INTERFACE])), why);
 		else
 			copy_str(t->interface, TL_GLOB_MAX,
 				 text(v[TN_INTERFACE]));

@@ -50,6 +50,9 @@ policies = {
     "anchor-twice": "mode: &a enforce\nno_socket: &a allow\n" + H,
     "long-value": "mode: '" + "a" * 300 + "'\n" + H,
     "control-chars": "mode: \"a\\nb\\tc\\x7f\"\n" + H,
+    # escapes widen a value fourfold: the message is cut after them (a fuzz finding)
+    "escaped-tabs": "tunnels:\n  - name: t\n    interface: \"wg" + "\\t" * 200 + "\"\n",
+    "escaped-fwmark": "tunnels:\n  - name: t\n    client: {fwmark: \"" + "\\t" * 200 + "\"}\n",
     "flat-list": "x: [" + "a," * 500 + "a]\n",
     "empty-list": "[]\n",
     "no-slot": H.split("profiles:")[0] + "profiles:\n" +
