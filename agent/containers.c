@@ -23,21 +23,11 @@
 #include "cgroup.h"
 #include "containers.h"
 #include "log.h"
-
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
+#include "netns.h"
 
 /* Bounds of one scan: namespaces are few, processes many but cheap. */
 #define MAX_PIDS (1 << 20)
 #define NL_BUF	 32768
-
-static uint64_t path_ino(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? 0 : st.st_ino;
-}
 
 /* ---- rtnetlink ---------------------------------------------------- */
 
@@ -195,20 +185,6 @@ struct probe {
 	int err;
 };
 
-static uint64_t netns_cookie(void)
-{
-	uint64_t cookie = 0;
-	socklen_t len = sizeof(cookie);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
-		cookie = 0;
-	close(fd);
-	return cookie;
-}
-
 /*
  * Runs in a thread of its own: setns() moves only the calling thread, so
  * the agent never leaves its namespace, whatever happens here.
@@ -226,7 +202,7 @@ static void *probe_thread(void *arg)
 		return NULL;
 	}
 	close(fd);
-	p->ns->cookie = netns_cookie();
+	p->ns->cookie = tl_netns_cookie();
 	nl = nl_open();
 	if (nl < 0) {
 		p->err = -errno;
@@ -357,7 +333,7 @@ static void scan_named(struct tl_containers *c, const char *dir, uint64_t self)
 		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
 			(int)sizeof(path))
 			continue;
-		ino = path_ino(path);
+		ino = tl_path_ino(path);
 		if (ino && ino != self)
 			add_ns(c, path, ino);
 	}
@@ -380,7 +356,7 @@ static void scan_pids(struct tl_containers *c, uint64_t self)
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%.16s/ns/net", e->d_name);
-		ino = path_ino(path);
+		ino = tl_path_ino(path);
 		if (!ino || ino == self)
 			continue;
 		ns = add_ns(c, path, ino);
@@ -419,7 +395,7 @@ static bool reuse_probe(struct tl_containers *c, struct tl_ctr_ns *ns)
 
 int tl_containers_scan(struct tl_containers *c)
 {
-	uint64_t self = path_ino("/proc/self/ns/net");
+	uint64_t self = tl_netns_ino();
 	size_t cap = c->prev_cap;
 	struct tl_ctr_ns *t;
 	int fd;

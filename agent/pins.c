@@ -22,6 +22,7 @@
 
 #include "tunlock.h"
 #include "log.h"
+#include "netns.h"
 #include "pins.h"
 #include "socket.skel.h"
 #include "cgroup_skb.skel.h"
@@ -495,13 +496,6 @@ static uint64_t link_cgroup_id(int link_fd)
 	return info.cgroup.cgroup_id;
 }
 
-static uint64_t path_inode(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? 0 : st.st_ino;
-}
-
 /*
  * A pinned link on the same cgroup gets the new program in one step
  * (no moment without enforcement); otherwise a new link is attached first
@@ -522,7 +516,7 @@ static int attach_one(struct tl_bpf *b, int idx, const char *name,
 	if (err)
 		return err;
 	old_fd = bpf_obj_get(path);
-	if (old_fd >= 0 && link_cgroup_id(old_fd) == path_inode(cgroup_path)) {
+	if (old_fd >= 0 && link_cgroup_id(old_fd) == tl_path_ino(cgroup_path)) {
 		err = bpf_link_update(old_fd, bpf_program__fd(prog), NULL);
 		if (err) {
 			err = -errno;
@@ -734,29 +728,6 @@ static void detach_tc_all(void)
 	if_freenameindex(ifs);
 }
 
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
-
-static uint64_t netns_cookie(void)
-{
-	uint64_t cookie = 0;
-	socklen_t len = sizeof(cookie);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
-		cookie = 0;
-	close(fd);
-	return cookie;
-}
-
-static uint64_t self_netns(void)
-{
-	return path_inode("/proc/self/ns/net");
-}
-
 int tl_record_netns(int state_fd)
 {
 	struct tl_state st;
@@ -764,8 +735,8 @@ int tl_record_netns(int state_fd)
 
 	if (bpf_map_lookup_elem(state_fd, &zero, &st))
 		return -errno;
-	st.netns_ino = self_netns();
-	st.netns_cookie = netns_cookie();
+	st.netns_ino = tl_netns_ino();
+	st.netns_cookie = tl_netns_cookie();
 	if (!st.netns_cookie)
 		log_warn("no network namespace cookie (SO_NETNS_COOKIE): "
 			 "no interface will count as a tunnel");
@@ -796,7 +767,7 @@ int tl_pins_remove(const char *pin_dir)
 	if (tl_pins_read_state(pin_dir, &state))
 		memset(&state, 0, sizeof(state));
 	stop_agent(state.agent_pid);
-	if (state.netns_ino && state.netns_ino != self_netns())
+	if (state.netns_ino && state.netns_ino != tl_netns_ino())
 		log_warn("TC filters live in another network namespace "
 			 "(inode %llu): run stop there to remove them",
 			 (unsigned long long)state.netns_ino);

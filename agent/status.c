@@ -16,6 +16,7 @@
 #include "apply.h"
 #include "json.h"
 #include "names.h"
+#include "netns.h"
 #include "pins.h"
 #include "policy.h"
 #include "status.h"
@@ -330,10 +331,8 @@ static void add_unguarded(struct snapshot *s, const char *name)
 static bool tc_complete(struct snapshot *s)
 {
 	struct if_nameindex *ifs, *i;
-	struct stat st;
 
-	if (stat("/proc/self/ns/net", &st) || !s->state.netns_ino ||
-	    st.st_ino != s->state.netns_ino) {
+	if (!s->state.netns_ino || tl_netns_ino() != s->state.netns_ino) {
 		char what[96];
 		size_t n = 0;
 
