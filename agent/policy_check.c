@@ -4,6 +4,7 @@
  * the reading on whatever parsed cleanly. They stay O(n log n) where the
  * lists can be long: a profile may hold 100k allow CIDRs.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,43 +13,40 @@
 
 /* ---- checks across entries ---- */
 
-static void check_tunnel_names(struct ctx *c)
+/*
+ * Names are unique among n entries of size bytes from base, each with a
+ * name and a loc at the given offsets. At most 64 entries: quadratic is fine.
+ */
+static void check_unique_names(struct ctx *c, const void *base, size_t n,
+			       size_t size, size_t name_off, size_t loc_off,
+			       const char *what)
 {
-	const struct tl_tunnel_cfg *t = c->p->tunnels;
+	const char *e = base;
 	size_t i, j;
 
-	/* at most 16: quadratic is fine */
-	for (i = 0; i < c->p->ntunnels; i++) {
-		for (j = 0; j < i && t[i].name[0]; j++) {
-			if (strcmp(t[i].name, t[j].name))
+	for (i = 0; i < n; i++) {
+		const char *name = e + i * size + name_off;
+
+		for (j = 0; j < i && name[0]; j++) {
+			const char *prev = e + j * size + name_off;
+			const struct tl_loc *loc, *first;
+
+			if (strcmp(name, prev))
 				continue;
-			error_at(
-			    c, t[i].loc,
-			    "duplicate tunnel name '%s' (first at line %d)",
-			    t[i].name, t[j].loc.line);
+			loc = (const void *)(e + i * size + loc_off);
+			first = (const void *)(e + j * size + loc_off);
+			error_at(c, *loc,
+				 "duplicate %s name '%s' (first at line %d)",
+				 what, name, first->line);
 			break;
 		}
 	}
 }
 
-static void check_profile_names(struct ctx *c)
-{
-	const struct tl_profile_cfg *pr = c->p->profiles;
-	size_t i, j;
-
-	/* at most 64: quadratic is fine */
-	for (i = 0; i < c->p->nprofiles; i++) {
-		for (j = 0; j < i && pr[i].name[0]; j++) {
-			if (strcmp(pr[i].name, pr[j].name))
-				continue;
-			error_at(
-			    c, pr[i].loc,
-			    "duplicate profile name '%s' (first at line %d)",
-			    pr[i].name, pr[j].loc.line);
-			break;
-		}
-	}
-}
+#define check_names(c, arr, n, what)                                         \
+	check_unique_names(c, arr, n, sizeof(*(arr)),                         \
+			   offsetof(__typeof__(*(arr)), name),                \
+			   offsetof(__typeof__(*(arr)), loc), what)
 
 static bool endpoint_eq(const struct tl_endpoint_cfg *a,
 			const struct tl_endpoint_cfg *b)
@@ -435,8 +433,8 @@ static void check_container_mark(struct ctx *c)
 
 void check_entries(struct ctx *c)
 {
-	check_tunnel_names(c);
-	check_profile_names(c);
+	check_names(c, c->p->tunnels, c->p->ntunnels, "tunnel");
+	check_names(c, c->p->profiles, c->p->nprofiles, "profile");
 	check_endpoints(c);
 	check_cgroups(c);
 	check_default(c);
