@@ -24,7 +24,7 @@
 #ifndef TL_BPF_CONTAINER_H
 #define TL_BPF_CONTAINER_H
 
-#include "decide.h"
+#include "verdict.h"
 
 /* weak: on kernels without them only programs that do not call them load */
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
@@ -63,26 +63,6 @@ static __always_inline bool sent_from_here(struct tl_policy_view *v,
 	}
 	sk = skb->sk;
 	return sk && sk->__sk_common.skc_net.net->net_cookie == v->netns_cookie;
-}
-
-/* Flags of an interface of the agent's namespace; 0 in any other. */
-static __always_inline __u32 agent_iface_flags(struct tl_policy_view *v,
-					       __u64 netns_cookie,
-					       __u32 ifindex)
-{
-	struct tl_iface *iface;
-
-	if (netns_cookie != v->netns_cookie)
-		return 0;
-	iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
-	return iface ? iface->flags : 0;
-}
-
-static __always_inline struct tl_port *port_at(__u32 idx)
-{
-	struct tl_port *port = bpf_map_lookup_elem(&tl_ports, &idx);
-
-	return port && port->ifindex ? port : NULL;
 }
 
 /*
