@@ -36,12 +36,29 @@ struct tl_subject {
 };
 
 /*
- * Nearest configured ancestor wins. skb selects the socket's cgroup
- * (packet layers); without it the current task's cgroup (socket layer).
+ * The cgroup at level of the subject's hierarchy, 0 where there is none: a
+ * container's port carries its cgroup's ancestors (recorded by the agent);
+ * otherwise skb selects the socket's cgroup (packet layers), and without it
+ * the current task's (socket layer).
  */
-static __always_inline void resolve_subject(struct tl_policy_view *v,
-					    struct __sk_buff *skb,
-					    struct tl_subject *s)
+static __always_inline __u64 ancestor_at(struct __sk_buff *skb,
+					 const struct tl_port *port, int level)
+{
+	if (port)
+		return level > port->level ? 0 : port->ancestors[level];
+	return skb ? bpf_skb_ancestor_cgroup_id(skb, level) :
+		     bpf_get_current_ancestor_cgroup_id(level);
+}
+
+/*
+ * Nearest configured ancestor wins, looked up in the live slot: for a
+ * container's port too, so that a policy switch applies to forwarded
+ * traffic as atomically as to sockets.
+ */
+static __always_inline void resolve_ancestors(struct tl_policy_view *v,
+					      struct __sk_buff *skb,
+					      const struct tl_port *port,
+					      struct tl_subject *s)
 {
 	struct tl_cgroup_entry *e;
 	__u64 id;
@@ -51,8 +68,7 @@ static __always_inline void resolve_subject(struct tl_policy_view *v,
 	s->entry.flags = 0;
 	s->entry.client_of = 0;
 	for (level = TL_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
-		id = skb ? bpf_skb_ancestor_cgroup_id(skb, level) :
-			   bpf_get_current_ancestor_cgroup_id(level);
+		id = ancestor_at(skb, port, level);
 		if (!id)
 			continue;
 		e = bpf_map_lookup_elem(v->cgroups, &id);
@@ -63,34 +79,20 @@ static __always_inline void resolve_subject(struct tl_policy_view *v,
 	}
 }
 
-/*
- * The same for the cgroup a container's port stands for: its ancestors are
- * in the port (recorded by the agent), looked up in the live slot, so a
- * policy switch applies to forwarded traffic as atomically as to sockets.
- */
+/* A socket's (skb) or the current task's cgroup. */
+static __always_inline void resolve_subject(struct tl_policy_view *v,
+					    struct __sk_buff *skb,
+					    struct tl_subject *s)
+{
+	resolve_ancestors(v, skb, NULL, s);
+}
+
+/* The cgroup a container's port stands for. */
 static __always_inline void resolve_port(struct tl_policy_view *v,
 					 struct tl_port *port,
 					 struct tl_subject *s)
 {
-	struct tl_cgroup_entry *e;
-	__u64 id;
-	int level;
-
-	s->entry.profile = v->settings->default_profile;
-	s->entry.flags = 0;
-	s->entry.client_of = 0;
-	for (level = TL_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
-		if (level > port->level)
-			continue;
-		id = port->ancestors[level];
-		if (!id)
-			continue;
-		e = bpf_map_lookup_elem(v->cgroups, &id);
-		if (e) {
-			s->entry = *e;
-			return;
-		}
-	}
+	resolve_ancestors(v, NULL, port, s);
 }
 
 /* The container's cgroup is outside attach_cgroup (or not known yet). */
