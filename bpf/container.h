@@ -118,9 +118,7 @@ static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
 	struct tl_port *port;
 	__u32 reason;
 
-	if (policy_tables(v))
-		return TL_REASON_TUNNEL_DOWN; /* fail closed */
-	reason = packet_subject(v, skb, s);
+	reason = packet_scope(v, skb, s);
 	if (reason)
 		return reason;
 	port = port_at(nsif->port);
@@ -135,9 +133,7 @@ static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
 		return TL_ALLOW_EXEMPT;
 	/* the host runs no packet layer on its tunnels: IPv6 that the
 	 * profile refuses even there is refused here */
-	if (parsed == TL_PARSE_OK && flow_is_ipv6(f) &&
-	    decide_outside(v, f, s) < TL_ALLOW_FIRST &&
-	    (profile_flags(v, s->entry.profile) & TL_PROFILE_IPV6_BLOCK))
+	if (parsed == TL_PARSE_OK && tunnel_refuses_ipv6(v, f, s))
 		return TL_REASON_IPV6;
 	return TL_ALLOW_VIA_HOST;
 }

@@ -32,6 +32,20 @@ static __always_inline int policy_tables(struct tl_policy_view *v)
 	return 0;
 }
 
+/*
+ * Both packet layers, once the fast path has not decided: the rest of the
+ * slot (fail closed without it), then who sent it (packet_subject). A
+ * reason when that decides; TL_REASON_NONE when the packet is to be judged.
+ */
+static __always_inline __u32 packet_scope(struct tl_policy_view *v,
+					  struct __sk_buff *skb,
+					  struct tl_subject *s)
+{
+	if (policy_tables(v))
+		return TL_REASON_TUNNEL_DOWN; /* fail closed */
+	return packet_subject(v, skb, s);
+}
+
 /* Which leak it is, for a flow that nothing allows outside the tunnel. */
 static __always_inline __u32 leak_reason(struct tl_policy_view *v,
 					 const struct tl_flow *f)
@@ -58,6 +72,18 @@ static __always_inline bool ipv6_refused(struct tl_policy_view *v,
 		return false;
 	return (profile_flags(v, s->entry.profile) & TL_PROFILE_IPV6_BLOCK) ||
 	       !v->summary->ipv6_up_count;
+}
+
+/*
+ * Inside a tunnel, and toward the host from a container, IPv6 is refused
+ * only to a profile that blocks it, LAN and allow-listed destinations aside.
+ */
+static __always_inline bool tunnel_refuses_ipv6(struct tl_policy_view *v,
+						const struct tl_flow *f,
+						struct tl_subject *s)
+{
+	return flow_is_ipv6(f) && decide_outside(v, f, s) < TL_ALLOW_FIRST &&
+	       (profile_flags(v, s->entry.profile) & TL_PROFILE_IPV6_BLOCK);
 }
 
 /*
@@ -179,20 +205,14 @@ static __always_inline __u32 judge_in_tunnel(struct tl_policy_view *v,
 {
 	__u32 reason;
 
-	if (policy_tables(v))
-		return TL_REASON_TUNNEL_DOWN; /* fail closed */
-	reason = packet_subject(v, skb, s);
+	reason = packet_scope(v, skb, s);
 	if (reason)
 		return reason;
 	if (parsed != TL_PARSE_OK)
 		return TL_REASON_MALFORMED;
 	if (s->entry.flags & TL_CGROUP_EXEMPT)
 		return TL_ALLOW_EXEMPT;
-	if (!flow_is_ipv6(f) || decide_outside(v, f, s) >= TL_ALLOW_FIRST)
-		return TL_ALLOW_TUNNEL;
-	if (profile_flags(v, s->entry.profile) & TL_PROFILE_IPV6_BLOCK)
-		return TL_REASON_IPV6;
-	return TL_ALLOW_TUNNEL;
+	return tunnel_refuses_ipv6(v, f, s) ? TL_REASON_IPV6 : TL_ALLOW_TUNNEL;
 }
 
 /*
@@ -212,9 +232,7 @@ static __always_inline __u32 judge_datagram(struct tl_policy_view *v,
 	    fast_endpoint_match(v->settings, f->daddr.w, f->dport, f->protocol,
 				s->mark))
 		return TL_ALLOW_TRANSPORT;
-	if (policy_tables(v))
-		return TL_REASON_TUNNEL_DOWN; /* fail closed */
-	reason = packet_subject(v, skb, s);
+	reason = packet_scope(v, skb, s);
 	if (reason)
 		return reason;
 	if (parsed == TL_PARSE_MALFORMED)
