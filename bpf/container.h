@@ -106,7 +106,9 @@ static __always_inline bool same_entry(const struct tl_cgroup_entry *a,
  * the host only when it will judge with this socket's own profile. A
  * namespace shared by cgroups of different profiles (a pod whose
  * containers the policy tells apart) is judged here, fail closed.
- * Returns TL_REASON_MAX when it does not defer.
+ * Returns a reason when it decides, and TL_REASON_NONE (no reason yet, as
+ * from decide_outside) when it does not defer: then the packet is judged
+ * as anywhere else.
  */
 static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
 					    struct __sk_buff *skb, int parsed,
@@ -123,10 +125,10 @@ static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
 		return reason;
 	port = port_at(nsif->port);
 	if (!port || port_unprotected(v->settings, port))
-		return TL_REASON_MAX;
+		return TL_REASON_NONE;
 	resolve_port(v, port, &ps);
 	if (!same_entry(&ps.entry, &s->entry))
-		return TL_REASON_MAX;
+		return TL_REASON_NONE;
 	if (parsed == TL_PARSE_MALFORMED)
 		return TL_REASON_MALFORMED;
 	if (s->entry.flags & TL_CGROUP_EXEMPT)
