@@ -20,7 +20,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_ifaces SEC(".maps");
 
-/* Flags of an interface of the agent's namespace; 0 in any other. */
+/*
+ * Flags of an interface of the agent's namespace; 0 in any other.
+ * Interface indexes are per network namespace, and tl_ifaces holds the
+ * agent's: in any other namespace (a container's) no interface is taken
+ * for a tunnel, which fails closed.
+ */
 static __always_inline __u32 agent_iface_flags(struct tl_policy_view *v,
 					       __u64 netns_cookie,
 					       __u32 ifindex)
@@ -33,20 +38,10 @@ static __always_inline __u32 agent_iface_flags(struct tl_policy_view *v,
 	return iface ? iface->flags : 0;
 }
 
-/*
- * Interface indexes are per network namespace, and tl_ifaces holds the
- * agent's: in any other namespace (a container's) no interface is taken
- * for a tunnel, which fails closed.
- */
 static __always_inline bool is_tunnel_iface(struct tl_policy_view *v,
 					    __u64 netns_cookie, __u32 ifindex)
 {
-	struct tl_iface *iface;
-
-	if (netns_cookie != v->netns_cookie)
-		return false;
-	iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
-	return iface && (iface->flags & TL_IFACE_TUNNEL);
+	return agent_iface_flags(v, netns_cookie, ifindex) & TL_IFACE_TUNNEL;
 }
 
 /* Each tunnel of the policy: up, and which families it carries. */
