@@ -24,6 +24,7 @@
 #ifndef TL_BPF_CONTAINER_H
 #define TL_BPF_CONTAINER_H
 
+#include "links.h"
 #include "verdict.h"
 
 /* weak: on kernels without them only programs that do not call them load */

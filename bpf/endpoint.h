@@ -8,7 +8,7 @@
 #ifndef TL_BPF_ENDPOINT_H
 #define TL_BPF_ENDPOINT_H
 
-#include "flow.h"
+#include "parse.h"
 #include "subject.h"
 
 /* Per slot: the endpoints by address, port and protocol. */

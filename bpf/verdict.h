@@ -13,6 +13,7 @@
 #include "allow.h"
 #include "endpoint.h"
 #include "dns.h"
+#include "links.h"
 
 /*
  * The rest of the live slot (the tables of subject.h, allow.h and
