@@ -28,7 +28,7 @@ static __always_inline __u32 judge(struct tl_policy_view *v,
 
 	if (nsif) {
 		reason = judge_via_host(v, skb, parsed, f, s, nsif);
-		if (reason != TL_REASON_MAX)
+		if (reason != TL_REASON_NONE)
 			return reason;
 	}
 	if (tunnel)

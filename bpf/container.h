@@ -24,7 +24,8 @@
 #ifndef TL_BPF_CONTAINER_H
 #define TL_BPF_CONTAINER_H
 
-#include "decide.h"
+#include "links.h"
+#include "verdict.h"
 
 /* weak: on kernels without them only programs that do not call them load */
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
@@ -63,26 +64,6 @@ static __always_inline bool sent_from_here(struct tl_policy_view *v,
 	}
 	sk = skb->sk;
 	return sk && sk->__sk_common.skc_net.net->net_cookie == v->netns_cookie;
-}
-
-/* Flags of an interface of the agent's namespace; 0 in any other. */
-static __always_inline __u32 agent_iface_flags(struct tl_policy_view *v,
-					       __u64 netns_cookie,
-					       __u32 ifindex)
-{
-	struct tl_iface *iface;
-
-	if (netns_cookie != v->netns_cookie)
-		return 0;
-	iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
-	return iface ? iface->flags : 0;
-}
-
-static __always_inline struct tl_port *port_at(__u32 idx)
-{
-	struct tl_port *port = bpf_map_lookup_elem(&tl_ports, &idx);
-
-	return port && port->ifindex ? port : NULL;
 }
 
 /*
@@ -126,7 +107,9 @@ static __always_inline bool same_entry(const struct tl_cgroup_entry *a,
  * the host only when it will judge with this socket's own profile. A
  * namespace shared by cgroups of different profiles (a pod whose
  * containers the policy tells apart) is judged here, fail closed.
- * Returns TL_REASON_MAX when it does not defer.
+ * Returns a reason when it decides, and TL_REASON_NONE (no reason yet, as
+ * from decide_outside) when it does not defer: then the packet is judged
+ * as anywhere else.
  */
 static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
 					    struct __sk_buff *skb, int parsed,
@@ -138,26 +121,22 @@ static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
 	struct tl_port *port;
 	__u32 reason;
 
-	if (policy_tables(v))
-		return TL_REASON_TUNNEL_DOWN; /* fail closed */
-	reason = packet_subject(v, skb, s);
+	reason = packet_scope(v, skb, s);
 	if (reason)
 		return reason;
 	port = port_at(nsif->port);
 	if (!port || port_unprotected(v->settings, port))
-		return TL_REASON_MAX;
+		return TL_REASON_NONE;
 	resolve_port(v, port, &ps);
 	if (!same_entry(&ps.entry, &s->entry))
-		return TL_REASON_MAX;
+		return TL_REASON_NONE;
 	if (parsed == TL_PARSE_MALFORMED)
 		return TL_REASON_MALFORMED;
 	if (s->entry.flags & TL_CGROUP_EXEMPT)
 		return TL_ALLOW_EXEMPT;
 	/* the host runs no packet layer on its tunnels: IPv6 that the
 	 * profile refuses even there is refused here */
-	if (parsed == TL_PARSE_OK && flow_is_ipv6(f) &&
-	    decide_outside(v, f, s) < TL_ALLOW_FIRST &&
-	    (profile_flags(v, s->entry.profile) & TL_PROFILE_IPV6_BLOCK))
+	if (parsed == TL_PARSE_OK && tunnel_refuses_ipv6(v, f, s))
 		return TL_REASON_IPV6;
 	return TL_ALLOW_VIA_HOST;
 }

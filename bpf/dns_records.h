@@ -15,23 +15,12 @@
 #ifndef TL_BPF_DNS_RECORDS_H
 #define TL_BPF_DNS_RECORDS_H
 
-#include "report.h"
+#include "dns.h"
+#include "sock_storage.h"
 
 static __always_inline bool words_eq(const __u32 *a, const __u32 *b)
 {
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
-}
-
-/* The socket's records, made on first use when create is set. */
-static __always_inline struct tl_dns_records *
-dns_records(struct bpf_sock_addr *ctx, bool create)
-{
-	struct bpf_sock *sk = ctx->sk;
-
-	if (!sk)
-		return NULL;
-	return bpf_sk_storage_get(&tl_dns_records, sk, NULL,
-				  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 }
 
 /* The socket's record for resolver a:port, or NULL. */

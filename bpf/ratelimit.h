@@ -10,7 +10,7 @@
 #ifndef TL_BPF_RATELIMIT_H
 #define TL_BPF_RATELIMIT_H
 
-#include "maps.h"
+#include "common.h"
 
 /* Compare-and-swap attempts before giving up on a contended bucket. */
 #define TL_RATE_TRIES 4
@@ -26,6 +26,15 @@
 			TL_DEFAULT_INTERVAL_NS * (TL_EVENT_BURST_DEFAULT - 1), \
 	})
 
+/* Per CPU and reason: what became of events (emitted, suppressed, lost). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TL_EVSTATS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_event_stats SEC(".maps");
+
 static __always_inline void event_stat(__u32 reason, __u32 stat)
 {
 	__u32 idx = TL_EVSTAT_INDEX(reason, stat);
@@ -34,6 +43,15 @@ static __always_inline void event_stat(__u32 reason, __u32 stat)
 	if (c)
 		*c += 1;
 }
+
+/* One bucket per reason, shared by every CPU (compare-and-swap). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TL_REASON_MAX);
+	__type(key, __u32);
+	__type(value, struct tl_event_bucket);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_event_rate SEC(".maps");
 
 /*
  * GCRA (the token bucket as a "theoretical arrival time"): an event is

@@ -7,6 +7,7 @@
 #ifndef TL_BPF_RAW_H
 #define TL_BPF_RAW_H
 
+#include "verdict.h"
 #include "report.h"
 
 #define SOCK_RAW 3

@@ -6,7 +6,9 @@
 #ifndef TL_BPF_REPORT_H
 #define TL_BPF_REPORT_H
 
-#include "decide.h"
+#include "subject.h"
+#include "dns.h"
+#include "sock_storage.h"
 #include "ratelimit.h"
 
 struct tl_report {
@@ -19,18 +21,14 @@ struct tl_report {
 	const struct tl_dns_target *redirect;
 };
 
-/* Who created the socket of a packet, recorded by cgroup/sock_create. */
-static __always_inline struct tl_sock_owner *skb_owner(struct __sk_buff *skb)
-{
-	struct bpf_sock *sk = skb->sk;
-
-	if (!sk)
-		return NULL;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return NULL;
-	return bpf_sk_storage_get(&tl_sock_owners, sk, NULL, 0);
-}
+/* Every decision, per CPU: layer, reason and verdict (TL_COUNTER_INDEX). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TL_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_counters SEC(".maps");
 
 static __always_inline void count(__u32 layer, __u32 reason, __u32 verdict)
 {
@@ -45,6 +43,13 @@ static __always_inline bool is_leak(__u32 reason)
 {
 	return reason != TL_REASON_NONE && reason < TL_ALLOW_FIRST;
 }
+
+/* Leak events, for the agent to log and feed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TL_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_events SEC(".maps");
 
 static __always_inline void emit(struct tl_policy_view *v,
 				 const struct tl_flow *f,

@@ -7,6 +7,8 @@
  * that do not allow them, and records who created each socket so that the
  * packet layers can name the process in their events.
  */
+#include "verdict.h"
+#include "report.h"
 #include "dns_records.h"
 #include "raw.h"
 

@@ -33,7 +33,6 @@
 #ifndef TL_BPF_STUN_H
 #define TL_BPF_STUN_H
 
-#include "maps.h"
 #include "parse.h"
 
 #define STUN_MAGIC_COOKIE    0x2112A442

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What a profile allows outside the tunnel: the LAN, discovery, and its
+ * allow list (tl_allow: an LPM trie keyed by profile and destination, whose
+ * values hold port ranges).
+ */
+#ifndef TL_BPF_ALLOW_H
+#define TL_BPF_ALLOW_H
+
+#include "flow.h"
+#include "subject.h"
+
+/* Per slot: the profiles' allowed destinations, longest prefix first. */
+struct tl_allow_table {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, TL_MAX_ALLOW_ENTRIES);
+	__uint(key_size, sizeof(struct tl_allow_key));
+	__uint(value_size, sizeof(struct tl_allow_value));
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, TL_POLICY_SLOTS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct tl_allow_table);
+} tl_allow SEC(".maps");
+
+static __always_inline bool port_range_match(const struct tl_port_range *r,
+					     const struct tl_flow *f)
+{
+	if (r->protocol && r->protocol != f->protocol)
+		return false;
+	if (!r->lo && !r->hi)
+		return true;
+	return f->has_ports && f->dport >= r->lo && f->dport <= r->hi;
+}
+
+static __always_inline bool allow_listed(struct tl_policy_view *v,
+					 const struct tl_flow *f, __u32 profile)
+{
+	struct tl_allow_key key = {
+		.prefixlen = 32 + 128,
+		.profile = profile,
+	};
+	struct tl_allow_value *val;
+	__u32 i;
+
+	__builtin_memcpy(key.addr, f->daddr.b, 16);
+	val = bpf_map_lookup_elem(v->allow, &key);
+	if (!val)
+		return false;
+	if (!val->count)
+		return true;
+	for (i = 0; i < TL_MAX_PORT_RANGES; i++) {
+		if (i >= val->count)
+			break;
+		if (port_range_match(&val->ranges[i], f))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * What a profile allows outside the tunnel, whichever layer asks: an allow
+ * reason, a leak reason, or none when the profile has nothing to say.
+ * Discovery follows the LAN setting but is counted apart.
+ */
+static __always_inline __u32 decide_outside(struct tl_policy_view *v,
+					    const struct tl_flow *f,
+					    struct tl_subject *s)
+{
+	__u32 flags = profile_flags(v, s->entry.profile);
+
+	if (flow_is_discovery(f))
+		return flags & TL_PROFILE_LAN ? TL_ALLOW_DISCOVERY :
+						TL_REASON_DISCOVERY;
+	if ((flags & TL_PROFILE_LAN) && addr_is_lan(&f->daddr))
+		return TL_ALLOW_LAN;
+	if (allow_listed(v, f, s->entry.profile))
+		return TL_ALLOW_LISTED;
+	return TL_REASON_NONE;
+}
+
+#endif
