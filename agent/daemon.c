@@ -473,7 +473,7 @@ static int setup_loop(struct agent *a)
 		return -errno;
 	err = epoll_add(a->epfd, a->sigfd, TAG_SIGNAL);
 	if (!err)
-		err = epoll_add(a->epfd, a->links.fd, TAG_LINKS);
+		err = epoll_add(a->epfd, a->links.nl.fd, TAG_LINKS);
 	if (!err)
 		err = epoll_add(a->epfd, tl_events_fd(&a->events), TAG_EVENTS);
 	if (!err)
@@ -697,7 +697,7 @@ int tl_daemon_run(const struct tl_run_opts *o)
 
 	if (!a)
 		return 1;
-	a->links.fd = a->sigfd = a->epfd = a->inofd = a->timerfd = -1;
+	a->links.nl.fd = a->links.query.fd = a->sigfd = a->epfd = a->inofd = a->timerfd = -1;
 	a->rescan_fd = a->cgw.fd = -1;
 	a->opt = *o;
 	if (a->opt.verbose)
@@ -741,7 +741,7 @@ int tl_daemon_run(const struct tl_run_opts *o)
 int tl_daemon_apply(const struct tl_run_opts *o)
 {
 	char cg_mount[PATH_MAX];
-	struct tl_links links = { .fd = -1 };
+	struct tl_links links = {.nl.fd = -1, .query.fd = -1};
 	struct tl_containers *ctr = calloc(1, sizeof(*ctr));
 	bool have_ctr = false;
 	struct tl_policy p;
