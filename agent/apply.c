@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "apply.h"
+#include "cgindex.h"
 #include "cgroup.h"
 #include "log.h"
 

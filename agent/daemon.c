@@ -24,6 +24,7 @@
 #include <bpf/bpf.h>
 
 #include "apply.h"
+#include "cgindex.h"
 #include "cgroup.h"
 #include "cgwatch.h"
 #include "containers.h"
@@ -678,8 +679,6 @@ static int start_agent(struct agent *a)
 	if (tl_cgwatch_open(&a->cgw, &a->bpf, &a->policy, a->cg_mount))
 		log_warn("cannot follow new cgroups: they get their ancestor's "
 			 "profile until a reload");
-	else /* event paths from what the watch knows, without a walk */
-		tl_cgroup_path_lookup(tl_cgwatch_path, &a->cgw);
 	a->events.policy = &a->policy;
 	a->events.format = a->opt.format;
 	remember_applied(a);
