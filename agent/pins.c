@@ -241,12 +241,14 @@ int tl_pins_read_state(const char *pin_dir, struct tl_state *st)
 	return err;
 }
 
-/* The process is a tunlock (not a recycled pid of something else). */
-static bool is_tunlock(unsigned int pid)
+/* A process that is a tunlock: not a recycled pid of something else. */
+bool tl_agent_alive(unsigned int pid)
 {
 	char path[64], comm[32] = "";
 	FILE *f;
 
+	if (!pid)
+		return false;
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 	f = fopen(path, "r");
 	if (!f)
@@ -261,10 +263,10 @@ unsigned int tl_pins_agent(const char *pin_dir)
 {
 	struct tl_state st;
 
-	if (tl_pins_read_state(pin_dir, &st) || !st.agent_pid ||
+	if (tl_pins_read_state(pin_dir, &st) ||
 	    st.agent_pid == (unsigned int)getpid())
 		return 0;
-	return is_tunlock(st.agent_pid) ? st.agent_pid : 0;
+	return tl_agent_alive(st.agent_pid) ? st.agent_pid : 0;
 }
 
 /*
@@ -748,10 +750,14 @@ int tl_record_netns(int state_fd)
 /* Asks a running agent to leave before its pins go. */
 static void stop_agent(uint32_t pid)
 {
-	if (!pid || !is_tunlock(pid))
+	if (!tl_agent_alive(pid))
 		return;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 50 && !kill(pid, 0); i++)
+	if (kill(pid, SIGTERM)) {
+		log_warn("stopping the agent (pid %u): %s", pid,
+			 strerror(errno));
+		return;
+	}
+	for (int i = 0; i < 50 && tl_agent_alive(pid); i++)
 		usleep(100 * 1000);
 }
 

@@ -106,6 +106,9 @@ int tl_counter_read(int counters_fd, __u32 idx, __u64 *sum);
 int tl_pins_read_state(const char *pin_dir, struct tl_state *st);
 /* The pid of a live agent that keeps these pins (not us), else 0. */
 unsigned int tl_pins_agent(const char *pin_dir);
+/* The one "is the agent alive" check: pid is a live tunlock process, not
+ * a pid recycled by something else (0: none). */
+bool tl_agent_alive(unsigned int pid);
 
 /* Pinned objects, for status and stop (no agent needed). */
 int tl_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);
