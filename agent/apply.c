@@ -394,10 +394,8 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	}
 	if (bpf_map_lookup_elem(state_fd, &zero, &state))
 		return -errno;
-	if (state.layout_version && state.layout_version != TL_LAYOUT_VERSION) {
-		log_error("pinned maps have layout %u, this agent knows %u: "
-			  "'tunlock stop' first",
-			  state.layout_version, TL_LAYOUT_VERSION);
+	if (!tl_layout_known(&state)) {
+		tl_layout_refused(b->pin_dir, state.layout_version);
 		return -EPROTO;
 	}
 	if (build_tables(p, mount, fds, out))

@@ -235,10 +235,23 @@ int tl_pins_read_state(const char *pin_dir, struct tl_state *st)
 	if (!err && bpf_map_lookup_elem(fd, &zero, st))
 		err = -errno;
 	close(fd);
-	if (!err && st->layout_version &&
-	    st->layout_version != TL_LAYOUT_VERSION)
+	if (!err && !tl_layout_known(st))
 		err = -EPROTO;
 	return err;
+}
+
+bool tl_layout_known(const struct tl_state *st)
+{
+	return !st->layout_version || st->layout_version == TL_LAYOUT_VERSION;
+}
+
+void tl_layout_refused(const char *pin_dir, unsigned int layout)
+{
+	log_error("the pinned state in %s has layout %u; this tunlock "
+		  "knows layout %d. Nothing was changed; remove the "
+		  "pins with that version's `tunlock stop` (or "
+		  "`tunlock stop --pin-dir %s`), then start again",
+		  pin_dir, layout, TL_LAYOUT_VERSION, pin_dir);
 }
 
 /* A process that is a tunlock: not a recycled pid of something else. */
@@ -314,12 +327,7 @@ static int check_pinned_layout(struct tl_bpf *b)
 	}
 	err = tl_pins_read_state(b->pin_dir, &st);
 	if (err == -EPROTO) {
-		log_error("the pinned state in %s has layout %u; this tunlock "
-			  "knows layout %d. Nothing was changed; remove the "
-			  "pins with that version's `tunlock stop` (or "
-			  "`tunlock stop --pin-dir %s`), then start again",
-			  b->pin_dir, st.layout_version, TL_LAYOUT_VERSION,
-			  b->pin_dir);
+		tl_layout_refused(b->pin_dir, st.layout_version);
 		return err;
 	}
 	return 0;

@@ -104,6 +104,11 @@ int tl_counter_read(int counters_fd, __u32 idx, __u64 *sum);
  * nothing is pinned.
  */
 int tl_pins_read_state(const char *pin_dir, struct tl_state *st);
+/* The one layout-version check: st is of this agent's layout, or was
+ * never written (layout 0). */
+bool tl_layout_known(const struct tl_state *st);
+/* Says that the pins in pin_dir are of another layout, and what to do. */
+void tl_layout_refused(const char *pin_dir, unsigned int layout);
 /* The pid of a live agent that keeps these pins (not us), else 0. */
 unsigned int tl_pins_agent(const char *pin_dir);
 /* The one "is the agent alive" check: pid is a live tunlock process, not
