@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
 #include <fnmatch.h>
 #include <fts.h>
 #include <mntent.h>
@@ -10,10 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cgroup.h"
-#include "log.h"
 
 int tl_cgroup_mount(char *buf, size_t len)
 {

@@ -4,13 +4,10 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <net/if_arp.h>
-#include <linux/if_link.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 
