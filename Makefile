@@ -6,7 +6,15 @@ OUT := build
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Iinclude -Iagent -I$(OUT)
+# The agent's folders, one per concern (README.md, "Layout"): policy, kernel
+# (loader, pins, maps), follow (interfaces, containers, cgroups), feed
+# (events, metrics), cli (commands and the daemon). Each is on the include path.
+AGENT_DIRS := agent/policy agent/kernel agent/follow agent/feed agent/cli
+AGENT_INC := $(addprefix -I,$(AGENT_DIRS))
+ifneq ($(wildcard agent/*.c agent/*.h),)
+$(error agent/ keeps its sources in $(AGENT_DIRS): move $(wildcard agent/*.c agent/*.h))
+endif
+CFLAGS += -std=gnu11 -Wall -Wextra -Iinclude $(AGENT_INC) -I$(OUT)
 LDLIBS := -lbpf -lelf -lz -lyaml -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
 	-Wno-unused-parameter -Wno-sign-compare
@@ -16,9 +24,10 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) include/tunlock.h vmlinux/vmlinux.h
 
-AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_SRCS := $(wildcard $(addsuffix /*.c,$(AGENT_DIRS)))
+AGENT_HDRS := $(wildcard $(addsuffix /*.h,$(AGENT_DIRS)))
 AGENT_OBJS := $(patsubst agent/%.c,$(OUT)/agent/%.o,$(AGENT_SRCS))
-LIB_OBJS := $(filter-out $(OUT)/agent/main.o,$(AGENT_OBJS))
+LIB_OBJS := $(filter-out $(OUT)/agent/cli/main.o,$(AGENT_OBJS))
 
 # skeletons and objects are kept: tests and benchmarks include them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -37,7 +46,7 @@ METRICSDIR ?= /var/lib/prometheus/node-exporter
 UNITS := tunlock.service tunlock-apply.service
 all: $(OUT)/tunlock
 
-$(OUT) $(OUT)/agent:
+$(OUT):
 	mkdir -p $@
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUT)
@@ -46,7 +55,8 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUT)
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 
-$(OUT)/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS) | $(OUT)/agent
+$(OUT)/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/tunlock: $(AGENT_OBJS)
@@ -91,16 +101,16 @@ $(OUT)/probes/%.bpf.o: bench/probes/%.bpf.c $(BPF_HDRS) | $(OUT)/probes
 SAN_CC ?= $(CLANG)
 SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
-SAN_CFLAGS := -std=gnu11 -Wall -Wextra -Iinclude -Iagent -I$(OUT)
-SAN_LIB := $(patsubst agent/%.c,$(OUT)/asan/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
-FUZZ_LIB := $(patsubst agent/%.c,$(OUT)/fuzz/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
+SAN_CFLAGS := -std=gnu11 -Wall -Wextra -Iinclude $(AGENT_INC) -I$(OUT)
+SAN_LIB := $(patsubst agent/%.c,$(OUT)/asan/agent/%.o,$(filter-out agent/cli/main.c,$(AGENT_SRCS)))
+FUZZ_LIB := $(patsubst agent/%.c,$(OUT)/fuzz/agent/%.o,$(filter-out agent/cli/main.c,$(AGENT_SRCS)))
 SAN_TESTS := $(OUT)/asan/test_policy $(OUT)/asan/test_events $(OUT)/asan/test_packet \
 	$(OUT)/asan/test_socket
 FUZZERS := $(OUT)/fuzz/fuzz_policy $(OUT)/fuzz/fuzz_events
 FUZZ_SECONDS ?= 300
 .SECONDARY: $(SAN_LIB) $(FUZZ_LIB)
 
-$(OUT)/asan/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS)
+$(OUT)/asan/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS)
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -113,7 +123,7 @@ $(OUT)/asan/test_packet: tests/packet/test_packet.c tests/frames.h tests/bpftest
 $(OUT)/asan/test_socket: tests/socket/test_socket.c tests/bpftest.h $(SAN_LIB) $(SKELS)
 	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
-$(OUT)/fuzz/agent/%.o: agent/%.c $(wildcard agent/*.h) include/tunlock.h $(SKELS)
+$(OUT)/fuzz/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS)
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

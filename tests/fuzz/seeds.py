@@ -63,7 +63,7 @@ for name, text in policies.items():
     with open(os.path.join(here, "corpus/policy", name + ".yaml"), "wb") as f:
         f.write(text.encode("utf-8") if name != "invalid-utf8" else b"mode: \xff\n")
 
-# struct tl_event (include/tunlock.h) and struct tl_summary (agent/feed.h)
+# struct tl_event (include/tunlock.h) and struct tl_summary (agent/feed/feed.h)
 def event(reason, verdict, layer, hook, family, proto, saddr, daddr, comm,
           redir=b"\0" * 16, rport=0, pid=4242, ifindex=2):
     return struct.pack("<QQIIIHHHBBBBBBB3x16s16s16s16sH10x",

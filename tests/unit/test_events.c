@@ -10,6 +10,7 @@
 
 #include <bpf/bpf.h>
 
+#include "cgindex.h"
 #include "events.h"
 #include "feed.h"
 #include "metrics.h"
@@ -380,6 +381,63 @@ static void check_status_json(void)
 	rmdir(dir);
 }
 
+/* Distinct, scattered ids (xorshift64 never repeats within its period):
+ * consecutive ones would land in distinct slots and never collide. */
+static uint64_t cg_id(int i)
+{
+	uint64_t x = 88172645463325252ull;
+
+	for (int k = 0; k <= i; k++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+	}
+	return x;
+}
+
+/* The cgroup index: watched entries survive drops of their neighbours
+ * (backward shift), growth, and the purge of kept answers. */
+static void check_cgindex(void)
+{
+	const int n = 3000;
+	char rel[32];
+	int bad = 0;
+	uint64_t found, unknown;
+
+	for (int i = 1; i <= n; i++) {
+		snprintf(rel, sizeof(rel), "/c%d", i);
+		if (tl_cgindex_put(cg_id(i), rel))
+			bad++;
+	}
+	/* unknown ids, not resolvable under a mount that is not there:
+	 * misses kept, more than TL_CGINDEX_CACHED of them */
+	for (int i = 0; i < 3 * TL_CGINDEX_CACHED; i++)
+		if (tl_cgroup_path("/nonexistent-tl", cg_id(n + 1 + i)))
+			bad++;
+	/* after the last rebuild: what follows a hole must stay reachable */
+	for (int i = 2; i <= n; i += 2)
+		tl_cgindex_drop(cg_id(i));
+	for (int i = 1; i <= n; i++) {
+		const char *got = tl_cgindex_path(cg_id(i));
+
+		snprintf(rel, sizeof(rel), "/c%d", i);
+		if (i % 2 && (!got || strcmp(got, rel)))
+			bad++;
+		if (!(i % 2) && got)
+			bad++;
+	}
+	if (tl_cgindex_id("/c2999") != cg_id(2999) || tl_cgindex_id("/c2998"))
+		bad++;
+	if (!tl_cgroup_path("/nonexistent-tl", cg_id(1)))
+		bad++;
+	tl_cgroup_path_stats(&found, &unknown);
+	ok("cgindex keeps watched entries through drops, growth and purges",
+	   !bad && found == 1 && unknown == 3 * TL_CGINDEX_CACHED, NULL);
+	tl_cgindex_clear();
+	ok("cgindex is empty after clear",
+	   !tl_cgindex_path(cg_id(1)) && !tl_cgindex_id("/c1"), NULL);
+}
+
 int main(void)
 {
 	/* 1970-01-01T00:00:05 boot offset 0: fixed time to compare */
@@ -581,6 +639,7 @@ int main(void)
 	check_unformatted_counted();
 	check_metrics();
 	check_status_json();
+	check_cgindex();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

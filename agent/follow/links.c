@@ -3,20 +3,17 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <ifaddrs.h>
 #include <net/if_arp.h>
-#include <linux/if_link.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 
 #include "links.h"
 #include "log.h"
+#include "netlink.h"
 
 #ifndef IFF_LOWER_UP
 #define IFF_LOWER_UP 0x10000 /* linux/if.h, which clashes with net/if.h */
@@ -75,28 +72,41 @@ static bool tunnel_iface_up(const struct tl_link *k)
 	       (k->flags & IFF_LOWER_UP);
 }
 
-/* IPv4 and global IPv6 addresses of a tunnel interface. */
-static uint32_t address_flags(const char *ifname)
+struct addr_query {
+	int ifindex;
+	uint32_t flags;
+};
+
+static int on_query_addr(void *ctx, struct nlmsghdr *h)
 {
-	struct ifaddrs *ifa, *i;
-	uint32_t flags = 0;
+	struct addr_query *q = ctx;
+	struct tl_nl_addr m;
+	int err;
 
-	if (getifaddrs(&ifa))
+	if (h->nlmsg_type != RTM_NEWADDR)
 		return 0;
-	for (i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || strcmp(i->ifa_name, ifname))
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET) {
-			flags |= TL_TUNNEL_IPV4;
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (void *)i->ifa_addr;
+	err = tl_nl_parse_addr(h, &m);
+	if (err || m.ifindex != q->ifindex)
+		return err;
+	if (m.family == AF_INET)
+		q->flags |= TL_TUNNEL_IPV4;
+	else if (m.family == AF_INET6 &&
+		 !IN6_IS_ADDR_LINKLOCAL((struct in6_addr *)m.addr))
+		q->flags |= TL_TUNNEL_IPV6;
+	return 0;
+}
 
-			if (!IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
-				flags |= TL_TUNNEL_IPV6;
-		}
-	}
-	freeifaddrs(ifa);
-	return flags;
+/* IPv4 and global IPv6 addresses of a tunnel interface, from a dump on a
+ * socket of its own: the event socket's messages wait for their turn. */
+static uint32_t address_flags(struct tl_links *l, const struct tl_link *k)
+{
+	struct addr_query q = {.ifindex = k->ifindex};
+	int err = tl_nl_dump(&l->query, RTM_GETADDR, on_query_addr, &q);
+
+	if (err)
+		log_warn("reading the addresses of %s: %s", k->name,
+			 strerror(-err));
+	return q.flags;
 }
 
 /* Rewrites tl_tunnels and tl_summary from the links we know. */
@@ -122,7 +132,7 @@ static int publish_tunnels(struct tl_links *l)
 			snprintf(st.ifname, sizeof(st.ifname), "%s", k->name);
 			if (tunnel_iface_up(k)) {
 				st.flags |= TL_TUNNEL_UP |
-					    address_flags(k->name);
+					    address_flags(l, k);
 				break;
 			}
 		}
@@ -304,68 +314,43 @@ static int update_link(struct tl_links *l, struct tl_link *k)
 }
 
 /* Kind, bridge and veth peer: what tells a port from an uplink. */
-static void link_topology(struct nlmsghdr *h, struct tl_link *k)
+static void link_topology(const struct tl_nl_link *m, struct tl_link *k)
 {
-	struct ifinfomsg *ifi = NLMSG_DATA(h);
-	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)), ilen;
-	struct rtattr *a, *i;
-
+	snprintf(k->kind_name, sizeof(k->kind_name), "%s", m->kind);
 	k->kind = TL_KIND_OTHER;
-	k->kind_name[0] = '\0';
-	k->master = 0;
-	k->link_nsid = -1;
-	k->peer = 0;
-	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type == IFLA_MASTER)
-			k->master = *(int *)RTA_DATA(a);
-		else if (a->rta_type == IFLA_LINK)
-			k->peer = *(int *)RTA_DATA(a);
-		else if (a->rta_type == IFLA_LINK_NETNSID)
-			k->link_nsid = *(__s32 *)RTA_DATA(a);
-		if (a->rta_type != IFLA_LINKINFO)
-			continue;
-		ilen = RTA_PAYLOAD(a);
-		for (i = RTA_DATA(a); RTA_OK(i, ilen); i = RTA_NEXT(i, ilen)) {
-			if (i->rta_type != IFLA_INFO_KIND)
-				continue;
-			snprintf(k->kind_name, sizeof(k->kind_name), "%.*s",
-				 (int)RTA_PAYLOAD(i), (char *)RTA_DATA(i));
-			if (!strcmp(RTA_DATA(i), "veth"))
-				k->kind = TL_KIND_VETH;
-			else if (!strcmp(RTA_DATA(i), "bridge"))
-				k->kind = TL_KIND_BRIDGE;
-		}
-	}
+	if (!strcmp(m->kind, "veth"))
+		k->kind = TL_KIND_VETH;
+	else if (!strcmp(m->kind, "bridge"))
+		k->kind = TL_KIND_BRIDGE;
+	k->master = m->master;
+	k->link_nsid = m->link_nsid;
+	k->peer = m->link;
 }
 
 static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
 {
-	struct ifinfomsg *ifi = NLMSG_DATA(h);
-	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi));
-	const char *name = NULL;
+	struct tl_nl_link m;
 	struct tl_link *k;
-	struct rtattr *a;
-	int old_master;
+	int old_master, err = tl_nl_parse_link(h, &m);
 
+	if (err)
+		return err;
 	/* a bridge's news about its port (STP state), not the link itself */
-	if (ifi->ifi_family == AF_BRIDGE)
+	if (m.family == AF_BRIDGE)
 		return 0;
-	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == IFLA_IFNAME)
-			name = RTA_DATA(a);
-	if (!name || (ifi->ifi_flags & IFF_LOOPBACK))
+	if (!m.name[0] || (m.flags & IFF_LOOPBACK))
 		return 0;
-	k = find_link(l, ifi->ifi_index);
+	k = find_link(l, m.ifindex);
 	if (!k) {
-		k = add_link(l, ifi->ifi_index);
+		k = add_link(l, m.ifindex);
 		if (!k)
 			return -ENOMEM;
 	}
-	snprintf(k->name, sizeof(k->name), "%s", name);
-	k->flags = ifi->ifi_flags;
-	k->type = ifi->ifi_type;
+	snprintf(k->name, sizeof(k->name), "%s", m.name);
+	k->flags = m.flags;
+	k->type = m.type;
 	old_master = k->master;
-	link_topology(h, k);
+	link_topology(&m, k);
 	if (l->ctr && k->kind == TL_KIND_VETH)
 		tl_containers_stale(l->ctr); /* its far side may have changed */
 	if (old_master && old_master != k->master) {
@@ -379,15 +364,17 @@ static int on_newlink(struct tl_links *l, struct nlmsghdr *h)
 
 static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 {
-	struct ifinfomsg *ifi = NLMSG_DATA(h);
-	struct tl_link *k = find_link(l, ifi->ifi_index);
-	__u32 key = ifi->ifi_index;
-	struct tl_link *br;
+	struct tl_nl_link m;
+	struct tl_link *k, *br;
+	int master, err = tl_nl_parse_link(h, &m);
+	__u32 key = m.ifindex;
 	bool tunnel;
-	int master;
 
+	if (err)
+		return err;
+	k = find_link(l, m.ifindex);
 	/* a port left its bridge: the link itself is still there */
-	if (!k || ifi->ifi_family == AF_BRIDGE)
+	if (!k || m.family == AF_BRIDGE)
 		return 0;
 	master = k->master;
 	tunnel = k->tunnel >= 0;
@@ -409,14 +396,20 @@ static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 
 static int on_addr(struct tl_links *l, struct nlmsghdr *h)
 {
-	struct ifaddrmsg *ifa = NLMSG_DATA(h);
-	struct tl_link *k = find_link(l, ifa->ifa_index);
+	struct tl_nl_addr m;
+	struct tl_link *k;
+	int err = tl_nl_parse_addr(h, &m);
 
+	if (err)
+		return err;
+	k = find_link(l, m.ifindex);
 	return k && k->tunnel >= 0 ? publish_tunnels(l) : 0;
 }
 
-static int dispatch(struct tl_links *l, struct nlmsghdr *h)
+static int dispatch(void *ctx, struct nlmsghdr *h)
 {
+	struct tl_links *l = ctx;
+
 	switch (h->nlmsg_type) {
 	case RTM_NEWLINK:
 		return on_newlink(l, h);
@@ -425,78 +418,8 @@ static int dispatch(struct tl_links *l, struct nlmsghdr *h)
 	case RTM_NEWADDR:
 	case RTM_DELADDR:
 		return on_addr(l, h);
-	case NLMSG_ERROR: {
-		struct nlmsgerr *e = NLMSG_DATA(h);
-
-		if (e->error)
-			log_warn("rtnetlink: %s", strerror(-e->error));
-		return 0;
-	}
 	}
 	return 0;
-}
-
-/* Reads one datagram; returns 1 when NLMSG_DONE was seen. */
-static int read_batch(struct tl_links *l)
-{
-	char buf[32768] __attribute__((aligned(4)));
-	struct nlmsghdr *h;
-	ssize_t n;
-	int done = 0, err;
-
-	n = recv(l->fd, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n < 0) {
-		if (errno == ENOBUFS) {
-			/* We missed changes: the caller resynchronises. */
-			log_warn("rtnetlink overrun, resynchronising");
-			return -ENOBUFS;
-		}
-		return errno == EAGAIN ? -EAGAIN : -errno;
-	}
-	for (h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-		if (h->nlmsg_type == NLMSG_DONE) {
-			done = 1;
-			continue;
-		}
-		err = dispatch(l, h);
-		if (err)
-			log_warn("handling rtnetlink message %u: %s",
-				 h->nlmsg_type, strerror(-err));
-	}
-	return done;
-}
-
-static int request_dump(struct tl_links *l, int type)
-{
-	struct {
-		struct nlmsghdr h;
-		struct rtgenmsg g;
-	} req = {
-		.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtgenmsg)),
-		.h.nlmsg_type = type,
-		.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-		.h.nlmsg_seq = ++l->seq,
-		.g.rtgen_family = AF_UNSPEC,
-	};
-
-	return send(l->fd, &req, req.h.nlmsg_len, 0) < 0 ? -errno : 0;
-}
-
-/* A full link dump, waited for (bounded: the kernel always ends it). */
-static int dump_links(struct tl_links *l)
-{
-	int err = request_dump(l, RTM_GETLINK), tries;
-
-	for (tries = 0; !err && tries < 10000; tries++) {
-		err = read_batch(l);
-		if (err == -EAGAIN) {
-			usleep(1000);
-			err = 0;
-		} else if (err == 1) {
-			return 0;
-		}
-	}
-	return err ? err : -ETIMEDOUT;
 }
 
 /* Drops interface entries that an earlier agent or policy left behind. */
@@ -527,7 +450,7 @@ static bool port_in_use(void *ctx, int ifindex, uint32_t port)
 
 static int resync(struct tl_links *l)
 {
-	int err = dump_links(l);
+	int err = tl_nl_dump(&l->nl, RTM_GETLINK, dispatch, l);
 
 	if (err) {
 		log_error("dumping links: %s", strerror(-err));
@@ -542,30 +465,21 @@ static int resync(struct tl_links *l)
 int tl_links_open(struct tl_links *l, struct tl_bpf *b,
 		  const struct tl_policy *p, struct tl_containers *ctr)
 {
-	struct sockaddr_nl sa = {
-		.nl_family = AF_NETLINK,
-		.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
-			     RTMGRP_IPV6_IFADDR,
-	};
-	int rcvbuf = 4 << 20;
+	unsigned int groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR |
+			      RTMGRP_IPV6_IFADDR;
+	int err;
 
 	memset(l, 0, sizeof(*l));
 	l->bpf = b;
 	l->policy = p;
 	l->ctr = ctr;
+	l->nl.fd = l->query.fd = -1;
 	if (ctr)
 		tl_containers_scan(ctr);
-	l->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (l->fd < 0)
-		return -errno;
-	setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int err = -errno;
-
-		close(l->fd);
-		return err;
-	}
-	return resync(l);
+	err = tl_nl_open(&l->nl, groups, TL_LINKS_RCVBUF);
+	if (!err)
+		err = tl_nl_open(&l->query, 0, 0);
+	return err ? err : resync(l);
 }
 
 int tl_links_handle(struct tl_links *l)
@@ -573,11 +487,14 @@ int tl_links_handle(struct tl_links *l)
 	int err, batches;
 
 	for (batches = 0; batches < 64; batches++) {
-		err = read_batch(l);
+		err = tl_nl_read(&l->nl, dispatch, l);
 		if (err == -EAGAIN)
 			return 0;
-		if (err == -ENOBUFS)
+		if (err == -ENOBUFS) {
+			/* We missed changes: resynchronise. */
+			log_warn("rtnetlink overrun, resynchronising");
 			return resync(l);
+		}
 		if (err < 0)
 			return err;
 	}
@@ -629,9 +546,9 @@ bool tl_links_pending(const struct tl_links *l)
 
 void tl_links_close(struct tl_links *l)
 {
-	if (l->fd >= 0)
-		close(l->fd);
+	tl_nl_close(&l->nl);
+	tl_nl_close(&l->query);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
-	l->fd = -1;
+	l->nl.fd = l->query.fd = -1;
 }

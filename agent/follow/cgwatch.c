@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "cgindex.h"
 #include "cgroup.h"
 #include "cgwatch.h"
 #include "log.h"
@@ -28,7 +29,12 @@ static struct tl_cgwatch_dir *find_wd(struct tl_cgwatch *w, int wd)
 static int remember(struct tl_cgwatch *w, int wd, uint64_t id, const char *rel)
 {
 	struct tl_cgwatch_dir *d = find_wd(w, wd);
+	int err = tl_cgindex_put(id, rel);
 
+	if (err)
+		return err;
+	if (d && d->id != id)
+		tl_cgindex_drop(d->id);
 	if (!d) {
 		if (w->n == w->cap) {
 			size_t cap = w->cap ? w->cap * 2 : 64;
@@ -41,29 +47,24 @@ static int remember(struct tl_cgwatch *w, int wd, uint64_t id, const char *rel)
 			w->cap = cap;
 		}
 		d = &w->v[w->n++];
-		d->rel = NULL;
 	}
-	free(d->rel);
 	d->wd = wd;
 	d->id = id;
-	d->rel = strdup(rel);
-	return d->rel ? 0 : -ENOMEM;
+	return 0;
 }
 
 static void forget(struct tl_cgwatch *w, struct tl_cgwatch_dir *d)
 {
-	free(d->rel);
+	tl_cgindex_drop(d->id);
 	*d = w->v[--w->n];
 }
 
-const char *tl_cgwatch_path(void *arg, uint64_t id)
+/* The path of a watched cgroup, from the index. */
+static const char *dir_rel(const struct tl_cgwatch_dir *d)
 {
-	struct tl_cgwatch *w = arg;
+	const char *rel = tl_cgindex_path(d->id);
 
-	for (size_t i = 0; i < w->n; i++)
-		if (w->v[i].id == id)
-			return w->v[i].rel;
-	return NULL;
+	return rel ? rel : "";
 }
 
 static int set_frozen(struct tl_cgwatch *w, const char *rel, bool frozen)
@@ -218,7 +219,7 @@ static void on_event(struct tl_cgwatch *w, const struct inotify_event *ev)
 			forget(w, d); /* the cgroup is gone */
 		return;
 	}
-	if (!d || !ev->len)
+	if (!d || !ev->len || !*dir_rel(d))
 		return;
 	if ((ev->mask & IN_MODIFY) && !strcmp(ev->name, "cgroup.events")) {
 		w->populated = true;
@@ -226,19 +227,18 @@ static void on_event(struct tl_cgwatch *w, const struct inotify_event *ev)
 	}
 	if (!(ev->mask & IN_ISDIR))
 		return;
-	snprintf(rel, sizeof(rel), "%s/%s", strcmp(d->rel, "/") ? d->rel : "",
-		 ev->name);
+	snprintf(rel, sizeof(rel), "%s/%s",
+		 strcmp(dir_rel(d), "/") ? dir_rel(d) : "", ev->name);
 	if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
 		follow(w, rel, 0, true);
 		w->populated = true;
 	}
 	if (ev->mask & IN_DELETE) {
-		for (size_t i = 0; i < w->n; i++) {
-			if (strcmp(w->v[i].rel, rel))
-				continue;
-			tl_apply_cgroup_gone(w->bpf, w->v[i].id);
+		uint64_t id = tl_cgindex_id(rel);
+
+		if (id) {
+			tl_apply_cgroup_gone(w->bpf, id);
 			w->room = true; /* for a held cgroup's entry */
-			break;
 		}
 	}
 }
@@ -309,7 +309,7 @@ static void unwatch_all(struct tl_cgwatch *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		inotify_rm_watch(w->fd, w->v[i].wd);
-		free(w->v[i].rel);
+		tl_cgindex_drop(w->v[i].id);
 	}
 	w->n = 0;
 	w->full = false;

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
 #include <fnmatch.h>
 #include <fts.h>
 #include <mntent.h>
@@ -10,10 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cgroup.h"
-#include "log.h"
 
 int tl_cgroup_mount(char *buf, size_t len)
 {
@@ -174,117 +170,4 @@ int tl_cgroup_glob(const char *mount, const char *pattern, tl_cgroup_fn fn,
 		return fn(pattern, id, ctx);
 	}
 	return walk(mount, glob_visit, &g);
-}
-
-/*
- * id -> path for events, without ever walking the tree (a walk per unknown
- * id stalled the agent's one thread for seconds on a host with thousands of
- * cgroups): the cgroup watch's table first, then the kernel by file handle
- * (cgroup2 ids are kernfs handles), and a small direct-mapped cache of the
- * answers, a cgroup that is gone included (ids are never reused).
- */
-#ifndef FILEID_KERNFS
-#define FILEID_KERNFS 0xfe
-#endif
-#define PATH_CACHE 1024 /* a power of two */
-
-struct path_entry {
-	uint64_t id;
-	char *rel; /* NULL: gone, or not resolvable */
-};
-
-static struct path_entry cache[PATH_CACHE];
-static tl_cgroup_lookup_fn lookup_fn;
-static void *lookup_ctx;
-static int mount_fd = -1;
-static bool said_handles;
-static uint64_t resolved, misses;
-
-void tl_cgroup_path_lookup(tl_cgroup_lookup_fn fn, void *ctx)
-{
-	lookup_fn = fn;
-	lookup_ctx = ctx;
-}
-
-void tl_cgroup_path_stats(uint64_t *ok, uint64_t *unknown)
-{
-	*ok = resolved;
-	*unknown = misses;
-}
-
-/* The path of id from the kernel (needs CAP_DAC_READ_SEARCH). */
-static char *by_handle(const char *mount, uint64_t id)
-{
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h = { .fh = { .handle_bytes = sizeof(uint64_t),
-			.handle_type = FILEID_KERNFS } };
-	char link[64], path[4096];
-	size_t mlen = strlen(mount);
-	ssize_t n;
-	int fd;
-
-	memcpy(h.fh.f_handle, &id, sizeof(id));
-	if (mount_fd < 0)
-		mount_fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mount_fd < 0)
-		return NULL;
-	fd = open_by_handle_at(mount_fd, &h.fh, O_PATH | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-
-		if (err != ESTALE && err != ENOENT && !said_handles) {
-			said_handles = true;
-			log_warn("cgroup paths of events come from the cgroup "
-				 "watch only: resolving cgroup ids by handle: "
-				 "%s (needs CAP_DAC_READ_SEARCH)",
-				 strerror(err));
-		}
-		errno = err;
-		return NULL;
-	}
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	close(fd);
-	if (n <= 0 || (size_t)n < mlen || strncmp(path, mount, mlen)) {
-		errno = EXDEV; /* not below the mount we know */
-		return NULL;
-	}
-	path[n] = '\0';
-	return strdup(path[mlen] ? path + mlen : "/");
-}
-
-int tl_cgroup_exists(const char *mount, uint64_t id)
-{
-	char *rel = by_handle(mount, id);
-
-	if (rel) {
-		free(rel);
-		return 1;
-	}
-	return errno == ESTALE || errno == ENOENT ? 0 : -errno;
-}
-
-const char *tl_cgroup_path(const char *mount, uint64_t id)
-{
-	struct path_entry *e = &cache[(id * 0x9e3779b97f4a7c15ull) >> 54];
-	const char *rel;
-
-	if (!id)
-		return NULL;
-	if (lookup_fn && (rel = lookup_fn(lookup_ctx, id))) {
-		resolved++;
-		return rel;
-	}
-	if (e->id != id) {
-		free(e->rel);
-		e->id = id;
-		e->rel = by_handle(mount, id);
-	}
-	if (e->rel)
-		resolved++;
-	else
-		misses++;
-	return e->rel;
 }

@@ -24,21 +24,6 @@ int tl_cgroup_glob(const char *mount, const char *pattern, tl_cgroup_fn fn,
  * matches it). */
 int tl_cgroup_match(const char *pattern, const char *rel);
 
-/*
- * Relative path of a cgroup id, for events, in constant time: from lookup
- * (the agent's cgroup watch) when it knows the id, else from the kernel by
- * file handle (CAP_DAC_READ_SEARCH); answers, misses included, are cached.
- * NULL when the cgroup is gone or cannot be resolved. Never walks the tree.
- */
-typedef const char *(*tl_cgroup_lookup_fn)(void *ctx, uint64_t id);
-void tl_cgroup_path_lookup(tl_cgroup_lookup_fn fn, void *ctx);
-const char *tl_cgroup_path(const char *mount, uint64_t id);
-/* 1: the cgroup of id exists, 0: it is gone, or a negative errno when the
- * kernel does not say (no CAP_DAC_READ_SEARCH). */
-int tl_cgroup_exists(const char *mount, uint64_t id);
-/* Ids resolved and not resolved so far. */
-void tl_cgroup_path_stats(uint64_t *ok, uint64_t *unknown);
-
 /* True when rel is anc or below it. */
 int tl_cgroup_is_under(const char *rel, const char *anc);
 

@@ -24,6 +24,7 @@
 #include <bpf/bpf.h>
 
 #include "apply.h"
+#include "cgindex.h"
 #include "cgroup.h"
 #include "cgwatch.h"
 #include "containers.h"
@@ -473,7 +474,7 @@ static int setup_loop(struct agent *a)
 		return -errno;
 	err = epoll_add(a->epfd, a->sigfd, TAG_SIGNAL);
 	if (!err)
-		err = epoll_add(a->epfd, a->links.fd, TAG_LINKS);
+		err = epoll_add(a->epfd, a->links.nl.fd, TAG_LINKS);
 	if (!err)
 		err = epoll_add(a->epfd, tl_events_fd(&a->events), TAG_EVENTS);
 	if (!err)
@@ -678,8 +679,6 @@ static int start_agent(struct agent *a)
 	if (tl_cgwatch_open(&a->cgw, &a->bpf, &a->policy, a->cg_mount))
 		log_warn("cannot follow new cgroups: they get their ancestor's "
 			 "profile until a reload");
-	else /* event paths from what the watch knows, without a walk */
-		tl_cgroup_path_lookup(tl_cgwatch_path, &a->cgw);
 	a->events.policy = &a->policy;
 	a->events.format = a->opt.format;
 	remember_applied(a);
@@ -697,7 +696,7 @@ int tl_daemon_run(const struct tl_run_opts *o)
 
 	if (!a)
 		return 1;
-	a->links.fd = a->sigfd = a->epfd = a->inofd = a->timerfd = -1;
+	a->links.nl.fd = a->links.query.fd = a->sigfd = a->epfd = a->inofd = a->timerfd = -1;
 	a->rescan_fd = a->cgw.fd = -1;
 	a->opt = *o;
 	if (a->opt.verbose)
@@ -741,7 +740,7 @@ int tl_daemon_run(const struct tl_run_opts *o)
 int tl_daemon_apply(const struct tl_run_opts *o)
 {
 	char cg_mount[PATH_MAX];
-	struct tl_links links = { .fd = -1 };
+	struct tl_links links = {.nl.fd = -1, .query.fd = -1};
 	struct tl_containers *ctr = calloc(1, sizeof(*ctr));
 	bool have_ctr = false;
 	struct tl_policy p;

@@ -390,7 +390,7 @@ static int snapshot(const char *pin_dir, struct snapshot *s)
 	if (tc_complete(s))
 		s->present |= CV_TC;
 	read_cgroup_table(pin_dir, s);
-	s->agent_running = s->state.agent_pid && !kill(s->state.agent_pid, 0);
+	s->agent_running = tl_agent_alive(s->state.agent_pid);
 	if (s->agent_running)
 		s->present |= CV_AGENT;
 	return 0;

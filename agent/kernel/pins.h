@@ -27,29 +27,6 @@ struct lsm_bpf;
 /* The cgroup links (tl_cgroup_progs, then the LSM link). */
 #define TL_LINKS_MAX 16
 
-struct tl_bpf {
-	struct socket_bpf *sock;
-	struct cgroup_skb_bpf *skb;
-	struct tc_bpf *tc;
-	bool route_proof; /* tc's egress programs tell where a packet was routed */
-	struct lsm_bpf *lsm; /* NULL: this kernel has no BPF LSM (lsm_cgroup) */
-	char pin_dir[PATH_MAX];
-	bool adopted; /* pins from an earlier agent were found and reused */
-	/* The links the agent attached or adopted, held open: removing a
-	 * pin does not detach them, and tl_bpf_check_links puts back what
-	 * was removed or detached. */
-	int link_fd[TL_LINKS_MAX];
-	bool link_held[TL_LINKS_MAX];
-	char cgroup_path[PATH_MAX]; /* where they are attached */
-};
-
-/* What tl_bpf_check_links found wrong with one link, and did about it. */
-struct tl_link_repair {
-	const char *name; /* program name, e.g. tl_connect4 */
-	const char *found; /* "unpinned", "replaced", "detached" */
-	const char *action; /* "repinned", "reattached", or "failed" */
-};
-
 /* The shared maps, by their pinned names. */
 enum tl_map_id {
 	TL_MAP_STATE,
@@ -69,12 +46,49 @@ enum tl_map_id {
 	TL_MAP_COUNT,
 };
 
+/* What bpf_map_create needs to make a map of one definition. */
+struct tl_map_shape {
+	__u32 type; /* enum bpf_map_type; 0: none */
+	__u32 key_size, value_size, max_entries, flags;
+};
+
+struct tl_bpf {
+	struct socket_bpf *sock;
+	struct cgroup_skb_bpf *skb;
+	struct tc_bpf *tc;
+	bool route_proof; /* tc's egress programs tell where a packet was routed */
+	struct lsm_bpf *lsm; /* NULL: this kernel has no BPF LSM (lsm_cgroup) */
+	char pin_dir[PATH_MAX];
+	bool adopted; /* pins from an earlier agent were found and reused */
+	/* The links the agent attached or adopted, held open: removing a
+	 * pin does not detach them, and tl_bpf_check_links puts back what
+	 * was removed or detached. */
+	int link_fd[TL_LINKS_MAX];
+	bool link_held[TL_LINKS_MAX];
+	char cgroup_path[PATH_MAX]; /* where they are attached */
+	/* The inner map of each outer map (by enum tl_map_id), as bpf/
+	 * declares it: read before loading, since libbpf drops the inner
+	 * definition once it created the outer map. */
+	struct tl_map_shape inner[TL_MAP_COUNT];
+};
+
+/* What tl_bpf_check_links found wrong with one link, and did about it. */
+struct tl_link_repair {
+	const char *name; /* program name, e.g. tl_connect4 */
+	const char *found; /* "unpinned", "replaced", "detached" */
+	const char *action; /* "repinned", "reattached", or "failed" */
+};
+
 extern const char *const tl_map_names[TL_MAP_COUNT];
 
 /* Opens and loads every layer, creating or adopting the pinned maps. */
 int tl_bpf_load(struct tl_bpf *b, const char *pin_dir);
 void tl_bpf_close(struct tl_bpf *b);
 int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id);
+/* The shape of the maps that the outer map id holds: -ENOENT when id is
+ * not an outer map. */
+int tl_bpf_inner_shape(const struct tl_bpf *b, enum tl_map_id id,
+		       struct tl_map_shape *out);
 
 /* Attaches the cgroup programs at cgroup_path (absolute), or atomically
  * swaps the programs of pinned links from an earlier agent. */
@@ -104,8 +118,16 @@ int tl_counter_read(int counters_fd, __u32 idx, __u64 *sum);
  * nothing is pinned.
  */
 int tl_pins_read_state(const char *pin_dir, struct tl_state *st);
+/* The one layout-version check: st is of this agent's layout, or was
+ * never written (layout 0). */
+bool tl_layout_known(const struct tl_state *st);
+/* Says that the pins in pin_dir are of another layout, and what to do. */
+void tl_layout_refused(const char *pin_dir, unsigned int layout);
 /* The pid of a live agent that keeps these pins (not us), else 0. */
 unsigned int tl_pins_agent(const char *pin_dir);
+/* The one "is the agent alive" check: pid is a live tunlock process, not
+ * a pid recycled by something else (0: none). */
+bool tl_agent_alive(unsigned int pid);
 
 /* Pinned objects, for status and stop (no agent needed). */
 int tl_pin_path(char *buf, size_t len, const char *pin_dir, const char *name);

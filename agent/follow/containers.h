@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "tunlock.h"
+#include "netlink.h"
 #include "pins.h"
 
 #define TL_CTR_MAX_NS	 4096
@@ -42,7 +43,7 @@ struct tl_containers {
 	struct tl_bpf *bpf;
 	const char *cg_mount;
 	int self_ns; /* the agent's namespace (fd) */
-	int nl;	     /* rtnetlink in the agent's namespace, for nsids */
+	struct tl_nl nl; /* in the agent's namespace, for nsids */
 	struct tl_ctr_ns *ns, *prev; /* this scan's and the last one's */
 	size_t nns, nprev, cap, prev_cap;
 	bool stale; /* links changed: what was read from inside may have too */

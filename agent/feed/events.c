@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "apply.h"
+#include "cgindex.h"
 #include "cgroup.h"
 #include "events.h"
 #include "feed.h"

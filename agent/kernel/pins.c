@@ -235,18 +235,33 @@ int tl_pins_read_state(const char *pin_dir, struct tl_state *st)
 	if (!err && bpf_map_lookup_elem(fd, &zero, st))
 		err = -errno;
 	close(fd);
-	if (!err && st->layout_version &&
-	    st->layout_version != TL_LAYOUT_VERSION)
+	if (!err && !tl_layout_known(st))
 		err = -EPROTO;
 	return err;
 }
 
-/* The process is a tunlock (not a recycled pid of something else). */
-static bool is_tunlock(unsigned int pid)
+bool tl_layout_known(const struct tl_state *st)
+{
+	return !st->layout_version || st->layout_version == TL_LAYOUT_VERSION;
+}
+
+void tl_layout_refused(const char *pin_dir, unsigned int layout)
+{
+	log_error("the pinned state in %s has layout %u; this tunlock "
+		  "knows layout %d. Nothing was changed; remove the "
+		  "pins with that version's `tunlock stop` (or "
+		  "`tunlock stop --pin-dir %s`), then start again",
+		  pin_dir, layout, TL_LAYOUT_VERSION, pin_dir);
+}
+
+/* A process that is a tunlock: not a recycled pid of something else. */
+bool tl_agent_alive(unsigned int pid)
 {
 	char path[64], comm[32] = "";
 	FILE *f;
 
+	if (!pid)
+		return false;
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 	f = fopen(path, "r");
 	if (!f)
@@ -261,10 +276,10 @@ unsigned int tl_pins_agent(const char *pin_dir)
 {
 	struct tl_state st;
 
-	if (tl_pins_read_state(pin_dir, &st) || !st.agent_pid ||
+	if (tl_pins_read_state(pin_dir, &st) ||
 	    st.agent_pid == (unsigned int)getpid())
 		return 0;
-	return is_tunlock(st.agent_pid) ? st.agent_pid : 0;
+	return tl_agent_alive(st.agent_pid) ? st.agent_pid : 0;
 }
 
 /*
@@ -312,12 +327,7 @@ static int check_pinned_layout(struct tl_bpf *b)
 	}
 	err = tl_pins_read_state(b->pin_dir, &st);
 	if (err == -EPROTO) {
-		log_error("the pinned state in %s has layout %u; this tunlock "
-			  "knows layout %d. Nothing was changed; remove the "
-			  "pins with that version's `tunlock stop` (or "
-			  "`tunlock stop --pin-dir %s`), then start again",
-			  b->pin_dir, st.layout_version, TL_LAYOUT_VERSION,
-			  b->pin_dir);
+		tl_layout_refused(b->pin_dir, st.layout_version);
 		return err;
 	}
 	return 0;
@@ -405,6 +415,35 @@ static void choose_tc_egress(struct tl_bpf *b)
 			 "container stamps on those too");
 }
 
+int tl_bpf_inner_shape(const struct tl_bpf *b, enum tl_map_id id,
+		       struct tl_map_shape *out)
+{
+	if (id >= TL_MAP_COUNT || !b->inner[id].type)
+		return -ENOENT;
+	*out = b->inner[id];
+	return 0;
+}
+
+/* The inner definitions of tc's outer maps, while the object is open. */
+static void record_inner_shapes(struct tl_bpf *b)
+{
+	for (int id = 0; id < TL_MAP_COUNT; id++) {
+		struct bpf_map *m, *in;
+
+		m = bpf_object__find_map_by_name(b->tc->obj, tl_map_names[id]);
+		in = m ? bpf_map__inner_map(m) : NULL;
+		if (!in)
+			continue;
+		b->inner[id] = (struct tl_map_shape){
+		    .type = bpf_map__type(in),
+		    .key_size = bpf_map__key_size(in),
+		    .value_size = bpf_map__value_size(in),
+		    .max_entries = bpf_map__max_entries(in),
+		    .flags = bpf_map__map_flags(in),
+		};
+	}
+}
+
 int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 {
 	int err;
@@ -426,6 +465,7 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 		return err;
 	}
 	choose_tc_egress(b);
+	record_inner_shapes(b);
 	/* also when tl_state is missing: another version may lack it */
 	err = check_pinned_layout(b);
 	if (err)
@@ -748,10 +788,14 @@ int tl_record_netns(int state_fd)
 /* Asks a running agent to leave before its pins go. */
 static void stop_agent(uint32_t pid)
 {
-	if (!pid || !is_tunlock(pid))
+	if (!tl_agent_alive(pid))
 		return;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 50 && !kill(pid, 0); i++)
+	if (kill(pid, SIGTERM)) {
+		log_warn("stopping the agent (pid %u): %s", pid,
+			 strerror(errno));
+		return;
+	}
+	for (int i = 0; i < 50 && tl_agent_alive(pid); i++)
 		usleep(100 * 1000);
 }
 

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "apply.h"
+#include "cgindex.h"
 #include "cgroup.h"
 #include "log.h"
 
@@ -139,13 +140,36 @@ static struct tl_cgroup_entry node_entry(const struct tl_policy *p,
 	return e;
 }
 
-static int create_inner(enum bpf_map_type type, const char *name,
-			__u32 key_size, __u32 value_size, __u32 max,
-			__u32 flags)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
-	int fd = bpf_map_create(type, name, key_size, value_size, max, &o);
+/* The three tables of a policy slot: the outer map that holds them, and
+ * the name each fresh table gets. */
+static const struct {
+	enum tl_map_id outer;
+	const char *name;
+} slot_tables[3] = {
+	{TL_MAP_CGROUPS, "tl_cgroup_tab"},
+	{TL_MAP_ALLOW, "tl_allow_tab"},
+	{TL_MAP_ENDPOINTS, "tl_endpoint_tab"},
+};
 
+/* A fresh table of slot_tables[i], of the shape (type, key and value size,
+ * entries, flags) that the BPF side declares for its outer map's values:
+ * stated once, in bpf/. */
+static int create_inner(struct tl_bpf *b, int i)
+{
+	const char *name = slot_tables[i].name;
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	struct tl_map_shape sh;
+	int fd;
+
+	if (tl_bpf_inner_shape(b, slot_tables[i].outer, &sh)) {
+		log_error("creating map %s: its outer map has no inner map "
+			  "definition",
+			  name);
+		return -ENOENT;
+	}
+	o.map_flags = sh.flags;
+	fd = bpf_map_create(sh.type, name, sh.key_size, sh.value_size,
+			    sh.max_entries, &o);
 	if (fd < 0)
 		log_error("creating map %s: %s", name, strerror(errno));
 	return fd < 0 ? -errno : fd;
@@ -340,25 +364,16 @@ static uint64_t realtime_ns(void)
 }
 
 /* Builds the three tables of a slot; closes what it made on failure. */
-static int build_tables(const struct tl_policy *p, const char *mount,
-			int fds[3], struct tl_applied *out)
+static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
+			const char *mount, int fds[3], struct tl_applied *out)
 {
-	int err;
+	int err = 0;
 
-	fds[0] = create_inner(BPF_MAP_TYPE_HASH, "tl_cgroup_tab",
-			      sizeof(__u64), sizeof(struct tl_cgroup_entry),
-			      TL_MAX_CGROUPS, 0);
-	fds[1] = create_inner(BPF_MAP_TYPE_LPM_TRIE, "tl_allow_tab",
-			      sizeof(struct tl_allow_key),
-			      sizeof(struct tl_allow_value),
-			      TL_MAX_ALLOW_ENTRIES, BPF_F_NO_PREALLOC);
-	fds[2] = create_inner(BPF_MAP_TYPE_HASH, "tl_endpoint_tab",
-			      sizeof(struct tl_endpoint_key),
-			      sizeof(struct tl_endpoint_value),
-			      TL_ENDPOINT_ENTRIES, 0);
-	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
-		err = -ENOMEM;
-	else
+	for (int i = 0; i < 3; i++) {
+		fds[i] = create_inner(b, i);
+		err = fds[i] < 0 && !err ? fds[i] : err;
+	}
+	if (!err)
 		err = fill_cgroups(fds[0], p, mount, &out->cgroups);
 	if (!err)
 		err = fill_allow(fds[1], p, &out->allow_entries);
@@ -376,8 +391,6 @@ static int build_tables(const struct tl_policy *p, const char *mount,
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *mount, struct tl_applied *out)
 {
-	static const enum tl_map_id outer[3] = { TL_MAP_CGROUPS, TL_MAP_ALLOW,
-						 TL_MAP_ENDPOINTS };
 	int state_fd = tl_bpf_map_fd(b, TL_MAP_STATE);
 	struct tl_settings settings;
 	struct tl_state state = {};
@@ -393,13 +406,11 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	}
 	if (bpf_map_lookup_elem(state_fd, &zero, &state))
 		return -errno;
-	if (state.layout_version && state.layout_version != TL_LAYOUT_VERSION) {
-		log_error("pinned maps have layout %u, this agent knows %u: "
-			  "'tunlock stop' first",
-			  state.layout_version, TL_LAYOUT_VERSION);
+	if (!tl_layout_known(&state)) {
+		tl_layout_refused(b->pin_dir, state.layout_version);
 		return -EPROTO;
 	}
-	if (build_tables(p, mount, fds, out))
+	if (build_tables(b, p, mount, fds, out))
 		return -EINVAL;
 
 	out->slot = state.layout_version ? state.active_slot ^ 1 : 0;
@@ -407,7 +418,8 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	out->attach_cgroup_id = attach_id;
 	fill_settings(&settings, p, out->generation, attach_id);
 	for (int i = 0; i < 3 && !err; i++)
-		if (bpf_map_update_elem(tl_bpf_map_fd(b, outer[i]), &out->slot,
+		if (bpf_map_update_elem(tl_bpf_map_fd(b, slot_tables[i].outer),
+					&out->slot,
 					&fds[i], BPF_ANY))
 			err = -errno;
 	if (!err && bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_SETTINGS),

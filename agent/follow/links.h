@@ -15,8 +15,12 @@
 #include <stdint.h>
 
 #include "containers.h"
+#include "netlink.h"
 #include "pins.h"
 #include "policy.h"
+
+/* Bursts of link changes (a container runtime starting many) fit. */
+#define TL_LINKS_RCVBUF (4 << 20)
 
 enum tl_link_kind { TL_KIND_OTHER = 0, TL_KIND_VETH, TL_KIND_BRIDGE };
 
@@ -28,7 +32,7 @@ struct tl_link {
 	int tunnel;	     /* tunnel id, or -1 */
 	bool guarded;	     /* TC filter attached */
 	enum tl_link_kind kind;
-	char kind_name[16];  /* IFLA_INFO_KIND, "" for a NIC */
+	char kind_name[TL_NL_KIND_LEN]; /* IFLA_INFO_KIND, "" for a NIC */
 	int impostor;	     /* tunnel whose glob matches the name but not
 				the kind: guarded as an uplink; or -1 */
 	int master;	     /* bridge (IFLA_MASTER), or 0 */
@@ -43,10 +47,10 @@ struct tl_links {
 	const struct tl_policy *policy;
 	struct tl_containers *ctr; /* NULL: no container ports */
 	bool rescan;		   /* a veth's far side is not known yet */
-	int fd; /* rtnetlink, subscribed to link and address changes */
+	struct tl_nl nl;    /* subscribed to link and address changes */
+	struct tl_nl query; /* for address dumps, subscribed to nothing */
 	struct tl_link *v;
 	size_t n, cap;
-	uint32_t seq;
 };
 
 /* Subscribes first, then dumps, so that no change falls in between. */

@@ -26,10 +26,10 @@ struct tl_cgwatch_held {
 	bool frozen;
 };
 
+/* A watched cgroup directory; its path is in the index (cgindex.h). */
 struct tl_cgwatch_dir {
 	int wd;
 	uint64_t id;
-	char *rel; /* relative to the cgroup2 mount */
 };
 
 struct tl_cgwatch {
@@ -61,7 +61,5 @@ int tl_cgwatch_handle(struct tl_cgwatch *w);
 /* Tries again to write the entries of held (frozen) cgroups; thaws those
  * written or gone. */
 void tl_cgwatch_retry(struct tl_cgwatch *w);
-/* The relative path of a watched cgroup id, or NULL (tl_cgroup_lookup_fn). */
-const char *tl_cgwatch_path(void *w, uint64_t id);
 
 #endif

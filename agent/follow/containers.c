@@ -4,9 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if_link.h>
-#include <linux/net_namespace.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -23,158 +20,58 @@
 #include "cgroup.h"
 #include "containers.h"
 #include "log.h"
+#include "netlink.h"
 #include "netns.h"
 
 /* Bounds of one scan: namespaces are few, processes many but cheap. */
 #define MAX_PIDS (1 << 20)
-#define NL_BUF	 32768
 
 /* ---- rtnetlink ---------------------------------------------------- */
 
-static int nl_open(void)
-{
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	struct timeval tv = {.tv_sec = 2}; /* every read is bounded */
-
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static struct rtattr *rta_next(struct rtattr *a, int *len)
-{
-	return RTA_NEXT(a, *len);
-}
-
-/* The id that the namespace of the socket nl gives the namespace ns_fd. */
-static int get_nsid(int nl, int ns_fd)
-{
-	struct {
-		struct nlmsghdr h;
-		struct rtgenmsg g;
-		char pad[3];
-		struct rtattr a;
-		__u32 fd;
-	} req = {
-	    .h.nlmsg_len = sizeof(req),
-	    .h.nlmsg_type = RTM_GETNSID,
-	    .h.nlmsg_flags = NLM_F_REQUEST,
-	    .g.rtgen_family = AF_UNSPEC,
-	    .a.rta_len = RTA_LENGTH(sizeof(__u32)),
-	    .a.rta_type = NETNSA_FD,
-	    .fd = ns_fd,
-	};
-	char buf[1024] __attribute__((aligned(4)));
-	struct nlmsghdr *h = (void *)buf;
-	struct rtattr *a;
-	ssize_t n;
-	int len;
-
-	if (send(nl, &req, sizeof(req), 0) < 0)
-		return -1;
-	n = recv(nl, buf, sizeof(buf), 0);
-	if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct rtgenmsg)) ||
-	    h->nlmsg_type != RTM_NEWNSID)
-		return -1;
-	len = h->nlmsg_len - NLMSG_LENGTH(sizeof(struct rtgenmsg));
-	a = (void *)((char *)NLMSG_DATA(h) +
-		     NLMSG_ALIGN(sizeof(struct rtgenmsg)));
-	for (; RTA_OK(a, len); a = rta_next(a, &len))
-		if (a->rta_type == NETNSA_NSID)
-			return *(__s32 *)RTA_DATA(a);
-	return -1;
-}
-
-/* What a link dump says of one interface. */
-struct link_attrs {
-	int ifindex;
-	unsigned int flags;
-	int link;      /* IFLA_LINK: the peer's ifindex */
-	int link_nsid; /* IFLA_LINK_NETNSID, -1 when the peer is local */
-	char kind[16]; /* IFLA_INFO_KIND, "" for hardware */
+struct read_links {
+	int host_nsid;
+	struct tl_ctr_ns *ns;
 };
 
-static void parse_link(struct nlmsghdr *h, struct link_attrs *la)
+/* One link of the namespace being read: a veth to host_nsid, or a way out. */
+static int on_link(void *ctx, struct nlmsghdr *h)
 {
-	struct ifinfomsg *ifi = NLMSG_DATA(h);
-	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)), ilen;
-	struct rtattr *a, *i;
+	struct read_links *r = ctx;
+	struct tl_ctr_ns *ns = r->ns;
+	struct tl_nl_link la;
+	int err;
 
-	memset(la, 0, sizeof(*la));
-	la->ifindex = ifi->ifi_index;
-	la->flags = ifi->ifi_flags;
-	la->link_nsid = -1;
-	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = rta_next(a, &len)) {
-		if (a->rta_type == IFLA_LINK)
-			la->link = *(int *)RTA_DATA(a);
-		else if (a->rta_type == IFLA_LINK_NETNSID)
-			la->link_nsid = *(__s32 *)RTA_DATA(a);
-		if (a->rta_type != IFLA_LINKINFO)
-			continue;
-		ilen = RTA_PAYLOAD(a);
-		for (i = RTA_DATA(a); RTA_OK(i, ilen); i = rta_next(i, &ilen))
-			if (i->rta_type == IFLA_INFO_KIND)
-				snprintf(la->kind, sizeof(la->kind), "%s",
-					 (char *)RTA_DATA(i));
-	}
+	if (h->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	err = tl_nl_parse_link(h, &la);
+	if (err || (la.flags & IFF_LOOPBACK))
+		return err;
+	/* a NIC of its own, a link into a third namespace (a veth chain), or
+	 * any link into ours but a veth: a macvlan, macvtap, ipvlan or VLAN
+	 * device on one of our NICs hands its frames to that NIC, marks and
+	 * all, without passing through our routing */
+	if (!la.kind[0] ||
+	    (la.link_nsid >= 0 &&
+	     (la.link_nsid != r->host_nsid || strcmp(la.kind, "veth"))))
+		ns->escape = true;
+	if (strcmp(la.kind, "veth") || r->host_nsid < 0 ||
+	    la.link_nsid != r->host_nsid || ns->nveths >= TL_CTR_MAX_VETHS)
+		return 0;
+	ns->veths[ns->nveths].ifindex = la.ifindex;
+	ns->veths[ns->nveths].peer = la.link;
+	ns->nveths++;
+	return 0;
 }
 
-/* Reads one namespace's links: its veths to host_nsid, and any NIC. */
-static int read_links(int nl, int host_nsid, struct tl_ctr_ns *ns)
+/* Reads one namespace's links: its veths to host_nsid, and any NIC. The
+ * probe's thread does not malloc (a thread that mallocs gets an arena of
+ * its own, which the agent would keep resident): the module reads into
+ * its stack. */
+static int read_links(struct tl_nl *nl, int host_nsid, struct tl_ctr_ns *ns)
 {
-	struct {
-		struct nlmsghdr h;
-		struct ifinfomsg i;
-	} req = {
-	    .h.nlmsg_len = sizeof(req),
-	    .h.nlmsg_type = RTM_GETLINK,
-	    .h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-	};
-	/* one probe at a time (joined before the next), and no malloc in
-	 * the probe's thread: a thread that mallocs gets an arena of its own,
-	 * which the agent would keep resident */
-	static char buf[NL_BUF] __attribute__((aligned(4)));
-	struct link_attrs la;
-	int batches, done = 0;
+	struct read_links r = {.host_nsid = host_nsid, .ns = ns};
 
-	if (send(nl, &req, sizeof(req), 0) < 0)
-		return -errno;
-	for (batches = 0; !done && batches < 4096; batches++) {
-		ssize_t n = recv(nl, buf, NL_BUF, 0);
-		struct nlmsghdr *h;
-
-		if (n <= 0)
-			break;
-		for (h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type == NLMSG_DONE ||
-			    h->nlmsg_type == NLMSG_ERROR) {
-				done = 1;
-				break;
-			}
-			if (h->nlmsg_type != RTM_NEWLINK)
-				continue;
-			parse_link(h, &la);
-			if (la.flags & IFF_LOOPBACK)
-				continue;
-			/* a NIC of its own, a link into a third namespace
-			 * (a veth chain), or any link into ours but a veth:
-			 * a macvlan, macvtap, ipvlan or VLAN device on one of
-			 * our NICs hands its frames to that NIC, marks and
-			 * all, without passing through our routing */
-			if (!la.kind[0] ||
-			    (la.link_nsid >= 0 && (la.link_nsid != host_nsid ||
-						   strcmp(la.kind, "veth"))))
-				ns->escape = true;
-			if (strcmp(la.kind, "veth") || host_nsid < 0 ||
-			    la.link_nsid != host_nsid ||
-			    ns->nveths >= TL_CTR_MAX_VETHS)
-				continue;
-			ns->veths[ns->nveths].ifindex = la.ifindex;
-			ns->veths[ns->nveths].peer = la.link;
-			ns->nveths++;
-		}
-	}
-	return done ? 0 : -EIO;
+	return tl_nl_dump(nl, RTM_GETLINK, on_link, &r);
 }
 
 /* ---- entering a namespace ----------------------------------------- */
@@ -192,7 +89,8 @@ struct probe {
 static void *probe_thread(void *arg)
 {
 	struct probe *p = arg;
-	int fd, nl;
+	struct tl_nl nl;
+	int fd;
 
 	fd = open(p->ns->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
@@ -203,13 +101,11 @@ static void *probe_thread(void *arg)
 	}
 	close(fd);
 	p->ns->cookie = tl_netns_cookie();
-	nl = nl_open();
-	if (nl < 0) {
-		p->err = -errno;
+	p->err = tl_nl_open(&nl, 0, 0);
+	if (p->err)
 		return NULL;
-	}
-	p->err = read_links(nl, get_nsid(nl, p->self_ns), p->ns);
-	close(nl);
+	p->err = read_links(&nl, tl_nl_nsid(&nl, p->self_ns), p->ns);
+	tl_nl_close(&nl);
 	return NULL;
 }
 
@@ -416,7 +312,7 @@ int tl_containers_scan(struct tl_containers *c)
 		fd = open(ns->path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue; /* gone meanwhile */
-		ns->nsid = get_nsid(c->nl, fd);
+		ns->nsid = tl_nl_nsid(&c->nl, fd);
 		close(fd);
 		/* only namespaces linked to ours have an id: the rest do
 		 * not concern us, and are not entered */
@@ -621,15 +517,18 @@ void tl_containers_prune(struct tl_containers *c,
 int tl_containers_open(struct tl_containers *c, struct tl_bpf *b,
 		       const char *cg_mount)
 {
+	int err;
+
 	memset(c, 0, sizeof(*c));
 	c->bpf = b;
 	c->cg_mount = cg_mount;
+	c->nl.fd = -1;
 	c->self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	c->nl = nl_open();
 	c->stale = true;
-	if (c->self_ns < 0 || c->nl < 0) {
+	err = c->self_ns < 0 ? -errno : tl_nl_open(&c->nl, 0, 0);
+	if (err) {
 		tl_containers_close(c);
-		return -ENOMEM;
+		return err;
 	}
 	adopt_ports(c);
 	return 0;
@@ -639,10 +538,9 @@ void tl_containers_close(struct tl_containers *c)
 {
 	if (c->self_ns >= 0)
 		close(c->self_ns);
-	if (c->nl >= 0)
-		close(c->nl);
+	tl_nl_close(&c->nl);
 	free(c->ns);
 	free(c->prev);
 	c->ns = c->prev = NULL;
-	c->self_ns = c->nl = -1;
+	c->self_ns = -1;
 }
