@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Containers in network namespaces of their own, reached through a veth
- * whose host end is a "port" of the agent's namespace (agent/containers.c
+ * whose host end is a "port" of the agent's namespace (agent/follow/containers.c
  * verifies the pair). Three things follow:
  *
  * - Inside the container, its veth to the host is no uplink: the host
