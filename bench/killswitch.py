@@ -6,7 +6,8 @@
   killswitch.py progs PINDIR          "id name run_cnt run_time_ns" of the programs pinned
                                       under PINDIR (pinned programs and programs of pinned links)
   killswitch.py progdiff N PATH A B   "prog N PATH name ns/run runs" from two `progs` outputs
-  killswitch.py timed CMD...          run CMD; "seconds peak_rss_kB" (exit 1 if CMD failed)
+  killswitch.py timed CMD...          run CMD; "seconds peak_rss_kB cpu_seconds" (exit 1 if CMD
+                                      failed)
   killswitch.py report RESULTS        the table, the per-program costs and the targets
 """
 import ipaddress
@@ -84,7 +85,8 @@ def timed(cmd):
     if r.returncode:
         print("exit %d: %s" % (r.returncode, r.stderr.strip()[:300]))
         return 1
-    print("%.4f %d" % (dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print("%.4f %d %.4f" % (dt, ru.ru_maxrss, ru.ru_utime + ru.ru_stime))
     return 0
 
 
@@ -113,7 +115,7 @@ class Results:
                 if w[0] in ("udp", "tcp") and w[4] != "stats":
                     self.rate.setdefault((w[0], w[3], int(w[1]), w[2]), []).append(float(w[5]))
                 elif w[0] == "agent":
-                    self.agent.setdefault(int(w[1]), []).append((int(w[2]), int(w[3]), int(w[4])))
+                    self.agent.setdefault(int(w[1]), []).append((int(w[2]), int(w[3]), int(w[4]), int(w[5])))
                 elif w[0] == "prog":
                     self.prog.append((int(w[1]), w[2], w[3], float(w[4]), int(w[5])))
                 elif w[0] == "check":
@@ -152,9 +154,11 @@ def report(path):
     for n in r.ns:
         a = r.agent.get(n, [])
         if a:
-            print("agent N=%-7d run to enforcing %s ms (median %d of %d starts); RSS %.1f MB, peak %.1f MB" % (
-                n, "/".join(str(x[0]) for x in a), statistics.median(x[0] for x in a), len(a),
-                max(x[1] for x in a) / 1024, max(x[2] for x in a) / 1024))
+            print("agent N=%-7d run to enforcing %s ms (median %d of %d starts), CPU %d ms (median);"
+                  " RSS %.1f MB, peak %.1f MB" % (
+                      n, "/".join(str(x[0]) for x in a), statistics.median(x[0] for x in a), len(a),
+                      statistics.median(x[3] for x in a), max(x[1] for x in a) / 1024,
+                      max(x[2] for x in a) / 1024))
         if n in r.check:
             print("check N=%-7d %.0f ms, peak RSS %.1f MB;  nft -f of the set: %s ms" % (
                 n, r.check[n][0] * 1000, r.check[n][1] / 1024, r.nft.get(n, "-")))
