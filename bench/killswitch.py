@@ -3,8 +3,9 @@
 
   killswitch.py lists N FILE          the N allowed addresses (one a line, no prefix length)
   killswitch.py iperf JSON            bits/s of an `iperf3 -J` client run (exit 1 if it failed)
-  killswitch.py progs PINDIR          "id name run_cnt run_time_ns" of the programs pinned
+  killswitch.py progs PINDIR NS DEV   "id name run_cnt run_time_ns" of the programs pinned
                                       under PINDIR (pinned programs and programs of pinned links)
+                                      and of DEV's TC egress in netns NS
   killswitch.py progdiff N PATH A B   "prog N PATH name ns/run runs" from two `progs` outputs
   killswitch.py timed CMD...          run CMD; "seconds peak_rss_kB cpu_seconds" (exit 1 if CMD
                                       failed)
@@ -56,12 +57,27 @@ def under(paths, d):
     return any(p.startswith(d.rstrip("/") + "/") for p in paths or [])
 
 
-def progs(pindir):
+def tc_egress(netns, dev):
+    r = subprocess.run(["ip", "netns", "exec", netns, "bpftool", "-j", "net", "show", "dev", dev],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode:
+        raise RuntimeError(r.stderr.strip())
+    return {f["id"] for n in json.loads(r.stdout or "[]") for f in n.get("tc", [])
+            if f.get("kind") == "clsact/egress"}
+
+
+def progs(pindir, netns, dev):
     ids = {p["id"] for p in bpftool("-f", "prog", "show") if under(p.get("pinned"), pindir)}
     ids |= {ln["prog_id"] for ln in bpftool("-f", "link", "show") if under(ln.get("pinned"), pindir)}
-    for p in bpftool("prog", "show"):
-        if p["id"] in ids:
-            print(p["id"], p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
+    ids |= tc_egress(netns, dev)
+    if not ids:
+        print("no programs pinned under %s" % pindir, file=sys.stderr)
+        return 1
+    # one by one: a walk of every program on the machine can miss some while other jobs
+    # load and unload theirs
+    for i in sorted(ids):
+        p = bpftool("prog", "show", "id", str(i))
+        print(p["id"], p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
     return 0
 
 
@@ -216,7 +232,7 @@ def main(argv):
     if cmd == "iperf":
         return iperf(args[0])
     if cmd == "progs":
-        return progs(args[0])
+        return progs(*args)
     if cmd == "progdiff":
         return progdiff(*args)
     if cmd == "timed":
