@@ -89,6 +89,10 @@ $(OUT)/empty.bpf.o: bench/empty.bpf.c vmlinux/vmlinux.h | $(OUT)
 $(OUT)/bench_tc: bench/bench_tc.c tests/frames.h $(LIB_OBJS) $(SKELS) $(BENCH_SKELS)
 	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
+# bench/killswitch's sender and tunnel holder
+$(OUT)/udp_send: bench/udp_send.c | $(OUT)
+	$(CC) $(CFLAGS) $< -o $@
+
 # Probes for attributing costs (bench/README.md); not built by `make bench`.
 $(OUT)/probes:
 	mkdir -p $@
@@ -147,8 +151,9 @@ test: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet $(OUT)/t
 demo: deps all
 	bash tests/lab/demo.sh
 
-bench: deps all $(OUT)/bench_tc
+bench: deps all $(OUT)/bench_tc $(OUT)/udp_send
 	$(OUT)/bench_tc
+	bash bench/killswitch
 
 # Units name the installed paths.
 units: $(addprefix $(OUT)/systemd/,$(UNITS))
@@ -182,6 +187,7 @@ help:
 	@echo "make test     run unit, packet (also under ASan/UBSan), fuzz and lab tests (root)"
 	@echo "make fuzz     fuzz the policy reader and event formatters (FUZZ_SECONDS each)"
 	@echo "make demo     show leaks without tunlock and none with it (root)"
-	@echo "make bench    per-packet cost of the packet programs vs empty ones (root)"
+	@echo "make bench    per-packet cost of the packet programs vs empty ones, then the"
+	@echo "              kill switch side by side: no filter, tunlock, nftables (root)"
 	@echo "make vmlinux  regenerate vmlinux/vmlinux.h from the running kernel"
 	@echo "make install  binary, systemd units, man pages, examples (PREFIX, DESTDIR)"

@@ -3,8 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,8 +447,44 @@ static void record_inner_shapes(struct tl_bpf *b)
 	}
 }
 
+/* Parses the kernel's BTF once, beside the socket layer's load. */
+static void *probe_route_proof(void *arg)
+{
+	(void)arg;
+	tl_kernel_has_route_proof();
+	return NULL;
+}
+
+static void *load_tc(void *arg)
+{
+	struct tl_bpf *b = arg;
+
+	return (void *)(intptr_t)tc_bpf__load(b->tc);
+}
+
+/*
+ * The verifier is most of start-up: the packet layers load side by side.
+ * Neither creates a map: the socket layer, loaded first, pinned them all,
+ * and both reuse the pins.
+ */
+static int load_packet_layers(struct tl_bpf *b)
+{
+	void *tc_ret = NULL;
+	pthread_t t;
+	int err;
+
+	err = pthread_create(&t, NULL, load_tc, b);
+	if (err)
+		return -err;
+	err = cgroup_skb_bpf__load(b->skb);
+	pthread_join(t, &tc_ret);
+	return err ? err : (int)(intptr_t)tc_ret;
+}
+
 int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 {
+	bool probing;
+	pthread_t probe;
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -464,17 +503,22 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 		log_error("opening the BPF objects: %s", strerror(-err));
 		return err;
 	}
-	choose_tc_egress(b);
 	record_inner_shapes(b);
 	/* also when tl_state is missing: another version may lack it */
 	err = check_pinned_layout(b);
 	if (err)
 		return err;
+	/* one malloc arena for the loading threads too: what they free goes
+	 * back to the arena the daemon trims once enforcing (a thread's own
+	 * arena would keep it: RSS 18 MB instead of 7) */
+	mallopt(M_ARENA_MAX, 1);
+	probing = !pthread_create(&probe, NULL, probe_route_proof, NULL);
 	err = socket_bpf__load(b->sock);
+	if (probing)
+		pthread_join(probe, NULL);
+	choose_tc_egress(b); /* probed already, or probes now */
 	if (!err)
-		err = cgroup_skb_bpf__load(b->skb);
-	if (!err)
-		err = tc_bpf__load(b->tc);
+		err = load_packet_layers(b);
 	if (err) {
 		log_error("loading the BPF programs: %s%s", strerror(-err),
 			  b->adopted ? " (pinned maps of another layout? "

@@ -137,22 +137,47 @@ static char *one_line(char *msg)
 	return out;
 }
 
+/* The key path written out, e.g. "tunnels[0].endpoints[1]" (cut to fit). */
+static void format_path(const struct ctx *c, char *buf, size_t size)
+{
+	size_t len = 0, steps = c->pathlen;
+	int n = 0;
+
+	buf[0] = '\0';
+	if (steps > MAX_PATH_STEPS)
+		steps = MAX_PATH_STEPS;
+	for (size_t i = 0; i < steps && n >= 0 && len < size; i++, len += n)
+		n = c->path[i].key ? snprintf(buf + len, size - len, "%s%s",
+					      i ? "." : "", c->path[i].key)
+				   : snprintf(buf + len, size - len, "[%zu]",
+					      c->path[i].index);
+}
+
+/* "PATH: MSG" when the key path is not empty (MSG freed), else MSG. */
+static char *with_path(const struct ctx *c, char *msg)
+{
+	char path[512], *full;
+
+	if (!msg || !c->pathlen)
+		return msg;
+	format_path(c, path, sizeof(path));
+	if (asprintf(&full, "%s: %s", path, msg) < 0)
+		full = NULL;
+	free(msg);
+	return full;
+}
+
 static void vreport(struct ctx *c, struct tl_loc loc, bool warning,
 		    const char *fmt, va_list ap)
 {
-	char *msg = NULL, *full = NULL;
+	char *msg = NULL;
 
 	if (!diag_wanted(c, loc, warning))
 		return;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	/* prefix the key path: "tunnels[0].endpoints[1].port: ..." */
-	if (msg && c->pathlen && asprintf(&full, "%s: %s", c->path, msg) < 0)
-		full = NULL;
-	if (msg && c->pathlen) {
-		free(msg);
-		msg = full;
-	}
+	msg = with_path(c, msg);
 	diag_keep(c, loc, warning, msg ? one_line(msg) : NULL);
 }
 
@@ -189,7 +214,7 @@ void warn_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
  */
 void stop_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
 {
-	char *msg = NULL, *full;
+	char *msg = NULL;
 	va_list ap;
 
 	c->nerrors++;
@@ -199,10 +224,7 @@ void stop_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	if (msg && c->pathlen && asprintf(&full, "%s: %s", c->path, msg) >= 0) {
-		free(msg);
-		msg = full;
-	}
+	msg = with_path(c, msg);
 	c->stop.msg = msg ? one_line(msg) : NULL;
 	c->stop.loc = loc;
 	c->oom |= !c->stop.msg;
@@ -287,29 +309,27 @@ void flush_diags(struct ctx *c, FILE *err)
 
 /* ---- key path, for messages ---- */
 
-size_t push(struct ctx *c, const char *fmt, ...)
+static size_t push_step(struct ctx *c, const char *key, size_t index)
 {
 	size_t old = c->pathlen;
-	va_list ap;
-	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(c->path + old, sizeof(c->path) - old, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		c->pathlen = old + (size_t)n < sizeof(c->path)
-				 ? old + (size_t)n
-				 : sizeof(c->path) - 1;
+	if (old < MAX_PATH_STEPS)
+		c->path[old] = (struct path_step){key, index};
+	c->pathlen = old + 1;
 	return old;
 }
 
 size_t push_key(struct ctx *c, const char *key)
 {
-	return push(c, c->pathlen ? ".%s" : "%s", key);
+	return push_step(c, key, 0);
+}
+
+size_t push_index(struct ctx *c, size_t index)
+{
+	return push_step(c, NULL, index);
 }
 
 void pop(struct ctx *c, size_t len)
 {
 	c->pathlen = len;
-	c->path[len] = '\0';
 }

@@ -40,6 +40,15 @@ struct ep_ref {
 
 struct chunk; /* of the composed document: policy_yaml.c */
 
+/* A step of the key path: a mapping key, or (key NULL) a list index. */
+struct path_step {
+	const char *key; /* static: a key table's name */
+	size_t index;
+};
+
+/* deeper than any policy (the reader follows the schema: 6 at most) */
+#define MAX_PATH_STEPS 16
+
 struct ctx {
 	const char *file;
 	yaml_document_t *doc;
@@ -54,9 +63,13 @@ struct ctx {
 	/* The error that stopped reading (a limit), shown whatever else. */
 	struct diag stop;
 	bool oom;
-	/* Key path of the node being read, e.g. "tunnels[0].endpoints[1]". */
-	char path[512];
-	size_t pathlen;
+	/*
+	 * Key path of the node being read, e.g. "tunnels[0].endpoints[1]":
+	 * its steps, written out only for a diagnostic (reading visits
+	 * every node; few have one).
+	 */
+	struct path_step path[MAX_PATH_STEPS];
+	size_t pathlen; /* steps; those past MAX_PATH_STEPS are not kept */
 	/* nodes read so far, and how many reading may take */
 	size_t visits, max_visits;
 	bool visits_out; /* the budget ran out, already reported */
@@ -97,10 +110,10 @@ const char *shown(struct ctx *c, const char *s);
 /* Print the diagnostics in file order (when err), then free them. */
 void flush_diags(struct ctx *c, FILE *err);
 
-/* Extend the key path; pop() back to the length these return. */
-__attribute__((format(printf, 2, 3))) size_t push(struct ctx *c,
-						  const char *fmt, ...);
+/* Extend the key path; pop() back to the length these return. KEY must
+ * outlive the step (a key table's name). */
 size_t push_key(struct ctx *c, const char *key);
+size_t push_index(struct ctx *c, size_t index);
 void pop(struct ctx *c, size_t len);
 
 /* ---- the document and its nodes (policy_yaml.c) ---- */

@@ -186,7 +186,7 @@ void read_list(struct ctx *c, const yaml_node_t *n, size_t len, enum vtype t,
 {
 	for (size_t i = 0; i < len; i++) {
 		yaml_node_t *v = seq_item(c, n, i);
-		size_t saved = push(c, "[%zu]", i);
+		size_t saved = push_index(c, i);
 
 		if (want(c, v, t))
 			item(c, v, i, arg);
