@@ -20,6 +20,7 @@
 #include "feed.h"
 #include "pins.h"
 #include "policy.h"
+#include "selftest.h"
 #include "status.h"
 #include "version.h"
 
@@ -123,6 +124,18 @@ static const struct cli_opt opt_interval = {
 		"or lost events are written (default 30); the\n"
 		"agent's only periodic wake-up",
 	.parse = set_interval,
+};
+static const struct cli_opt opt_profile = {
+	.name = "profile", .arg = "NAME",
+	.help = "try with this profile of the applied policy\n"
+		"(default: the attach cgroup's)",
+	.off = AT(profile),
+};
+static const struct cli_opt opt_selftest_metrics = {
+	.name = "metrics", .arg = "FILE",
+	.help = "write tunlock_selftest_* gauges to FILE\n"
+		"(atomically, for node_exporter's textfile collector)",
+	.off = AT(metrics),
 };
 /* Every command has it; parse_options answers it. */
 static const struct cli_opt opt_help = {
@@ -295,6 +308,35 @@ static const struct command commands[] = {
 			 "detached, or the\n"
 			 "cgroup table full).\n",
 		.opts = { &opt_json, &opt_pin_dir },
+	},
+	{
+		.name = "selftest",
+		.fn = tl_selftest,
+		.summary = "try every leak class once and say which leak",
+		.doc = "From a transient child cgroup of the attach cgroup "
+		       "(removed after),\n"
+		       "tries each leak class once: a socket bound to each "
+		       "guarded interface\n"
+		       "(bypass, IPv6, STUN), a query to each resolver "
+		       "resolv.conf and\n"
+		       "systemd-resolved name outside the tunnel, the VPN "
+		       "server from a\n"
+		       "process that is not its client, raw and packet "
+		       "sockets; and test runs\n"
+		       "of the pinned TC program for a packet with no socket "
+		       "(tunnel down,\n"
+		       "forwarded). Probes go to documentation addresses and "
+		       "a name under\n"
+		       ".invalid. A class whose stopping layer is not attached "
+		       "fails.\n"
+		       "Prints pass, fail or skip per class with the reason, "
+		       "and the feed's\n"
+		       "selftest line on stderr.\n",
+		.exits = "0 every applicable class passed, 1 a class failed "
+			 "(or\n"
+			 "nothing is pinned, or audit mode), 2 usage error.\n",
+		.opts = { &opt_pin_dir, &opt_json, &opt_selftest_metrics,
+			  &opt_profile },
 	},
 	{
 		.name = "stop",

@@ -53,6 +53,7 @@ enum {
 struct coverage {
 	const char *leak;
 	const char *level;
+	unsigned int missing; /* CV_* the class needs and lacks */
 	char why[512];
 };
 
@@ -159,6 +160,7 @@ static int coverage(unsigned int features, unsigned int present,
 		struct coverage *cv = &c[n++];
 
 		cv->leak = k->leak;
+		cv->missing = missing;
 		cv->why[0] = '\0';
 		if (!(k->needs & present & CV_ENFORCING))
 			cv->level = "none";
@@ -781,4 +783,31 @@ int tl_status(const char *pin_dir, bool json, FILE *out)
 	}
 	free(s);
 	return err;
+}
+
+int tl_status_gaps(const char *pin_dir, struct tl_class_gap *g, int max)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	struct coverage cov[16];
+	unsigned int stops = CV_ENFORCING;
+	int n, err;
+
+	if (!s)
+		return -ENOMEM;
+	err = snapshot(pin_dir, s);
+	if (err) {
+		free(s);
+		return err;
+	}
+	/* a kernel without BPF LSM never has the LSM layer: no gap of ours */
+	if (!(s->state.features & TL_FEATURE_BPF_LSM))
+		stops &= ~CV_LSM;
+	n = coverage(s->state.features, s->present, s->unguarded, cov);
+	for (int i = 0; i < n && i < max; i++) {
+		g[i].leak = cov[i].leak;
+		g[i].gap = cov[i].missing & stops;
+		snprintf(g[i].why, sizeof(g[i].why), "%s", cov[i].why);
+	}
+	free(s);
+	return n < max ? n : max;
 }
