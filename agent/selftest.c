@@ -449,17 +449,6 @@ static void probe_sockets(const struct context *x, struct tl_selftest_class *raw
 		try_socket(packet, AF_PACKET, SOCK_DGRAM, 0, "packet");
 }
 
-/* In the child, in the transient cgroup: the live tries. */
-static void live_probes(const struct context *x, struct tl_selftest_class *c)
-{
-	probe_bypass(x, &c[C_BYPASS]);
-	probe_dns(x, &c[C_DNS]);
-	probe_ipv6(x, &c[C_IPV6]);
-	probe_stun(x, &c[C_STUN]);
-	probe_endpoint(x, &c[C_ENDPOINT]);
-	probe_sockets(x, &c[C_RAW], &c[C_PACKET]);
-}
-
 /* An Ethernet frame: IPv4 UDP from src to PROBE_V4 port 9. */
 static size_t frame_v4(unsigned char *b, __be32 src)
 {
@@ -576,6 +565,30 @@ static void test_run(const struct context *x, struct tl_selftest_class *c,
 	conclude(c, &o, "no guarded Ethernet interface");
 }
 
+/*
+ * In a child in the transient cgroup: the live tries, and the test run of
+ * tunnel_down, whose dummy socket is then this protected cgroup's (the
+ * kernel gives a test run's packet a socket of the caller's cgroup): a
+ * packet of a protected process that the routes send to the uplink.
+ */
+static void live_probes(const struct context *x, struct tl_selftest_class *c)
+{
+	probe_bypass(x, &c[C_BYPASS]);
+	probe_dns(x, &c[C_DNS]);
+	probe_ipv6(x, &c[C_IPV6]);
+	probe_stun(x, &c[C_STUN]);
+	probe_endpoint(x, &c[C_ENDPOINT]);
+	probe_sockets(x, &c[C_RAW], &c[C_PACKET]);
+	test_run(x, &c[C_TUNNEL_DOWN], false);
+}
+
+/* In a child in the root cgroup, whose sockets count as none: a packet
+ * routed through this host from elsewhere, at the uplink's TC. */
+static void forwarded_probe(const struct context *x, struct tl_selftest_class *c)
+{
+	test_run(x, &c[C_FORWARDED], true);
+}
+
 /* The guarded interfaces, from tl_ifaces. */
 static void read_guarded(struct context *x)
 {
@@ -633,8 +646,11 @@ static int make_cgroup(struct context *x, const char *profile,
 	if (snprintf(pc->path, sizeof(pc->path), "%s%s", mount, rel) >=
 	    (int)sizeof(pc->path))
 		return -ENAMETOOLONG;
-	if (mkdir(pc->path, 0755))
-		return -errno;
+	if (mkdir(pc->path, 0755)) {
+		err = -errno;
+		pc->path[0] = '\0'; /* not ours to remove */
+		return err;
+	}
 	err = tl_cgroup_id(mount, rel, &pc->id);
 	if (err || !profile)
 		return err;
@@ -656,10 +672,12 @@ static void remove_cgroup(struct probe_cgroup *pc)
 			strerror(errno));
 }
 
-/* Forks a child into the cgroup for the live tries; its results come back
- * through a pipe. */
-static int run_live(struct context *x, const struct probe_cgroup *pc,
-		    struct tl_selftest_report *r)
+typedef void (*probe_fn)(const struct context *x, struct tl_selftest_class *c);
+
+/* Runs fn in a child in the cgroup directory dir; the classes it filled
+ * come back through a pipe. */
+static int run_in_cgroup(const struct context *x, const char *dir, probe_fn fn,
+			 struct tl_selftest_report *r)
 {
 	struct tl_selftest_class got[C_COUNT];
 	int p[2], status;
@@ -670,19 +688,22 @@ static int run_live(struct context *x, const struct probe_cgroup *pc,
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
 		return -errno;
+	}
 	if (!pid) {
 		int fd;
 
 		close(p[0]);
-		snprintf(procs, sizeof(procs), "%s/cgroup.procs", pc->path);
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
 		fd = open(procs, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, "0", 1) != 1)
 			_exit(3);
 		close(fd);
 		memcpy(got, r->c, sizeof(got));
-		live_probes(x, got);
+		fn(x, got);
 		_exit(write(p[1], got, sizeof(got)) == sizeof(got) ? 0 : 4);
 	}
 	close(p[1]);
@@ -691,7 +712,7 @@ static int run_live(struct context *x, const struct probe_cgroup *pc,
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) || n != sizeof(got))
 		return -ECHILD;
-	for (int i = C_BYPASS; i <= C_PACKET; i++) {
+	for (int i = 0; i < C_COUNT; i++) {
 		r->c[i] = got[i];
 		r->c[i].name = class_names[i];
 	}
@@ -775,6 +796,7 @@ static void run_all(struct context *x, const char *profile,
 		    struct tl_selftest_report *r)
 {
 	struct probe_cgroup pc = { .table = -1 };
+	char root[PATH_MAX];
 	int err;
 
 	if (profile) {
@@ -789,14 +811,18 @@ static void run_all(struct context *x, const char *profile,
 	}
 	err = make_cgroup(x, profile, &pc);
 	if (!err)
-		err = run_live(x, &pc, r);
+		err = run_in_cgroup(x, pc.path, live_probes, r);
 	remove_cgroup(&pc);
 	if (err)
-		for (int i = C_BYPASS; i <= C_PACKET; i++)
+		for (int i = C_BYPASS; i <= C_TUNNEL_DOWN; i++)
 			set(&r->c[i], TL_SELFTEST_FAIL,
 			    "the transient cgroup: %s", strerror(-err));
-	test_run(x, &r->c[C_TUNNEL_DOWN], false);
-	test_run(x, &r->c[C_FORWARDED], true);
+	err = tl_cgroup_mount(root, sizeof(root));
+	if (!err)
+		err = run_in_cgroup(x, root, forwarded_probe, r);
+	if (err)
+		set(&r->c[C_FORWARDED], TL_SELFTEST_FAIL,
+		    "a child in the root cgroup: %s", strerror(-err));
 	apply_gaps(x, r);
 }
 
