@@ -34,7 +34,7 @@ DOCDIR ?= $(PREFIX)/share/doc/tunlock
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 METRICSDIR ?= /var/lib/prometheus/node-exporter
-UNITS := tunlock.service tunlock-apply.service
+UNITS := tunlock.service tunlock-apply.service tunlock-selftest.service tunlock-selftest.timer
 all: $(OUT)/tunlock
 
 $(OUT) $(OUT)/agent:

@@ -28,6 +28,7 @@
 
 /* Usage layout: where option help starts, and the synopsis' width. */
 #define HELP_COLUMN 22
+#define SUMMARY_COLUMN 12 /* where `tunlock --help` starts a summary */
 #define SYNOPSIS_WIDTH 79
 #define MAX_OPTS 8
 
@@ -388,8 +389,8 @@ static void usage_main(FILE *f)
 	      "Commands:\n",
 	      f);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		fprintf(f, "  %-8s", commands[i].name);
-		put_indented(commands[i].summary, 10, f);
+		fprintf(f, "  %-*s", SUMMARY_COLUMN - 2, commands[i].name);
+		put_indented(commands[i].summary, SUMMARY_COLUMN, f);
 		fputc('\n', f);
 	}
 	fputs("\nRun `tunlock COMMAND --help` for the options of a command.\n",
