@@ -15,6 +15,7 @@
 
 #include <bpf/bpf.h>
 
+#include "inbound.h"
 #include "links.h"
 #include "log.h"
 
@@ -136,7 +137,7 @@ static int publish_tunnels(struct tl_links *l)
 	}
 	if (bpf_map_update_elem(sfd, &zero, &sum, BPF_ANY))
 		return -errno;
-	return 0;
+	return tl_inbound_publish(l->bpf, l->v, l->n);
 }
 
 static int publish_iface(struct tl_links *l, const struct tl_link *k)
