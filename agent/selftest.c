@@ -54,12 +54,14 @@ enum {
 	C_PACKET,
 	C_TUNNEL_DOWN,
 	C_FORWARDED,
+	C_INBOUND,
 	C_COUNT,
 };
 
 static const char *const class_names[C_COUNT] = {
 	"enforcement", "bypass",     "dns",	   "ipv6",	  "stun",
 	"endpoint",    "raw_socket", "packet_socket", "tunnel_down", "forwarded",
+	"inbound",
 };
 
 /* What the pins say, read before the probes. */
@@ -449,12 +451,11 @@ static void probe_sockets(const struct context *x, struct tl_selftest_class *raw
 		try_socket(packet, AF_PACKET, SOCK_DGRAM, 0, "packet");
 }
 
-/* An Ethernet frame: IPv4 UDP from src to PROBE_V4 port 9. */
-static size_t frame_v4(unsigned char *b, __be32 src)
+/* An Ethernet frame: IPv4 UDP from src to dst port 9. */
+static size_t frame_v4(unsigned char *b, __be32 src, __be32 dst)
 {
 	unsigned char *ip = b + ETH_HLEN, *udp = ip + 20;
 	__u32 sum = 0;
-	__be32 dst;
 
 	memset(b, 0, ETH_HLEN + 20 + 8 + 4);
 	memcpy(b, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02", 12);
@@ -463,7 +464,6 @@ static size_t frame_v4(unsigned char *b, __be32 src)
 	ip[3] = 20 + 8 + 4;
 	ip[8] = 64;
 	ip[9] = IPPROTO_UDP;
-	inet_pton(AF_INET, PROBE_V4, &dst);
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, &dst, 4);
 	for (int i = 0; i < 20; i += 2)
@@ -495,74 +495,116 @@ static __be32 iface_v4(const char *ifname)
 }
 
 /*
- * The TC program attached to a guarded Ethernet interface, run on a frame
- * with no socket against the live maps: the packet layer's verdict on what
- * no cgroup layer sees.
+ * Runs our TC program at point of guarded interface i on an IPv4 frame
+ * from src to dst, against the live maps, and notes what it did with it:
+ * dropped (pass), let through (fail), or no answer (skip).
+ */
+static void tc_try(const struct context *x, unsigned int i,
+		   enum bpf_tc_attach_point point, __be32 src, __be32 dst,
+		   struct outcome *o)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = x->guarded[i],
+		    .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TL_TC_HANDLE,
+		    .priority = TL_TC_PRIORITY);
+	unsigned char frame[64];
+	struct __sk_buff ctx = { .ifindex = x->guarded[i] };
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame,
+		    .data_size_in = frame_v4(frame, src, dst), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	const char *name = x->guarded_name[i];
+	char label[96];
+	int fd;
+
+	if (bpf_tc_query(&hook, &tc) || !tc.prog_id) {
+		snprintf(label, sizeof(label), "%s: no TC %s filter", name,
+			 point == BPF_TC_INGRESS ? "ingress" : "egress");
+		note(o->fail_why, sizeof(o->fail_why), label);
+		o->fail++;
+		return;
+	}
+	fd = bpf_prog_get_fd_by_id(tc.prog_id);
+	if (fd < 0 || bpf_prog_test_run_opts(fd, &run)) {
+		snprintf(label, sizeof(label), "%s: test run: %s", name,
+			 strerror(errno));
+		note(o->skip_why, sizeof(o->skip_why), label);
+		o->skip++;
+	} else if (run.retval == TC_ACT_SHOT) {
+		note(o->pass_why, sizeof(o->pass_why), name);
+		o->pass++;
+	} else {
+		snprintf(label, sizeof(label), "%s: TC lets it %s", name,
+			 point == BPF_TC_INGRESS ? "in" : "out");
+		note(o->fail_why, sizeof(o->fail_why), label);
+		o->fail++;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * The TC egress program of each guarded Ethernet interface (test runs
+ * build Ethernet frames) on a packet to TEST-NET-3: from the interface's
+ * own address, or (forwarded) from one this host does not have.
  */
 static void test_run(const struct context *x, struct tl_selftest_class *c,
 		     bool forwarded)
 {
-	unsigned char frame[64];
-	char label[96];
 	struct outcome o = {};
+	__be32 dst = inet_addr(PROBE_V4);
 
-	if (x->cfg.flags & TL_SETTINGS_NO_SOCKET_ALLOW) {
+	if (forwarded && (x->cfg.flags & TL_SETTINGS_NO_SOCKET_ALLOW)) {
 		set(c, TL_SELFTEST_SKIP, "%s",
 		    "the policy allows packets with no socket (no_socket: allow)");
 		return;
 	}
 	for (unsigned int i = 0; i < x->nguarded; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = x->guarded[i],
-			    .attach_point = BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TL_TC_HANDLE,
-			    .priority = TL_TC_PRIORITY);
-		struct __sk_buff ctx = { .ifindex = x->guarded[i] };
-		LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame,
-			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-			    .repeat = 1);
-		__be32 src;
-		int fd;
+		__be32 src = forwarded ? inet_addr(PROBE_FORWARDED_SRC) :
+					 iface_v4(x->guarded_name[i]);
 
 		if (x->guarded_l3[i])
-			continue; /* test runs build Ethernet frames */
-		snprintf(label, sizeof(label), "%s", x->guarded_name[i]);
-		if (bpf_tc_query(&hook, &tc) || !tc.prog_id) {
-			snprintf(label, sizeof(label), "%s: no TC filter",
-				 x->guarded_name[i]);
-			note(o.fail_why, sizeof(o.fail_why), label);
-			o.fail++;
 			continue;
-		}
-		fd = bpf_prog_get_fd_by_id(tc.prog_id);
-		src = forwarded ? inet_addr(PROBE_FORWARDED_SRC) :
-				  iface_v4(x->guarded_name[i]);
-		if (fd < 0 || !src) {
+		if (src)
+			tc_try(x, i, BPF_TC_EGRESS, src, dst, &o);
+		else
 			note(o.skip_why, sizeof(o.skip_why),
-			     fd < 0 ? "the TC program cannot be opened" :
-				      "an interface without IPv4 address");
-			o.skip++;
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		run.data_size_in = frame_v4(frame, src);
-		if (bpf_prog_test_run_opts(fd, &run)) {
-			snprintf(label, sizeof(label), "test run: %s",
-				 strerror(errno));
-			note(o.skip_why, sizeof(o.skip_why), label);
-			o.skip++;
-		} else if (run.retval == TC_ACT_SHOT) {
-			note(o.pass_why, sizeof(o.pass_why), label);
-			o.pass++;
-		} else {
-			strncat(label, ": TC lets it out",
-				sizeof(label) - strlen(label) - 1);
-			note(o.fail_why, sizeof(o.fail_why), label);
-			o.fail++;
-		}
-		close(fd);
+			     "an interface without IPv4 address");
 	}
 	conclude(c, &o, "no guarded Ethernet interface");
+}
+
+/*
+ * The TC ingress program of each guarded Ethernet interface on a packet
+ * from TEST-NET-3 to each IPv4 address of a tunnel (tl_inbound): what
+ * someone on the LAN forges (CVE-2019-14899).
+ */
+static void probe_inbound(const struct context *x, struct tl_selftest_class *c)
+{
+	int fd;
+	__u8 key[16], next[16], *prev = NULL;
+	struct outcome o = {};
+	char path[PATH_MAX];
+	__be32 dst;
+
+	if (tl_pin_path(path, sizeof(path), x->pin_dir, "tl_inbound") ||
+	    (fd = bpf_obj_get(path)) < 0) {
+		set(c, TL_SELFTEST_FAIL, "%s", "no tl_inbound map pinned");
+		return;
+	}
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		if (memcmp(key, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12))
+			continue; /* test runs build IPv4 frames */
+		memcpy(&dst, key + 12, 4);
+		for (unsigned int i = 0; i < x->nguarded; i++)
+			if (!x->guarded_l3[i])
+				tc_try(x, i, BPF_TC_INGRESS,
+				       inet_addr(PROBE_V4), dst, &o);
+	}
+	close(fd);
+	conclude(c, &o, "no tunnel with an IPv4 address, or no guarded "
+			"Ethernet interface");
 }
 
 /*
@@ -580,6 +622,7 @@ static void live_probes(const struct context *x, struct tl_selftest_class *c)
 	probe_endpoint(x, &c[C_ENDPOINT]);
 	probe_sockets(x, &c[C_RAW], &c[C_PACKET]);
 	test_run(x, &c[C_TUNNEL_DOWN], false);
+	probe_inbound(x, &c[C_INBOUND]);
 }
 
 /* In a child in the root cgroup, whose sockets count as none: a packet
@@ -814,9 +857,10 @@ static void run_all(struct context *x, const char *profile,
 		err = run_in_cgroup(x, pc.path, live_probes, r);
 	remove_cgroup(&pc);
 	if (err)
-		for (int i = C_BYPASS; i <= C_TUNNEL_DOWN; i++)
-			set(&r->c[i], TL_SELFTEST_FAIL,
-			    "the transient cgroup: %s", strerror(-err));
+		for (int i = C_BYPASS; i <= C_INBOUND; i++)
+			if (i != C_FORWARDED)
+				set(&r->c[i], TL_SELFTEST_FAIL,
+				    "the transient cgroup: %s", strerror(-err));
 	err = tl_cgroup_mount(root, sizeof(root));
 	if (!err)
 		err = run_in_cgroup(x, root, forwarded_probe, r);

@@ -26,7 +26,7 @@ struct tl_selftest_class {
 	char why[TL_SELFTEST_WHY];
 };
 
-#define TL_SELFTEST_CLASSES 10
+#define TL_SELFTEST_CLASSES 11
 
 struct tl_selftest_report {
 	unsigned long long time_ns; /* CLOCK_REALTIME */

@@ -36,7 +36,7 @@ lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 lab_capture_start || lab_abort "capture: $LAB_ERR"
 selftest --metrics "$LAB_STATE/selftest.prom"
 check t48_passes_enforcing "rc $ST_RC, failed: $(failed)" [ "$ST_RC" = 0 ] --and [ -z "$(failed)" ]
-for c in enforcement bypass dns ipv6 stun endpoint raw_socket tunnel_down forwarded; do
+for c in enforcement bypass dns ipv6 stun endpoint raw_socket tunnel_down forwarded inbound; do
 	check "t48_${c}_passes" "class $c: $(class "$c")" [ "$(class "$c")" = pass ]
 done
 # this kernel refuses BPF LSM: packet sockets are said to be skipped, with the reason
