@@ -132,12 +132,6 @@ static const struct cli_opt opt_profile = {
 		"(default: the attach cgroup's)",
 	.off = AT(profile),
 };
-static const struct cli_opt opt_selftest_metrics = {
-	.name = "metrics", .arg = "FILE",
-	.help = "write tunlock_selftest_* gauges to FILE\n"
-		"(atomically, for node_exporter's textfile collector)",
-	.off = AT(metrics),
-};
 /* Every command has it; parse_options answers it. */
 static const struct cli_opt opt_help = {
 	.name = "help", .short_name = 'h', .help = "this text",
@@ -339,7 +333,7 @@ static const struct command commands[] = {
 		.exits = "0 every applicable class passed, 1 a class failed "
 			 "(or\n"
 			 "nothing is pinned, or audit mode), 2 usage error.\n",
-		.opts = { &opt_pin_dir, &opt_json, &opt_selftest_metrics,
+		.opts = { &opt_pin_dir, &opt_json, &opt_metrics,
 			  &opt_profile },
 	},
 	{
