@@ -34,6 +34,7 @@ leftover() { find "$LAB_CG/prot" -maxdepth 1 -name 'tunlock-selftest-*' | tr '\n
 lab_agent_up
 lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 lab_capture_start || lab_abort "capture: $LAB_ERR"
+mark=$(lab_events_mark)
 selftest --metrics "$LAB_STATE/selftest.prom"
 check t48_passes_enforcing "rc $ST_RC, failed: $(failed)" [ "$ST_RC" = 0 ] --and [ -z "$(failed)" ]
 for c in enforcement bypass dns ipv6 stun endpoint raw_socket tunnel_down forwarded inbound; do
@@ -47,6 +48,7 @@ else
 	check t48_packet_socket_skipped "packet_socket without BPF LSM: $r" [ "$r" = skip ]
 fi
 check t48_cgroup_removed "transient cgroups left: $(leftover)" [ -z "$(leftover)" ]
+expect_event t48_default_profile_used "$mark" reason=bypass profile=locked interface=up0
 expect_no_leaks t48_no_leak_while_enforcing
 m=$(cat "$LAB_STATE/selftest.prom" 2>/dev/null)
 check t48_metrics "gauges: $(echo "$m" | grep -v '^#' | tr '\n' ' ')" \
@@ -58,8 +60,11 @@ if [ -x "$promtool" ]; then
 	out=$("$promtool" check metrics <"$LAB_STATE/selftest.prom" 2>&1)
 	check t48_metrics_promtool "promtool: $out" [ -z "$out" ]
 fi
+mark=$(lab_events_mark)
 selftest --profile lan-ok
 check t48_profile_passes "--profile lan-ok: rc $ST_RC, failed: $(failed)" [ "$ST_RC" = 0 ]
+# the kernel judged the probes with the profile named (the transient cgroup's entry)
+expect_event t48_profile_used "$mark" reason=bypass profile=lan-ok interface=up0
 selftest --profile nosuch
 check t48_unknown_profile_fails "--profile nosuch: rc $ST_RC, failed: $(failed)" [ "$ST_RC" = 1 ] --and \
 	eval '[[ " $(failed) " == *" enforcement "* ]]'
