@@ -289,22 +289,23 @@ static void try_resolver(const struct context *x, struct outcome *o,
 	struct sockaddr_storage ss;
 	socklen_t sl = sockaddr_of(addr, 53, &ss);
 	unsigned char q[64];
-	size_t qlen = dns_query(q, sizeof(q));
-	int cfd = tl_pins_open_map(x->pin_dir, TL_MAP_COUNTERS);
-	__u64 before = dns_redirected(cfd);
-	int fails = o->fail;
+	size_t qlen = dns_query(q, sizeof(q)), why_len = strlen(o->fail_why);
+	int cfd, fails = o->fail;
+	char what[128];
+	__u64 before;
 
-	if (!sl || is_loopback(&ss) || is_tunnel_resolver(&x->cfg, &ss)) {
-		if (cfd >= 0)
-			close(cfd);
+	if (!sl || is_loopback(&ss) || is_tunnel_resolver(&x->cfg, &ss))
 		return;
-	}
+	cfd = tl_pins_open_map(x->pin_dir, TL_MAP_COUNTERS);
+	before = dns_redirected(cfd);
 	try_datagram(o, NULL, (struct sockaddr *)&ss, sl, q, qlen, addr);
 	if (o->fail > fails && dns_redirected(cfd) > before) {
 		/* it left, but to the tunnel's resolver */
 		o->fail--;
-		o->fail_why[0] = '\0';
-		note(o->pass_why, sizeof(o->pass_why), "redirected");
+		o->fail_why[why_len] = '\0';
+		snprintf(what, sizeof(what),
+			 "%.63s (redirected to a tunnel resolver)", addr);
+		note(o->pass_why, sizeof(o->pass_why), what);
 		o->pass++;
 	}
 	if (cfd >= 0)

@@ -69,6 +69,12 @@ selftest --profile nosuch
 check t48_unknown_profile_fails "--profile nosuch: rc $ST_RC, failed: $(failed)" [ "$ST_RC" = 1 ] --and \
 	eval '[[ " $(failed) " == *" enforcement "* ]]'
 
+# dns: redirect: the query to the ISP's resolver leaves, but to the tunnel's resolver
+lab_agent_reload --dns redirect || lab_abort "reload: $LAB_ERR"
+selftest
+check t48_dns_redirected "dns with redirect: $(class dns), rc $ST_RC" [ "$(class dns)" = pass ] --and \
+	eval '[[ "$ST_OUT" == *"(redirected to a tunnel resolver)"* ]]' --and [ "$ST_RC" = 0 ]
+
 lab_agent_reload --mode audit || lab_abort "reload: $LAB_ERR"
 selftest
 f=$(failed)
