@@ -939,6 +939,12 @@ static void format_metrics(FILE *f, const void *r)
 	tl_selftest_metrics(f, r);
 }
 
+int tl_selftest_metrics_write(const char *path,
+			      const struct tl_selftest_report *r)
+{
+	return tl_textfile_write(path, format_metrics, r);
+}
+
 static void print_text(const struct tl_selftest_report *r, FILE *out)
 {
 	for (int i = 0; i < r->n; i++)
@@ -965,7 +971,7 @@ int tl_selftest(const struct tl_run_opts *o)
 	if (!o->json && n > 0)
 		fputs(line, stderr);
 	if (o->metrics) {
-		int err = tl_textfile_write(o->metrics, format_metrics, &r);
+		int err = tl_selftest_metrics_write(o->metrics, &r);
 
 		if (err)
 			fprintf(stderr, "tunlock: selftest: writing %s: %s\n",

@@ -43,5 +43,8 @@ int tl_selftest_format(const struct tl_selftest_report *r, char *buf,
 		       size_t len);
 /* tunlock_selftest_* gauges in the text exposition format. */
 void tl_selftest_metrics(FILE *f, const struct tl_selftest_report *r);
+/* The same, written to path atomically; 0 or a negative errno. */
+int tl_selftest_metrics_write(const char *path,
+			      const struct tl_selftest_report *r);
 
 #endif
