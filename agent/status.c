@@ -83,6 +83,9 @@ static const struct cov_class {
 	  "STUN and TURN ChannelData on any port are dropped outside the "
 	  "tunnel, also to the LAN; browsers' host candidates are the "
 	  "browser's own (mDNS setting)" },
+	{ "inbound", CV_TC | CV_AGENT,
+	  "TC ingress on every guarded interface drops what arrives there "
+	  "addressed to a tunnel's address; the agent keeps the addresses" },
 	{ "raw_socket", CV_CREATE | CV_SKB | CV_TC | CV_LSM,
 	  "BPF LSM denies raw, packet and XDP socket creation to protected "
 	  "cgroups whose profile does not allow them; the packet layers drop "
