@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
+
+#include <linux/rtnetlink.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,6 +11,7 @@
 #include "tunlock.h"
 #include "inbound.h"
 #include "links.h"
+#include "netlink.h"
 #include "pins.h"
 #include "tc.skel.h"
 
@@ -19,79 +20,83 @@ struct tunnel_addr {
 	struct tl_inbound_addr v;
 };
 
-/* The address of ifa as tl_inbound's key; false for what is not kept. */
-static bool inbound_key(const struct ifaddrs *ifa, __u8 key[16])
-{
-	const struct sockaddr *sa = ifa->ifa_addr;
+struct addr_set {
+	const struct tl_link *links;
+	size_t nlinks;
+	struct tunnel_addr a[TL_MAX_TUNNEL_ADDRS];
+	size_t n;
+};
 
-	if (!sa)
-		return false;
-	if (sa->sa_family == AF_INET) {
-		memset(key, 0, 10);
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return true;
-	}
-	if (sa->sa_family != AF_INET6)
-		return false;
-	/* scoped to its link: the same address may be the uplink's own */
-	if (IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)sa)->sin6_addr))
-		return false;
-	memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	return true;
-}
-
-static const struct tl_link *tunnel_link(const struct tl_link *v, size_t n,
-					 const char *name)
+static const struct tl_link *tunnel_link(const struct addr_set *s, int ifindex)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].tunnel >= 0 && !strcmp(v[i].name, name))
-			return &v[i];
+	for (size_t i = 0; i < s->nlinks; i++)
+		if (s->links[i].tunnel >= 0 && s->links[i].ifindex == ifindex)
+			return &s->links[i];
 	return NULL;
 }
 
-static size_t collect(const struct tl_link *v, size_t n,
-		      struct tunnel_addr *out, size_t max)
+/* One address of the dump: kept when a tunnel has it and it is not
+ * scoped to its link (the same address may be the uplink's own). */
+static int on_addr(void *ctx, struct nlmsghdr *h)
 {
-	struct ifaddrs *all, *ifa;
-	size_t k = 0;
+	struct addr_set *s = ctx;
+	const struct tl_link *t;
+	struct tl_nl_addr m;
+	struct tunnel_addr *a;
+	int err;
 
-	if (getifaddrs(&all))
+	if (h->nlmsg_type != RTM_NEWADDR || s->n >= TL_MAX_TUNNEL_ADDRS)
 		return 0;
-	for (ifa = all; ifa && k < max; ifa = ifa->ifa_next) {
-		const struct tl_link *t = tunnel_link(v, n, ifa->ifa_name);
-
-		if (!t || !inbound_key(ifa, out[k].addr))
-			continue;
-		out[k].v.tunnel = t->tunnel;
-		out[k].v.ifindex = t->ifindex;
-		k++;
+	err = tl_nl_parse_addr(h, &m);
+	if (err)
+		return err;
+	t = tunnel_link(s, m.ifindex);
+	if (!t || (m.family == AF_INET6 &&
+		   IN6_IS_ADDR_LINKLOCAL((struct in6_addr *)m.addr)))
+		return 0;
+	a = &s->a[s->n];
+	memset(a, 0, sizeof(*a));
+	if (m.family == AF_INET) {
+		a->addr[10] = a->addr[11] = 0xff;
+		memcpy(a->addr + 12, m.addr, 4);
+	} else if (m.family == AF_INET6) {
+		memcpy(a->addr, m.addr, 16);
+	} else {
+		return 0;
 	}
-	freeifaddrs(all);
-	return k;
+	a->v.tunnel = t->tunnel;
+	a->v.ifindex = t->ifindex;
+	s->n++;
+	return 0;
 }
 
-static bool listed(const struct tunnel_addr *a, size_t n, const __u8 *key)
+static bool listed(const struct addr_set *s, const __u8 *key)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!memcmp(a[i].addr, key, 16))
+	for (size_t i = 0; i < s->n; i++)
+		if (!memcmp(s->a[i].addr, key, 16))
 			return true;
 	return false;
 }
 
-int tl_inbound_publish(struct tl_bpf *b, const struct tl_link *v, size_t n)
+int tl_inbound_publish(struct tl_bpf *b, struct tl_nl *query,
+		       const struct tl_link *v, size_t n)
 {
-	static struct tunnel_addr want[TL_MAX_TUNNEL_ADDRS];
-	int fd = bpf_map__fd(b->tc->maps.tl_inbound);
-	size_t k = collect(v, n, want, TL_MAX_TUNNEL_ADDRS);
+	static struct addr_set s;
+	int fd = bpf_map__fd(b->tc->maps.tl_inbound), err;
 	__u8 key[16], next[16], *prev = NULL;
 
 	if (fd < 0)
 		return -EBADF;
+	s.links = v;
+	s.nlinks = n;
+	s.n = 0;
+	err = tl_nl_dump(query, RTM_GETADDR, on_addr, &s);
+	if (err)
+		return err;
 	/* stale ones first: deleting the key in hand restarts the walk */
 	while (!bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, sizeof(key));
-		if (listed(want, k, key)) {
+		if (listed(&s, key)) {
 			prev = key;
 			continue;
 		}
@@ -99,8 +104,8 @@ int tl_inbound_publish(struct tl_bpf *b, const struct tl_link *v, size_t n)
 			return -errno;
 		prev = NULL;
 	}
-	for (size_t i = 0; i < k; i++)
-		if (bpf_map_update_elem(fd, want[i].addr, &want[i].v, BPF_ANY))
+	for (size_t i = 0; i < s.n; i++)
+		if (bpf_map_update_elem(fd, s.a[i].addr, &s.a[i].v, BPF_ANY))
 			return -errno;
 	return 0;
 }

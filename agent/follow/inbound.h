@@ -11,11 +11,14 @@
 
 struct tl_bpf;
 struct tl_link;
+struct tl_nl;
 
 /*
  * Makes tl_inbound hold exactly the addresses (link-local ones aside) of
- * the links in v that are tunnels; 0 or a negative errno.
+ * the links in v that are tunnels, from an RTM_GETADDR dump on query;
+ * 0 or a negative errno.
  */
-int tl_inbound_publish(struct tl_bpf *b, const struct tl_link *v, size_t n);
+int tl_inbound_publish(struct tl_bpf *b, struct tl_nl *query,
+		       const struct tl_link *v, size_t n);
 
 #endif
