@@ -10,7 +10,8 @@ work=$out/deb
 obj=$work/obj
 stage=$work/root
 
-version=$(sed -n 's/^#define TL_VERSION "\(.*\)"$/\1/p' agent/version.h)
+# version.h wherever the agent's folders put it
+version=$(find agent -name version.h -exec sed -n 's/^#define TL_VERSION "\(.*\)"$/\1/p' {} +)
 arch=$(dpkg --print-architecture)
 # A release without a changelog entry is a packaging mistake, not a default.
 head -1 $here/changelog | grep -q "^tunlock ($version) " || {

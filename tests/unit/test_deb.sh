@@ -28,7 +28,7 @@ if ! deb=$(make -s deb 2>&1 | tail -1) || [ ! -f "$deb" ]; then
 	exit 1
 fi
 case $(basename "$deb") in
-tunlock_"$(sed -n 's/^#define TL_VERSION "\(.*\)"$/\1/p' agent/version.h)"_"$(dpkg --print-architecture)".deb)
+tunlock_"$(find agent -name version.h -exec sed -n 's/^#define TL_VERSION "\(.*\)"$/\1/p' {} +)"_"$(dpkg --print-architecture)".deb)
 	pass "make deb builds $(basename "$deb")" ;;
 *) fail "make deb" "unexpected name $deb" ;;
 esac
