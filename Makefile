@@ -32,7 +32,7 @@ LIB_OBJS := $(filter-out $(OUT)/agent/cli/main.o,$(AGENT_OBJS))
 # skeletons and objects are kept: tests and benchmarks include them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-.PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install units \
+.PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install units deb \
 	sanitizers fuzz
 
 # Installation (make install PREFIX=/usr DESTDIR=/tmp/stage)
@@ -43,7 +43,7 @@ DOCDIR ?= $(PREFIX)/share/doc/tunlock
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 METRICSDIR ?= /var/lib/prometheus/node-exporter
-UNITS := tunlock.service tunlock-apply.service
+UNITS := tunlock.service tunlock-apply.service tunlock-selftest.service tunlock-selftest.timer
 all: $(OUT)/tunlock
 
 $(OUT):
@@ -60,7 +60,7 @@ $(OUT)/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/tunlock: $(AGENT_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # vmlinux.h is generated from the running kernel's BTF and committed.
 vmlinux:
@@ -178,6 +178,11 @@ install: all units
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/tunlock
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/tunlock
 
+# tunlock_<version>_<arch>.deb in $(OUT), from a staged install built with
+# Debian's hardening flags (packaging/deb/build.sh)
+deb:
+	sh packaging/deb/build.sh $(OUT)
+
 clean:
 	rm -rf $(OUT)
 
@@ -191,3 +196,4 @@ help:
 	@echo "              kill switch side by side: no filter, tunlock, nftables (root)"
 	@echo "make vmlinux  regenerate vmlinux/vmlinux.h from the running kernel"
 	@echo "make install  binary, systemd units, man pages, examples (PREFIX, DESTDIR)"
+	@echo "make deb      build/tunlock_<version>_<arch>.deb (dpkg-deb, lintian clean)"

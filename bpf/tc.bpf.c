@@ -8,6 +8,7 @@
 #include "parse.h"
 #include "report.h"
 #include "container.h"
+#include "inbound.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -11,10 +11,11 @@
 #include <linux/types.h>
 #endif
 
-#define TL_LAYOUT_VERSION 3
+#define TL_LAYOUT_VERSION 4
 
 #define TL_MAX_PROFILES 64
 #define TL_MAX_TUNNELS 16
+#define TL_MAX_TUNNEL_ADDRS 256 /* addresses of tunnel interfaces (tl_inbound) */
 #define TL_MAX_PORT_RANGES 8
 #define TL_MAX_ALLOW_ENTRIES 131072
 #define TL_MAX_CGROUPS 16384
@@ -58,6 +59,7 @@ enum tl_hook {
 	TL_HOOK_TC_EGRESS,
 	TL_HOOK_SOCKET_CREATE,
 	TL_HOOK_SOCK_CREATE, /* cgroup/sock_create: raw IP sockets */
+	TL_HOOK_TC_INGRESS,  /* inbound to a tunnel address (bpf/inbound.h) */
 	TL_HOOK_MAX,
 };
 
@@ -76,6 +78,7 @@ enum tl_reason {
 	TL_REASON_ENDPOINT,
 	TL_REASON_MALFORMED,
 	TL_REASON_DISCOVERY, /* mDNS, LLMNR, SSDP with the LAN blocked */
+	TL_REASON_INBOUND, /* to a tunnel's address, arrived outside it */
 	TL_ALLOW_FIRST,
 	TL_ALLOW_TUNNEL = TL_ALLOW_FIRST, /* leaves through a tunnel interface */
 	TL_ALLOW_TUNNEL_UP,		  /* socket call while a tunnel is up */
@@ -304,6 +307,12 @@ struct tl_nsif_key {
 struct tl_nsif {
 	__u32 port; /* tl_ports index */
 	__u32 pad;
+};
+
+/* tl_inbound value: the tunnel whose interface has the address. */
+struct tl_inbound_addr {
+	__u32 tunnel;
+	__u32 ifindex;
 };
 
 /* Tunnel map value (runtime state). */

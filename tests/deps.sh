@@ -8,7 +8,8 @@ build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev l
 # clang's ASan, UBSan and libFuzzer runtimes (make sanitizers, make fuzz)
 build="$build libclang-rt-14-dev"
 # systemd-analyze (unit verification), groff (man page lint), shellcheck (the test scripts)
-ops="systemd groff-base shellcheck"
+# dpkg-dev (dpkg-shlibdeps, dpkg-buildflags) and lintian (make deb and its test)
+ops="systemd groff-base shellcheck dpkg-dev lintian"
 lab=$(grep -v '^#' "$here/lab/packages.txt" 2>/dev/null | tr '\n' ' ')
 
 # promtool comes in Debian's prometheus package, whose installation would also

@@ -41,6 +41,8 @@ tier lint shellcheck_tier
 tier unit build/test_policy
 tier unit build/test_events
 tier unit sh tests/unit/test_install.sh
+# the .deb: lintian, then dpkg -i, check, verify and dpkg -P on this machine
+tier unit sh tests/unit/test_deb.sh
 tier unit bash tests/unit/test_check.sh
 tier packet build/test_packet
 # the socket hooks on real sockets, in a namespace and cgroup of their own

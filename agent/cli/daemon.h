@@ -21,6 +21,7 @@ struct tl_run_opts {
 	enum tl_feed_format format;
 	const char *metrics; /* NULL: none */
 	unsigned int interval; /* seconds */
+	const char *profile; /* selftest: NULL, the default profile */
 };
 
 /*

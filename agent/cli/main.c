@@ -20,6 +20,7 @@
 #include "feed.h"
 #include "pins.h"
 #include "policy.h"
+#include "selftest.h"
 #include "status.h"
 #include "version.h"
 
@@ -27,6 +28,7 @@
 
 /* Usage layout: where option help starts, and the synopsis' width. */
 #define HELP_COLUMN 22
+#define SUMMARY_COLUMN 12 /* where `tunlock --help` starts a summary */
 #define SYNOPSIS_WIDTH 79
 #define MAX_OPTS 8
 
@@ -123,6 +125,12 @@ static const struct cli_opt opt_interval = {
 		"or lost events are written (default 30); the\n"
 		"agent's only periodic wake-up",
 	.parse = set_interval,
+};
+static const struct cli_opt opt_profile = {
+	.name = "profile", .arg = "NAME",
+	.help = "try with this profile of the applied policy\n"
+		"(default: the attach cgroup's)",
+	.off = AT(profile),
 };
 /* Every command has it; parse_options answers it. */
 static const struct cli_opt opt_help = {
@@ -297,6 +305,38 @@ static const struct command commands[] = {
 		.opts = { &opt_json, &opt_pin_dir },
 	},
 	{
+		.name = "selftest",
+		.fn = tl_selftest,
+		.summary = "try every leak class once and say which leak",
+		.doc = "From a transient child cgroup of the attach cgroup "
+		       "(removed after),\n"
+		       "tries each leak class once: a socket bound to each "
+		       "guarded interface\n"
+		       "(bypass, IPv6, STUN), a query to each resolver "
+		       "resolv.conf and\n"
+		       "systemd-resolved name outside the tunnel, the VPN "
+		       "server from a\n"
+		       "process that is not its client, raw and packet "
+		       "sockets; and test runs\n"
+		       "of the pinned TC programs: a protected process's "
+		       "packet on the uplink\n"
+		       "(tunnel down), one with no socket (forwarded), one "
+		       "to a tunnel address\n"
+		       "from the LAN (inbound). Probes go to documentation "
+		       "addresses\n"
+		       "and a name under .invalid. A class whose stopping "
+		       "layer is not\n"
+		       "attached fails.\n"
+		       "Prints pass, fail or skip per class with the reason, "
+		       "and the feed's\n"
+		       "selftest line on stderr.\n",
+		.exits = "0 every applicable class passed, 1 a class failed "
+			 "(or\n"
+			 "nothing is pinned, or audit mode), 2 usage error.\n",
+		.opts = { &opt_pin_dir, &opt_json, &opt_metrics,
+			  &opt_profile },
+	},
+	{
 		.name = "stop",
 		.fn = cmd_stop,
 		.summary = "detach and unpin everything (the way back to "
@@ -346,8 +386,8 @@ static void usage_main(FILE *f)
 	      "Commands:\n",
 	      f);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		fprintf(f, "  %-8s", commands[i].name);
-		put_indented(commands[i].summary, 10, f);
+		fprintf(f, "  %-*s", SUMMARY_COLUMN - 2, commands[i].name);
+		put_indented(commands[i].summary, SUMMARY_COLUMN, f);
 		fputc('\n', f);
 	}
 	fputs("\nRun `tunlock COMMAND --help` for the options of a command.\n",

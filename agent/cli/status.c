@@ -53,6 +53,7 @@ enum {
 struct coverage {
 	const char *leak;
 	const char *level;
+	unsigned int missing; /* CV_* the class needs and lacks */
 	char why[512];
 };
 
@@ -82,6 +83,9 @@ static const struct cov_class {
 	  "STUN and TURN ChannelData on any port are dropped outside the "
 	  "tunnel, also to the LAN; browsers' host candidates are the "
 	  "browser's own (mDNS setting)" },
+	{ "inbound", CV_TC | CV_AGENT,
+	  "TC ingress on every guarded interface drops what arrives there "
+	  "addressed to a tunnel's address; the agent keeps the addresses" },
 	{ "raw_socket", CV_CREATE | CV_SKB | CV_TC | CV_LSM,
 	  "BPF LSM denies raw, packet and XDP socket creation to protected "
 	  "cgroups whose profile does not allow them; the packet layers drop "
@@ -159,6 +163,7 @@ static int coverage(unsigned int features, unsigned int present,
 		struct coverage *cv = &c[n++];
 
 		cv->leak = k->leak;
+		cv->missing = missing;
 		cv->why[0] = '\0';
 		if (!(k->needs & present & CV_ENFORCING))
 			cv->level = "none";
@@ -781,4 +786,31 @@ int tl_status(const char *pin_dir, bool json, FILE *out)
 	}
 	free(s);
 	return err;
+}
+
+int tl_status_gaps(const char *pin_dir, struct tl_class_gap *g, int max)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	struct coverage cov[16];
+	unsigned int stops = CV_ENFORCING;
+	int n, err;
+
+	if (!s)
+		return -ENOMEM;
+	err = snapshot(pin_dir, s);
+	if (err) {
+		free(s);
+		return err;
+	}
+	/* a kernel without BPF LSM never has the LSM layer: no gap of ours */
+	if (!(s->state.features & TL_FEATURE_BPF_LSM))
+		stops &= ~CV_LSM;
+	n = coverage(s->state.features, s->present, s->unguarded, cov);
+	for (int i = 0; i < n && i < max; i++) {
+		g[i].leak = cov[i].leak;
+		g[i].gap = cov[i].missing & stops;
+		snprintf(g[i].why, sizeof(g[i].why), "%s", cov[i].why);
+	}
+	free(s);
+	return n < max ? n : max;
 }

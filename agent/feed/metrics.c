@@ -283,7 +283,7 @@ void tl_metrics_format(FILE *f, const struct tl_metrics *m)
 	format_integrity(f, m);
 }
 
-int tl_metrics_write(const char *path, const struct tl_metrics *m)
+int tl_textfile_write(const char *path, tl_textfile_fn fn, const void *ctx)
 {
 	char tmp[4096];
 	FILE *f;
@@ -303,7 +303,7 @@ int tl_metrics_write(const char *path, const struct tl_metrics *m)
 		unlink(tmp);
 		return err;
 	}
-	tl_metrics_format(f, m);
+	fn(f, ctx);
 	if (fflush(f) || ferror(f))
 		err = -errno;
 	if (fclose(f) && !err)
@@ -313,4 +313,14 @@ int tl_metrics_write(const char *path, const struct tl_metrics *m)
 	if (err)
 		unlink(tmp);
 	return err;
+}
+
+static void format_metrics(FILE *f, const void *m)
+{
+	tl_metrics_format(f, m);
+}
+
+int tl_metrics_write(const char *path, const struct tl_metrics *m)
+{
+	return tl_textfile_write(path, format_metrics, m);
 }

@@ -53,5 +53,9 @@ int tl_metrics_collect(struct tl_bpf *b, struct tl_metrics *m);
 void tl_metrics_format(FILE *f, const struct tl_metrics *m);
 /* Writes path atomically; returns 0 or a negative errno. */
 int tl_metrics_write(const char *path, const struct tl_metrics *m);
+/* Writes what fn formats to path atomically (a temporary file in the same
+ * directory, then rename); 0 or a negative errno. */
+typedef void (*tl_textfile_fn)(FILE *f, const void *ctx);
+int tl_textfile_write(const char *path, tl_textfile_fn fn, const void *ctx);
 
 #endif

@@ -20,6 +20,7 @@ static const char *const reasons[TL_REASON_MAX] = {
 	[TL_REASON_ENDPOINT] = "endpoint",
 	[TL_REASON_MALFORMED] = "malformed",
 	[TL_REASON_DISCOVERY] = "discovery",
+	[TL_REASON_INBOUND] = "inbound",
 	[TL_ALLOW_TUNNEL] = "tunnel",
 	[TL_ALLOW_TUNNEL_UP] = "tunnel_up",
 	[TL_ALLOW_LOOPBACK] = "loopback",
@@ -59,6 +60,7 @@ static const char *const hooks[TL_HOOK_MAX] = {
 	[TL_HOOK_TC_EGRESS] = "tc_egress",
 	[TL_HOOK_SOCKET_CREATE] = "socket_create",
 	[TL_HOOK_SOCK_CREATE] = "sock_create",
+	[TL_HOOK_TC_INGRESS] = "tc_ingress",
 };
 
 static const char *const modes[] = {

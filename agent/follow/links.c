@@ -11,6 +11,7 @@
 
 #include <bpf/bpf.h>
 
+#include "inbound.h"
 #include "links.h"
 #include "log.h"
 #include "netlink.h"
@@ -146,7 +147,7 @@ static int publish_tunnels(struct tl_links *l)
 	}
 	if (bpf_map_update_elem(sfd, &zero, &sum, BPF_ANY))
 		return -errno;
-	return 0;
+	return tl_inbound_publish(l->bpf, &l->query, l->v, l->n);
 }
 
 static int publish_iface(struct tl_links *l, const struct tl_link *k)

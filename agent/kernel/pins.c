@@ -785,7 +785,8 @@ int tl_bpf_attach_tc_port(struct tl_bpf *b, int ifindex, bool stamp)
 			    b->tc->progs.tl_tc_egress_port);
 }
 
-/* Egress first: no moment unguarded; then no stamping any more. */
+/* Egress first: no moment unguarded; then ingress, which protects the
+ * tunnel addresses (bpf/inbound.h) and replaces a port's stamping. */
 int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3)
 {
 	struct tc_bpf *t = b->tc;
@@ -796,7 +797,10 @@ int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3)
 		      t->progs.tl_tc_egress_unproven);
 	int err = attach_tc_at(ifindex, BPF_TC_EGRESS, prog);
 
-	return err ? err : detach_tc_at(ifindex, BPF_TC_INGRESS);
+	return err ? err :
+		     attach_tc_at(ifindex, BPF_TC_INGRESS,
+				  l3 ? t->progs.tl_tc_ingress_l3 :
+				       t->progs.tl_tc_ingress);
 }
 
 static void detach_tc_all(void)

@@ -1927,6 +1927,81 @@ static void cases_exempt_frames(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 }
 
+/* ---- inbound to a tunnel address (bpf/inbound.h) ------------------- */
+
+static int inbound_fd(void)
+{
+	return bpf_program__fd(bpf.tc->progs.tl_tc_ingress);
+}
+
+/* addr (text) as an address of the tunnel interface, or no longer */
+static int set_tunnel_addr(const char *addr, bool present)
+{
+	int fd = bpf_map__fd(bpf.tc->maps.tl_inbound);
+	struct tl_inbound_addr v = { 0, (__u32)ifindex_tunnel };
+	__u8 key[16] = { [10] = 0xff, [11] = 0xff };
+
+	if (inet_pton(AF_INET, addr, key + 12) != 1 &&
+	    inet_pton(AF_INET6, addr, key) != 1)
+		return -EINVAL;
+	return present ? bpf_map_update_elem(fd, key, &v, BPF_ANY) :
+			 bpf_map_delete_elem(fd, key);
+}
+
+/* A forged SYN from the LAN's side (CVE-2019-14899) at the uplink's TC
+ * ingress: dropped in enforce, reported in audit; nothing else counted. */
+static void cases_inbound(struct ring_buffer *rb)
+{
+	struct frame f;
+
+	if (set_tunnel_addr("100.100.0.2", true) ||
+	    set_tunnel_addr("2001:db8:100::2", true)) {
+		report(false, "inbound: tunnel addresses", "%s", strerror(errno));
+		return;
+	}
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "203.0.113.10", "100.100.0.2", IPPROTO_TCP, 0, 5);
+	tcp(&f, 80, 40000);
+	run("inbound: forged SYN to the tunnel address", inbound_fd(),
+	    TL_LAYER_TC, &f, ifindex_uplink, 0, BLOCK(TL_REASON_INBOUND));
+	check_event("inbound: event", rb, TL_REASON_INBOUND, TL_LAYER_TC,
+		    "100.100.0.2", 40000);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "2001:db8:203::10", "2001:db8:100::2", IPPROTO_TCP);
+	tcp(&f, 80, 40000);
+	run("inbound: forged IPv6 SYN to the tunnel address", inbound_fd(),
+	    TL_LAYER_TC, &f, ifindex_uplink, 0, BLOCK(TL_REASON_INBOUND));
+	check_event("inbound: IPv6 event", rb, TL_REASON_INBOUND, TL_LAYER_TC,
+		    "2001:db8:100::2", 40000);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "203.0.113.10", "10.213.0.2", IPPROTO_TCP, 0, 5);
+	tcp(&f, 80, 40000);
+	run("inbound: to the uplink's own address, untouched", inbound_fd(),
+	    TL_LAYER_TC, &f, ifindex_uplink, 0, SILENT);
+	eth(&f, ETH_P_ARP);
+	run("inbound: not IP, untouched", inbound_fd(), TL_LAYER_TC, &f,
+	    ifindex_uplink, 0, SILENT);
+	if (apply("audit", "enforce", "locked")) {
+		report(false, "inbound: audit policy", "apply failed");
+		return;
+	}
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "203.0.113.10", "100.100.0.2", IPPROTO_UDP, 0, 5);
+	udp(&f, 53, 40000);
+	run("inbound: audit reports and passes", inbound_fd(), TL_LAYER_TC, &f,
+	    ifindex_uplink, 0, AUDIT(TL_REASON_INBOUND));
+	ring_buffer__consume(rb);
+	apply("enforce", "enforce", "locked");
+	set_tunnel_addr("100.100.0.2", false);
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "203.0.113.10", "100.100.0.2", IPPROTO_TCP, 0, 5);
+	tcp(&f, 80, 40000);
+	run("inbound: an address the tunnel no longer has, untouched",
+	    inbound_fd(), TL_LAYER_TC, &f, ifindex_uplink, 0, SILENT);
+	set_tunnel_addr("2001:db8:100::2", false);
+}
+
 int main(void)
 {
 	char pin_dir[128];
@@ -1965,6 +2040,7 @@ int main(void)
 		cases_other_policies(rb);
 		cases_flood(rb);
 		cases_dns(rb);
+		cases_inbound(rb);
 	}
 	ring_buffer__free(rb);
 	tl_bpf_close(&bpf);

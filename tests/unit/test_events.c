@@ -18,6 +18,7 @@
 #include "names.h"
 #include "output.h"
 #include "pins.h"
+#include "selftest.h"
 #include "status.h"
 
 static int passed, failed;
@@ -438,6 +439,79 @@ static void check_cgindex(void)
 	   !tl_cgindex_path(cg_id(1)) && !tl_cgindex_id("/c1"), NULL);
 }
 
+/*
+ * A self-test report: its feed line is valid against docs/events.schema.json
+ * (reasons with a quote and a backslash escaped), its gauges pass promtool;
+ * and an inbound event names its reason and hook.
+ */
+static void check_selftest(void)
+{
+	static struct tl_selftest_report r = {
+		.time_ns = 1796153028000000000ull,
+		.n = 3,
+		.c = { { "bypass", TL_SELFTEST_PASS, "stopped: up0 (EPERM)" },
+		       { "stun", TL_SELFTEST_FAIL, "up\"0\\: sent" },
+		       { "packet_socket", TL_SELFTEST_SKIP, "kernel without BPF LSM" } },
+	};
+	struct tl_event_context ctx = { 0, "up0", NULL, "locked" };
+	struct tl_event ev = base_event();
+	char line[4096], path[] = "/tmp/tunlock-selftest-XXXXXX", cmd[1024];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int fd;
+
+	ok("selftest: the line formats", tl_selftest_format(&r, line, sizeof(line)) > 0,
+	   line);
+	check_json("selftest: result fail, stun failed, reasons as given", line,
+		   "d[\"kind\"] == \"selftest\" and d[\"result\"] == \"fail\" and "
+		   "d[\"failed\"] == [\"stun\"] and "
+		   "d[\"classes\"][1][\"reason\"] == sys.argv[1] and "
+		   "[c[\"result\"] for c in d[\"classes\"]] == [\"pass\", \"fail\", \"skip\"]",
+		   "up\"0\\: sent");
+	fd = mkstemp(path);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (f) {
+		fputs(line, f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd),
+			 "python3 tests/lab/schema.py %s >/dev/null 2>&1", path);
+		ok("selftest: the line is valid against the schema", !system(cmd),
+		   line);
+	} else {
+		ok("selftest: temporary file", false, path);
+	}
+	f = open_memstream(&text, &len);
+	if (f) {
+		tl_selftest_metrics(f, &r);
+		fclose(f);
+		expect("selftest: class gauges", text,
+		       "tunlock_selftest_class_result{class=\"stun\"} 0\n"
+		       "tunlock_selftest_class_result{class=\"packet_socket\"} -1\n");
+		expect("selftest: ok and failed classes", text,
+		       "tunlock_selftest_ok 0\n");
+		free(text);
+	}
+	if (!tl_selftest_metrics_write(path, &r)) {
+		snprintf(cmd, sizeof(cmd), "%s check metrics < %s",
+			 !access("build/tools/promtool", X_OK) ?
+				 "build/tools/promtool" : "promtool",
+			 path);
+		ok("selftest: promtool check metrics", !system(cmd), path);
+	} else {
+		ok("selftest: writing the gauges", false, path);
+	}
+	unlink(path);
+
+	ev.reason = TL_REASON_INBOUND;
+	ev.layer = TL_LAYER_TC;
+	ev.hook = TL_HOOK_TC_INGRESS;
+	tl_event_format(&ev, &ctx, line, sizeof(line));
+	expect("inbound: reason and hook", line,
+	       "\"reason\":\"inbound\",\"verdict\":\"blocked\",\"layer\":\"tc\","
+	       "\"hook\":\"tc_ingress\"");
+}
+
 int main(void)
 {
 	/* 1970-01-01T00:00:05 boot offset 0: fixed time to compare */
@@ -640,6 +714,7 @@ int main(void)
 	check_metrics();
 	check_status_json();
 	check_cgindex();
+	check_selftest();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

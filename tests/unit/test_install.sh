@@ -14,6 +14,7 @@ if ! out=$(make -s install PREFIX=/usr DESTDIR="$D" 2>&1); then
 fi
 missing=
 for f in usr/sbin/tunlock usr/lib/systemd/system/tunlock.service usr/lib/systemd/system/tunlock-apply.service \
+	usr/lib/systemd/system/tunlock-selftest.service usr/lib/systemd/system/tunlock-selftest.timer \
 	usr/share/man/man8/tunlock.8 usr/share/man/man5/tunlock-policy.5 \
 	usr/share/doc/tunlock/examples/desktop.yaml usr/share/doc/tunlock/examples/server.yaml \
 	usr/share/doc/tunlock/examples/container-host.yaml usr/share/doc/tunlock/examples/daemonset.yaml \
@@ -29,10 +30,11 @@ grep -q 'ExecStart=/usr/sbin/tunlock run -c /etc/tunlock/policy.yaml' "$D/usr/li
 # systemd-analyze verify: the units as installed, their binary path pointed into DESTDIR
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$D/verify"
-	for u in tunlock.service tunlock-apply.service; do
+	for u in tunlock.service tunlock-apply.service tunlock-selftest.service tunlock-selftest.timer; do
 		sed "s|/usr/sbin/tunlock|$D/usr/sbin/tunlock|g" "$D/usr/lib/systemd/system/$u" >"$D/verify/$u"
 	done
-	out=$(cd "$D/verify" && MANPATH="$D/usr/share/man" systemd-analyze verify tunlock.service tunlock-apply.service 2>&1)
+	out=$(cd "$D/verify" && MANPATH="$D/usr/share/man" systemd-analyze verify tunlock.service tunlock-apply.service \
+		tunlock-selftest.service tunlock-selftest.timer 2>&1)
 	rc=$?
 	[ $rc -eq 0 ] && [ -z "$out" ] && pass "systemd-analyze verify" ||
 		fail "systemd-analyze verify" "rc $rc: $(echo "$out" | head -4 | tr '\n' '|')"
@@ -105,11 +107,11 @@ explained_opts() {
 }
 # man_opts CMD: the options man/tunlock.8's SYNOPSIS gives CMD, likewise
 man_opts() {
-	sed -n "/^\.B tunlock $1\$/,/^\.\(br\|SH\)/p" "$D/usr/share/man/man8/tunlock.8" |
+	sed -n "/^\.B tunlock $1\$/,/^\.\(br\|SH\|TP\)/p" "$D/usr/share/man/man8/tunlock.8" |
 		grep -Eo '\\-(\\-)?[a-z\\-]+' | sed 's/\\//g' | sort
 }
 cmds=$("$T" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p' | tr '\n' ' ')
-[ "$cmds" = "check run apply reload status stop help " ] && pass "cli: --help lists the commands" ||
+[ "$cmds" = "check run apply reload status selftest stop help " ] && pass "cli: --help lists the commands" ||
 	fail "cli: --help lists the commands" "$cmds"
 for c in $cmds; do
 	[ "$c" = help ] && continue
