@@ -34,14 +34,8 @@
 #include "metrics.h"
 #include "pins.h"
 #include "selftest.h"
+#include "selftest_int.h"
 #include "status.h"
-
-/* where probes go: TEST-NET-3 and the IPv6 documentation prefix */
-#define PROBE_V4 "203.0.113.254"
-#define PROBE_V6 "2001:db8:5e1f::1"
-#define PROBE_FORWARDED_SRC "100.64.254.254" /* as if from a container */
-#define PROBE_DNS_NAME "selftest.tunlock.invalid"
-#define MAX_GUARDED 16
 
 enum {
 	C_ENFORCEMENT,
@@ -64,26 +58,7 @@ static const char *const class_names[C_COUNT] = {
 	"inbound",
 };
 
-/* What the pins say, read before the probes. */
-struct context {
-	const char *pin_dir;
-	struct tl_state st;
-	struct tl_settings cfg;
-	__u32 profile; /* the probes' profile */
-	bool exempt;
-	unsigned int nguarded;
-	int guarded[MAX_GUARDED];
-	bool guarded_l3[MAX_GUARDED];
-	char guarded_name[MAX_GUARDED][IF_NAMESIZE];
-};
-
-/* Outcome of one try on one interface or destination. */
-struct outcome {
-	int pass, fail, skip;
-	char pass_why[128], fail_why[TL_SELFTEST_WHY], skip_why[128];
-};
-
-static void note(char *buf, size_t len, const char *what)
+void selftest_note(char *buf, size_t len, const char *what)
 {
 	size_t n = strlen(buf);
 
@@ -92,22 +67,22 @@ static void note(char *buf, size_t len, const char *what)
 	snprintf(buf + n, len - n, "%s%s", n ? ", " : "", what);
 }
 
-static void set(struct tl_selftest_class *c, enum tl_selftest_result r,
+void selftest_set(struct tl_selftest_class *c, enum tl_selftest_result r,
 		const char *fmt, const char *arg)
 {
 	c->result = r;
 	snprintf(c->why, sizeof(c->why), fmt, arg);
 }
 
-static void conclude(struct tl_selftest_class *c, const struct outcome *o,
+void selftest_conclude(struct tl_selftest_class *c, const struct outcome *o,
 		     const char *none)
 {
 	if (o->fail)
-		set(c, TL_SELFTEST_FAIL, "%s", o->fail_why);
+		selftest_set(c, TL_SELFTEST_FAIL, "%s", o->fail_why);
 	else if (o->pass)
-		set(c, TL_SELFTEST_PASS, "stopped: %s", o->pass_why);
+		selftest_set(c, TL_SELFTEST_PASS, "stopped: %s", o->pass_why);
 	else
-		set(c, TL_SELFTEST_SKIP, "%s", o->skip_why[0] ? o->skip_why : none);
+		selftest_set(c, TL_SELFTEST_SKIP, "%s", o->skip_why[0] ? o->skip_why : none);
 }
 
 /*
@@ -126,7 +101,7 @@ static void try_datagram(struct outcome *o, const char *ifname,
 	if (fd < 0) {
 		snprintf(what, sizeof(what), "%s: no socket (%s)", label,
 			 strerror(errno));
-		note(o->skip_why, sizeof(o->skip_why), what);
+		selftest_note(o->skip_why, sizeof(o->skip_why), what);
 		o->skip++;
 		return;
 	}
@@ -142,7 +117,7 @@ static void try_datagram(struct outcome *o, const char *ifname,
 	case 0:
 		snprintf(what, sizeof(what), "%s: sent, nothing stopped it",
 			 label);
-		note(o->fail_why, sizeof(o->fail_why), what);
+		selftest_note(o->fail_why, sizeof(o->fail_why), what);
 		o->fail++;
 		return;
 	case EPERM:
@@ -150,13 +125,13 @@ static void try_datagram(struct outcome *o, const char *ifname,
 	case ENETUNREACH: /* tunlock's answer to IPv6 calls, or no route */
 	case ENOBUFS:	  /* dropped at TC */
 		snprintf(what, sizeof(what), "%s (%s)", label, strerrorname_np(err));
-		note(o->pass_why, sizeof(o->pass_why), what);
+		selftest_note(o->pass_why, sizeof(o->pass_why), what);
 		o->pass++;
 		return;
 	default:
 		snprintf(what, sizeof(what), "%s: cannot send (%s)", label,
 			 strerror(err));
-		note(o->skip_why, sizeof(o->skip_why), what);
+		selftest_note(o->skip_why, sizeof(o->skip_why), what);
 		o->skip++;
 	}
 }
@@ -199,7 +174,7 @@ static void probe_bypass(const struct context *x, struct tl_selftest_class *c)
 	struct outcome o = {};
 
 	try_guarded(x, &o, PROBE_V4, 9, "tl", 2);
-	conclude(c, &o, "no guarded interface");
+	selftest_conclude(c, &o, "no guarded interface");
 }
 
 static void probe_ipv6(const struct context *x, struct tl_selftest_class *c)
@@ -207,7 +182,7 @@ static void probe_ipv6(const struct context *x, struct tl_selftest_class *c)
 	struct outcome o = {};
 
 	try_guarded(x, &o, PROBE_V6, 9, "tl", 2);
-	conclude(c, &o, "no guarded interface");
+	selftest_conclude(c, &o, "no guarded interface");
 }
 
 static void probe_stun(const struct context *x, struct tl_selftest_class *c)
@@ -220,7 +195,7 @@ static void probe_stun(const struct context *x, struct tl_selftest_class *c)
 	struct outcome o = {};
 
 	try_guarded(x, &o, PROBE_V4, 3478, req, sizeof(req));
-	conclude(c, &o, "no guarded interface");
+	selftest_conclude(c, &o, "no guarded interface");
 }
 
 /* A query for PROBE_DNS_NAME (type A), in wire format. */
@@ -305,7 +280,7 @@ static void try_resolver(const struct context *x, struct outcome *o,
 		o->fail_why[why_len] = '\0';
 		snprintf(what, sizeof(what),
 			 "%.63s (redirected to a tunnel resolver)", addr);
-		note(o->pass_why, sizeof(o->pass_why), what);
+		selftest_note(o->pass_why, sizeof(o->pass_why), what);
 		o->pass++;
 	}
 	if (cfd >= 0)
@@ -331,7 +306,7 @@ static void probe_dns(const struct context *x, struct tl_selftest_class *c)
 				try_resolver(x, &o, addr);
 		fclose(f);
 	}
-	conclude(c, &o, "no resolver outside the tunnel is configured");
+	selftest_conclude(c, &o, "no resolver outside the tunnel is configured");
 }
 
 /* The pinned table of the live slot (array of maps): an fd, or -errno. */
@@ -383,10 +358,10 @@ static void try_endpoint(struct outcome *o, const struct tl_endpoint_key *k)
 	if (fd >= 0)
 		close(fd);
 	if (err == EPERM || err == EACCES || err == ENETUNREACH) {
-		note(o->pass_why, sizeof(o->pass_why), label);
+		selftest_note(o->pass_why, sizeof(o->pass_why), label);
 		o->pass++;
 	} else {
-		note(o->fail_why, sizeof(o->fail_why), label);
+		selftest_note(o->fail_why, sizeof(o->fail_why), label);
 		strncat(o->fail_why, ": a TCP SYN left",
 			sizeof(o->fail_why) - strlen(o->fail_why) - 1);
 		o->fail++;
@@ -401,7 +376,7 @@ static void probe_endpoint(const struct context *x, struct tl_selftest_class *c)
 	struct outcome o = {};
 
 	if (fd < 0) {
-		set(c, TL_SELFTEST_FAIL, "endpoint table: %s", strerror(-fd));
+		selftest_set(c, TL_SELFTEST_FAIL, "endpoint table: %s", strerror(-fd));
 		return;
 	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -411,7 +386,7 @@ static void probe_endpoint(const struct context *x, struct tl_selftest_class *c)
 			try_endpoint(&o, &k);
 	}
 	close(fd);
-	conclude(c, &o, "no endpoint in the policy");
+	selftest_conclude(c, &o, "no endpoint in the policy");
 }
 
 static void try_socket(struct tl_selftest_class *c, int family, int type,
@@ -421,9 +396,9 @@ static void try_socket(struct tl_selftest_class *c, int family, int type,
 
 	if (fd >= 0) {
 		close(fd);
-		set(c, TL_SELFTEST_FAIL, "%s socket created", what);
+		selftest_set(c, TL_SELFTEST_FAIL, "%s socket created", what);
 	} else if (errno == EPERM || errno == EACCES) {
-		set(c, TL_SELFTEST_PASS, "%s socket refused", what);
+		selftest_set(c, TL_SELFTEST_PASS, "%s socket refused", what);
 	} else {
 		c->result = TL_SELFTEST_SKIP;
 		snprintf(c->why, sizeof(c->why), "%s socket: %s", what,
@@ -436,7 +411,7 @@ static void probe_sockets(const struct context *x, struct tl_selftest_class *raw
 {
 	if (x->cfg.profiles[x->profile % TL_MAX_PROFILES].flags &
 	    TL_PROFILE_RAW_ALLOW) {
-		set(raw, TL_SELFTEST_SKIP, "profile %s allows raw sockets",
+		selftest_set(raw, TL_SELFTEST_SKIP, "profile %s allows raw sockets",
 		    x->cfg.profiles[x->profile % TL_MAX_PROFILES].name);
 		packet->result = raw->result;
 		memcpy(packet->why, raw->why, sizeof(raw->why));
@@ -444,7 +419,7 @@ static void probe_sockets(const struct context *x, struct tl_selftest_class *raw
 	}
 	try_socket(raw, AF_INET, SOCK_RAW, IPPROTO_UDP, "raw IP");
 	if (!(x->st.features & TL_FEATURE_BPF_LSM))
-		set(packet, TL_SELFTEST_SKIP,
+		selftest_set(packet, TL_SELFTEST_SKIP,
 		    "%s: packet sockets are created; the packet layers judge "
 		    "what they send",
 		    "kernel without BPF LSM");
@@ -453,161 +428,6 @@ static void probe_sockets(const struct context *x, struct tl_selftest_class *raw
 }
 
 /* An Ethernet frame: IPv4 UDP from src to dst port 9. */
-static size_t frame_v4(unsigned char *b, __be32 src, __be32 dst)
-{
-	unsigned char *ip = b + ETH_HLEN, *udp = ip + 20;
-	__u32 sum = 0;
-
-	memset(b, 0, ETH_HLEN + 20 + 8 + 4);
-	memcpy(b, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02", 12);
-	b[12] = ETH_P_IP >> 8;
-	ip[0] = 0x45;
-	ip[3] = 20 + 8 + 4;
-	ip[8] = 64;
-	ip[9] = IPPROTO_UDP;
-	memcpy(ip + 12, &src, 4);
-	memcpy(ip + 16, &dst, 4);
-	for (int i = 0; i < 20; i += 2)
-		sum += ip[i] << 8 | ip[i + 1];
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = ~((sum & 0xffff) + (sum >> 16)) & 0xffff;
-	ip[10] = sum >> 8;
-	ip[11] = sum & 0xff;
-	udp[0] = 40000 >> 8;
-	udp[1] = 40000 & 0xff;
-	udp[3] = 9;
-	udp[5] = 8 + 4;
-	return ETH_HLEN + 20 + 8 + 4;
-}
-
-static __be32 iface_v4(const char *ifname)
-{
-	struct ifaddrs *all, *i;
-	__be32 a = 0;
-
-	if (getifaddrs(&all))
-		return 0;
-	for (i = all; i && !a; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    !strcmp(i->ifa_name, ifname))
-			a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
-	freeifaddrs(all);
-	return a;
-}
-
-/*
- * Runs our TC program at point of guarded interface i on an IPv4 frame
- * from src to dst, against the live maps, and notes what it did with it:
- * dropped (pass), let through (fail), or no answer (skip).
- */
-static void tc_try(const struct context *x, unsigned int i,
-		   enum bpf_tc_attach_point point, __be32 src, __be32 dst,
-		   struct outcome *o)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = x->guarded[i],
-		    .attach_point = point);
-	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TL_TC_HANDLE,
-		    .priority = TL_TC_PRIORITY);
-	unsigned char frame[64];
-	struct __sk_buff ctx = { .ifindex = x->guarded[i] };
-	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame,
-		    .data_size_in = frame_v4(frame, src, dst), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	const char *name = x->guarded_name[i];
-	char label[96];
-	int fd;
-
-	if (bpf_tc_query(&hook, &tc) || !tc.prog_id) {
-		snprintf(label, sizeof(label), "%s: no TC %s filter", name,
-			 point == BPF_TC_INGRESS ? "ingress" : "egress");
-		note(o->fail_why, sizeof(o->fail_why), label);
-		o->fail++;
-		return;
-	}
-	fd = bpf_prog_get_fd_by_id(tc.prog_id);
-	if (fd < 0 || bpf_prog_test_run_opts(fd, &run)) {
-		snprintf(label, sizeof(label), "%s: test run: %s", name,
-			 strerror(errno));
-		note(o->skip_why, sizeof(o->skip_why), label);
-		o->skip++;
-	} else if (run.retval == TC_ACT_SHOT) {
-		note(o->pass_why, sizeof(o->pass_why), name);
-		o->pass++;
-	} else {
-		snprintf(label, sizeof(label), "%s: TC lets it %s", name,
-			 point == BPF_TC_INGRESS ? "in" : "out");
-		note(o->fail_why, sizeof(o->fail_why), label);
-		o->fail++;
-	}
-	if (fd >= 0)
-		close(fd);
-}
-
-/*
- * The TC egress program of each guarded Ethernet interface (test runs
- * build Ethernet frames) on a packet to TEST-NET-3: from the interface's
- * own address, or (forwarded) from one this host does not have.
- */
-static void test_run(const struct context *x, struct tl_selftest_class *c,
-		     bool forwarded)
-{
-	struct outcome o = {};
-	__be32 dst = inet_addr(PROBE_V4);
-
-	if (forwarded && (x->cfg.flags & TL_SETTINGS_NO_SOCKET_ALLOW)) {
-		set(c, TL_SELFTEST_SKIP, "%s",
-		    "the policy allows packets with no socket (no_socket: allow)");
-		return;
-	}
-	for (unsigned int i = 0; i < x->nguarded; i++) {
-		__be32 src = forwarded ? inet_addr(PROBE_FORWARDED_SRC) :
-					 iface_v4(x->guarded_name[i]);
-
-		if (x->guarded_l3[i])
-			continue;
-		if (src)
-			tc_try(x, i, BPF_TC_EGRESS, src, dst, &o);
-		else
-			note(o.skip_why, sizeof(o.skip_why),
-			     "an interface without IPv4 address");
-	}
-	conclude(c, &o, "no guarded Ethernet interface");
-}
-
-/*
- * The TC ingress program of each guarded Ethernet interface on a packet
- * from TEST-NET-3 to each IPv4 address of a tunnel (tl_inbound): what
- * someone on the LAN forges (CVE-2019-14899).
- */
-static void probe_inbound(const struct context *x, struct tl_selftest_class *c)
-{
-	int fd;
-	__u8 key[16], next[16], *prev = NULL;
-	struct outcome o = {};
-	char path[PATH_MAX];
-	__be32 dst;
-
-	if (tl_pin_path(path, sizeof(path), x->pin_dir, "tl_inbound") ||
-	    (fd = bpf_obj_get(path)) < 0) {
-		set(c, TL_SELFTEST_FAIL, "%s", "no tl_inbound map pinned");
-		return;
-	}
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, sizeof(key));
-		prev = key;
-		if (memcmp(key, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12))
-			continue; /* test runs build IPv4 frames */
-		memcpy(&dst, key + 12, 4);
-		for (unsigned int i = 0; i < x->nguarded; i++)
-			if (!x->guarded_l3[i])
-				tc_try(x, i, BPF_TC_INGRESS,
-				       inet_addr(PROBE_V4), dst, &o);
-	}
-	close(fd);
-	conclude(c, &o, "no tunnel with an IPv4 address, or no guarded "
-			"Ethernet interface");
-}
-
 /*
  * In a child in the transient cgroup: the live tries, and the test run of
  * tunnel_down, whose dummy socket is then this protected cgroup's (the
@@ -622,15 +442,15 @@ static void live_probes(const struct context *x, struct tl_selftest_class *c)
 	probe_stun(x, &c[C_STUN]);
 	probe_endpoint(x, &c[C_ENDPOINT]);
 	probe_sockets(x, &c[C_RAW], &c[C_PACKET]);
-	test_run(x, &c[C_TUNNEL_DOWN], false);
-	probe_inbound(x, &c[C_INBOUND]);
+	tl_selftest_tc_run(x, &c[C_TUNNEL_DOWN], false);
+	tl_selftest_inbound(x, &c[C_INBOUND]);
 }
 
 /* In a child in the root cgroup, whose sockets count as none: a packet
  * routed through this host from elsewhere, at the uplink's TC. */
 static void forwarded_probe(const struct context *x, struct tl_selftest_class *c)
 {
-	test_run(x, &c[C_FORWARDED], true);
+	tl_selftest_tc_run(x, &c[C_FORWARDED], true);
 }
 
 /* The guarded interfaces, from tl_ifaces. */
@@ -792,7 +612,7 @@ static bool read_context(struct context *x, struct tl_selftest_report *r)
 
 	if (err) {
 		for (int i = 0; i < r->n; i++)
-			set(&r->c[i], TL_SELFTEST_FAIL,
+			selftest_set(&r->c[i], TL_SELFTEST_FAIL,
 			    err == -EPROTO ? "pins of another tunlock version at %s" :
 					     "nothing pinned at %s: enforcement is detached",
 			    x->pin_dir);
@@ -801,7 +621,7 @@ static bool read_context(struct context *x, struct tl_selftest_report *r)
 	fd = tl_pins_open_map(x->pin_dir, TL_MAP_SETTINGS);
 	slot = x->st.active_slot;
 	if (fd < 0 || bpf_map_lookup_elem(fd, &slot, &x->cfg)) {
-		set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL, "%s",
+		selftest_set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL, "%s",
 		    "the pinned settings cannot be read");
 		if (fd >= 0)
 			close(fd);
@@ -811,13 +631,13 @@ static bool read_context(struct context *x, struct tl_selftest_report *r)
 	x->profile = x->cfg.default_profile;
 	read_guarded(x);
 	if (!x->st.generation)
-		set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL, "%s",
+		selftest_set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL, "%s",
 		    "no policy applied");
 	else if (x->cfg.mode == TL_MODE_AUDIT)
-		set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL, "%s",
+		selftest_set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL, "%s",
 		    "audit mode: leaks are reported, nothing is dropped");
 	else
-		set(&r->c[C_ENFORCEMENT], TL_SELFTEST_PASS, "%s",
+		selftest_set(&r->c[C_ENFORCEMENT], TL_SELFTEST_PASS, "%s",
 		    "enforce mode, every stopping layer attached");
 	return true;
 }
@@ -831,7 +651,7 @@ static void report_init(struct tl_selftest_report *r)
 	r->time_ns = (unsigned long long)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 	r->n = C_COUNT;
 	for (int i = 0; i < C_COUNT; i++)
-		set(&r->c[i], TL_SELFTEST_SKIP, "%s", "not tried");
+		selftest_set(&r->c[i], TL_SELFTEST_SKIP, "%s", "not tried");
 	for (int i = 0; i < C_COUNT; i++)
 		r->c[i].name = class_names[i];
 }
@@ -847,7 +667,7 @@ static void run_all(struct context *x, const char *profile,
 		int p = find_profile(&x->cfg, profile);
 
 		if (p < 0) {
-			set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL,
+			selftest_set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL,
 			    "no profile %s in the applied policy", profile);
 			return;
 		}
@@ -860,96 +680,15 @@ static void run_all(struct context *x, const char *profile,
 	if (err)
 		for (int i = C_BYPASS; i <= C_INBOUND; i++)
 			if (i != C_FORWARDED)
-				set(&r->c[i], TL_SELFTEST_FAIL,
+				selftest_set(&r->c[i], TL_SELFTEST_FAIL,
 				    "the transient cgroup: %s", strerror(-err));
 	err = tl_cgroup_mount(root, sizeof(root));
 	if (!err)
 		err = run_in_cgroup(x, root, forwarded_probe, r);
 	if (err)
-		set(&r->c[C_FORWARDED], TL_SELFTEST_FAIL,
+		selftest_set(&r->c[C_FORWARDED], TL_SELFTEST_FAIL,
 		    "a child in the root cgroup: %s", strerror(-err));
 	apply_gaps(x, r);
-}
-
-static const char *const result_names[] = { "pass", "fail", "skip" };
-
-int tl_selftest_format(const struct tl_selftest_report *r, char *buf,
-		       size_t len)
-{
-	struct tl_json j;
-	bool ok = true;
-
-	tl_json_init(&j, buf, len);
-	tl_json_open(&j, NULL);
-	tl_json_time(&j, "time", r->time_ns);
-	tl_json_u64(&j, "schema", 1);
-	tl_json_str(&j, "kind", "selftest", 16);
-	for (int i = 0; i < r->n; i++)
-		ok &= r->c[i].result != TL_SELFTEST_FAIL;
-	tl_json_str(&j, "result", ok ? "pass" : "fail", 8);
-	tl_json_array(&j, "failed");
-	for (int i = 0; i < r->n; i++)
-		if (r->c[i].result == TL_SELFTEST_FAIL)
-			tl_json_str(&j, NULL, r->c[i].name, 32);
-	tl_json_array_end(&j);
-	tl_json_array(&j, "classes");
-	for (int i = 0; i < r->n; i++) {
-		tl_json_open(&j, NULL);
-		tl_json_str(&j, "class", r->c[i].name, 32);
-		tl_json_str(&j, "result", result_names[r->c[i].result], 8);
-		tl_json_str(&j, "reason", r->c[i].why, sizeof(r->c[i].why));
-		tl_json_close(&j);
-	}
-	tl_json_array_end(&j);
-	tl_json_close(&j);
-	return tl_json_end(&j);
-}
-
-void tl_selftest_metrics(FILE *f, const struct tl_selftest_report *r)
-{
-	int failed = 0;
-
-	fprintf(f, "# HELP tunlock_selftest_class_result Last self-test of a "
-		   "leak class: 1 passed, 0 failed, -1 skipped.\n"
-		   "# TYPE tunlock_selftest_class_result gauge\n");
-	for (int i = 0; i < r->n; i++) {
-		failed += r->c[i].result == TL_SELFTEST_FAIL;
-		fprintf(f, "tunlock_selftest_class_result{class=\"%s\"} %d\n",
-			r->c[i].name,
-			r->c[i].result == TL_SELFTEST_PASS ? 1 :
-			r->c[i].result == TL_SELFTEST_FAIL ? 0 : -1);
-	}
-	fprintf(f, "# HELP tunlock_selftest_ok 1 when every applicable class "
-		   "passed the last self-test.\n"
-		   "# TYPE tunlock_selftest_ok gauge\n"
-		   "tunlock_selftest_ok %d\n"
-		   "# HELP tunlock_selftest_failed_classes Leak classes that "
-		   "failed the last self-test.\n"
-		   "# TYPE tunlock_selftest_failed_classes gauge\n"
-		   "tunlock_selftest_failed_classes %d\n"
-		   "# HELP tunlock_selftest_timestamp_seconds When the last "
-		   "self-test ran.\n"
-		   "# TYPE tunlock_selftest_timestamp_seconds gauge\n"
-		   "tunlock_selftest_timestamp_seconds %llu\n",
-		failed == 0, failed, r->time_ns / 1000000000ull);
-}
-
-static void format_metrics(FILE *f, const void *r)
-{
-	tl_selftest_metrics(f, r);
-}
-
-int tl_selftest_metrics_write(const char *path,
-			      const struct tl_selftest_report *r)
-{
-	return tl_textfile_write(path, format_metrics, r);
-}
-
-static void print_text(const struct tl_selftest_report *r, FILE *out)
-{
-	for (int i = 0; i < r->n; i++)
-		fprintf(out, "%-14s %s  %s\n", r->c[i].name,
-			result_names[r->c[i].result], r->c[i].why);
 }
 
 int tl_selftest(const struct tl_run_opts *o)
@@ -966,7 +705,7 @@ int tl_selftest(const struct tl_run_opts *o)
 	if (o->json)
 		fputs(n > 0 ? line : "{}\n", stdout);
 	else
-		print_text(&r, stdout);
+		tl_selftest_print(&r, stdout);
 	/* the feed's line, for the journal under the timer */
 	if (!o->json && n > 0)
 		fputs(line, stderr);

@@ -46,5 +46,7 @@ void tl_selftest_metrics(FILE *f, const struct tl_selftest_report *r);
 /* The same, written to path atomically; 0 or a negative errno. */
 int tl_selftest_metrics_write(const char *path,
 			      const struct tl_selftest_report *r);
+/* One line per class: name, result, reason. */
+void tl_selftest_print(const struct tl_selftest_report *r, FILE *out);
 
 #endif
