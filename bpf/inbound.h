@@ -7,7 +7,7 @@
  * in it, and to inject into them; the weak host model would accept it.
  * TC ingress on every guarded interface drops it (audit: reports it) under
  * its own reason, inbound. The agent keeps tl_inbound, the addresses of the
- * tunnel interfaces, from rtnetlink (agent/inbound.c).
+ * tunnel interfaces, from rtnetlink (agent/follow/inbound.c).
  */
 #ifndef TL_BPF_INBOUND_H
 #define TL_BPF_INBOUND_H
