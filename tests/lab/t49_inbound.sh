@@ -11,8 +11,9 @@ lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent firs
 lab_setup --ipv6 || lab_abort "lab setup: $LAB_ERR"
 PORT=8049 CLOSED=8050 N=0
 
-# a listener on the tunnel address in the client, answering "ok" (bounded: 60 s)
-_lab_spawn listener apps ip netns exec "$NS_CLIENT" timeout 60 "$LAB_PY" -c 'import socket, sys
+# a listener on the tunnel address in the client, answering "ok"; bounded by the test's own
+# timeout (600 s), not less: on a loaded machine the phases before the connection take minutes
+_lab_spawn listener apps ip netns exec "$NS_CLIENT" timeout 600 "$LAB_PY" -c 'import socket, sys
 s = socket.socket(socket.AF_INET6)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
