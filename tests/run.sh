@@ -1,16 +1,20 @@
 #!/bin/sh
-# Runs every test tier (lint, unit, packet, socket, asan, fuzz, lab) and
+# Runs every test tier (lint, unit, packet, socket, asan, fuzz, lab, kernels) and
 # prints one closing line: "N passed, N failed, N skipped". Tiers print
 # PASS:/FAIL:/SKIP: lines; a tier that dies without saying why counts as one
-# failure.
+# failure. TUNLOCK_TIERS names the tiers to run (default: all of them; the VM
+# tier runs "unit packet socket lab" in its guests), TUNLOCK_LAB_TESTS the lab
+# tests (name prefixes; default: all).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+tiers=${TUNLOCK_TIERS:-lint unit packet socket asan fuzz lab kernels}
 
 tier() {
 	name=$1
 	shift
+	case " $tiers " in *" $name "*) ;; *) return 0 ;; esac
 	echo "== $name"
 	out=$(mktemp)
 	"$@" >"$out" 2>&1
@@ -55,7 +59,15 @@ tier fuzz sh tests/fuzz/run.sh
 if [ "${TUNLOCK_SKIP_LAB:-0}" = 1 ]; then
 	echo "SKIP: lab: TUNLOCK_SKIP_LAB=1" | tee -a "$log"
 else
-	tier lab bash tests/lab/run.sh
+	# shellcheck disable=SC2086
+	tier lab bash tests/lab/run.sh ${TUNLOCK_LAB_TESTS:-}
+fi
+# Debian's stock 6.1 and 6.12 kernels in qemu: the tiers above and the lab's
+# subset there, BPF LSM included (tests/vm/README.md; make test-kernels)
+if [ "${TUNLOCK_SKIP_VM:-0}" = 1 ]; then
+	echo "SKIP: kernels: TUNLOCK_SKIP_VM=1" | tee -a "$log"
+else
+	tier kernels bash tests/vm/run.sh
 fi
 
 p=$(grep -c '^PASS:' "$log")

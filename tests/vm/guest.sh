@@ -1,0 +1,24 @@
+#!/bin/bash
+# PID 1 of the VM tier's guest, after tests/vm/init: runs the chosen tiers of tests/run.sh on
+# the guest kernel, its output on the second serial port (the host streams and counts it), and
+# powers the VM off. The lab makes its own namespaces and child cgroups here as on the host.
+exec >/dev/ttyS1 2>&1
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+# shellcheck disable=SC1091
+. /run/tunlock-vm/env
+cd "$TUNLOCK_DIR" || { echo "FAIL: vm_boot: no $TUNLOCK_DIR in the guest"; echo o >/proc/sysrq-trigger; }
+stty -onlcr 2>/dev/null
+ip link set lo up
+
+lsm=$(cat /sys/kernel/security/lsm 2>/dev/null)
+echo "# tunlock-vm: kernel $(uname -r), LSMs: ${lsm:-none}, $(nproc) CPU(s), up $(cut -d' ' -f1 /proc/uptime) s"
+echo "tunlock-vm: tests start at $(cut -d' ' -f1 /proc/uptime)"
+if [ -n "${TUNLOCK_VM_CMD:-}" ]; then
+	bash -c "$TUNLOCK_VM_CMD"
+else
+	TUNLOCK_TIERS=$TUNLOCK_VM_TIERS TUNLOCK_LAB_TESTS=$TUNLOCK_VM_LAB sh tests/run.sh
+fi
+echo "tunlock-vm: tests done at $(cut -d' ' -f1 /proc/uptime)"
+sync
+echo o >/proc/sysrq-trigger
+sleep 60
