@@ -79,6 +79,9 @@ static __always_inline void resolve_subject(struct tl_policy_view *v,
 	s->entry.profile = v->settings->default_profile;
 	s->entry.flags = 0;
 	s->entry.client_of = 0;
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (level = TL_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
 		id = skb ? bpf_skb_ancestor_cgroup_id(skb, level) :
 			   bpf_get_current_ancestor_cgroup_id(level);
@@ -108,6 +111,9 @@ static __always_inline void resolve_port(struct tl_policy_view *v,
 	s->entry.profile = v->settings->default_profile;
 	s->entry.flags = 0;
 	s->entry.client_of = 0;
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (level = TL_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
 		if (level > port->level)
 			continue;
@@ -297,6 +303,9 @@ static __always_inline bool is_tunnel_resolver(const struct tl_settings *cfg,
 {
 	__u32 i;
 
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
 		if (i >= cfg->nresolvers)
 			break;
@@ -359,6 +368,9 @@ static __always_inline bool pick_resolver(struct tl_policy_view *v,
 	struct tl_settings *cfg = v->settings;
 	__u32 i;
 
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
 		if (i >= cfg->nresolvers)
 			break;

@@ -9,6 +9,7 @@
  */
 #include "dns_records.h"
 #include "raw.h"
+#include "sock_netns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -272,6 +273,7 @@ int tl_sock_create(struct bpf_sock *sk)
 		if (!raw_socket_allowed(&f, &r))
 			return 0;
 	}
+	sock_netns_record(sk);
 	owner = bpf_sk_storage_get(&tl_sock_owners, sk, NULL,
 				   BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner)
