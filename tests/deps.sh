@@ -9,6 +9,8 @@ build="clang llvm make gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev l
 build="$build libclang-rt-14-dev"
 # systemd-analyze (unit verification), groff (man page lint), shellcheck (the test scripts)
 ops="systemd groff-base shellcheck"
+# the VM tier (tests/vm): qemu; its kernels and busybox-static are fetched as .debs, not installed
+ops="$ops qemu-system-x86"
 lab=$(grep -v '^#' "$here/lab/packages.txt" 2>/dev/null | tr '\n' ' ')
 
 # promtool comes in Debian's prometheus package, whose installation would also

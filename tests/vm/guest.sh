@@ -12,6 +12,10 @@ ip link set lo up
 
 lsm=$(cat /sys/kernel/security/lsm 2>/dev/null)
 echo "# tunlock-vm: kernel $(uname -r), LSMs: ${lsm:-none}, $(nproc) CPU(s), up $(cut -d' ' -f1 /proc/uptime) s"
+# the LSM tests must run, not skip, on a kernel that has BPF LSM (tests/lab/t48_lsm_sockets.sh)
+# CPU limits of the hostile-input unit tests are for real CPUs, not an emulated one
+export TL_TEST_SLOW=1
+case ",$lsm," in *,bpf,*) export LAB_EXPECT_BPF_LSM=1 ;; esac
 echo "tunlock-vm: tests start at $(cut -d' ' -f1 /proc/uptime)"
 if [ -n "${TUNLOCK_VM_CMD:-}" ]; then
 	bash -c "$TUNLOCK_VM_CMD"
