@@ -168,6 +168,12 @@ static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 	if (bpf_skb_ancestor_cgroup_id(skb, cfg->attach_cgroup_level) !=
 	    cfg->attach_cgroup_id)
 		return TL_ALLOW_UNPROTECTED;
+	/* never true (skb is the context), but it lets the compiler drop the
+	 * socket layer's bpf_get_current_ancestor_cgroup_id from what follows:
+	 * Linux 6.1 does not know a context is not NULL, walks that call and
+	 * refuses it in a packet program */
+	if (!skb)
+		return TL_REASON_NONE;
 	resolve_subject(v, skb, s);
 	return TL_REASON_NONE;
 }

@@ -151,6 +151,9 @@ struct tl_stun_gso {
 	__u32 present; /* its length */
 	__u32 gso;     /* segment size */
 	bool stun;
+	/* the segment's first bytes: here, not on the callback's stack, which
+	 * Linux 6.1 adds to TC egress's and stun_verdict's (512 at most) */
+	__u8 buf[8];
 };
 
 /* bpf_loop: segment i of a GSO superpacket (copied: its offset is not
@@ -159,17 +162,16 @@ static long stun_gso_segment(__u32 i, void *ctx)
 {
 	struct tl_stun_gso *g = ctx;
 	__u32 seg = i * g->gso, len;
-	__u8 buf[TL_STUN_ID_LEN];
 
 	if (seg >= g->present)
 		return 1;
 	len = g->present - seg < g->gso ? g->present - seg : g->gso;
 	if (len < 4)
 		return 0;
-	if (len >= 8 ? bpf_skb_load_bytes(g->skb, g->off + seg, buf, 8)
-		     : bpf_skb_load_bytes(g->skb, g->off + seg, buf, 4))
+	if (len >= 8 ? bpf_skb_load_bytes(g->skb, g->off + seg, g->buf, 8)
+		     : bpf_skb_load_bytes(g->skb, g->off + seg, g->buf, 4))
 		return 0;
-	g->stun = stun_datagram(buf, len);
+	g->stun = stun_datagram(g->buf, len);
 	return g->stun;
 }
 
