@@ -68,6 +68,13 @@ struct expect {
 /* passes and counts nothing: another layer has reported it */
 #define SILENT ((struct expect){ true, TL_REASON_MAX, TL_VERDICT_PASS })
 
+/*
+ * The agent's namespace is made another for a case: a test run's skb has
+ * no socket, so where cgroup_skb may not call bpf_get_netns_cookie (it then
+ * takes the namespace sock_create recorded) it cannot see the difference.
+ */
+static bool netns_faked;
+
 static void run(const char *name, int prog_fd, __u32 layer,
 		const struct frame *f, int ifindex, __u32 mark,
 		struct expect want)
@@ -86,6 +93,14 @@ static void run(const char *name, int prog_fd, __u32 layer,
 	snprintf(label, sizeof(label), "%s/%s",
 		 layer == TL_LAYER_TC ? "tc" : "cgroup_skb", name);
 	bool silent = want.reason == TL_REASON_MAX;
+
+	if (netns_faked && layer == TL_LAYER_CGROUP_SKB &&
+	    !tl_kernel_has_skb_netns()) {
+		printf("SKIP: %s: kernel without bpf_get_netns_cookie for "
+		       "cgroup_skb: a test run's namespace is the agent's\n",
+		       label);
+		return;
+	}
 
 	if (!silent)
 		read_counter(layer, want.reason, want.verdict, &before);
@@ -538,6 +553,7 @@ static bool agent_elsewhere(bool on, struct tl_state *saved, const char *name)
 	struct tl_state st;
 	__u32 zero = 0;
 
+	netns_faked = on;
 	if (!on)
 		return !bpf_map_update_elem(fd, &zero, saved, BPF_ANY);
 	if (bpf_map_lookup_elem(fd, &zero, &st)) {
@@ -798,6 +814,7 @@ static void cases_via_host(struct ring_buffer *rb, int table)
 	saved = st;
 	st.netns_cookie ^= 1; /* this namespace is a container's now */
 	bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
+	netns_faked = true;
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "100.80.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
 	tcp(&f, 40000, 80);
@@ -813,6 +830,7 @@ static void cases_via_host(struct ring_buffer *rb, int table)
 	    BLOCK(TL_REASON_BYPASS));
 	ring_buffer__consume(rb);
 	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
+	netns_faked = false;
 }
 
 static void cases_exempt_frames(struct ring_buffer *rb);

@@ -9,6 +9,8 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 cd "$TUNLOCK_DIR" || { echo "FAIL: vm_boot: no $TUNLOCK_DIR in the guest"; echo o >/proc/sysrq-trigger; }
 stty -onlcr 2>/dev/null
 ip link set lo up
+# /dev/net/tun appears only once tun is loaded; the lab looks for it first
+/run/tunlock-vm/modprobe tun || echo "# tunlock-vm: no tun module"
 
 lsm=$(cat /sys/kernel/security/lsm 2>/dev/null)
 echo "# tunlock-vm: kernel $(uname -r), LSMs: ${lsm:-none}, $(nproc) CPU(s), up $(cut -d' ' -f1 /proc/uptime) s"
