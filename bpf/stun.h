@@ -214,11 +214,16 @@ static __always_inline __u32 stun_udp(struct __sk_buff *skb,
 
 /* ---- TCP ---- */
 
+/* A new stream's value: read-only data, not 56 bytes of stun_verdict's
+ * stack (Linux 6.1 counts the bpf_loop callback's frame on top of it and
+ * the layer's, 512 bytes at most) */
+static const struct tl_stun_stream tl_stun_fresh;
+
 /* The stream of a segment; created (zeroed) only when create is set. */
 static __always_inline struct tl_stun_stream *
 stun_stream(struct __sk_buff *skb, const struct tl_flow *f, bool create)
 {
-	struct tl_stun_stream fresh = {}, *st;
+	struct tl_stun_stream *st;
 	struct tl_stun_tcp_key key = {};
 	struct bpf_sock *sk = skb->sk;
 
@@ -236,7 +241,7 @@ stun_stream(struct __sk_buff *skb, const struct tl_flow *f, bool create)
 	if (st || !create)
 		return st;
 	/* EEXIST: another CPU made it meanwhile; any other error: NULL */
-	bpf_map_update_elem(&tl_stun_tcp, &key, &fresh, BPF_NOEXIST);
+	bpf_map_update_elem(&tl_stun_tcp, &key, &tl_stun_fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&tl_stun_tcp, &key);
 }
 
