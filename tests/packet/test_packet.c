@@ -130,9 +130,12 @@ static void run(const char *name, int prog_fd, __u32 layer,
 		report(true, label, NULL);
 }
 
+/* TC egress as the loader chose it: before Linux 6.3 the _unproven one */
 static int tc_fd(void)
 {
-	return bpf_program__fd(bpf.tc->progs.tl_tc_egress);
+	return bpf_program__fd(bpf.route_proof ?
+				       bpf.tc->progs.tl_tc_egress :
+				       bpf.tc->progs.tl_tc_egress_unproven);
 }
 
 static int skb_fd(void)
