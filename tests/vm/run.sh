@@ -43,6 +43,13 @@ fetch() {
 	[ -n "$deb" ] && echo "$deb"
 }
 
+# decompress_modules DIR: .ko.xz to .ko (6.12's are compressed; busybox modprobe hands the
+# kernel what it reads, and the kernel takes ELF)
+decompress_modules() {
+	find "$1" -name '*.ko.xz' -exec "$busybox" unxz {} + || return 1
+	! find "$1" -name '*.ko.xz' | grep -q .
+}
+
 # unpack PACKAGE: the kernel's release on stdout; its files under build/vm/k/RELEASE (cached),
 # modules.dep made by busybox depmod (the host may have no kmod)
 unpack() {
@@ -52,6 +59,7 @@ unpack() {
 	if [ ! -e "$vm/k/$rel/.unpacked" ]; then
 		rm -rf "$vm/k/$rel" && mkdir -p "$vm/k/$rel" &&
 			dpkg-deb -x "$deb" "$vm/k/$rel" &&
+			decompress_modules "$vm/k/$rel/lib/modules/$rel" &&
 			"$busybox" depmod -b "$vm/k/$rel" "$rel" &&
 			touch "$vm/k/$rel/.unpacked" || { echo "cannot unpack $deb" >&2; return 1; }
 	fi
