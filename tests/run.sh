@@ -17,13 +17,18 @@ tier() {
 	case " $tiers " in *" $name "*) ;; *) return 0 ;; esac
 	echo "== $name"
 	out=$(mktemp)
-	"$@" >"$out" 2>&1
-	rc=$?
-	# the same tests again under the sanitizers: names of their own
-	if [ "$name" = asan ]; then
-		sed -i 's/^\(PASS\|FAIL\|SKIP\): /\1: asan: /' "$out"
-	fi
-	cat "$out"
+	# streamed as it comes (the VM tier's guests report over a serial port);
+	# the same tests again under the sanitizers get names of their own
+	{
+		"$@" 2>&1
+		echo $? >"$out.rc"
+	} | if [ "$name" = asan ]; then
+		sed -u 's/^\(PASS\|FAIL\|SKIP\): /\1: asan: /'
+	else
+		cat
+	fi | tee "$out"
+	rc=$(cat "$out.rc")
+	rm -f "$out.rc"
 	grep -E '^(PASS|FAIL|SKIP):' "$out" >>"$log"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL:' "$out"; then
 		echo "FAIL: $name: exited with status $rc" | tee -a "$log"
