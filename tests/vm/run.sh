@@ -8,7 +8,7 @@
 # Packages are fetched with apt-get download and cached under build/vm/; nothing is installed.
 # Environment: TUNLOCK_VM_KERNELS (packages), TUNLOCK_VM_LAB (lab tests, by name prefix),
 # TUNLOCK_VM_TIERS (tiers of tests/run.sh), TUNLOCK_VM_CMD (a command to run instead, to debug),
-# TUNLOCK_VM_TIMEOUT (s per VM, default 1500),
+# TUNLOCK_VM_TIMEOUT (s per VM, default 1800),
 # TUNLOCK_VM_ACCEL (auto: KVM when /dev/kvm is usable and the guest's init runs within
 # TUNLOCK_VM_KVM_WAIT s, else TCG; kvm; tcg), TUNLOCK_VM_CPUS (2), TUNLOCK_VM_MEM (MiB, 3072).
 set -u
@@ -18,7 +18,7 @@ vm=$top/build/vm
 tiers=${TUNLOCK_VM_TIERS:-unit packet socket lab}
 # one lab test per layer (tests/vm/README.md says which covers what); with the LSM tests
 lab=${TUNLOCK_VM_LAB:-t01 t02 t03 t04 t20 t30 t31 t40 t42 t48}
-vm_timeout=${TUNLOCK_VM_TIMEOUT:-1500}
+vm_timeout=${TUNLOCK_VM_TIMEOUT:-1800}
 # the modules the initramfs loads to reach the host's root (those built in are skipped)
 boot_modules="virtio_pci 9pnet_virtio 9p overlay"
 
