@@ -32,8 +32,8 @@ LIB_OBJS := $(filter-out $(OUT)/agent/cli/main.o,$(AGENT_OBJS))
 # skeletons and objects are kept: tests and benchmarks include them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-.PHONY: all clean deps test test-unit test-packet test-lab demo bench vmlinux help install units deb \
-	sanitizers fuzz
+.PHONY: all clean deps test test-unit test-packet test-lab test-kernels demo bench vmlinux help \
+	install units deb sanitizers fuzz
 
 # Installation (make install PREFIX=/usr DESTDIR=/tmp/stage)
 PREFIX ?= /usr/local
@@ -148,6 +148,11 @@ test: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet $(OUT)/t
 	sanitizers
 	sh tests/run.sh
 
+# Debian's stock 6.1 and 6.12 kernels in qemu (tests/vm/README.md); `make test` runs it as
+# its last tier
+test-kernels: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet $(OUT)/test_socket
+	bash tests/vm/run.sh
+
 demo: deps all
 	bash tests/lab/demo.sh
 
@@ -190,6 +195,7 @@ help:
 	@echo "make          build build/tunlock"
 	@echo "make deps     install the Debian packages for build, tests and demo"
 	@echo "make test     run unit, packet (also under ASan/UBSan), fuzz and lab tests (root)"
+	@echo "make test-kernels  the tests on Debian's stock 6.1 and 6.12 kernels in qemu (root)"
 	@echo "make fuzz     fuzz the policy reader and event formatters (FUZZ_SECONDS each)"
 	@echo "make demo     show leaks without tunlock and none with it (root)"
 	@echo "make bench    per-packet cost of the packet programs vs empty ones, then the"

@@ -177,9 +177,11 @@ static __always_inline bool frame_ends_at(struct __sk_buff *skb,
 	n = skb->len - end;
 	if (n && skb->len > min)
 		return false;
-	/* at most 50 bytes: in words, to keep the stack small */
+	/* at most 50 bytes: in words, to keep the stack small; the odd part
+	 * first, so that the verifier sees 1 to 8 bytes (Linux 6.1 refuses
+	 * a length that may be 0) */
 	for (i = 0; i < TL_ETH_ZLEN / 8 && n; i++) {
-		k = n < 8 ? n : 8;
+		k = ((n - 1) & 7) + 1;
 		word = 0;
 		if (bpf_skb_load_bytes(skb, end, &word, k) || word)
 			return false;

@@ -8,6 +8,7 @@
 #include "parse.h"
 #include "report.h"
 #include "container.h"
+#include "sock_netns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -56,7 +57,7 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return SK_PASS;
 	have_policy = policy_view(&v) == 0;
-	netns = bpf_get_netns_cookie(skb);
+	netns = skb_netns(skb, have_policy ? v.netns_cookie : 0);
 	if (have_policy)
 		flags = agent_iface_flags(&v, netns, skb->ifindex);
 	tunnel = flags & TL_IFACE_TUNNEL;

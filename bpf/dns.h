@@ -66,6 +66,9 @@ static __always_inline bool is_tunnel_resolver(const struct tl_settings *cfg,
 {
 	__u32 i;
 
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
 		if (i >= cfg->nresolvers)
 			break;
@@ -121,6 +124,9 @@ static __always_inline bool pick_resolver(struct tl_policy_view *v,
 	struct tl_settings *cfg = v->settings;
 	__u32 i;
 
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
 		if (i >= cfg->nresolvers)
 			break;

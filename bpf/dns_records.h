@@ -29,6 +29,9 @@ find_dns_record(struct tl_dns_records *rs, const union tl_addr *a, __u16 port)
 {
 	__u32 i;
 
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
 		struct tl_dns_record *d = &rs->rec[i];
 
@@ -70,6 +73,9 @@ static __always_inline void choose_resolver(struct tl_settings *cfg,
 
 	if (!resolver_taken(cfg, rs, t->index, f, t->port))
 		return;
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
 		if (i >= cfg->nresolvers)
 			break;

@@ -11,6 +11,8 @@
  * layer's cgroup/sock_create still refuses raw IP sockets (not AF_PACKET or
  * AF_XDP, for which that hook does not run).
  */
+/* no program of the tracing family may call bpf_ktime_get_coarse_ns */
+#define TL_RATE_CLOCK bpf_ktime_get_ns
 #include "raw.h"
 #include <bpf/bpf_tracing.h>
 

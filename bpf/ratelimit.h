@@ -63,6 +63,12 @@ struct {
  * The coarse clock is enough for a limit and costs a fraction of the
  * precise one (the event's own time stamp stays precise).
  */
+/* LSM (tracing) programs may not read the coarse clock: lsm.bpf.c sets the
+ * precise one */
+#ifndef TL_RATE_CLOCK
+#define TL_RATE_CLOCK bpf_ktime_get_coarse_ns
+#endif
+
 static __always_inline bool event_allowed(const struct tl_event_limit *lim,
 					  __u32 reason)
 {
@@ -75,7 +81,7 @@ static __always_inline bool event_allowed(const struct tl_event_limit *lim,
 	b = bpf_map_lookup_elem(&tl_event_rate, &reason);
 	if (!b)
 		return false;
-	now = bpf_ktime_get_coarse_ns();
+	now = TL_RATE_CLOCK();
 	for (i = 0; i < TL_RATE_TRIES; i++) {
 		old = TL_READ_ONCE(b->tat);
 		tat = old > now ? old : now;

@@ -11,6 +11,7 @@
 #include "report.h"
 #include "dns_records.h"
 #include "raw.h"
+#include "sock_netns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -274,6 +275,7 @@ int tl_sock_create(struct bpf_sock *sk)
 		if (!raw_socket_allowed(&f, &r))
 			return 0;
 	}
+	sock_netns_record(sk);
 	owner = bpf_sk_storage_get(&tl_sock_owners, sk, NULL,
 				   BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner)

@@ -150,6 +150,9 @@ struct tl_stun_gso {
 	__u32 present; /* its length */
 	__u32 gso;     /* segment size */
 	bool stun;
+	/* the segment's first bytes: here, not on the callback's stack, which
+	 * Linux 6.1 adds to TC egress's and stun_verdict's (512 at most) */
+	__u8 buf[8];
 };
 
 /* bpf_loop: segment i of a GSO superpacket (copied: its offset is not
@@ -158,17 +161,16 @@ static long stun_gso_segment(__u32 i, void *ctx)
 {
 	struct tl_stun_gso *g = ctx;
 	__u32 seg = i * g->gso, len;
-	__u8 buf[TL_STUN_ID_LEN];
 
 	if (seg >= g->present)
 		return 1;
 	len = g->present - seg < g->gso ? g->present - seg : g->gso;
 	if (len < 4)
 		return 0;
-	if (len >= 8 ? bpf_skb_load_bytes(g->skb, g->off + seg, buf, 8)
-		     : bpf_skb_load_bytes(g->skb, g->off + seg, buf, 4))
+	if (len >= 8 ? bpf_skb_load_bytes(g->skb, g->off + seg, g->buf, 8)
+		     : bpf_skb_load_bytes(g->skb, g->off + seg, g->buf, 4))
 		return 0;
-	g->stun = stun_datagram(buf, len);
+	g->stun = stun_datagram(g->buf, len);
 	return g->stun;
 }
 
@@ -211,11 +213,16 @@ static __always_inline __u32 stun_udp(struct __sk_buff *skb,
 
 /* ---- TCP ---- */
 
+/* A new stream's value: read-only data, not 56 bytes of stun_verdict's
+ * stack (Linux 6.1 counts the bpf_loop callback's frame on top of it and
+ * the layer's, 512 bytes at most) */
+static const struct tl_stun_stream tl_stun_fresh;
+
 /* The stream of a segment; created (zeroed) only when create is set. */
 static __always_inline struct tl_stun_stream *
 stun_stream(struct __sk_buff *skb, const struct tl_flow *f, bool create)
 {
-	struct tl_stun_stream fresh = {}, *st;
+	struct tl_stun_stream *st;
 	struct tl_stun_tcp_key key = {};
 	struct bpf_sock *sk = skb->sk;
 
@@ -233,7 +240,7 @@ stun_stream(struct __sk_buff *skb, const struct tl_flow *f, bool create)
 	if (st || !create)
 		return st;
 	/* EEXIST: another CPU made it meanwhile; any other error: NULL */
-	bpf_map_update_elem(&tl_stun_tcp, &key, &fresh, BPF_NOEXIST);
+	bpf_map_update_elem(&tl_stun_tcp, &key, &tl_stun_fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&tl_stun_tcp, &key);
 }
 

@@ -67,6 +67,9 @@ static __always_inline void resolve_ancestors(struct tl_policy_view *v,
 	s->entry.profile = v->settings->default_profile;
 	s->entry.flags = 0;
 	s->entry.client_of = 0;
+	/* unrolled: a loop entered past its top is refused by Linux 6.1's
+	 * check_cfg (a fall-through back-edge) */
+#pragma unroll
 	for (level = TL_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
 		id = ancestor_at(skb, port, level);
 		if (!id)
@@ -135,6 +138,12 @@ static __always_inline __u32 packet_subject(struct tl_policy_view *v,
 	if (bpf_skb_ancestor_cgroup_id(skb, cfg->attach_cgroup_level) !=
 	    cfg->attach_cgroup_id)
 		return TL_ALLOW_UNPROTECTED;
+	/* never true (skb is the context), but it lets the compiler drop the
+	 * socket layer's bpf_get_current_ancestor_cgroup_id from what follows:
+	 * Linux 6.1 does not know a context is not NULL, walks that call and
+	 * refuses it in a packet program */
+	if (!skb)
+		return TL_REASON_NONE;
 	resolve_subject(v, skb, s);
 	return TL_REASON_NONE;
 }

@@ -208,6 +208,8 @@ struct tl_settings {
 #define TL_FEATURE_SET_RETVAL (1u << 1)
 /* TC egress tells where a packet was routed (bpf_cast_to_kern_ctx) */
 #define TL_FEATURE_ROUTE_PROOF (1u << 2)
+/* cgroup_skb may call bpf_get_netns_cookie (else sock_create records it) */
+#define TL_FEATURE_SKB_NETNS (1u << 3)
 
 /* The single entry of the state map: which policy slot is live, and who
  * keeps it (status and stop read it from the pins alone). */

@@ -10,6 +10,8 @@ build="$build libclang-rt-14-dev"
 # systemd-analyze (unit verification), groff (man page lint), shellcheck (the test scripts)
 # dpkg-dev (dpkg-shlibdeps, dpkg-buildflags) and lintian (make deb and its test)
 ops="systemd groff-base shellcheck dpkg-dev lintian"
+# the VM tier (tests/vm): qemu; its kernels and busybox-static are fetched as .debs, not installed
+ops="$ops qemu-system-x86"
 lab=$(grep -v '^#' "$here/lab/packages.txt" 2>/dev/null | tr '\n' ' ')
 
 # promtool comes in Debian's prometheus package, whose installation would also

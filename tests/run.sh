@@ -1,25 +1,34 @@
 #!/bin/sh
-# Runs every test tier (lint, unit, packet, socket, asan, fuzz, lab) and
+# Runs every test tier (lint, unit, packet, socket, asan, fuzz, lab, kernels) and
 # prints one closing line: "N passed, N failed, N skipped". Tiers print
 # PASS:/FAIL:/SKIP: lines; a tier that dies without saying why counts as one
-# failure.
+# failure. TUNLOCK_TIERS names the tiers to run (default: all of them; the VM
+# tier runs "unit packet socket lab" in its guests), TUNLOCK_LAB_TESTS the lab
+# tests (name prefixes; default: all).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+tiers=${TUNLOCK_TIERS:-lint unit packet socket asan fuzz lab kernels}
 
 tier() {
 	name=$1
 	shift
+	case " $tiers " in *" $name "*) ;; *) return 0 ;; esac
 	echo "== $name"
 	out=$(mktemp)
-	"$@" >"$out" 2>&1
-	rc=$?
-	# the same tests again under the sanitizers: names of their own
-	if [ "$name" = asan ]; then
-		sed -i 's/^\(PASS\|FAIL\|SKIP\): /\1: asan: /' "$out"
-	fi
-	cat "$out"
+	# streamed as it comes (the VM tier's guests report over a serial port);
+	# the same tests again under the sanitizers get names of their own
+	{
+		"$@" 2>&1
+		echo $? >"$out.rc"
+	} | if [ "$name" = asan ]; then
+		sed -u 's/^\(PASS\|FAIL\|SKIP\): /\1: asan: /'
+	else
+		cat
+	fi | tee "$out"
+	rc=$(cat "$out.rc")
+	rm -f "$out.rc"
 	grep -E '^(PASS|FAIL|SKIP):' "$out" >>"$log"
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL:' "$out"; then
 		echo "FAIL: $name: exited with status $rc" | tee -a "$log"
@@ -30,8 +39,8 @@ tier() {
 # The test scripts are code too: shellcheck at severity warning over all of them
 shellcheck_tier() {
 	command -v shellcheck >/dev/null || { echo "FAIL: shellcheck: not installed (make deps)"; return 1; }
-	if sc_out=$(shellcheck -S warning -f gcc tests/*.sh tests/unit/*.sh tests/lab/*.sh tests/lab/lib/*.sh bench/killswitch 2>&1); then
-		echo "PASS: shellcheck: tests/*.sh tests/unit/*.sh tests/lab/*.sh tests/lab/lib/*.sh bench/killswitch at -S warning"
+	if sc_out=$(shellcheck -S warning -f gcc tests/*.sh tests/unit/*.sh tests/lab/*.sh tests/lab/lib/*.sh bench/killswitch tests/vm/*.sh 2>&1); then
+		echo "PASS: shellcheck: tests/*.sh tests/unit/*.sh tests/lab/*.sh tests/lab/lib/*.sh bench/killswitch tests/vm/*.sh at -S warning"
 	else
 		echo "$sc_out" | sed 's/^/FAIL: shellcheck: /'
 	fi
@@ -57,7 +66,15 @@ tier fuzz sh tests/fuzz/run.sh
 if [ "${TUNLOCK_SKIP_LAB:-0}" = 1 ]; then
 	echo "SKIP: lab: TUNLOCK_SKIP_LAB=1" | tee -a "$log"
 else
-	tier lab bash tests/lab/run.sh
+	# shellcheck disable=SC2086
+	tier lab bash tests/lab/run.sh ${TUNLOCK_LAB_TESTS:-}
+fi
+# Debian's stock 6.1 and 6.12 kernels in qemu: the tiers above and the lab's
+# subset there, BPF LSM included (tests/vm/README.md; make test-kernels)
+if [ "${TUNLOCK_SKIP_VM:-0}" = 1 ]; then
+	echo "SKIP: kernels: TUNLOCK_SKIP_VM=1" | tee -a "$log"
+else
+	tier kernels bash tests/vm/run.sh
 fi
 
 p=$(grep -c '^PASS:' "$log")

@@ -30,6 +30,8 @@ unsigned int tl_kernel_features(void)
 		f |= TL_FEATURE_SET_RETVAL;
 	if (tl_kernel_has_route_proof())
 		f |= TL_FEATURE_ROUTE_PROOF;
+	if (tl_kernel_has_skb_netns())
+		f |= TL_FEATURE_SKB_NETNS;
 	return f;
 }
 
@@ -141,6 +143,10 @@ static const struct {
 	  "kernel without bpf_cast_to_kern_ctx: the fwmark (and a container "
 	  "stamp) counts also on what another namespace sends through a "
 	  "macvlan, ipvlan or VLAN device on a NIC" },
+	{ "bypass", TL_FEATURE_SKB_NETNS,
+	  "kernel without bpf_get_netns_cookie for cgroup_skb: a socket's "
+	  "namespace is the one sock_create saw; sockets made before tunlock "
+	  "attached count as the agent's namespace" },
 };
 
 /*
@@ -702,6 +708,8 @@ static void print_json(const char *pin_dir, struct snapshot *s, FILE *out)
 		     s->state.features & TL_FEATURE_SET_RETVAL);
 	tl_json_bool(&j, "route_proof",
 		     s->state.features & TL_FEATURE_ROUTE_PROOF);
+	tl_json_bool(&j, "skb_netns",
+		     s->state.features & TL_FEATURE_SKB_NETNS);
 	tl_json_close(&j);
 	tl_json_open(&j, "coverage");
 	n = coverage(s->state.features, s->present, s->unguarded, cov);

@@ -397,6 +397,46 @@ bool tl_kernel_has_route_proof(void)
 	return yes;
 }
 
+/* By loading a program that calls it: libbpf 1.1's helper probe takes
+ * 6.12's "program of this type cannot use helper" for support. */
+bool tl_kernel_has_skb_netns(void)
+{
+	static int yes = -1;
+	const struct bpf_insn prog[] = {
+		{ .code = BPF_JMP | BPF_CALL,
+		  .imm = BPF_FUNC_get_netns_cookie },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd;
+
+	if (yes >= 0)
+		return yes;
+	fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, NULL, "GPL", prog,
+			   sizeof(prog) / sizeof(prog[0]), NULL);
+	yes = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/* Where cgroup_skb may not ask a packet's namespace, sock_create records
+ * each socket's and cgroup_skb reads that (bpf/sock_netns.h). */
+static void choose_skb_netns(struct tl_bpf *b)
+{
+	bool from_sock = !tl_kernel_has_skb_netns();
+
+	b->sock->rodata->tl_skb_netns_from_sock = from_sock;
+	b->skb->rodata->tl_skb_netns_from_sock = from_sock;
+	if (from_sock)
+		log_warn("no bpf_get_netns_cookie for cgroup_skb in this "
+			 "kernel: the per-cgroup packet layer takes a "
+			 "socket's network namespace from sock_create, and "
+			 "the agent's for sockets made before tunlock "
+			 "attached");
+}
+
 /* TC egress with the proof of where a packet was routed, or (before Linux
  * 6.3) without: only one pair loads. */
 static void choose_tc_egress(struct tl_bpf *b)
@@ -504,6 +544,7 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 		return err;
 	}
 	record_inner_shapes(b);
+	choose_skb_netns(b);
 	/* also when tl_state is missing: another version may lack it */
 	err = check_pinned_layout(b);
 	if (err)

@@ -151,6 +151,8 @@ int tl_record_netns(int state_fd);
 bool tl_kernel_has_bpf_lsm(void);
 /* The kfuncs with which TC egress proves where a packet was routed. */
 bool tl_kernel_has_route_proof(void);
+/* cgroup_skb programs may call bpf_get_netns_cookie */
+bool tl_kernel_has_skb_netns(void);
 
 /* The cgroup link names, for status. */
 extern const char *const tl_cgroup_progs[];

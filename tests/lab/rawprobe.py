@@ -10,6 +10,8 @@
       an AF_PACKET socket sending Ethernet+IPv4+UDP frames from IFACE's address
       to DST:PORT via the next hop DSTMAC; --bypass sets PACKET_QDISC_BYPASS,
       which skips the interface's qdisc and so its TC egress
+  rawprobe.py xdp
+      an AF_XDP socket (created only: without a UMEM and an XDP program it sends nothing)
 
 Prints one JSON object: {"created": bool, "errno": int|null, "sent": N}.
 A socket that cannot be created (EPERM from the LSM layer) is created: false.
@@ -21,6 +23,7 @@ import socket
 import struct
 import sys
 
+AF_XDP = 44
 SOL_PACKET = 263
 IPV6_CHECKSUM = 7
 PACKET_QDISC_BYPASS = 20
@@ -117,6 +120,15 @@ def packet(iface, dst_mac, dst, port, bypass, count):
     return {"created": True, "errno": None, "sent": sent, "bypass": bypass}
 
 
+def xdp():
+    try:
+        s = socket.socket(AF_XDP, socket.SOCK_RAW, 0)
+    except OSError as e:
+        return {"created": False, "errno": e.errno, "sent": 0}
+    s.close()
+    return {"created": True, "errno": None, "sent": 0}
+
+
 def main():
     a = sys.argv[1:]
     count = 3
@@ -130,6 +142,8 @@ def main():
         r = icmp(a[1], count)
     elif a and a[0] == "udp" and len(a) == 3:
         r = udp(a[1], int(a[2]), count)
+    elif a == ["xdp"]:
+        r = xdp()
     elif a and a[0] == "packet" and len(a) == 5:
         r = packet(a[1], a[2], a[3], int(a[4]), bypass, count)
     else:
