@@ -432,7 +432,25 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		log_error("switching to the new policy: %s", strerror(errno));
 		return -errno;
 	}
-	return 0;
+	return tl_bump_subjects(b);
+}
+
+int tl_bump_subjects(struct tl_bpf *b)
+{
+	int fd = tl_bpf_map_fd(b, TL_MAP_GENERATION);
+	struct tl_generation g;
+	__u32 zero = 0;
+	int err;
+
+	if (!bpf_map_lookup_elem(fd, &zero, &g)) {
+		g.subjects++;
+		if (!bpf_map_update_elem(fd, &zero, &g, BPF_ANY))
+			return 0;
+	}
+	err = -errno;
+	log_error("invalidating the cached cgroup entries (tl_generation): %s",
+		  strerror(-err));
+	return err;
 }
 
 uint32_t tl_applied_generation(struct tl_bpf *b)
@@ -550,6 +568,8 @@ int tl_apply_cgroup(struct tl_bpf *b, const struct tl_policy *p,
 	if (bpf_map_update_elem(fd, &id, &e, BPF_ANY))
 		err = -errno;
 	close(fd);
+	if (!err)
+		err = tl_bump_subjects(b);
 	return err ? err : 1;
 }
 
@@ -571,6 +591,8 @@ int tl_apply_cgroup_sweep(struct tl_bpf *b, const char *mount)
 		prev = &key;
 	}
 	close(fd);
+	if (n && tl_bump_subjects(b))
+		return -EIO;
 	return n;
 }
 
@@ -602,7 +624,11 @@ int tl_apply_cgroup_gone(struct tl_bpf *b, uint64_t id)
 
 	if (fd < 0)
 		return fd;
-	bpf_map_delete_elem(fd, &id); /* absent when no rule named it */
+	/* absent when no rule named it: then nothing resolved to it */
+	if (bpf_map_delete_elem(fd, &id)) {
+		close(fd);
+		return 0;
+	}
 	close(fd);
-	return 0;
+	return tl_bump_subjects(b);
 }

@@ -66,6 +66,7 @@ enum tl_map_id {
 	TL_MAP_EVENT_STATS,
 	TL_MAP_PORTS,
 	TL_MAP_NSIFS,
+	TL_MAP_GENERATION,
 	TL_MAP_COUNT,
 };
 

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define TL_LAYOUT_VERSION 3
+#define TL_LAYOUT_VERSION 4
 
 #define TL_MAX_PROFILES 64
 #define TL_MAX_TUNNELS 16
@@ -23,6 +23,8 @@
 #define TL_ENDPOINT_ENTRIES (2 * TL_MAX_ENDPOINTS)
 #define TL_MAX_IFACES 4096
 #define TL_MAX_CGROUP_DEPTH 16
+/* cgroups whose resolved entry is cached (tl_subjects, LRU) */
+#define TL_SUBJECT_CACHE 16384
 #define TL_EVENTS_BYTES (1 << 20)
 #define TL_MAX_DNS_PORTS 8
 #define TL_MAX_RESOLVERS 32 /* over all tunnels */
@@ -227,6 +229,26 @@ struct tl_cgroup_entry {
 	__u16 profile;
 	__u16 flags;
 	__u32 client_of;
+};
+
+/*
+ * What the agent bumps whenever a cached answer may have changed
+ * (tl_generation, one entry). subjects: every policy switch, and every
+ * write of the live cgroup table (a cgroup added or removed, tl_settings
+ * rewritten); the socket and packet layers keep the nearest configured
+ * cgroup per cgroup id (tl_subjects) tagged with it, and trust an entry
+ * only while the tags are equal.
+ */
+struct tl_generation {
+	__u32 subjects;
+	__u32 pad;
+};
+
+/* A cgroup's resolved entry, valid while generation is the live
+ * subjects * TL_POLICY_SLOTS + the live slot. */
+struct tl_subject_cache {
+	__u32 generation;
+	struct tl_cgroup_entry entry;
 };
 
 /* Addresses are 16 bytes everywhere; IPv4 is stored IPv4-mapped
