@@ -169,6 +169,12 @@ static int fill_cgroups(int fd, const struct tl_policy *p, const char *mount,
 	return err;
 }
 
+/* A /32 or /128: the exact table's, asked before the trie. */
+static bool cidr_exact(const struct tl_cidr *c)
+{
+	return c->prefixlen == (c->family == AF_INET ? 32 : 128);
+}
+
 static void allow_key(struct tl_allow_key *k, uint32_t profile,
 		      const struct tl_cidr *c)
 {
@@ -193,10 +199,18 @@ static void allow_value(struct tl_allow_value *v, const struct tl_allow_rule *r)
 	}
 }
 
-static int fill_allow(int fd, const struct tl_policy *p, size_t *count)
+/*
+ * Exact addresses into the hash (exact_fd), prefixes into the trie (fd).
+ * The same answer as one trie: a /32 or /128 is the longest prefix an
+ * address can match, and a later rule of the same key replaces an earlier
+ * one in either.
+ */
+static int fill_allow(int fd, int exact_fd, const struct tl_policy *p,
+		      size_t *count)
 {
 	struct tl_allow_value v;
 	struct tl_allow_key k;
+	int err;
 
 	*count = 0;
 	for (size_t i = 0; i < p->nprofiles; i++) {
@@ -205,7 +219,13 @@ static int fill_allow(int fd, const struct tl_policy *p, size_t *count)
 		for (size_t j = 0; j < pr->nallow; j++) {
 			allow_key(&k, i, &pr->allow[j].cidr);
 			allow_value(&v, &pr->allow[j]);
-			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			/* tl_allow_exact_key is tl_allow_key from profile on */
+			if (cidr_exact(&pr->allow[j].cidr))
+				err = bpf_map_update_elem(exact_fd, &k.profile,
+							  &v, BPF_ANY);
+			else
+				err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+			if (err)
 				return -errno;
 			(*count)++;
 		}
@@ -300,6 +320,9 @@ static __u32 profile_flags(const struct tl_profile_cfg *pr)
 		f |= TL_PROFILE_DNS_REDIRECT;
 	else if (pr->dns == TL_DNS_MODE_ORDINARY)
 		f |= TL_PROFILE_DNS_ORDINARY;
+	for (size_t j = 0; j < pr->nallow; j++)
+		f |= cidr_exact(&pr->allow[j].cidr) ? TL_PROFILE_ALLOW_EXACT :
+						       TL_PROFILE_ALLOW_PREFIX;
 	return f;
 }
 
@@ -339,9 +362,12 @@ static uint64_t realtime_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Builds the three tables of a slot; closes what it made on failure. */
+/* The tables of a slot, in the order of tl_apply_policy's outer maps. */
+#define TL_SLOT_TABLES 4
+
+/* Builds the tables of a slot; closes what it made on failure. */
 static int build_tables(const struct tl_policy *p, const char *mount,
-			int fds[3], struct tl_applied *out)
+			int fds[TL_SLOT_TABLES], struct tl_applied *out)
 {
 	int err;
 
@@ -356,17 +382,21 @@ static int build_tables(const struct tl_policy *p, const char *mount,
 			      sizeof(struct tl_endpoint_key),
 			      sizeof(struct tl_endpoint_value),
 			      TL_ENDPOINT_ENTRIES, 0);
-	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
+	fds[3] = create_inner(BPF_MAP_TYPE_HASH, "tl_allow_exact_tab",
+			      sizeof(struct tl_allow_exact_key),
+			      sizeof(struct tl_allow_value),
+			      TL_MAX_ALLOW_ENTRIES, BPF_F_NO_PREALLOC);
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || fds[3] < 0)
 		err = -ENOMEM;
 	else
 		err = fill_cgroups(fds[0], p, mount, &out->cgroups);
 	if (!err)
-		err = fill_allow(fds[1], p, &out->allow_entries);
+		err = fill_allow(fds[1], fds[3], p, &out->allow_entries);
 	if (!err)
 		err = fill_endpoints(fds[2], p, &out->endpoints);
 	if (err) {
 		log_error("filling the policy tables: %s", strerror(-err));
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < TL_SLOT_TABLES; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
 	}
@@ -376,14 +406,15 @@ static int build_tables(const struct tl_policy *p, const char *mount,
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *mount, struct tl_applied *out)
 {
-	static const enum tl_map_id outer[3] = { TL_MAP_CGROUPS, TL_MAP_ALLOW,
-						 TL_MAP_ENDPOINTS };
+	static const enum tl_map_id outer[TL_SLOT_TABLES] = {
+		TL_MAP_CGROUPS, TL_MAP_ALLOW, TL_MAP_ENDPOINTS,
+		TL_MAP_ALLOW_EXACT };
 	int state_fd = tl_bpf_map_fd(b, TL_MAP_STATE);
 	struct tl_settings settings;
 	struct tl_state state = {};
 	uint64_t attach_id;
 	__u32 zero = 0;
-	int fds[3], err = 0;
+	int fds[TL_SLOT_TABLES], err = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (tl_cgroup_id(mount, p->attach_cgroup, &attach_id)) {
@@ -406,14 +437,14 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	out->generation = state.generation + 1;
 	out->attach_cgroup_id = attach_id;
 	fill_settings(&settings, p, out->generation, attach_id);
-	for (int i = 0; i < 3 && !err; i++)
+	for (int i = 0; i < TL_SLOT_TABLES && !err; i++)
 		if (bpf_map_update_elem(tl_bpf_map_fd(b, outer[i]), &out->slot,
 					&fds[i], BPF_ANY))
 			err = -errno;
 	if (!err && bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_SETTINGS),
 					&out->slot, &settings, BPF_ANY))
 		err = -errno;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < TL_SLOT_TABLES; i++)
 		close(fds[i]); /* the outer map holds them now */
 	if (err) {
 		log_error("installing the policy: %s", strerror(-err));

@@ -67,6 +67,7 @@ enum tl_map_id {
 	TL_MAP_PORTS,
 	TL_MAP_NSIFS,
 	TL_MAP_GENERATION,
+	TL_MAP_ALLOW_EXACT,
 	TL_MAP_COUNT,
 };
 

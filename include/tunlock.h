@@ -145,6 +145,10 @@ enum tl_event_stat {
 #define TL_PROFILE_DNS_REDIRECT (1u << 2) /* to a resolver of an up tunnel */
 #define TL_PROFILE_DNS_ORDINARY (1u << 3) /* DNS judged like any traffic */
 #define TL_PROFILE_RAW_ALLOW (1u << 4) /* may create raw and packet sockets */
+/* which allow tables hold the profile's destinations: exact addresses
+ * (/32, /128: tl_allow_exact) and prefixes (tl_allow) */
+#define TL_PROFILE_ALLOW_EXACT (1u << 5)
+#define TL_PROFILE_ALLOW_PREFIX (1u << 6)
 
 /* Per-cgroup entry flags. */
 #define TL_CGROUP_EXEMPT (1u << 0)
@@ -255,6 +259,13 @@ struct tl_subject_cache {
  * (::ffff:a.b.c.d) so one table serves both families. */
 struct tl_allow_key {
 	__u32 prefixlen; /* 32 (profile) + 96/0 + address bits */
+	__u32 profile;
+	__u8 addr[16];
+};
+
+/* An exact allowed address (a /32 or /128 rule): tl_allow_key without its
+ * prefix length, so that a hash answers before the trie is asked. */
+struct tl_allow_exact_key {
 	__u32 profile;
 	__u8 addr[16];
 };
