@@ -25,6 +25,13 @@ struct {
 	__array(values, struct tl_cgroup_table);
 } tl_cgroups SEC(".maps");
 
+/* A cgroup's resolved entry, valid while generation is the live
+ * subjects generation * TL_POLICY_SLOTS + the slot read from. */
+struct tl_subject_cache {
+	__u32 generation;
+	struct tl_cgroup_entry entry;
+};
+
 /* Who sent it: the nearest configured cgroup of the socket or task. */
 struct tl_subject {
 	__u64 cgroup_id;
@@ -104,27 +111,66 @@ struct {
  * before a write or a rebuild of its slot has an older generation, and a
  * generation read after the last bump means the table fetched after it is
  * the one now live. Cgroup ids are never reused.
+ *
+ * A direct-mapped cache: an array of lines indexed by the cgroup id's low
+ * bits, each holding the id it is for, read and written whole under its
+ * lock. Not a hash map: the kernel reuses a hash map's freed element for
+ * another key at once, so a copy could mix two cgroups' entries; an
+ * array's lines are never freed, and a collision only costs a walk.
  */
+struct tl_subject_line {
+	struct bpf_spin_lock lock;
+	__u32 generation;
+	__u64 cgroup_id;
+	struct tl_cgroup_entry entry;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TL_SUBJECT_CACHE);
-	__type(key, __u64);
-	__type(value, struct tl_subject_cache);
+	__type(key, __u32);
+	__type(value, struct tl_subject_line);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_subjects SEC(".maps");
 
+/* The line's entry when it holds cgroup id at tag; false otherwise. */
+static __always_inline bool subject_line_get(struct tl_subject_line *l,
+					     __u64 id, __u32 tag,
+					     struct tl_cgroup_entry *out)
+{
+	bool hit;
+
+	bpf_spin_lock(&l->lock);
+	hit = l->cgroup_id == id && l->generation == tag;
+	if (hit)
+		*out = l->entry;
+	bpf_spin_unlock(&l->lock);
+	return hit;
+}
+
+static __always_inline void subject_line_set(struct tl_subject_line *l,
+					     __u64 id, __u32 tag,
+					     const struct tl_cgroup_entry *e)
+{
+	bpf_spin_lock(&l->lock);
+	l->cgroup_id = id;
+	l->generation = tag;
+	l->entry = *e;
+	bpf_spin_unlock(&l->lock);
+}
+
 /*
  * The entry of cgroup id (a socket's, skb, or the current task's) in
- * slot's table: one hash lookup while the cache holds it, instead of one
- * per ancestor level. -1 when the slot has no table.
+ * slot's table: one line of the cache while it holds it, instead of a
+ * lookup per ancestor level. -1 when the slot has no table.
  */
 static __always_inline int resolve_cached(__u32 slot, __u32 default_profile,
 					  struct __sk_buff *skb, __u64 id,
 					  struct tl_subject_cache *out)
 {
-	struct tl_subject_cache *c;
+	struct tl_subject_line *line = NULL;
 	struct tl_generation *gen;
-	__u32 zero = 0, tag;
+	__u32 zero = 0, tag, idx;
 	void *cgroups;
 
 	slot &= TL_POLICY_SLOTS - 1;
@@ -133,18 +179,19 @@ static __always_inline int resolve_cached(__u32 slot, __u32 default_profile,
 		return -1;
 	/* before the table: a volatile load stays before the calls after it */
 	tag = *(volatile __u32 *)&gen->subjects * TL_POLICY_SLOTS + slot;
-	c = id ? bpf_map_lookup_elem(&tl_subjects, &id) : NULL;
-	if (c && c->generation == tag) {
-		*out = *c;
-		return 0;
+	out->generation = tag;
+	if (id) {
+		idx = (__u32)id & (TL_SUBJECT_CACHE - 1);
+		line = bpf_map_lookup_elem(&tl_subjects, &idx);
+		if (line && subject_line_get(line, id, tag, &out->entry))
+			return 0;
 	}
 	cgroups = bpf_map_lookup_elem(&tl_cgroups, &slot);
 	if (!cgroups)
 		return -1;
 	resolve_ancestors(cgroups, default_profile, skb, NULL, &out->entry);
-	out->generation = tag;
-	if (id)
-		bpf_map_update_elem(&tl_subjects, &id, out, BPF_ANY);
+	if (line)
+		subject_line_set(line, id, tag, &out->entry);
 	return 0;
 }
 

@@ -23,7 +23,7 @@
 #define TL_ENDPOINT_ENTRIES (2 * TL_MAX_ENDPOINTS)
 #define TL_MAX_IFACES 4096
 #define TL_MAX_CGROUP_DEPTH 16
-/* cgroups whose resolved entry is cached (tl_subjects, LRU) */
+/* lines of the resolved-cgroup cache (tl_subjects; a power of two) */
 #define TL_SUBJECT_CACHE 16384
 #define TL_EVENTS_BYTES (1 << 20)
 #define TL_MAX_DNS_PORTS 8
@@ -240,19 +240,12 @@ struct tl_cgroup_entry {
  * (tl_generation, one entry). subjects: every policy switch, and every
  * write of the live cgroup table (a cgroup added or removed, tl_settings
  * rewritten); the socket and packet layers keep the nearest configured
- * cgroup per cgroup id (tl_subjects) tagged with it, and trust an entry
- * only while the tags are equal.
+ * cgroup per cgroup id (tl_subjects, bpf/subject.h) tagged with it, and
+ * trust an entry only while the tags are equal.
  */
 struct tl_generation {
 	__u32 subjects;
 	__u32 pad;
-};
-
-/* A cgroup's resolved entry, valid while generation is the live
- * subjects * TL_POLICY_SLOTS + the live slot. */
-struct tl_subject_cache {
-	__u32 generation;
-	struct tl_cgroup_entry entry;
 };
 
 /* Addresses are 16 bytes everywhere; IPv4 is stored IPv4-mapped
