@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * What a profile allows outside the tunnel: the LAN, discovery, and its
- * allow list (tl_allow: an LPM trie keyed by profile and destination, whose
- * values hold port ranges).
+ * allow list: exact addresses (/32, /128) in a hash (tl_allow_exact), asked
+ * first, and prefixes in an LPM trie (tl_allow), both keyed by profile and
+ * destination, whose values hold port ranges. An exact address is the
+ * longest prefix a destination can match, so the hash answers as the trie
+ * would; each profile's flags say which tables hold any of its entries.
  */
 #ifndef TL_BPF_ALLOW_H
 #define TL_BPF_ALLOW_H
@@ -27,6 +30,23 @@ struct {
 	__array(values, struct tl_allow_table);
 } tl_allow SEC(".maps");
 
+/* Per slot: the profiles' exact allowed addresses. */
+struct tl_allow_exact_table {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TL_MAX_ALLOW_ENTRIES);
+	__uint(key_size, sizeof(struct tl_allow_exact_key));
+	__uint(value_size, sizeof(struct tl_allow_value));
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, TL_POLICY_SLOTS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct tl_allow_exact_table);
+} tl_allow_exact SEC(".maps");
+
 static __always_inline bool port_range_match(const struct tl_port_range *r,
 					     const struct tl_flow *f)
 {
@@ -37,18 +57,42 @@ static __always_inline bool port_range_match(const struct tl_port_range *r,
 	return f->has_ports && f->dport >= r->lo && f->dport <= r->hi;
 }
 
-static __always_inline bool allow_listed(struct tl_policy_view *v,
-					 const struct tl_flow *f, __u32 profile)
+/*
+ * The entry of the profile's allow list that the destination falls in:
+ * the exact table's, else the trie's. The exact table is fetched here, by
+ * slot, not kept in the view: the packet layers have no stack to spare.
+ */
+static __always_inline struct tl_allow_value *
+allow_entry(struct tl_policy_view *v, const struct tl_flow *f, __u32 profile,
+	    __u32 flags)
 {
 	struct tl_allow_key key = {
 		.prefixlen = 32 + 128,
 		.profile = profile,
 	};
-	struct tl_allow_value *val;
-	__u32 i;
+	struct tl_allow_value *val = NULL;
+	__u32 slot = v->slot & (TL_POLICY_SLOTS - 1);
+	void *exact;
 
 	__builtin_memcpy(key.addr, f->daddr.b, 16);
-	val = bpf_map_lookup_elem(v->allow, &key);
+	if (flags & TL_PROFILE_ALLOW_EXACT) {
+		exact = bpf_map_lookup_elem(&tl_allow_exact, &slot);
+		/* tl_allow_exact_key is tl_allow_key from profile on */
+		if (exact)
+			val = bpf_map_lookup_elem(exact, &key.profile);
+	}
+	if (!val && (flags & TL_PROFILE_ALLOW_PREFIX))
+		val = bpf_map_lookup_elem(v->allow, &key);
+	return val;
+}
+
+static __always_inline bool allow_listed(struct tl_policy_view *v,
+					 const struct tl_flow *f, __u32 profile,
+					 __u32 flags)
+{
+	struct tl_allow_value *val = allow_entry(v, f, profile, flags);
+	__u32 i;
+
 	if (!val)
 		return false;
 	if (!val->count)
@@ -78,7 +122,7 @@ static __always_inline __u32 decide_outside(struct tl_policy_view *v,
 						TL_REASON_DISCOVERY;
 	if ((flags & TL_PROFILE_LAN) && addr_is_lan(&f->daddr))
 		return TL_ALLOW_LAN;
-	if (allow_listed(v, f, s->entry.profile))
+	if (allow_listed(v, f, s->entry.profile, flags))
 		return TL_ALLOW_LISTED;
 	return TL_REASON_NONE;
 }

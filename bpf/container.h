@@ -127,8 +127,7 @@ static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
 	port = port_at(nsif->port);
 	if (!port || port_unprotected(v->settings, port))
 		return TL_REASON_NONE;
-	resolve_port(v, port, &ps);
-	if (!same_entry(&ps.entry, &s->entry))
+	if (resolve_port(v, port, &ps) || !same_entry(&ps.entry, &s->entry))
 		return TL_REASON_NONE;
 	if (parsed == TL_PARSE_MALFORMED)
 		return TL_REASON_MALFORMED;

@@ -27,7 +27,7 @@ static __always_inline bool raw_socket_allowed(const struct tl_flow *f,
 	s.cgroup_id = bpf_get_current_cgroup_id();
 	if (policy_view(&v) || policy_tables(&v))
 		return apply(NULL, f, &s, r, TL_REASON_RAW_SOCKET);
-	resolve_subject(&v, NULL, &s);
+	resolve_subject(&v, &s);
 	if (s.entry.flags & TL_CGROUP_EXEMPT)
 		reason = TL_ALLOW_EXEMPT;
 	else if (profile_flags(&v, s.entry.profile) & TL_PROFILE_RAW_ALLOW)

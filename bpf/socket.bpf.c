@@ -161,7 +161,7 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 						      TL_REASON_TUNNEL_DOWN;
 		return apply(NULL, &f, &s, &r, reason);
 	}
-	resolve_subject(&v, NULL, &s);
+	resolve_subject(&v, &s);
 	reason = decide_socket(&v, &f, &s, bound, &dns);
 	/* audit mode reports where it would have gone, and changes nothing */
 	if (dns.found && v.settings->mode == TL_MODE_ENFORCE)

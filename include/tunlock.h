@@ -24,6 +24,8 @@
 #define TL_ENDPOINT_ENTRIES (2 * TL_MAX_ENDPOINTS)
 #define TL_MAX_IFACES 4096
 #define TL_MAX_CGROUP_DEPTH 16
+/* lines of the resolved-cgroup cache (tl_subjects; a power of two) */
+#define TL_SUBJECT_CACHE 16384
 #define TL_EVENTS_BYTES (1 << 20)
 #define TL_MAX_DNS_PORTS 8
 #define TL_MAX_RESOLVERS 32 /* over all tunnels */
@@ -146,6 +148,10 @@ enum tl_event_stat {
 #define TL_PROFILE_DNS_REDIRECT (1u << 2) /* to a resolver of an up tunnel */
 #define TL_PROFILE_DNS_ORDINARY (1u << 3) /* DNS judged like any traffic */
 #define TL_PROFILE_RAW_ALLOW (1u << 4) /* may create raw and packet sockets */
+/* which allow tables hold the profile's destinations: exact addresses
+ * (/32, /128: tl_allow_exact) and prefixes (tl_allow) */
+#define TL_PROFILE_ALLOW_EXACT (1u << 5)
+#define TL_PROFILE_ALLOW_PREFIX (1u << 6)
 
 /* Per-cgroup entry flags. */
 #define TL_CGROUP_EXEMPT (1u << 0)
@@ -234,10 +240,30 @@ struct tl_cgroup_entry {
 	__u32 client_of;
 };
 
+/*
+ * What the agent bumps whenever a cached answer may have changed
+ * (tl_generation, one entry). subjects: every policy switch, and every
+ * write of the live cgroup table (a cgroup added or removed, tl_settings
+ * rewritten); the socket and packet layers keep the nearest configured
+ * cgroup per cgroup id (tl_subjects, bpf/subject.h) tagged with it, and
+ * trust an entry only while the tags are equal.
+ */
+struct tl_generation {
+	__u32 subjects;
+	__u32 pad;
+};
+
 /* Addresses are 16 bytes everywhere; IPv4 is stored IPv4-mapped
  * (::ffff:a.b.c.d) so one table serves both families. */
 struct tl_allow_key {
 	__u32 prefixlen; /* 32 (profile) + 96/0 + address bits */
+	__u32 profile;
+	__u8 addr[16];
+};
+
+/* An exact allowed address (a /32 or /128 rule): tl_allow_key without its
+ * prefix length, so that a hash answers before the trie is asked. */
+struct tl_allow_exact_key {
 	__u32 profile;
 	__u8 addr[16];
 };

@@ -140,15 +140,19 @@ static struct tl_cgroup_entry node_entry(const struct tl_policy *p,
 	return e;
 }
 
-/* The three tables of a policy slot: the outer map that holds them, and
- * the name each fresh table gets. */
+/* The tables of a policy slot: the outer map that holds them, and the
+ * name each fresh table gets. fill order: cgroups, allow (trie), endpoints,
+ * allow (exact /32 and /128). */
+#define TL_SLOT_TABLES 4
+
 static const struct {
 	enum tl_map_id outer;
 	const char *name;
-} slot_tables[3] = {
+} slot_tables[TL_SLOT_TABLES] = {
 	{TL_MAP_CGROUPS, "tl_cgroup_tab"},
 	{TL_MAP_ALLOW, "tl_allow_tab"},
 	{TL_MAP_ENDPOINTS, "tl_endpoint_tab"},
+	{TL_MAP_ALLOW_EXACT, "tl_allow_exact_tab"},
 };
 
 /* A fresh table of slot_tables[i], of the shape (type, key and value size,
@@ -193,6 +197,12 @@ static int fill_cgroups(int fd, const struct tl_policy *p, const char *mount,
 	return err;
 }
 
+/* A /32 or /128: the exact table's, asked before the trie. */
+static bool cidr_exact(const struct tl_cidr *c)
+{
+	return c->prefixlen == (c->family == AF_INET ? 32 : 128);
+}
+
 static void allow_key(struct tl_allow_key *k, uint32_t profile,
 		      const struct tl_cidr *c)
 {
@@ -217,10 +227,18 @@ static void allow_value(struct tl_allow_value *v, const struct tl_allow_rule *r)
 	}
 }
 
-static int fill_allow(int fd, const struct tl_policy *p, size_t *count)
+/*
+ * Exact addresses into the hash (exact_fd), prefixes into the trie (fd).
+ * The same answer as one trie: a /32 or /128 is the longest prefix an
+ * address can match, and a later rule of the same key replaces an earlier
+ * one in either.
+ */
+static int fill_allow(int fd, int exact_fd, const struct tl_policy *p,
+		      size_t *count)
 {
 	struct tl_allow_value v;
 	struct tl_allow_key k;
+	int err;
 
 	*count = 0;
 	for (size_t i = 0; i < p->nprofiles; i++) {
@@ -229,7 +247,13 @@ static int fill_allow(int fd, const struct tl_policy *p, size_t *count)
 		for (size_t j = 0; j < pr->nallow; j++) {
 			allow_key(&k, i, &pr->allow[j].cidr);
 			allow_value(&v, &pr->allow[j]);
-			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			/* tl_allow_exact_key is tl_allow_key from profile on */
+			if (cidr_exact(&pr->allow[j].cidr))
+				err = bpf_map_update_elem(exact_fd, &k.profile,
+							  &v, BPF_ANY);
+			else
+				err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+			if (err)
 				return -errno;
 			(*count)++;
 		}
@@ -324,6 +348,9 @@ static __u32 profile_flags(const struct tl_profile_cfg *pr)
 		f |= TL_PROFILE_DNS_REDIRECT;
 	else if (pr->dns == TL_DNS_MODE_ORDINARY)
 		f |= TL_PROFILE_DNS_ORDINARY;
+	for (size_t j = 0; j < pr->nallow; j++)
+		f |= cidr_exact(&pr->allow[j].cidr) ? TL_PROFILE_ALLOW_EXACT :
+						       TL_PROFILE_ALLOW_PREFIX;
 	return f;
 }
 
@@ -363,25 +390,26 @@ static uint64_t realtime_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Builds the three tables of a slot; closes what it made on failure. */
+/* Builds the tables of a slot; closes what it made on failure. */
 static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
-			const char *mount, int fds[3], struct tl_applied *out)
+			const char *mount, int fds[TL_SLOT_TABLES],
+			struct tl_applied *out)
 {
 	int err = 0;
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < TL_SLOT_TABLES; i++) {
 		fds[i] = create_inner(b, i);
 		err = fds[i] < 0 && !err ? fds[i] : err;
 	}
 	if (!err)
 		err = fill_cgroups(fds[0], p, mount, &out->cgroups);
 	if (!err)
-		err = fill_allow(fds[1], p, &out->allow_entries);
+		err = fill_allow(fds[1], fds[3], p, &out->allow_entries);
 	if (!err)
 		err = fill_endpoints(fds[2], p, &out->endpoints);
 	if (err) {
 		log_error("filling the policy tables: %s", strerror(-err));
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < TL_SLOT_TABLES; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
 	}
@@ -396,7 +424,7 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	struct tl_state state = {};
 	uint64_t attach_id;
 	__u32 zero = 0;
-	int fds[3], err = 0;
+	int fds[TL_SLOT_TABLES], err = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (tl_cgroup_id(mount, p->attach_cgroup, &attach_id)) {
@@ -417,7 +445,7 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	out->generation = state.generation + 1;
 	out->attach_cgroup_id = attach_id;
 	fill_settings(&settings, p, out->generation, attach_id);
-	for (int i = 0; i < 3 && !err; i++)
+	for (int i = 0; i < TL_SLOT_TABLES && !err; i++)
 		if (bpf_map_update_elem(tl_bpf_map_fd(b, slot_tables[i].outer),
 					&out->slot,
 					&fds[i], BPF_ANY))
@@ -425,7 +453,7 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	if (!err && bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_SETTINGS),
 					&out->slot, &settings, BPF_ANY))
 		err = -errno;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < TL_SLOT_TABLES; i++)
 		close(fds[i]); /* the outer map holds them now */
 	if (err) {
 		log_error("installing the policy: %s", strerror(-err));
@@ -444,7 +472,25 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		log_error("switching to the new policy: %s", strerror(errno));
 		return -errno;
 	}
-	return 0;
+	return tl_bump_subjects(b);
+}
+
+int tl_bump_subjects(struct tl_bpf *b)
+{
+	int fd = tl_bpf_map_fd(b, TL_MAP_GENERATION);
+	struct tl_generation g;
+	__u32 zero = 0;
+	int err;
+
+	if (!bpf_map_lookup_elem(fd, &zero, &g)) {
+		g.subjects++;
+		if (!bpf_map_update_elem(fd, &zero, &g, BPF_ANY))
+			return 0;
+	}
+	err = -errno;
+	log_error("invalidating the cached cgroup entries (tl_generation): %s",
+		  strerror(-err));
+	return err;
 }
 
 uint32_t tl_applied_generation(struct tl_bpf *b)
@@ -562,6 +608,8 @@ int tl_apply_cgroup(struct tl_bpf *b, const struct tl_policy *p,
 	if (bpf_map_update_elem(fd, &id, &e, BPF_ANY))
 		err = -errno;
 	close(fd);
+	if (!err)
+		err = tl_bump_subjects(b);
 	return err ? err : 1;
 }
 
@@ -583,6 +631,8 @@ int tl_apply_cgroup_sweep(struct tl_bpf *b, const char *mount)
 		prev = &key;
 	}
 	close(fd);
+	if (n && tl_bump_subjects(b))
+		return -EIO;
 	return n;
 }
 
@@ -614,7 +664,11 @@ int tl_apply_cgroup_gone(struct tl_bpf *b, uint64_t id)
 
 	if (fd < 0)
 		return fd;
-	bpf_map_delete_elem(fd, &id); /* absent when no rule named it */
+	/* absent when no rule named it: then nothing resolved to it */
+	if (bpf_map_delete_elem(fd, &id)) {
+		close(fd);
+		return 0;
+	}
 	close(fd);
-	return 0;
+	return tl_bump_subjects(b);
 }

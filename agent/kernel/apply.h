@@ -26,6 +26,14 @@ struct tl_applied {
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *cg_mount, struct tl_applied *out);
 
+/*
+ * After a write that changes what a cgroup resolves to (a switch, the live
+ * cgroup table, the live settings): the BPF side's cached resolutions
+ * (tl_subjects) are tagged with the old generation, so none is used again.
+ * Returns 0 or a negative errno, logged.
+ */
+int tl_bump_subjects(struct tl_bpf *b);
+
 /* Generation of the policy in force (0 when none or unreadable). */
 uint32_t tl_applied_generation(struct tl_bpf *b);
 /*

@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 
+#include "apply.h"
 #include "integrity.h"
 #include "log.h"
 
@@ -56,5 +57,8 @@ unsigned int tl_integrity_check(struct tl_integrity *g, struct tl_bpf *b)
 					&g->state, BPF_ANY))
 			found |= TL_TAMPER_FAILED;
 	}
+	/* what cgroups resolved to under the tampered settings is stale */
+	if (found && tl_bump_subjects(b))
+		found |= TL_TAMPER_FAILED;
 	return found;
 }

@@ -41,6 +41,8 @@ const char *const tl_map_names[TL_MAP_COUNT] = {
 	[TL_MAP_EVENT_RATE] = "tl_event_rate",
 	[TL_MAP_EVENT_STATS] = "tl_event_stats",
 	[TL_MAP_PORTS] = "tl_ports",	     [TL_MAP_NSIFS] = "tl_nsifs",
+	[TL_MAP_GENERATION] = "tl_generation",
+	[TL_MAP_ALLOW_EXACT] = "tl_allow_exact",
 };
 
 /* In attach order: what undoes a DNS redirect is in place before anything

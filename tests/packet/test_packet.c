@@ -227,7 +227,9 @@ static const char *const policy_fmt =
 	"    allow:\n"
 	"      - {cidr: 203.0.113.0/24, protocol: tcp, ports: [443]}\n"
 	"      - {cidr: 198.51.100.128/25}\n"
+	"      - {cidr: 198.51.100.20/32, protocol: udp, ports: [53000]}\n"
 	"      - {cidr: '2001:db8:1::/48', protocol: udp, ports: [5000-5010]}\n"
+	"      - {cidr: '2001:db8:7::9/128'}\n"
 	"  - name: lan\n"
 	"    lan: allow\n"
 	"  - name: v6block\n"
@@ -423,6 +425,24 @@ static void cases_enforce(struct ring_buffer *rb)
 	ipv4(&f, "10.213.0.2", "198.51.100.200", IPPROTO_ICMP, 0, 5);
 	icmp(&f, 8);
 	both("ipv4 allowed cidr, any protocol", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+	/* Exact addresses are in their own table (tl_allow_exact), asked
+	 * before the trie: these pass only when it answers. */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.20", IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, 53000);
+	both("ipv4 allowed /32 and port", &f, ifindex_uplink, 0,
+	     PASS(TL_ALLOW_LISTED));
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "198.51.100.20", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	both("ipv4 allowed /32, other port", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "2001:db8:5::2", "2001:db8:7::9", IPPROTO_TCP);
+	tcp(&f, 40000, 80);
+	both("ipv6 allowed /128", &f, ifindex_uplink, 0,
 	     PASS(TL_ALLOW_LISTED));
 
 	/* IPv4 fragments: a later fragment carries no ports; it takes the

@@ -638,6 +638,74 @@ static bool step(const char *what, int err)
 	return !err;
 }
 
+/*
+ * A cgroup that a rule names appears under the running policy: cgwatch
+ * writes its entry into the live table (tl_apply_cgroup). Its processes
+ * resolved to the parent's entry before, and tl_subjects cached that: the
+ * write must invalidate it (tl_generation), or the new cgroup keeps the
+ * parent's profile (here: raw sockets refused where its own allows them).
+ */
+static void case_cgroup_appears(void)
+{
+	char rel[sizeof(cg_rel) + 8], dir[sizeof(cg_dir) + 8], yaml[2048];
+	struct tl_policy p;
+	uint64_t id;
+	size_t n;
+	int r;
+
+	snprintf(rel, sizeof(rel), "%s/late", cg_rel);
+	snprintf(dir, sizeof(dir), "%s/late", cg_dir);
+	n = snprintf(yaml, sizeof(yaml), policy_fmt, cg_rel, cg_rel, "locked",
+		     cg_rel);
+	snprintf(yaml + n, sizeof(yaml) - n, "  - {path: %s, profile: raw}\n",
+		 rel);
+	if (tl_policy_parse("bpf-test", yaml, strlen(yaml), &p, stderr)) {
+		report(false, "cgroup appears", "policy does not parse");
+		return;
+	}
+	if (!step("policy", apply_yaml(yaml)) || mkdir(dir, 0755) ||
+	    enter_cgroup(dir)) {
+		report(false, "cgroup appears", "cannot make or enter %s", dir);
+		goto out;
+	}
+	begin();
+	judge("raw socket, new cgroup not written yet: its parent's profile",
+	      try_raw(AF_INET), EPERM, TL_REASON_RAW_SOCKET,
+	      TL_VERDICT_BLOCKED);
+	r = tl_cgroup_id(cg_mount, rel, &id);
+	if (!r)
+		r = tl_apply_cgroup(&bpf, &p, rel, id);
+	if (r != 1) {
+		report(false, "cgroup appears", "tl_apply_cgroup: %d", r);
+		goto out;
+	}
+	begin();
+	judge("raw socket, new cgroup written: its own profile, not the "
+	      "cached parent's", try_raw(AF_INET), 0, TL_ALLOW_RAW,
+	      TL_VERDICT_PASS);
+out:
+	enter_cgroup(cg_dir);
+	rmdir(dir);
+	tl_policy_free(&p);
+}
+
+/*
+ * After cases_raw(true): the cgroup's entry (raw) is cached with the live
+ * slot. Two switches without a call in between bring a policy that
+ * refuses raw sockets into that same slot: the switch must invalidate the
+ * cached entry (tl_generation), or the old profile's allowance outlives it.
+ */
+static void case_switch_same_slot(void)
+{
+	if (!step("policy", apply("locked")) || !step("policy", apply("v6block")))
+		return;
+	begin();
+	judge("raw socket, policy switched twice: the new profile, not the "
+	      "cached one of the old policy in the same slot",
+	      try_raw(AF_INET), EPERM, TL_REASON_RAW_SOCKET,
+	      TL_VERDICT_BLOCKED);
+}
+
 static void run_cases(void)
 {
 	if (!step("policy", apply("locked")) ||
@@ -664,6 +732,8 @@ static void run_cases(void)
 	if (!step("policy", apply("raw")))
 		return;
 	cases_raw(true);
+	case_switch_same_slot();
+	case_cgroup_appears();
 }
 
 int main(void)
