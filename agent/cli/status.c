@@ -17,6 +17,7 @@
 #include "json.h"
 #include "names.h"
 #include "netns.h"
+#include "kfeatures.h"
 #include "pins.h"
 #include "policy.h"
 #include "status.h"

@@ -149,13 +149,6 @@ int tl_pins_check_dir(const char *pin_dir);
  * interfaces tl_ifaces indexes and where the TC filters live. */
 int tl_record_netns(int state_fd);
 
-/* BPF LSM is among the kernel's active LSMs (/sys/kernel/security/lsm). */
-bool tl_kernel_has_bpf_lsm(void);
-/* The kfuncs with which TC egress proves where a packet was routed. */
-bool tl_kernel_has_route_proof(void);
-/* cgroup_skb programs may call bpf_get_netns_cookie */
-bool tl_kernel_has_skb_netns(void);
-
 /* The cgroup link names, for status. */
 extern const char *const tl_cgroup_progs[];
 extern const int tl_cgroup_prog_count;

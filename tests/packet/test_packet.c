@@ -28,6 +28,7 @@
 #include "apply.h"
 #include "cgroup.h"
 #include "events.h"
+#include "kfeatures.h"
 #include "pins.h"
 #include "names.h"
 #include "policy.h"
