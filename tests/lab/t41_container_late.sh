@@ -39,7 +39,7 @@ while time.time() < end:
 sender=$LAB_SPAWNED_PID
 sleep 0.2
 lab_container_link late || lab_abort "container late: $LAB_ERR"
-n=$(lab_events --after "$mark" --wait 10 "cgroup=$CG_LATE" profile=ctr-locked layer=tc reason=bypass)
+n=$(lab_events --after "$mark" --wait 30 "cgroup=$CG_LATE" profile=ctr-locked layer=tc reason=bypass)
 check t41_late_judged_by_host "events of the late container judged by the host's TC as ctr-locked: ${n:-0}" \
 	[ "${n:-0}" -ge 1 ]
 first=$("$LAB_PY" - "$LAB_AGENT_OUT" "$mark" "$CG_LATE" <<'EOF'
@@ -61,7 +61,7 @@ check t41_late_never_unprotected "the late container's first event has profile '
 	eval '[[ "$first" == "locked "* || "$first" == "ctr-locked "* ]]'
 before=$(lab_server_count sink vpn)
 lab_ctr_split late off
-_lab_wait 5 eval '[ "$(lab_server_count sink vpn)" -gt "'"$before"'" ]'
+_lab_wait 30 eval '[ "$(lab_server_count sink vpn)" -gt "'"$before"'" ]'
 after=$(lab_server_count sink vpn)
 check t41_late_through_tunnel "the late container's datagrams via the VPN once its route went: $before -> $after" \
 	[ "$after" -gt "$before" ]
