@@ -40,7 +40,11 @@ static __always_inline int tc_ingress(struct __sk_buff *skb, bool l3)
 
 	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
 		      parse_frame(skb, &f);
-	if (parsed != TL_PARSE_OK || !bpf_map_lookup_elem(&tl_inbound, &f.daddr))
+	/* malformed too: the destination is read before what is cut short,
+	 * and the stack may still take the packet; unread, it stays zero,
+	 * which is no tunnel's address */
+	if (parsed == TL_PARSE_NOT_IP ||
+	    !bpf_map_lookup_elem(&tl_inbound, &f.daddr))
 		return TC_ACT_OK;
 	have_policy = policy_view(&v) == 0;
 	if (have_policy)

@@ -2033,6 +2033,13 @@ static void cases_inbound(struct ring_buffer *rb)
 	    TL_LAYER_TC, &f, ifindex_uplink, 0, BLOCK(TL_REASON_INBOUND));
 	check_event("inbound: IPv6 event", rb, TL_REASON_INBOUND, TL_LAYER_TC,
 		    "2001:db8:100::2", 40000);
+	/* a header the parser calls malformed still names its destination:
+	 * cut short, it must not pass for that (the stack may take it) */
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "203.0.113.10", "100.100.0.2", IPPROTO_TCP, 0, 5);
+	run("inbound: TCP header cut off, to the tunnel address",
+	    inbound_fd(), TL_LAYER_TC, &f, ifindex_uplink, 0,
+	    BLOCK(TL_REASON_INBOUND));
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "203.0.113.10", "10.213.0.2", IPPROTO_TCP, 0, 5);
 	tcp(&f, 80, 40000);
