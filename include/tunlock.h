@@ -386,6 +386,22 @@ struct tl_dns_records {
 	struct tl_dns_record rec[TL_MAX_RESOLVERS];
 };
 
+/* tl_event.flags: a probe of `tunlock selftest` (tl_selftest), not a leak */
+#define TL_EVENT_SELFTEST (1u << 0)
+
+/*
+ * A cgroup that `tunlock selftest` made for its probes, registered by id
+ * (tl_selftest, written only by root through the pin directory) while it
+ * runs: its leak verdicts are counted here, not in tl_counters, and its
+ * events say selftest. A name proves nothing (a delegated subtree can be
+ * named anything); the id and the deadline do.
+ */
+#define TL_MAX_SELFTESTS 64
+struct tl_selftest_probe {
+	__u64 until_ns; /* CLOCK_BOOTTIME: ignored after, should it be left */
+	__u64 verdicts[TL_ALLOW_FIRST]; /* leak verdicts per reason */
+};
+
 struct tl_event {
 	__u64 boot_ns; /* CLOCK_BOOTTIME */
 	__u64 cgroup_id;
@@ -402,7 +418,8 @@ struct tl_event {
 	__u8 layer;
 	__u8 hook;
 	__u8 tunnel_up;
-	__u8 pad[3];
+	__u8 flags; /* TL_EVENT_* */
+	__u8 pad[2];
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[16];
