@@ -19,7 +19,16 @@ struct tl_report {
 	bool current_task;	     /* socket layer: the caller is the owner */
 	/* socket layer: a DNS query's new destination */
 	const struct tl_dns_target *redirect;
+	/* TC: what a test run of `tunlock selftest` carries (tl_selftest) */
+	__u64 selftest_token;
 };
+
+/* skb->cb[0..1]: a self-test's token, or whatever the stack left there,
+ * which is no registered token (those are random and live for a run). */
+static __always_inline __u64 selftest_token(struct __sk_buff *skb)
+{
+	return (__u64)skb->cb[0] << 32 | skb->cb[1];
+}
 
 /* Every decision, per CPU: layer, reason and verdict (TL_COUNTER_INDEX). */
 struct {
@@ -48,19 +57,36 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_selftest SEC(".maps");
 
-/*
- * A leak verdict of a running self-test's own cgroup (by id, never by
- * name): counted for the self-test alone. True when it was one.
- */
-static __always_inline bool count_selftest(__u64 cgroup_id, __u32 reason)
+static __always_inline struct tl_selftest_probe *selftest_entry(__u64 key,
+								 __u32 kind)
 {
 	struct tl_selftest_probe *p;
 
-	if (!cgroup_id)
+	if (!key)
+		return NULL;
+	p = bpf_map_lookup_elem(&tl_selftest, &key);
+	if (!p || p->kind != kind || bpf_ktime_get_boot_ns() > p->until_ns)
+		return NULL;
+	return p;
+}
+
+/*
+ * A leak verdict of a running self-test: its own cgroup (by id, never by
+ * name), or a test run carrying its token. Counted for the self-test
+ * alone; true when it was one.
+ */
+static __always_inline bool count_selftest(__u64 cgroup_id,
+					   const struct tl_report *r,
+					   __u32 reason)
+{
+	struct tl_selftest_probe *p;
+
+	if (reason >= TL_ALLOW_FIRST)
 		return false;
-	p = bpf_map_lookup_elem(&tl_selftest, &cgroup_id);
-	if (!p || bpf_ktime_get_boot_ns() > p->until_ns ||
-	    reason >= TL_ALLOW_FIRST)
+	p = selftest_entry(cgroup_id, TL_SELFTEST_BY_CGROUP);
+	if (!p)
+		p = selftest_entry(r->selftest_token, TL_SELFTEST_BY_TOKEN);
+	if (!p)
 		return false;
 	__sync_fetch_and_add(&p->verdicts[reason], 1);
 	return true;
@@ -151,7 +177,7 @@ static __always_inline bool apply(struct tl_policy_view *v,
 	}
 	verdict = v && v->settings->mode == TL_MODE_AUDIT ? TL_VERDICT_AUDIT :
 							     TL_VERDICT_BLOCKED;
-	selftest = count_selftest(s->cgroup_id, reason);
+	selftest = count_selftest(s->cgroup_id, r, reason);
 	if (!selftest)
 		count(r->layer, reason, verdict);
 	emit(v, f, s, r, reason, verdict, selftest);

@@ -104,7 +104,7 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, bool v6,
 
 	tl_dns_record(ctx, v->settings, f, t);
 	addr_to_ctx(ctx, v6, &t->addr, t->port);
-	selftest = count_selftest(s->cgroup_id, TL_REASON_DNS);
+	selftest = count_selftest(s->cgroup_id, r, TL_REASON_DNS);
 	if (!selftest)
 		count(r->layer, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
 	emit(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED, selftest);

@@ -390,15 +390,24 @@ struct tl_dns_records {
 #define TL_EVENT_SELFTEST (1u << 0)
 
 /*
- * A cgroup that `tunlock selftest` made for its probes, registered by id
- * (tl_selftest, written only by root through the pin directory) while it
- * runs: its leak verdicts are counted here, not in tl_counters, and its
- * events say selftest. A name proves nothing (a delegated subtree can be
- * named anything); the id and the deadline do.
+ * What `tunlock selftest` registers in tl_selftest (written only by root
+ * through the pin directory) while it runs: the id of the cgroup it made
+ * for its probes, and a random token that its test runs of the TC
+ * programs carry in skb->cb[0..1] (the forwarded one runs in the root
+ * cgroup, which it cannot mark). Their leak verdicts are counted here, not
+ * in tl_counters, and their events say selftest. A name proves nothing (a
+ * delegated subtree can be named anything); the id, the token and the
+ * deadline do.
  */
 #define TL_MAX_SELFTESTS 64
+enum tl_selftest_key {
+	TL_SELFTEST_BY_CGROUP = 1,
+	TL_SELFTEST_BY_TOKEN,
+};
 struct tl_selftest_probe {
 	__u64 until_ns; /* CLOCK_BOOTTIME: ignored after, should it be left */
+	__u32 kind;	/* what the key is: enum tl_selftest_key */
+	__u32 pad;
 	__u64 verdicts[TL_ALLOW_FIRST]; /* leak verdicts per reason */
 };
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -513,29 +514,49 @@ static int find_profile(const struct tl_settings *cfg, const char *name)
 	return -1;
 }
 
-/*
- * The transient cgroup's id in tl_selftest, for a while longer than a run
- * may take: its leak verdicts are the self-test's, counted apart and
- * marked in their events. By id, never by name: a process with a
- * delegated subtree can name its cgroup tunlock-selftest-anything.
- */
-static int register_probes(struct context *x, __u64 id)
+/* key in tl_selftest as kind, until a run has surely ended. */
+static int mark_probes(const struct context *x, __u64 key,
+		       enum tl_selftest_key kind)
 {
-	struct tl_selftest_probe p = {};
-	char path[PATH_MAX];
+	struct tl_selftest_probe p = { .kind = kind };
 	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	p.until_ns = (ts.tv_sec + SELFTEST_MAX_S) * 1000000000ull;
+	return bpf_map_update_elem(x->marks, &key, &p, BPF_NOEXIST) ? -errno : 0;
+}
+
+/*
+ * The run's token in tl_selftest, which its test runs carry: their leak
+ * verdicts are the self-test's, counted apart and marked in their events.
+ */
+static int register_token(struct context *x)
+{
+	char path[PATH_MAX];
+	int err;
 
 	if (tl_pin_path(path, sizeof(path), x->pin_dir, "tl_selftest"))
 		return -ENAMETOOLONG;
 	x->marks = bpf_obj_get(path);
 	if (x->marks < 0)
 		return -errno;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	p.until_ns = (ts.tv_sec + SELFTEST_MAX_S) * 1000000000ull;
-	if (bpf_map_update_elem(x->marks, &id, &p, BPF_NOEXIST))
+	if (getrandom(&x->token, sizeof(x->token), 0) != sizeof(x->token))
 		return -errno;
-	x->probe_cgroup = id;
-	return 0;
+	err = mark_probes(x, x->token, TL_SELFTEST_BY_TOKEN);
+	if (err)
+		x->token = 0;
+	return err;
+}
+
+/* The transient cgroup's id, the same way. By id, never by name: a
+ * process with a delegated subtree can name its cgroup anything. */
+static int register_probes(struct context *x, __u64 id)
+{
+	int err = mark_probes(x, id, TL_SELFTEST_BY_CGROUP);
+
+	if (!err)
+		x->probe_cgroup = id;
+	return err;
 }
 
 static void unregister_probes(struct context *x)
@@ -544,9 +565,11 @@ static void unregister_probes(struct context *x)
 		return;
 	if (x->probe_cgroup)
 		bpf_map_delete_elem(x->marks, &x->probe_cgroup);
+	if (x->token)
+		bpf_map_delete_elem(x->marks, &x->token);
 	close(x->marks);
 	x->marks = -1;
-	x->probe_cgroup = 0;
+	x->probe_cgroup = x->token = 0;
 }
 
 /* The transient cgroup, and its entry when a profile is named. */
@@ -738,10 +761,16 @@ static void run_all(struct context *x, const char *profile,
 		}
 		x->profile = p;
 	}
+	err = register_token(x);
+	if (err) {
+		selftest_set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL,
+		    "marking the probes in tl_selftest: %s", strerror(-err));
+		unregister_probes(x);
+		return;
+	}
 	err = make_cgroup(x, profile, &pc);
 	if (!err)
 		err = run_in_cgroup(x, pc.path, live_probes, r);
-	unregister_probes(x);
 	remove_cgroup(&pc);
 	if (err)
 		for (int i = C_BYPASS; i <= C_INBOUND; i++)
@@ -754,6 +783,7 @@ static void run_all(struct context *x, const char *profile,
 	if (err)
 		selftest_set(&r->c[C_FORWARDED], TL_SELFTEST_FAIL,
 		    "a child in the root cgroup: %s", strerror(-err));
+	unregister_probes(x);
 	apply_gaps(x, r);
 }
 

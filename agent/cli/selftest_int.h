@@ -34,8 +34,9 @@ struct context {
 	int guarded[MAX_GUARDED];
 	bool guarded_l3[MAX_GUARDED];
 	char guarded_name[MAX_GUARDED][IF_NAMESIZE];
-	/* the transient cgroup, registered in tl_selftest (marks: its fd) */
-	__u64 probe_cgroup;
+	/* the transient cgroup and the test runs' token, registered in
+	 * tl_selftest (marks: its fd) */
+	__u64 probe_cgroup, token;
 	int marks;
 };
 

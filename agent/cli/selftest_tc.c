@@ -105,7 +105,9 @@ static void tc_try(const struct context *x, unsigned int i,
 		    .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TL_TC_HANDLE,
 		    .priority = TL_TC_PRIORITY);
-	struct __sk_buff ctx = { .ifindex = x->guarded[i] };
+	/* the token: its verdict is the self-test's (tl_selftest) */
+	struct __sk_buff ctx = { .ifindex = x->guarded[i],
+				 .cb = { x->token >> 32, (__u32)x->token } };
 	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame,
 		    .data_size_in = len, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
