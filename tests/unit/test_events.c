@@ -443,6 +443,25 @@ static void check_cgindex(void)
 	   !tl_cgindex_path(cg_id(1)) && !tl_cgindex_id("/c1"), NULL);
 }
 
+/* name passes when line is valid against the documented schemas. */
+static void schema_valid(const char *name, const char *line)
+{
+	char path[] = "/tmp/tunlock-schema-XXXXXX", cmd[128];
+	int fd = mkstemp(path);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+
+	if (!f) {
+		ok(name, false, "no temporary file");
+		return;
+	}
+	fputs(line, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "python3 tests/lab/schema.py %s >/dev/null 2>&1", path);
+	ok(name, !system(cmd), line);
+	unlink(path);
+}
+
 /*
  * A self-test report: its feed line is valid against docs/events.schema.json
  * (reasons with a quote and a backslash escaped), its gauges pass promtool;
@@ -473,18 +492,7 @@ static void check_selftest(void)
 		   "d[\"classes\"][1][\"reason\"] == sys.argv[1] and "
 		   "[c[\"result\"] for c in d[\"classes\"]] == [\"pass\", \"fail\", \"skip\"]",
 		   "up\"0\\: sent");
-	fd = mkstemp(path);
-	f = fd < 0 ? NULL : fdopen(fd, "w");
-	if (f) {
-		fputs(line, f);
-		fclose(f);
-		snprintf(cmd, sizeof(cmd),
-			 "python3 tests/lab/schema.py %s >/dev/null 2>&1", path);
-		ok("selftest: the line is valid against the schema", !system(cmd),
-		   line);
-	} else {
-		ok("selftest: temporary file", false, path);
-	}
+	schema_valid("selftest: the line is valid against the schema", line);
 	f = open_memstream(&text, &len);
 	if (f) {
 		tl_selftest_metrics(f, &r);
@@ -496,7 +504,10 @@ static void check_selftest(void)
 		       "tunlock_selftest_ok 0\n");
 		free(text);
 	}
-	if (!tl_selftest_metrics_write(path, &r)) {
+	fd = mkstemp(path);
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 && !tl_selftest_metrics_write(path, &r)) {
 		snprintf(cmd, sizeof(cmd), "%s check metrics < %s",
 			 !access("build/tools/promtool", X_OK) ?
 				 "build/tools/promtool" : "promtool",
@@ -530,17 +541,8 @@ static void check_selftest(void)
 		   "d[\"tunlock\"][\"failed\"] == [\"stun\"] and "
 		   "d[\"tunlock\"][\"classes\"][1][\"reason\"] == sys.argv[1]",
 		   "up\"0\\: sent");
-	fd = mkstemp(path);
-	f = fd < 0 ? NULL : fdopen(fd, "w");
-	if (f) {
-		fputs(line, f);
-		fclose(f);
-		snprintf(cmd, sizeof(cmd),
-			 "python3 tests/lab/schema.py %s >/dev/null 2>&1", path);
-		ok("selftest: the ECS document is valid against the schema",
-		   !system(cmd), line);
-		unlink(path);
-	}
+	schema_valid("selftest: the ECS document is valid against the schema",
+		     line);
 }
 
 /* A full report of every class, as `tunlock selftest` makes one. */
