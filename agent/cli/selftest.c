@@ -84,6 +84,7 @@ void selftest_conclude(struct tl_selftest_class *c, const struct outcome *o,
 		selftest_set(c, TL_SELFTEST_SKIP, "%s", o->skip_why[0] ? o->skip_why : none);
 }
 
+static __u64 verdicts_of(const struct context *x, __u64 key);
 static __u64 selftest_verdicts(const struct context *x);
 static void selftest_refused(const struct context *x, struct outcome *o,
 			     __u64 before, const char *label, int err);
@@ -162,15 +163,7 @@ static socklen_t sockaddr_of(const char *addr, __u16 port,
 /* Leak verdicts tunlock gave the transient cgroup so far (tl_selftest). */
 static __u64 selftest_verdicts(const struct context *x)
 {
-	struct tl_selftest_probe p;
-	__u64 sum = 0;
-
-	if (x->marks < 0 ||
-	    bpf_map_lookup_elem(x->marks, &x->probe_cgroup, &p))
-		return 0;
-	for (int r = 0; r < TL_ALLOW_FIRST; r++)
-		sum += p.verdicts[r];
-	return sum;
+	return x->marks < 0 ? 0 : verdicts_of(x, x->probe_cgroup);
 }
 
 /*
@@ -559,10 +552,27 @@ static int register_probes(struct context *x, __u64 id)
 	return err;
 }
 
-static void unregister_probes(struct context *x)
+/* Leak verdicts of the run's probes, by key (0: none). */
+static __u64 verdicts_of(const struct context *x, __u64 key)
+{
+	struct tl_selftest_probe p;
+	__u64 sum = 0;
+
+	if (!key || bpf_map_lookup_elem(x->marks, &key, &p))
+		return 0;
+	for (int r = 0; r < TL_ALLOW_FIRST; r++)
+		sum += p.verdicts[r];
+	return sum;
+}
+
+/* The run's marks removed, once their verdicts are in the report. */
+static void unregister_probes(struct context *x,
+			      struct tl_selftest_report *r)
 {
 	if (x->marks < 0)
 		return;
+	r->probe_verdicts = verdicts_of(x, x->probe_cgroup) +
+			    verdicts_of(x, x->token);
 	if (x->probe_cgroup)
 		bpf_map_delete_elem(x->marks, &x->probe_cgroup);
 	if (x->token)
@@ -765,7 +775,7 @@ static void run_all(struct context *x, const char *profile,
 	if (err) {
 		selftest_set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL,
 		    "marking the probes in tl_selftest: %s", strerror(-err));
-		unregister_probes(x);
+		unregister_probes(x, r);
 		return;
 	}
 	err = make_cgroup(x, profile, &pc);
@@ -783,7 +793,7 @@ static void run_all(struct context *x, const char *profile,
 	if (err)
 		selftest_set(&r->c[C_FORWARDED], TL_SELFTEST_FAIL,
 		    "a child in the root cgroup: %s", strerror(-err));
-	unregister_probes(x);
+	unregister_probes(x, r);
 	apply_gaps(x, r);
 }
 

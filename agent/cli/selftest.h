@@ -32,6 +32,9 @@ extern const char *const tl_selftest_class_names[TL_SELFTEST_CLASSES];
 
 struct tl_selftest_report {
 	unsigned long long time_ns; /* CLOCK_REALTIME */
+	/* leak verdicts tunlock gave the probes: counted for the run (in
+	 * tl_selftest), not as leaks */
+	unsigned long long probe_verdicts;
 	struct tl_selftest_class c[TL_SELFTEST_CLASSES];
 	int n;
 };

@@ -23,6 +23,7 @@ struct wire {
 	__u32 version;
 	__u32 n;
 	__u64 time_ns;
+	__u64 probe_verdicts;
 	struct {
 		__u32 result;
 		char why[TL_SELFTEST_WHY];
@@ -109,6 +110,7 @@ static bool unpack(const struct wire *w, struct tl_selftest_report *r)
 		return false;
 	memset(r, 0, sizeof(*r));
 	r->time_ns = w->time_ns;
+	r->probe_verdicts = w->probe_verdicts;
 	r->n = w->n;
 	for (int i = 0; i < r->n; i++) {
 		if (w->c[i].result > TL_SELFTEST_SKIP ||
@@ -159,7 +161,8 @@ int tl_selftest_send(const char *pin_dir, const struct tl_selftest_report *r)
 {
 	struct sockaddr_un un;
 	struct wire w = { .version = WIRE_VERSION, .n = r->n,
-			  .time_ns = r->time_ns };
+			  .time_ns = r->time_ns,
+			  .probe_verdicts = r->probe_verdicts };
 	int fd, err;
 
 	err = sock_addr(pin_dir, &un);

@@ -40,6 +40,7 @@ static void selftest_fields(struct tl_json *j,
 		if (r->c[i].result == TL_SELFTEST_FAIL)
 			tl_json_str(j, NULL, r->c[i].name, 32);
 	tl_json_array_end(j);
+	tl_json_u64(j, "probe_verdicts", r->probe_verdicts);
 	tl_json_array(j, "classes");
 	for (int i = 0; i < r->n; i++) {
 		tl_json_open(j, NULL);
@@ -102,8 +103,14 @@ void tl_selftest_metrics(FILE *f, const struct tl_selftest_report *r)
 		   "# HELP tunlock_selftest_timestamp_seconds When the last "
 		   "self-test ran.\n"
 		   "# TYPE tunlock_selftest_timestamp_seconds gauge\n"
-		   "tunlock_selftest_timestamp_seconds %llu\n",
-		failed == 0, failed, r->time_ns / 1000000000ull);
+		   "tunlock_selftest_timestamp_seconds %llu\n"
+		   "# HELP tunlock_selftest_probe_verdicts Leak verdicts "
+		   "tunlock gave the last self-test's probes (not counted as "
+		   "leaks).\n"
+		   "# TYPE tunlock_selftest_probe_verdicts gauge\n"
+		   "tunlock_selftest_probe_verdicts %llu\n",
+		failed == 0, failed, r->time_ns / 1000000000ull,
+		r->probe_verdicts);
 }
 
 static void format_metrics(FILE *f, const void *r)

@@ -85,7 +85,10 @@ r=$(why ipv6)
 check t48_ipv6_by_tunlock "ipv6: $r" eval '[[ "$r" == "stopped: up0 (E"* && "$r" != *"not by tunlock"* ]]'
 r=$(why inbound)
 check t48_inbound_ipv6 "inbound: $r" eval '[[ "$r" == *"IPv4 and IPv6 tried"* ]]'
-# its probes are not leaks: their events say selftest, no leak counter moved
+# its probes are not leaks: counted for the run (probe_verdicts), their events say selftest, no
+# leak counter moved
+pv=$(echo "$ST_OUT" | "$LAB_PY" -c 'import json, sys; print(json.load(sys.stdin)["probe_verdicts"])')
+check t48_probe_verdicts_counted "probe_verdicts: $pv" [ "${pv:-0}" -ge 5 ]
 check t48_probes_not_counted "socket layer leak verdicts before $leaks_before, after $(socket_leaks)" \
 	[ -n "$leaks_before" ] --and [ "$(socket_leaks)" = "$leaks_before" ]
 probe_events=$(lab_events --after "$mark" --wait 3 selftest=true)

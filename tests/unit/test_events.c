@@ -502,6 +502,8 @@ static void check_selftest(void)
 		       "tunlock_selftest_class_result{class=\"packet_socket\"} -1\n");
 		expect("selftest: ok and failed classes", text,
 		       "tunlock_selftest_ok 0\n");
+		expect("selftest: the probes' verdicts", text,
+		       "tunlock_selftest_probe_verdicts 0\n");
 		free(text);
 	}
 	fd = mkstemp(path);
@@ -551,6 +553,7 @@ static void full_report(struct tl_selftest_report *r)
 	memset(r, 0, sizeof(*r));
 	r->time_ns = 1796153028000000000ull;
 	r->n = TL_SELFTEST_CLASSES;
+	r->probe_verdicts = 7;
 	for (int i = 0; i < r->n; i++) {
 		r->c[i].name = tl_selftest_class_names[i];
 		r->c[i].result = i % 3;
@@ -600,6 +603,7 @@ static void check_selftest_channel(void)
 	n = tl_selftest_receive(fd, &got);
 	ok("selftest channel: the agent gets it whole", n == 1 &&
 	   got.n == r.n && got.c[4].result == r.c[4].result &&
+	   got.probe_verdicts == 7 &&
 	   !strcmp(got.c[10].why, "why 10") &&
 	   !strcmp(got.c[10].name, "inbound"), sock);
 	ok("selftest channel: nobody else may send",
