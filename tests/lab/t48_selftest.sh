@@ -1,8 +1,8 @@
 #!/bin/bash
 # t48: `tunlock selftest` passes while enforcing (every class it can try passes, nothing leaks on
 # the uplink, its transient cgroup is gone after, its gauges and feed line are written, the
-# agent's feed has the run with the same per-class results, its probes' events say selftest and
-# move no leak counter), and fails naming the classes in audit mode (in the feed too), with the
+# agent's feed has the run with the same per-class results, also as an ECS document, its probes'
+# events say selftest and move no leak counter), and fails naming the classes in audit mode (in the feed too), with the
 # cgroup_skb link removed (no agent to restore it) and after `tunlock stop`. The inbound class
 # forges IPv4 and IPv6; the ipv6 class passes only on tunlock's own verdict, in a lab whose
 # uplink has an IPv6 default route: without enforcement the same probe leaves (negative
@@ -156,6 +156,17 @@ check t48_audit_fails "audit mode: rc $ST_RC, failed: $f" [ "$ST_RC" = 1 ] --and
 run=$(feed_run "$mark")
 check t48_feed_has_failed_run "feed: '$run', selftest said: '$(st_run)'" [ -n "$run" ] --and \
 	[ "$run" = "$(st_run)" ] --and eval '[[ "$run" == "fail enforcement=fail bypass=fail "* ]]'
+
+# an agent whose feed is ECS: the run is an ECS document there
+lab_agent_reload || lab_abort "reload: $LAB_ERR"
+_lab_kill "$LAB_AGENT_PID" 5
+LAB_AGENT_PID=
+lab_agent_start "$LAB_STATE/policy.yaml" --events-format ecs || lab_abort "agent start: $LAB_ERR"
+mark=$(lab_events_mark)
+selftest
+n=$(lab_events --after "$mark" --wait 10 event.dataset=tunlock.selftest tunlock.kind=selftest \
+	tunlock.result=pass event.outcome=success)
+check t48_ecs_feed_has_run "ECS documents of the run: ${n:-0} (rc $ST_RC)" [ "${n:-0}" = 1 ]
 
 # one layer's link removed: no agent holds the links, so unpinning detaches cgroup_skb
 lab_agent_reload || lab_abort "reload: $LAB_ERR"
