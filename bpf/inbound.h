@@ -46,6 +46,7 @@ static __always_inline int tc_ingress(struct __sk_buff *skb, bool l3)
 	if (parsed == TL_PARSE_NOT_IP ||
 	    !bpf_map_lookup_elem(&tl_inbound, &f.daddr))
 		return TC_ACT_OK;
+	r.selftest_token = selftest_token(skb);
 	have_policy = policy_view(&v) == 0;
 	if (have_policy)
 		s.entry.profile = v.settings->default_profile;

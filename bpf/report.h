@@ -19,7 +19,16 @@ struct tl_report {
 	bool current_task;	     /* socket layer: the caller is the owner */
 	/* socket layer: a DNS query's new destination */
 	const struct tl_dns_target *redirect;
+	/* TC: what a test run of `tunlock selftest` carries (tl_selftest) */
+	__u64 selftest_token;
 };
+
+/* skb->cb[0..1]: a self-test's token, or whatever the stack left there,
+ * which is no registered token (those are random and live for a run). */
+static __always_inline __u64 selftest_token(struct __sk_buff *skb)
+{
+	return (__u64)skb->cb[0] << 32 | skb->cb[1];
+}
 
 /* Every decision, per CPU: layer, reason and verdict (TL_COUNTER_INDEX). */
 struct {
@@ -39,6 +48,50 @@ static __always_inline void count(__u32 layer, __u32 reason, __u32 verdict)
 		*c += 1;
 }
 
+/* The cgroups of running self-tests, by id (include/tunlock.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TL_MAX_SELFTESTS);
+	__type(key, __u64);
+	__type(value, struct tl_selftest_probe);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_selftest SEC(".maps");
+
+static __always_inline struct tl_selftest_probe *selftest_entry(__u64 key,
+								 __u32 kind)
+{
+	struct tl_selftest_probe *p;
+
+	if (!key)
+		return NULL;
+	p = bpf_map_lookup_elem(&tl_selftest, &key);
+	if (!p || p->kind != kind || bpf_ktime_get_boot_ns() > p->until_ns)
+		return NULL;
+	return p;
+}
+
+/*
+ * A leak verdict of a running self-test: its own cgroup (by id, never by
+ * name), or a test run carrying its token. Counted for the self-test
+ * alone; true when it was one.
+ */
+static __always_inline bool count_selftest(__u64 cgroup_id,
+					   const struct tl_report *r,
+					   __u32 reason)
+{
+	struct tl_selftest_probe *p;
+
+	if (reason >= TL_ALLOW_FIRST)
+		return false;
+	p = selftest_entry(cgroup_id, TL_SELFTEST_BY_CGROUP);
+	if (!p)
+		p = selftest_entry(r->selftest_token, TL_SELFTEST_BY_TOKEN);
+	if (!p)
+		return false;
+	__sync_fetch_and_add(&p->verdicts[reason], 1);
+	return true;
+}
+
 static __always_inline bool is_leak(__u32 reason)
 {
 	return reason != TL_REASON_NONE && reason < TL_ALLOW_FIRST;
@@ -55,7 +108,7 @@ static __always_inline void emit(struct tl_policy_view *v,
 				 const struct tl_flow *f,
 				 const struct tl_subject *s,
 				 const struct tl_report *r, __u32 reason,
-				 __u32 verdict)
+				 __u32 verdict, bool selftest)
 {
 	struct tl_event_limit def = TL_DEFAULT_LIMIT;
 	struct tl_event *e;
@@ -86,6 +139,8 @@ static __always_inline void emit(struct tl_policy_view *v,
 		e->generation = v->settings->generation;
 		e->tunnel_up = v->summary && v->summary->up_count > 0;
 	}
+	if (selftest)
+		e->flags |= TL_EVENT_SELFTEST;
 	__builtin_memcpy(e->saddr, f->saddr.b, 16);
 	__builtin_memcpy(e->daddr, f->daddr.b, 16);
 	if (r->redirect && r->redirect->found) {
@@ -105,7 +160,8 @@ static __always_inline void emit(struct tl_policy_view *v,
 
 /*
  * Counts the decision and reports leaks. Returns true when the caller must
- * let it through: an allow reason, or a leak in audit mode.
+ * let it through: an allow reason, or a leak in audit mode. A self-test's
+ * probe is judged the same, but counted apart and marked in its event.
  */
 static __always_inline bool apply(struct tl_policy_view *v,
 				  const struct tl_flow *f,
@@ -113,6 +169,7 @@ static __always_inline bool apply(struct tl_policy_view *v,
 				  const struct tl_report *r, __u32 reason)
 {
 	__u32 verdict;
+	bool selftest;
 
 	if (!is_leak(reason)) {
 		count(r->layer, reason, TL_VERDICT_PASS);
@@ -120,8 +177,10 @@ static __always_inline bool apply(struct tl_policy_view *v,
 	}
 	verdict = v && v->settings->mode == TL_MODE_AUDIT ? TL_VERDICT_AUDIT :
 							     TL_VERDICT_BLOCKED;
-	count(r->layer, reason, verdict);
-	emit(v, f, s, r, reason, verdict);
+	selftest = count_selftest(s->cgroup_id, r, reason);
+	if (!selftest)
+		count(r->layer, reason, verdict);
+	emit(v, f, s, r, reason, verdict, selftest);
 	return verdict == TL_VERDICT_AUDIT;
 }
 

@@ -100,10 +100,14 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, bool v6,
 					const struct tl_report *r,
 					struct tl_dns_target *t)
 {
+	bool selftest;
+
 	tl_dns_record(ctx, v->settings, f, t);
 	addr_to_ctx(ctx, v6, &t->addr, t->port);
-	count(r->layer, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
-	emit(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
+	selftest = count_selftest(s->cgroup_id, r, TL_REASON_DNS);
+	if (!selftest)
+		count(r->layer, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
+	emit(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED, selftest);
 	return 1;
 }
 

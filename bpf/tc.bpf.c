@@ -62,6 +62,7 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3,
 		}
 		s.mark = 0; /* another namespace's: no fwmark, no stamp */
 	}
+	r.selftest_token = selftest_token(skb);
 	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
 		      parse_frame(skb, &f);
 	if (policy_view(&v)) {

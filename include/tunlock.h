@@ -386,6 +386,31 @@ struct tl_dns_records {
 	struct tl_dns_record rec[TL_MAX_RESOLVERS];
 };
 
+/* tl_event.flags: a probe of `tunlock selftest` (tl_selftest), not a leak */
+#define TL_EVENT_SELFTEST (1u << 0)
+
+/*
+ * What `tunlock selftest` registers in tl_selftest (written only by root
+ * through the pin directory) while it runs: the id of the cgroup it made
+ * for its probes, and a random token that its test runs of the TC
+ * programs carry in skb->cb[0..1] (the forwarded one runs in the root
+ * cgroup, which it cannot mark). Their leak verdicts are counted here, not
+ * in tl_counters, and their events say selftest. A name proves nothing (a
+ * delegated subtree can be named anything); the id, the token and the
+ * deadline do.
+ */
+#define TL_MAX_SELFTESTS 64
+enum tl_selftest_key {
+	TL_SELFTEST_BY_CGROUP = 1,
+	TL_SELFTEST_BY_TOKEN,
+};
+struct tl_selftest_probe {
+	__u64 until_ns; /* CLOCK_BOOTTIME: ignored after, should it be left */
+	__u32 kind;	/* what the key is: enum tl_selftest_key */
+	__u32 pad;
+	__u64 verdicts[TL_ALLOW_FIRST]; /* leak verdicts per reason */
+};
+
 struct tl_event {
 	__u64 boot_ns; /* CLOCK_BOOTTIME */
 	__u64 cgroup_id;
@@ -402,7 +427,8 @@ struct tl_event {
 	__u8 layer;
 	__u8 hook;
 	__u8 tunnel_up;
-	__u8 pad[3];
+	__u8 flags; /* TL_EVENT_* */
+	__u8 pad[2];
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[16];

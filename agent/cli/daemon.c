@@ -39,6 +39,8 @@
 #include "output.h"
 #include "pins.h"
 #include "policy.h"
+#include "selftest.h"
+#include "selftest_channel.h"
 #include "status.h"
 
 /* The running agent. */
@@ -56,6 +58,7 @@ struct agent {
 	struct tl_integrity integrity; /* what the agent wrote, to compare */
 	uint64_t links_restored, settings_restored;
 	int epfd, sigfd, inofd, timerfd, rescan_fd, rescan_step;
+	int selftest_fd; /* self-tests hand their runs in (selftest_channel.h) */
 	bool out_polled; /* the output is in the epoll set for EPOLLOUT */
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t last_reload_ns;
@@ -285,6 +288,7 @@ enum {
 	TAG_OUTPUT,
 	TAG_CGROUPS,
 	TAG_RESCAN,
+	TAG_SELFTEST,
 };
 
 /*
@@ -489,7 +493,37 @@ static int setup_loop(struct agent *a)
 		err = epoll_add(a->epfd, a->rescan_fd, TAG_RESCAN);
 	if (!err && a->links.rescan)
 		schedule_rescan(a, true);
+	a->selftest_fd = tl_selftest_listen(a->opt.pin_dir);
+	if (a->selftest_fd < 0)
+		log_warn("no selftest socket in %s (%s): self-test runs are "
+			 "not in the feed", TL_RUN_DIR, strerror(-a->selftest_fd));
+	else if (!err)
+		err = epoll_add(a->epfd, a->selftest_fd, TAG_SELFTEST);
 	return err;
+}
+
+/* Each run of `tunlock selftest` handed in: one line in the feed. */
+static void on_selftest(struct agent *a)
+{
+	static struct tl_selftest_report r; /* 3 KiB: not on the stack */
+	char line[8192];
+	int got, n;
+
+	while ((got = tl_selftest_receive(a->selftest_fd, &r))) {
+		if (got == -EPERM || got == -EBADMSG) {
+			log_warn("selftest socket: a datagram refused (%s)",
+				 got == -EPERM ? "not from root" :
+						 "not a report");
+			continue;
+		}
+		if (got < 0) {
+			log_warn("selftest socket: %s", strerror(-got));
+			return;
+		}
+		n = tl_selftest_format(&r, a->opt.format, line, sizeof(line));
+		if (n > 0)
+			tl_output_line(&a->out, line, n);
+	}
 }
 
 /* Returns false when the agent must end (SIGTERM, SIGINT). */
@@ -541,6 +575,9 @@ static void dispatch(struct agent *a, uint32_t tag, bool *run)
 		break;
 	case TAG_RESCAN:
 		on_rescan(a);
+		break;
+	case TAG_SELFTEST:
+		on_selftest(a);
 		break;
 	case TAG_EVENTS:
 		tl_events_drain(&a->events);
@@ -697,7 +734,7 @@ int tl_daemon_run(const struct tl_run_opts *o)
 	if (!a)
 		return 1;
 	a->links.nl.fd = a->links.query.fd = a->sigfd = a->epfd = a->inofd = a->timerfd = -1;
-	a->rescan_fd = a->cgw.fd = -1;
+	a->rescan_fd = a->cgw.fd = a->selftest_fd = -1;
 	a->opt = *o;
 	if (a->opt.verbose)
 		tl_log_threshold = TL_LOG_DEBUG;
@@ -723,6 +760,7 @@ int tl_daemon_run(const struct tl_run_opts *o)
 			 "(`tunlock stop` removes it)",
 			 a->opt.pin_dir);
 	}
+	tl_selftest_unlisten(a->selftest_fd, a->opt.pin_dir);
 	tl_events_close(&a->events);
 	tl_output_close(&a->out);
 	tl_cgwatch_close(&a->cgw);

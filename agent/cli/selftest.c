@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,10 +31,12 @@
 #include <linux/pkt_cls.h>
 
 #include "cgroup.h"
+#include "feed.h"
 #include "json.h"
 #include "metrics.h"
 #include "pins.h"
 #include "selftest.h"
+#include "selftest_channel.h"
 #include "selftest_int.h"
 #include "status.h"
 
@@ -52,11 +55,7 @@ enum {
 	C_COUNT,
 };
 
-static const char *const class_names[C_COUNT] = {
-	"enforcement", "bypass",     "dns",	   "ipv6",	  "stun",
-	"endpoint",    "raw_socket", "packet_socket", "tunnel_down", "forwarded",
-	"inbound",
-};
+_Static_assert(C_COUNT == TL_SELFTEST_CLASSES, "a name for every class");
 
 void selftest_note(char *buf, size_t len, const char *what)
 {
@@ -85,16 +84,23 @@ void selftest_conclude(struct tl_selftest_class *c, const struct outcome *o,
 		selftest_set(c, TL_SELFTEST_SKIP, "%s", o->skip_why[0] ? o->skip_why : none);
 }
 
+static __u64 verdicts_of(const struct context *x, __u64 key);
+static __u64 selftest_verdicts(const struct context *x);
+static void selftest_refused(const struct context *x, struct outcome *o,
+			     __u64 before, const char *label, int err);
+
 /*
  * One datagram from a socket of the transient cgroup, bound to ifname
  * (NULL: routed). Nothing left: pass; it left: fail; the interface cannot
  * send at all: skip.
  */
-static void try_datagram(struct outcome *o, const char *ifname,
-			 const struct sockaddr *to, socklen_t tolen,
-			 const void *data, size_t len, const char *label)
+static void try_datagram(const struct context *x, struct outcome *o,
+			 const char *ifname, const struct sockaddr *to,
+			 socklen_t tolen, const void *data, size_t len,
+			 const char *label)
 {
 	int fd = socket(to->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	__u64 before = selftest_verdicts(x);
 	char what[96];
 	int err = 0;
 
@@ -124,9 +130,7 @@ static void try_datagram(struct outcome *o, const char *ifname,
 	case EACCES:
 	case ENETUNREACH: /* tunlock's answer to IPv6 calls, or no route */
 	case ENOBUFS:	  /* dropped at TC */
-		snprintf(what, sizeof(what), "%s (%s)", label, strerrorname_np(err));
-		selftest_note(o->pass_why, sizeof(o->pass_why), what);
-		o->pass++;
+		selftest_refused(x, o, before, label, err);
 		return;
 	default:
 		snprintf(what, sizeof(what), "%s: cannot send (%s)", label,
@@ -156,6 +160,35 @@ static socklen_t sockaddr_of(const char *addr, __u16 port,
 	return 0;
 }
 
+/* Leak verdicts tunlock gave the transient cgroup so far (tl_selftest). */
+static __u64 selftest_verdicts(const struct context *x)
+{
+	return x->marks < 0 ? 0 : verdicts_of(x, x->probe_cgroup);
+}
+
+/*
+ * A try that failed with err: a pass only when tunlock judged it a leak on
+ * the way (its verdict for the transient cgroup moved); else something
+ * else refused it (no route, say), which proves nothing about tunlock.
+ */
+static void selftest_refused(const struct context *x, struct outcome *o,
+			     __u64 before, const char *label, int err)
+{
+	char what[128];
+
+	if (selftest_verdicts(x) > before) {
+		snprintf(what, sizeof(what), "%s (%s)", label,
+			 strerrorname_np(err));
+		selftest_note(o->pass_why, sizeof(o->pass_why), what);
+		o->pass++;
+		return;
+	}
+	snprintf(what, sizeof(what), "%s: %s, not by tunlock", label,
+		 strerrorname_np(err));
+	selftest_note(o->skip_why, sizeof(o->skip_why), what);
+	o->skip++;
+}
+
 /* Each guarded interface, bound to, toward addr:port. */
 static void try_guarded(const struct context *x, struct outcome *o,
 			const char *addr, __u16 port, const void *data,
@@ -165,8 +198,8 @@ static void try_guarded(const struct context *x, struct outcome *o,
 	socklen_t sl = sockaddr_of(addr, port, &ss);
 
 	for (unsigned int i = 0; i < x->nguarded; i++)
-		try_datagram(o, x->guarded_name[i], (struct sockaddr *)&ss, sl,
-			     data, len, x->guarded_name[i]);
+		try_datagram(x, o, x->guarded_name[i], (struct sockaddr *)&ss,
+			     sl, data, len, x->guarded_name[i]);
 }
 
 static void probe_bypass(const struct context *x, struct tl_selftest_class *c)
@@ -244,20 +277,8 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
-static __u64 dns_redirected(int counters_fd)
-{
-	__u64 sum = 0;
-
-	if (counters_fd >= 0)
-		tl_counter_read(counters_fd,
-				TL_COUNTER_INDEX(TL_LAYER_SOCKET, TL_REASON_DNS,
-						 TL_VERDICT_REDIRECTED),
-				&sum);
-	return sum;
-}
-
 /* A query to one resolver the system names: blocked, or redirected to a
- * tunnel resolver (the socket layer counts it), else it leaked. */
+ * tunnel resolver (sent, and tunlock judged it), else it leaked. */
 static void try_resolver(const struct context *x, struct outcome *o,
 			 const char *addr)
 {
@@ -265,16 +286,16 @@ static void try_resolver(const struct context *x, struct outcome *o,
 	socklen_t sl = sockaddr_of(addr, 53, &ss);
 	unsigned char q[64];
 	size_t qlen = dns_query(q, sizeof(q)), why_len = strlen(o->fail_why);
-	int cfd, fails = o->fail;
+	int fails = o->fail;
 	char what[128];
 	__u64 before;
 
 	if (!sl || is_loopback(&ss) || is_tunnel_resolver(&x->cfg, &ss))
 		return;
-	cfd = tl_pins_open_map(x->pin_dir, TL_MAP_COUNTERS);
-	before = dns_redirected(cfd);
-	try_datagram(o, NULL, (struct sockaddr *)&ss, sl, q, qlen, addr);
-	if (o->fail > fails && dns_redirected(cfd) > before) {
+	before = selftest_verdicts(x);
+	try_datagram(x, o, NULL, (struct sockaddr *)&ss, sl, q, qlen, addr);
+	if (o->fail > fails && selftest_verdicts(x) > before &&
+	    x->cfg.mode != TL_MODE_AUDIT) {
 		/* it left, but to the tunnel's resolver */
 		o->fail--;
 		o->fail_why[why_len] = '\0';
@@ -283,8 +304,6 @@ static void try_resolver(const struct context *x, struct outcome *o,
 		selftest_note(o->pass_why, sizeof(o->pass_why), what);
 		o->pass++;
 	}
-	if (cfd >= 0)
-		close(cfd);
 }
 
 /* The resolvers of resolv.conf and systemd-resolved's upstreams. */
@@ -325,7 +344,8 @@ static int slot_table(const struct context *x, enum tl_map_id id)
 	return fd;
 }
 
-static void try_endpoint(struct outcome *o, const struct tl_endpoint_key *k)
+static void try_endpoint(const struct context *x, struct outcome *o,
+			 const struct tl_endpoint_key *k)
 {
 	struct sockaddr_storage ss = {};
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
@@ -347,10 +367,12 @@ static void try_endpoint(struct outcome *o, const struct tl_endpoint_key *k)
 	}
 	snprintf(label, sizeof(label), "%s port %u", a, k->port);
 	if (k->protocol == IPPROTO_UDP) {
-		try_datagram(o, NULL, (struct sockaddr *)&ss, sl, "", 0, label);
+		try_datagram(x, o, NULL, (struct sockaddr *)&ss, sl, "", 0,
+			     label);
 		return;
 	}
 	/* TCP: the SYN is the leak; a non-blocking connect sends it */
+	__u64 before = selftest_verdicts(x);
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			0);
 	int err = fd < 0 || !connect(fd, (struct sockaddr *)&ss, sl) ? 0 : errno;
@@ -358,8 +380,7 @@ static void try_endpoint(struct outcome *o, const struct tl_endpoint_key *k)
 	if (fd >= 0)
 		close(fd);
 	if (err == EPERM || err == EACCES || err == ENETUNREACH) {
-		selftest_note(o->pass_why, sizeof(o->pass_why), label);
-		o->pass++;
+		selftest_refused(x, o, before, label, err);
 	} else {
 		selftest_note(o->fail_why, sizeof(o->fail_why), label);
 		strncat(o->fail_why, ": a TCP SYN left",
@@ -383,7 +404,7 @@ static void probe_endpoint(const struct context *x, struct tl_selftest_class *c)
 		k = next;
 		prev = &k;
 		if (k.port) /* the entry of the address alone has no port */
-			try_endpoint(&o, &k);
+			try_endpoint(x, &o, &k);
 	}
 	close(fd);
 	selftest_conclude(c, &o, "no endpoint in the policy");
@@ -486,6 +507,81 @@ static int find_profile(const struct tl_settings *cfg, const char *name)
 	return -1;
 }
 
+/* key in tl_selftest as kind, until a run has surely ended. */
+static int mark_probes(const struct context *x, __u64 key,
+		       enum tl_selftest_key kind)
+{
+	struct tl_selftest_probe p = { .kind = kind };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	p.until_ns = (ts.tv_sec + SELFTEST_MAX_S) * 1000000000ull;
+	return bpf_map_update_elem(x->marks, &key, &p, BPF_NOEXIST) ? -errno : 0;
+}
+
+/*
+ * The run's token in tl_selftest, which its test runs carry: their leak
+ * verdicts are the self-test's, counted apart and marked in their events.
+ */
+static int register_token(struct context *x)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if (tl_pin_path(path, sizeof(path), x->pin_dir, "tl_selftest"))
+		return -ENAMETOOLONG;
+	x->marks = bpf_obj_get(path);
+	if (x->marks < 0)
+		return -errno;
+	if (getrandom(&x->token, sizeof(x->token), 0) != sizeof(x->token))
+		return -errno;
+	err = mark_probes(x, x->token, TL_SELFTEST_BY_TOKEN);
+	if (err)
+		x->token = 0;
+	return err;
+}
+
+/* The transient cgroup's id, the same way. By id, never by name: a
+ * process with a delegated subtree can name its cgroup anything. */
+static int register_probes(struct context *x, __u64 id)
+{
+	int err = mark_probes(x, id, TL_SELFTEST_BY_CGROUP);
+
+	if (!err)
+		x->probe_cgroup = id;
+	return err;
+}
+
+/* Leak verdicts of the run's probes, by key (0: none). */
+static __u64 verdicts_of(const struct context *x, __u64 key)
+{
+	struct tl_selftest_probe p;
+	__u64 sum = 0;
+
+	if (!key || bpf_map_lookup_elem(x->marks, &key, &p))
+		return 0;
+	for (int r = 0; r < TL_ALLOW_FIRST; r++)
+		sum += p.verdicts[r];
+	return sum;
+}
+
+/* The run's marks removed, once their verdicts are in the report. */
+static void unregister_probes(struct context *x,
+			      struct tl_selftest_report *r)
+{
+	if (x->marks < 0)
+		return;
+	r->probe_verdicts = verdicts_of(x, x->probe_cgroup) +
+			    verdicts_of(x, x->token);
+	if (x->probe_cgroup)
+		bpf_map_delete_elem(x->marks, &x->probe_cgroup);
+	if (x->token)
+		bpf_map_delete_elem(x->marks, &x->token);
+	close(x->marks);
+	x->marks = -1;
+	x->probe_cgroup = x->token = 0;
+}
+
 /* The transient cgroup, and its entry when a profile is named. */
 struct probe_cgroup {
 	char path[PATH_MAX];
@@ -516,6 +612,8 @@ static int make_cgroup(struct context *x, const char *profile,
 		return err;
 	}
 	err = tl_cgroup_id(mount, rel, &pc->id);
+	if (!err)
+		err = register_probes(x, pc->id);
 	if (err || !profile)
 		return err;
 	pc->table = slot_table(x, TL_MAP_CGROUPS);
@@ -578,7 +676,7 @@ static int run_in_cgroup(const struct context *x, const char *dir, probe_fn fn,
 		return -ECHILD;
 	for (int i = 0; i < C_COUNT; i++) {
 		r->c[i] = got[i];
-		r->c[i].name = class_names[i];
+		r->c[i].name = tl_selftest_class_names[i];
 	}
 	return 0;
 }
@@ -653,7 +751,7 @@ static void report_init(struct tl_selftest_report *r)
 	for (int i = 0; i < C_COUNT; i++)
 		selftest_set(&r->c[i], TL_SELFTEST_SKIP, "%s", "not tried");
 	for (int i = 0; i < C_COUNT; i++)
-		r->c[i].name = class_names[i];
+		r->c[i].name = tl_selftest_class_names[i];
 }
 
 static void run_all(struct context *x, const char *profile,
@@ -673,6 +771,13 @@ static void run_all(struct context *x, const char *profile,
 		}
 		x->profile = p;
 	}
+	err = register_token(x);
+	if (err) {
+		selftest_set(&r->c[C_ENFORCEMENT], TL_SELFTEST_FAIL,
+		    "marking the probes in tl_selftest: %s", strerror(-err));
+		unregister_probes(x, r);
+		return;
+	}
 	err = make_cgroup(x, profile, &pc);
 	if (!err)
 		err = run_in_cgroup(x, pc.path, live_probes, r);
@@ -688,20 +793,36 @@ static void run_all(struct context *x, const char *profile,
 	if (err)
 		selftest_set(&r->c[C_FORWARDED], TL_SELFTEST_FAIL,
 		    "a child in the root cgroup: %s", strerror(-err));
+	unregister_probes(x, r);
 	apply_gaps(x, r);
+}
+
+/* The run, for the agent's feed (and so a SIEM): said when it cannot be. */
+static void hand_to_agent(const char *pin_dir,
+			  const struct tl_selftest_report *r)
+{
+	int err = tl_selftest_send(pin_dir, r);
+
+	if (err == -ENOENT)
+		fprintf(stderr, "tunlock: selftest: no agent keeps %s: the "
+				"run is not in its feed\n", pin_dir);
+	else if (err)
+		fprintf(stderr, "tunlock: selftest: handing the run to the "
+				"agent: %s\n", strerror(-err));
 }
 
 int tl_selftest(const struct tl_run_opts *o)
 {
 	struct tl_selftest_report r;
-	struct context x = { .pin_dir = o->pin_dir };
+	struct context x = { .pin_dir = o->pin_dir, .marks = -1 };
 	char line[8192];
 	int failed = 0, n;
 
 	report_init(&r);
 	if (read_context(&x, &r))
 		run_all(&x, o->profile, &r);
-	n = tl_selftest_format(&r, line, sizeof(line));
+	n = tl_selftest_format(&r, TL_FEED_NATIVE, line, sizeof(line));
+	hand_to_agent(o->pin_dir, &r);
 	if (o->json)
 		fputs(n > 0 ? line : "{}\n", stdout);
 	else

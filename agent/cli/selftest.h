@@ -27,9 +27,14 @@ struct tl_selftest_class {
 };
 
 #define TL_SELFTEST_CLASSES 11
+/* enforcement, bypass, dns, ... in the order the report holds them */
+extern const char *const tl_selftest_class_names[TL_SELFTEST_CLASSES];
 
 struct tl_selftest_report {
 	unsigned long long time_ns; /* CLOCK_REALTIME */
+	/* leak verdicts tunlock gave the probes: counted for the run (in
+	 * tl_selftest), not as leaks */
+	unsigned long long probe_verdicts;
 	struct tl_selftest_class c[TL_SELFTEST_CLASSES];
 	int n;
 };
@@ -37,9 +42,9 @@ struct tl_selftest_report {
 /* The exit status: 0 every applicable class passed, 1 one failed. */
 int tl_selftest(const struct tl_run_opts *o);
 
-/* The report as one feed line (kind "selftest", with '\n'); its length or
- * -1 when len is too small. */
-int tl_selftest_format(const struct tl_selftest_report *r, char *buf,
+/* The report as one feed line (kind "selftest", with '\n') in format f
+ * (enum tl_feed_format); its length or -1 when len is too small. */
+int tl_selftest_format(const struct tl_selftest_report *r, int f, char *buf,
 		       size_t len);
 /* tunlock_selftest_* gauges in the text exposition format. */
 void tl_selftest_metrics(FILE *f, const struct tl_selftest_report *r);

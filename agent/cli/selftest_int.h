@@ -20,6 +20,8 @@
 #define PROBE_FORWARDED_SRC "100.64.254.254" /* as if from a container */
 #define PROBE_DNS_NAME "selftest.tunlock.invalid"
 #define MAX_GUARDED 16
+/* longer than a run may take: tl_selftest marks its cgroup until then */
+#define SELFTEST_MAX_S 120
 
 /* What the pins say, read before the probes. */
 struct context {
@@ -32,6 +34,10 @@ struct context {
 	int guarded[MAX_GUARDED];
 	bool guarded_l3[MAX_GUARDED];
 	char guarded_name[MAX_GUARDED][IF_NAMESIZE];
+	/* the transient cgroup and the test runs' token, registered in
+	 * tl_selftest (marks: its fd) */
+	__u64 probe_cgroup, token;
+	int marks;
 };
 
 /* Outcome of one try on one interface or destination. */

@@ -4,7 +4,7 @@
  * disturbing the machine (a packet after the tunnel went down, a forwarded
  * packet, a forged packet to a tunnel address from the LAN): test runs of
  * the TC programs attached to each guarded interface, against the live
- * maps, on IPv4 Ethernet frames to and from documentation addresses.
+ * maps, on Ethernet frames to and from documentation addresses.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,14 +20,31 @@
 
 #include "selftest_int.h"
 
+#define FRAME_MAX (ETH_HLEN + 40 + 8 + 4)
+
+/* The UDP header and 4 bytes after it: port 40000 to 9. */
+static void udp_probe(unsigned char *udp)
+{
+	udp[0] = 40000 >> 8;
+	udp[1] = 40000 & 0xff;
+	udp[3] = 9;
+	udp[5] = 8 + 4;
+}
+
+static void frame_eth(unsigned char *b, __u16 proto)
+{
+	memset(b, 0, FRAME_MAX);
+	memcpy(b, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02", 12);
+	b[12] = proto >> 8;
+	b[13] = proto & 0xff;
+}
+
 static size_t frame_v4(unsigned char *b, __be32 src, __be32 dst)
 {
 	unsigned char *ip = b + ETH_HLEN, *udp = ip + 20;
 	__u32 sum = 0;
 
-	memset(b, 0, ETH_HLEN + 20 + 8 + 4);
-	memcpy(b, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02", 12);
-	b[12] = ETH_P_IP >> 8;
+	frame_eth(b, ETH_P_IP);
 	ip[0] = 0x45;
 	ip[3] = 20 + 8 + 4;
 	ip[8] = 64;
@@ -40,11 +57,24 @@ static size_t frame_v4(unsigned char *b, __be32 src, __be32 dst)
 	sum = ~((sum & 0xffff) + (sum >> 16)) & 0xffff;
 	ip[10] = sum >> 8;
 	ip[11] = sum & 0xff;
-	udp[0] = 40000 >> 8;
-	udp[1] = 40000 & 0xff;
-	udp[3] = 9;
-	udp[5] = 8 + 4;
+	udp_probe(udp);
 	return ETH_HLEN + 20 + 8 + 4;
+}
+
+/* IPv6 UDP from src to dst (16 bytes each), hop limit 64. */
+static size_t frame_v6(unsigned char *b, const void *src, const void *dst)
+{
+	unsigned char *ip = b + ETH_HLEN, *udp = ip + 40;
+
+	frame_eth(b, ETH_P_IPV6);
+	ip[0] = 0x60;
+	ip[5] = 8 + 4;
+	ip[6] = IPPROTO_UDP;
+	ip[7] = 64;
+	memcpy(ip + 8, src, 16);
+	memcpy(ip + 24, dst, 16);
+	udp_probe(udp);
+	return ETH_HLEN + 40 + 8 + 4;
 }
 
 static __be32 iface_v4(const char *ifname)
@@ -63,22 +93,23 @@ static __be32 iface_v4(const char *ifname)
 }
 
 /*
- * Runs our TC program at point of guarded interface i on an IPv4 frame
- * from src to dst, against the live maps, and notes what it did with it:
- * dropped (pass), let through (fail), or no answer (skip).
+ * Runs our TC program at point of guarded interface i on a frame, against
+ * the live maps, and notes what it did with it: dropped (pass), let
+ * through (fail), or no answer (skip).
  */
 static void tc_try(const struct context *x, unsigned int i,
-		   enum bpf_tc_attach_point point, __be32 src, __be32 dst,
-		   struct outcome *o)
+		   enum bpf_tc_attach_point point, unsigned char *frame,
+		   size_t len, struct outcome *o)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = x->guarded[i],
 		    .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TL_TC_HANDLE,
 		    .priority = TL_TC_PRIORITY);
-	unsigned char frame[64];
-	struct __sk_buff ctx = { .ifindex = x->guarded[i] };
+	/* the token: its verdict is the self-test's (tl_selftest) */
+	struct __sk_buff ctx = { .ifindex = x->guarded[i],
+				 .cb = { x->token >> 32, (__u32)x->token } };
 	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame,
-		    .data_size_in = frame_v4(frame, src, dst), .ctx_in = &ctx,
+		    .data_size_in = len, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 	const char *name = x->guarded_name[i];
 	char label[96];
@@ -120,6 +151,7 @@ void tl_selftest_tc_run(const struct context *x, struct tl_selftest_class *c,
 {
 	struct outcome o = {};
 	__be32 dst = inet_addr(PROBE_V4);
+	unsigned char frame[FRAME_MAX];
 
 	if (forwarded && (x->cfg.flags & TL_SETTINGS_NO_SOCKET_ALLOW)) {
 		selftest_set(c, TL_SELFTEST_SKIP, "%s",
@@ -133,7 +165,8 @@ void tl_selftest_tc_run(const struct context *x, struct tl_selftest_class *c,
 		if (x->guarded_l3[i])
 			continue;
 		if (src)
-			tc_try(x, i, BPF_TC_EGRESS, src, dst, &o);
+			tc_try(x, i, BPF_TC_EGRESS, frame,
+			       frame_v4(frame, src, dst), &o);
 		else
 			selftest_note(o.skip_why, sizeof(o.skip_why),
 			     "an interface without IPv4 address");
@@ -141,18 +174,49 @@ void tl_selftest_tc_run(const struct context *x, struct tl_selftest_class *c,
 	selftest_conclude(c, &o, "no guarded Ethernet interface");
 }
 
+/* The frame someone on the LAN forges to a tunnel address (IPv4-mapped
+ * for IPv4), from a documentation address of its family. */
+static size_t forged_frame(unsigned char *frame, const __u8 *tunnel_addr,
+			   bool *v6)
+{
+	struct in6_addr src;
+	__be32 dst;
+
+	*v6 = memcmp(tunnel_addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
+	if (*v6) {
+		inet_pton(AF_INET6, PROBE_V6, &src);
+		return frame_v6(frame, &src, tunnel_addr);
+	}
+	memcpy(&dst, tunnel_addr + 12, 4);
+	return frame_v4(frame, inet_addr(PROBE_V4), dst);
+}
+
+/* Which families were forged, and why one was not. */
+static void note_families(struct tl_selftest_class *c, const bool have[2])
+{
+	size_t n = strlen(c->why);
+
+	snprintf(c->why + n, sizeof(c->why) - n, "; %s",
+		 have[0] && have[1] ? "IPv4 and IPv6 tried" :
+		 have[0] ? "IPv4 tried; IPv6 not: no tunnel has an IPv6 address" :
+			   "IPv6 tried; IPv4 not: no tunnel has an IPv4 address");
+}
+
 /*
  * The TC ingress program of each guarded Ethernet interface on a packet
- * from TEST-NET-3 to each IPv4 address of a tunnel (tl_inbound): what
- * someone on the LAN forges (CVE-2019-14899).
+ * from a documentation address to each address of a tunnel (tl_inbound),
+ * IPv4 and IPv6: what someone on the LAN forges (CVE-2019-14899). A family
+ * no tunnel has an address of is said in the reason.
  */
 void tl_selftest_inbound(const struct context *x, struct tl_selftest_class *c)
 {
 	int fd;
 	__u8 key[16], next[16], *prev = NULL;
+	unsigned char frame[FRAME_MAX];
+	bool have[2] = {}, v6;
 	struct outcome o = {};
 	char path[PATH_MAX];
-	__be32 dst;
+	size_t len;
 
 	if (tl_pin_path(path, sizeof(path), x->pin_dir, "tl_inbound") ||
 	    (fd = bpf_obj_get(path)) < 0) {
@@ -162,15 +226,17 @@ void tl_selftest_inbound(const struct context *x, struct tl_selftest_class *c)
 	while (!bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, sizeof(key));
 		prev = key;
-		if (memcmp(key, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12))
-			continue; /* test runs build IPv4 frames */
-		memcpy(&dst, key + 12, 4);
-		for (unsigned int i = 0; i < x->nguarded; i++)
-			if (!x->guarded_l3[i])
-				tc_try(x, i, BPF_TC_INGRESS,
-				       inet_addr(PROBE_V4), dst, &o);
+		len = forged_frame(frame, key, &v6);
+		for (unsigned int i = 0; i < x->nguarded; i++) {
+			if (x->guarded_l3[i])
+				continue;
+			tc_try(x, i, BPF_TC_INGRESS, frame, len, &o);
+			have[v6] = true;
+		}
 	}
 	close(fd);
-	selftest_conclude(c, &o, "no tunnel with an IPv4 address, or no guarded "
+	selftest_conclude(c, &o, "no tunnel with an address, or no guarded "
 			"Ethernet interface");
+	if (c->result != TL_SELFTEST_SKIP)
+		note_families(c, have);
 }

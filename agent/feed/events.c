@@ -111,6 +111,8 @@ int tl_event_format(const struct tl_event *ev,
 	str_or_null(&j, "profile", ctx->profile, TL_NAME_LEN);
 	tl_json_str(&j, "tunnel", ev->tunnel_up ? "up" : "down", 8);
 	tl_json_u64(&j, "generation", ev->generation);
+	/* a probe of `tunlock selftest`, not a leak (docs/events.md) */
+	tl_json_bool(&j, "selftest", ev->flags & TL_EVENT_SELFTEST);
 	tl_json_close(&j);
 	return tl_json_end(&j);
 }

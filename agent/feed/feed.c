@@ -139,6 +139,7 @@ static void ecs_tunlock(struct tl_json *j, const struct tl_event *ev,
 		tl_json_u64(j, "cgroup_id", ev->cgroup_id);
 	tl_json_str(j, "tunnel", ev->tunnel_up ? "up" : "down", 8);
 	tl_json_u64(j, "generation", ev->generation);
+	tl_json_bool(j, "selftest", ev->flags & TL_EVENT_SELFTEST);
 	tl_json_close(j);
 }
 
@@ -188,8 +189,7 @@ static void summary_counts(struct tl_json *j, const struct tl_summary *s)
 	tl_json_u64(j, "generation", s->generation);
 }
 
-/* An ECS document's head, up to its open "event" object. */
-static void ecs_head(struct tl_json *j, uint64_t time_ns, const char *kind,
+void tl_ecs_head(struct tl_json *j, uint64_t time_ns, const char *kind,
 		     const char *category, const char *type)
 {
 	tl_json_time(j, "@timestamp", time_ns);
@@ -210,7 +210,7 @@ int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,
 	tl_json_init(&j, buf, len);
 	tl_json_open(&j, NULL);
 	if (f == TL_FEED_ECS) {
-		ecs_head(&j, s->end_ns, "metric", "network", "info");
+		tl_ecs_head(&j, s->end_ns, "metric", "network", "info");
 		tl_json_str(&j, "reason", tl_reason_name(s->reason), 32);
 		tl_json_str(&j, "module", "tunlock", 16);
 		tl_json_str(&j, "dataset", "tunlock.summary", 32);
@@ -254,7 +254,7 @@ int tl_integrity_format(const struct tl_integrity_event *x,
 	tl_json_init(&j, buf, len);
 	tl_json_open(&j, NULL);
 	if (f == TL_FEED_ECS) {
-		ecs_head(&j, x->time_ns, "alert", "configuration", "change");
+		tl_ecs_head(&j, x->time_ns, "alert", "configuration", "change");
 		tl_json_str(&j, "action", x->action, 16);
 		tl_json_str(&j, "reason", x->found, 16);
 		tl_json_str(&j, "outcome",

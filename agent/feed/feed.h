@@ -28,6 +28,11 @@ int tl_event_format_ecs(const struct tl_event *ev,
 			const struct tl_event_context *ctx, char *buf,
 			size_t len);
 
+struct tl_json;
+/* An ECS document's head, up to its open "event" object. */
+void tl_ecs_head(struct tl_json *j, uint64_t time_ns, const char *kind,
+		 const char *category, const char *type);
+
 /* What the events of one reason became over one interval. */
 struct tl_summary {
 	uint32_t reason;

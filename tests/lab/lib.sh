@@ -254,6 +254,9 @@ lab_teardown() {
 	rmdir /etc/netns 2>/dev/null
 	# 4. pins
 	[ -n "${LAB_PIN:-}" ] && [ -e "$LAB_PIN" ] && rm -rf "$LAB_PIN"
+	# the agent's selftest socket, should the agent have been killed before removing it
+	[ -n "${LAB_PIN:-}" ] && rm -f "/run/tunlock/${LAB_PIN##*/}.selftest.sock"
+	rmdir /run/tunlock 2>/dev/null
 	# 5. cgroups, leaves first
 	_lab_rm_cgroup "$LAB_CG"
 	# 6. state: kept (renamed) when something failed or LAB_KEEP=1, else removed

@@ -2068,6 +2068,106 @@ static void cases_inbound(struct ring_buffer *rb)
 	set_tunnel_addr("2001:db8:100::2", false);
 }
 
+/* A forged SYN to the tunnel address at TC ingress carrying token in cb,
+ * as `tunlock selftest`'s test runs do: its retval, -1 when it did not run. */
+static int run_token(__u64 token)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex_uplink,
+				 .cb = { token >> 32, (__u32)token } };
+	struct frame f;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "203.0.113.10", "100.100.0.2", IPPROTO_TCP, 0, 5);
+	tcp(&f, 80, 40000);
+	o.data_in = f.b;
+	o.data_size_in = f.len;
+	return bpf_prog_test_run_opts(inbound_fd(), &o) ? -1 : (int)o.retval;
+}
+
+/* key in tl_selftest as kind, valid for ttl_s (negative: expired) */
+static int set_selftest(__u64 key, __u32 kind, int ttl_s)
+{
+	struct tl_selftest_probe p = { .kind = kind };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	p.until_ns = (__u64)(ts.tv_sec + ttl_s) * 1000000000ull;
+	return bpf_map_update_elem(bpf_map__fd(bpf.tc->maps.tl_selftest), &key,
+				   &p, BPF_ANY);
+}
+
+static __u64 selftest_verdicts(__u64 key)
+{
+	struct tl_selftest_probe p;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(bpf.tc->maps.tl_selftest), &key,
+				&p))
+		return 0;
+	return p.verdicts[TL_REASON_INBOUND];
+}
+
+/*
+ * One self-test case: the test run is dropped; counted for the self-test
+ * (its entry) and not in tl_counters, or the other way round; its event
+ * marked selftest or not.
+ */
+static void selftest_case(const char *name, struct ring_buffer *rb,
+			  __u64 token, __u64 key, bool is_probe)
+{
+	__u64 counted, before = total_counters(), mine = selftest_verdicts(key);
+	int ret;
+
+	ring_buffer__consume(rb);
+	events_seen = 0;
+	ret = run_token(token);
+	counted = total_counters() - before;
+	ring_buffer__consume(rb);
+	if (ret != TC_ACT_SHOT)
+		report(false, name, "program returned %d, want a drop", ret);
+	else if (counted != !is_probe ||
+		 selftest_verdicts(key) - mine != is_probe)
+		report(false, name, "tl_counters moved by %llu, the self-test's "
+		       "entry by %llu; want %d and %d",
+		       (unsigned long long)counted,
+		       (unsigned long long)(selftest_verdicts(key) - mine),
+		       !is_probe, is_probe);
+	else if (events_seen != 1 ||
+		 !(last_event.flags & TL_EVENT_SELFTEST) != !is_probe)
+		report(false, name, "%d events, flags %u", events_seen,
+		       last_event.flags);
+	else
+		report(true, name, NULL);
+}
+
+/* A self-test's test runs are its own, by token; nothing else is. */
+static void cases_selftest(struct ring_buffer *rb)
+{
+	const __u64 token = 0x5e1f7e5700c0ffeeull;
+	int fd = bpf_map__fd(bpf.tc->maps.tl_selftest);
+
+	if (set_tunnel_addr("100.100.0.2", true) ||
+	    set_selftest(token, TL_SELFTEST_BY_TOKEN, 60)) {
+		report(false, "selftest: state", "%s", strerror(errno));
+		return;
+	}
+	selftest_case("selftest: a test run with the token is the self-test's",
+		      rb, token, token, true);
+	selftest_case("selftest: another token is a leak", rb, token + 1, token,
+		      false);
+	selftest_case("selftest: no token is a leak", rb, 0, token, false);
+	set_selftest(token, TL_SELFTEST_BY_TOKEN, -1);
+	selftest_case("selftest: past its deadline, a leak", rb, token, token,
+		      false);
+	/* a cgroup id is no token: a packet's cb could be made to hold one */
+	set_selftest(token, TL_SELFTEST_BY_CGROUP, 60);
+	selftest_case("selftest: a cgroup's entry is no token", rb, token,
+		      token, false);
+	bpf_map_delete_elem(fd, &token);
+	set_tunnel_addr("100.100.0.2", false);
+}
+
 int main(void)
 {
 	char pin_dir[128];
@@ -2107,6 +2207,7 @@ int main(void)
 		cases_flood(rb);
 		cases_dns(rb);
 		cases_inbound(rb);
+		cases_selftest(rb);
 	}
 	ring_buffer__free(rb);
 	tl_bpf_close(&bpf);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Unit tests of the event feed's JSON formatting (docs/events.md). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -19,6 +21,7 @@
 #include "output.h"
 #include "pins.h"
 #include "selftest.h"
+#include "selftest_channel.h"
 #include "status.h"
 
 static int passed, failed;
@@ -121,7 +124,8 @@ static void check_truncation(void)
 	ok("a cut never splits an escape",
 	   (field_len(line, "\"cgroup\":\"") - 1 - 3) % 6 == 0, line);
 	expect("the fields after the cgroup are all there", line,
-	       "\"profile\":\"locked\",\"tunnel\":\"up\",\"generation\":9}\n");
+	       "\"profile\":\"locked\",\"tunnel\":\"up\",\"generation\":9,"
+	       "\"selftest\":false}\n");
 
 	n = tl_event_format_ecs(&ev, &ctx, line, sizeof(line));
 	ok("ecs: a 4 KiB escaped cgroup path still makes a line", n > 0, line);
@@ -439,6 +443,25 @@ static void check_cgindex(void)
 	   !tl_cgindex_path(cg_id(1)) && !tl_cgindex_id("/c1"), NULL);
 }
 
+/* name passes when line is valid against the documented schemas. */
+static void schema_valid(const char *name, const char *line)
+{
+	char path[] = "/tmp/tunlock-schema-XXXXXX", cmd[128];
+	int fd = mkstemp(path);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+
+	if (!f) {
+		ok(name, false, "no temporary file");
+		return;
+	}
+	fputs(line, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "python3 tests/lab/schema.py %s >/dev/null 2>&1", path);
+	ok(name, !system(cmd), line);
+	unlink(path);
+}
+
 /*
  * A self-test report: its feed line is valid against docs/events.schema.json
  * (reasons with a quote and a backslash escaped), its gauges pass promtool;
@@ -461,7 +484,7 @@ static void check_selftest(void)
 	FILE *f;
 	int fd;
 
-	ok("selftest: the line formats", tl_selftest_format(&r, line, sizeof(line)) > 0,
+	ok("selftest: the line formats", tl_selftest_format(&r, TL_FEED_NATIVE, line, sizeof(line)) > 0,
 	   line);
 	check_json("selftest: result fail, stun failed, reasons as given", line,
 		   "d[\"kind\"] == \"selftest\" and d[\"result\"] == \"fail\" and "
@@ -469,18 +492,7 @@ static void check_selftest(void)
 		   "d[\"classes\"][1][\"reason\"] == sys.argv[1] and "
 		   "[c[\"result\"] for c in d[\"classes\"]] == [\"pass\", \"fail\", \"skip\"]",
 		   "up\"0\\: sent");
-	fd = mkstemp(path);
-	f = fd < 0 ? NULL : fdopen(fd, "w");
-	if (f) {
-		fputs(line, f);
-		fclose(f);
-		snprintf(cmd, sizeof(cmd),
-			 "python3 tests/lab/schema.py %s >/dev/null 2>&1", path);
-		ok("selftest: the line is valid against the schema", !system(cmd),
-		   line);
-	} else {
-		ok("selftest: temporary file", false, path);
-	}
+	schema_valid("selftest: the line is valid against the schema", line);
 	f = open_memstream(&text, &len);
 	if (f) {
 		tl_selftest_metrics(f, &r);
@@ -490,9 +502,14 @@ static void check_selftest(void)
 		       "tunlock_selftest_class_result{class=\"packet_socket\"} -1\n");
 		expect("selftest: ok and failed classes", text,
 		       "tunlock_selftest_ok 0\n");
+		expect("selftest: the probes' verdicts", text,
+		       "tunlock_selftest_probe_verdicts 0\n");
 		free(text);
 	}
-	if (!tl_selftest_metrics_write(path, &r)) {
+	fd = mkstemp(path);
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 && !tl_selftest_metrics_write(path, &r)) {
 		snprintf(cmd, sizeof(cmd), "%s check metrics < %s",
 			 !access("build/tools/promtool", X_OK) ?
 				 "build/tools/promtool" : "promtool",
@@ -510,10 +527,105 @@ static void check_selftest(void)
 	expect("inbound: reason and hook", line,
 	       "\"reason\":\"inbound\",\"verdict\":\"blocked\",\"layer\":\"tc\","
 	       "\"hook\":\"tc_ingress\"");
+
+	/* a self-test's probe says so, in both formats */
+	ev.flags = TL_EVENT_SELFTEST;
+	tl_event_format(&ev, &ctx, line, sizeof(line));
+	expect("selftest: a probe's event says selftest", line,
+	       "\"selftest\":true}\n");
+	tl_event_format_ecs(&ev, &ctx, line, sizeof(line));
+	expect("selftest: a probe's ECS document says selftest", line,
+	       "\"selftest\":true}}\n");
+	tl_selftest_format(&r, TL_FEED_ECS, line, sizeof(line));
+	check_json("selftest: the ECS document", line,
+		   "d[\"event\"][\"dataset\"] == \"tunlock.selftest\" and "
+		   "d[\"event\"][\"outcome\"] == \"failure\" and "
+		   "d[\"tunlock\"][\"failed\"] == [\"stun\"] and "
+		   "d[\"tunlock\"][\"classes\"][1][\"reason\"] == sys.argv[1]",
+		   "up\"0\\: sent");
+	schema_valid("selftest: the ECS document is valid against the schema",
+		     line);
+}
+
+/* A full report of every class, as `tunlock selftest` makes one. */
+static void full_report(struct tl_selftest_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->time_ns = 1796153028000000000ull;
+	r->n = TL_SELFTEST_CLASSES;
+	r->probe_verdicts = 7;
+	for (int i = 0; i < r->n; i++) {
+		r->c[i].name = tl_selftest_class_names[i];
+		r->c[i].result = i % 3;
+		snprintf(r->c[i].why, sizeof(r->c[i].why), "why %d", i);
+	}
+}
+
+/* A child that sends r as uid 65534; its exit status: 0 sent, 1 refused. */
+static int send_unprivileged(const char *pin_dir,
+			     const struct tl_selftest_report *r)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (!pid)
+		_exit(setgid(65534) || setuid(65534) ? 3 :
+		      tl_selftest_send(pin_dir, r) ? 1 : 0);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * The self-test's channel to the agent: a run goes in whole; a process
+ * that is not root cannot send one (the socket's mode), and were the
+ * socket open to it, its datagram is refused (the kernel's credentials).
+ */
+static void check_selftest_channel(void)
+{
+	static struct tl_selftest_report r, got;
+	char pin_dir[64], sock[128];
+	int fd, n;
+
+	if (geteuid()) {
+		printf("SKIP: selftest channel: not root\n");
+		return;
+	}
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/tunlock-unit-%d",
+		 getpid());
+	full_report(&r);
+	fd = tl_selftest_listen(pin_dir);
+	ok("selftest channel: the agent listens", fd >= 0, pin_dir);
+	if (fd < 0)
+		return;
+	tl_selftest_sock_path(sock, sizeof(sock), pin_dir);
+	ok("selftest channel: root sends", !tl_selftest_send(pin_dir, &r), sock);
+	n = tl_selftest_receive(fd, &got);
+	ok("selftest channel: the agent gets it whole", n == 1 &&
+	   got.n == r.n && got.c[4].result == r.c[4].result &&
+	   got.probe_verdicts == 7 &&
+	   !strcmp(got.c[10].why, "why 10") &&
+	   !strcmp(got.c[10].name, "inbound"), sock);
+	ok("selftest channel: nobody else may send",
+	   send_unprivileged(pin_dir, &r) == 1, sock);
+	ok("selftest channel: nothing came", tl_selftest_receive(fd, &got) == 0,
+	   sock);
+	/* the socket opened to all: the credentials still refuse it */
+	chmod(sock, 0666);
+	ok("selftest channel: sent, the socket open to all",
+	   send_unprivileged(pin_dir, &r) == 0, sock);
+	ok("selftest channel: refused, not from root",
+	   tl_selftest_receive(fd, &got) == -EPERM, sock);
+	tl_selftest_unlisten(fd, pin_dir);
+	ok("selftest channel: the socket is removed", access(sock, F_OK), sock);
+	ok("selftest channel: no agent, said", tl_selftest_send(pin_dir, &r) ==
+	   -ENOENT, sock);
+	rmdir(TL_RUN_DIR); /* when no agent of this machine has its socket there */
 }
 
 int main(void)
 {
+	check_selftest_channel();
 	/* 1970-01-01T00:00:05 boot offset 0: fixed time to compare */
 	struct tl_event_context ctx = { 0, "up0", "/lab/apps", "locked" };
 	struct tl_event ev = base_event();
@@ -533,8 +645,8 @@ int main(void)
 	expect("process", line, "\"pid\":777,\"comm\":\"curl\"");
 	expect("cgroup and profile", line,
 	       "\"cgroup\":\"/lab/apps\",\"cgroup_id\":42,\"profile\":\"locked\"");
-	expect("tunnel and generation end the line", line,
-	       "\"tunnel\":\"up\",\"generation\":9}\n");
+	expect("tunnel, generation and selftest end the line", line,
+	       "\"tunnel\":\"up\",\"generation\":9,\"selftest\":false}\n");
 	expect("no redirect is null", line,
 	       "\"dport\":443,\"redirect_dst\":null,\"redirect_dport\":null,");
 
@@ -635,7 +747,7 @@ int main(void)
 	       "\"tunlock\":{\"schema\":1,\"kind\":\"leak\",\"verdict\":"
 	       "\"blocked\",\"layer\":\"cgroup_skb\",\"hook\":"
 	       "\"cgroup_skb_egress\",\"cgroup\":\"/lab/apps\",\"cgroup_id\":42,"
-	       "\"tunnel\":\"up\",\"generation\":9}}\n");
+	       "\"tunnel\":\"up\",\"generation\":9,\"selftest\":false}}\n");
 	ev.verdict = TL_VERDICT_AUDIT;
 	ev.pid = 0;
 	memset(ev.saddr, 0, 16);
