@@ -74,6 +74,27 @@ static int request_end(const struct nlmsghdr *h)
 	return e->error ? e->error : 1;
 }
 
+/* One datagram, or 0 bytes for one that did not come from the kernel: a
+ * process with CAP_NET_ADMIN can unicast to our port id, and its forged
+ * link or address news must not steer what the agent guards. */
+static ssize_t recv_from_kernel(int fd, void *buf, size_t len, int flags)
+{
+	struct sockaddr_nl from;
+	socklen_t flen = sizeof(from);
+	ssize_t n;
+
+	n = recvfrom(fd, buf, len, flags, (struct sockaddr *)&from, &flen);
+	if (n < 0)
+		return -errno;
+	if (flen < sizeof(from) || from.nl_family != AF_NETLINK ||
+	    from.nl_pid != 0) {
+		log_warn("rtnetlink: dropped %zd bytes sent by port %u, not "
+			 "by the kernel", n, flen < sizeof(from) ? 0 : from.nl_pid);
+		return 0;
+	}
+	return n;
+}
+
 /* Reads one datagram and hands its messages to cb: 1 when it held the
  * end of our last request, 0 when not, else -errno. */
 static int read_batch(struct tl_nl *nl, int flags, tl_nl_cb cb, void *ctx)
@@ -83,9 +104,9 @@ static int read_batch(struct tl_nl *nl, int flags, tl_nl_cb cb, void *ctx)
 	int done = 0, err;
 	ssize_t n;
 
-	n = recv(nl->fd, buf, sizeof(buf), flags);
+	n = recv_from_kernel(nl->fd, buf, sizeof(buf), flags);
 	if (n < 0)
-		return -errno;
+		return n;
 	for (h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
 		if ((h->nlmsg_type == NLMSG_DONE ||
 		     h->nlmsg_type == NLMSG_ERROR) &&
@@ -190,12 +211,14 @@ int tl_nl_nsid(struct tl_nl *nl, int ns_fd)
 {
 	char buf[1024] __attribute__((aligned(4)));
 	struct nlmsghdr *h;
-	ssize_t n;
+	ssize_t n = 0;
 
 	if (nsid_request(nl, ns_fd))
 		return -1;
-	/* an unsubscribed socket: the answer is the next datagram */
-	n = recv(nl->fd, buf, sizeof(buf), 0);
+	/* an unsubscribed socket: the answer is the next datagram the
+	 * kernel sends; a few forged ones before it are skipped */
+	for (int tries = 0; n == 0 && tries < 8; tries++)
+		n = recv_from_kernel(nl->fd, buf, sizeof(buf), 0);
 	h = (void *)buf;
 	if (n < 0 || !NLMSG_OK(h, n) || h->nlmsg_seq != nl->seq ||
 	    h->nlmsg_type != RTM_NEWNSID)

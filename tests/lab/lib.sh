@@ -149,7 +149,7 @@ lab_init() {
 	LAB_CGREL_INFRA=$LAB_CG_REL/infra
 	LAB_PIN=/sys/fs/bpf/tunlock-lab-$LAB_ID
 	LAB_FORBIDDEN_NETNS=$(_lab_forbidden_netns)
-	LAB_IPV6=0 LAB_DOT=0 LAB_CAP_N=0 LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_DROPS=0
+	LAB_IPV6=0 LAB_DOT=0 LAB_CAP_N=0 LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_RX=() LAB_CAP_DROPS=0
 	LAB_AGENT_PID='' LAB_AGENT_N=0 LAB_AGENT_OUT='' LAB_WG_PID='' LAB_TORN=0
 	declare -gA LAB_PID=()
 	mkdir -m 700 "$LAB_STATE" || { echo "cannot create $LAB_STATE" >&2; exit 1; }

@@ -2,6 +2,7 @@
 /* Unit tests of the event feed's JSON formatting (docs/events.md). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "events.h"
 #include "feed.h"
 #include "metrics.h"
+#include "netlink.h"
 #include "json.h"
 #include "names.h"
 #include "output.h"
@@ -623,6 +625,68 @@ static void check_selftest_channel(void)
 	rmdir(TL_RUN_DIR); /* when no agent of this machine has its socket there */
 }
 
+static int count_message(void *ctx, struct nlmsghdr *h)
+{
+	(void)h;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* A link message unicast to the agent's rtnetlink port by a process: -errno,
+ * or 0 once sent. */
+static int forge_link_news(const struct tl_nl *nl)
+{
+	struct sockaddr_nl to = {.nl_family = AF_NETLINK}, me;
+	socklen_t len = sizeof(me);
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} msg = {
+	    .h.nlmsg_len = sizeof(msg),
+	    .h.nlmsg_type = RTM_NEWLINK,
+	    .i.ifi_index = 4242,
+	};
+	int fd, err = 0;
+
+	if (getsockname(nl->fd, (struct sockaddr *)&me, &len))
+		return -errno;
+	to.nl_pid = me.nl_pid;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Only the kernel speaks rtnetlink to the agent: a forged message from a
+ * process (root's, since others may not send) is dropped, while a dump
+ * from the kernel still reaches the callback. */
+static void check_netlink_sender(void)
+{
+	struct tl_nl nl;
+	int forged = 0, dumped = 0, err;
+
+	if (tl_nl_open(&nl, 0, 0)) {
+		ok("rtnetlink socket opens", false, strerror(errno));
+		return;
+	}
+	err = forge_link_news(&nl);
+	if (err == -EPERM) {
+		printf("SKIP: events: rtnetlink forged sender: needs CAP_NET_ADMIN\n");
+	} else {
+		for (int i = 0; i < 4 && tl_nl_read(&nl, count_message, &forged) == 0; i++)
+			;
+		ok("rtnetlink news sent by a process is dropped", !err && !forged,
+		   err ? strerror(-err) : "the forged RTM_NEWLINK reached the callback");
+	}
+	err = tl_nl_dump(&nl, RTM_GETLINK, count_message, &dumped);
+	ok("rtnetlink dump from the kernel is read", !err && dumped > 0,
+	   err ? strerror(-err) : "no link in the dump");
+	tl_nl_close(&nl);
+}
+
 int main(void)
 {
 	check_selftest_channel();
@@ -827,6 +891,7 @@ int main(void)
 	check_status_json();
 	check_cgindex();
 	check_selftest();
+	check_netlink_sender();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -14,6 +14,7 @@ _lab_capture_iface() {
 	LAB_CAP_PIDS+=("$LAB_SPAWNED_PID")
 	LAB_CAP_FILES+=("$f")
 	LAB_CAP_IFACES+=("$ifc")
+	LAB_CAP_RX+=("$(_lab_rx_packets "$ifc")")
 	if ! _lab_wait 5 grep -qs "listening on $ifc" "$LAB_STATE/$name.log"; then
 		LAB_ERR="tcpdump on $ifc did not start: $(tail -2 "$LAB_STATE/$name.log")"
 		return 1
@@ -24,11 +25,22 @@ _lab_capture_iface() {
 lab_capture_start() {
 	local ifc
 	[ "${#LAB_CAP_PIDS[@]}" -gt 0 ] && lab_capture_stop
-	LAB_CAP_N=$((LAB_CAP_N + 1)) LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_IFACES=() LAB_CAP_DROPS=0
+	LAB_CAP_N=$((LAB_CAP_N + 1)) LAB_CAP_FILES=() LAB_CAP_PIDS=() LAB_CAP_IFACES=() LAB_CAP_RX=() LAB_CAP_DROPS=0
 	for ifc in c0 c1; do
 		ip -n "$NS_ISP" link show "$ifc" >/dev/null 2>&1 || continue
 		_lab_capture_iface "$ifc" || return 1
 	done
+}
+
+# _lab_rx_packets IFACE: frames the isp-side IFACE has received (from the client's side)
+_lab_rx_packets() { ip netns exec "$NS_ISP" cat "/sys/class/net/$1/statistics/rx_packets" 2>/dev/null; }
+
+# _lab_capture_quiet IFACE RX: IFACE has no carrier (its client end is down or parked in the
+# ISP's namespace) and has received nothing since the capture began (RX): no client frame can
+# be missing from the capture, and a marker sent there would never reach it
+_lab_capture_quiet() {
+	[ "$(ip netns exec "$NS_ISP" cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 0 ] &&
+		[ -n "$2" ] && [ "$(_lab_rx_packets "$1")" = "$2" ]
 }
 
 # _lab_capture_sync IFACE PCAP: send an end marker out of IFACE (isp ns) and wait until the
@@ -50,6 +62,8 @@ s.send(bytes.fromhex("02dead0000ee02dead0000ef88b5") + sys.argv[2].encode().ljus
 lab_capture_stop() {
 	local pid i d synced=()
 	for i in "${!LAB_CAP_IFACES[@]}"; do
+		synced[i]=0
+		_lab_capture_quiet "${LAB_CAP_IFACES[$i]}" "${LAB_CAP_RX[$i]:-}" && continue
 		_lab_capture_sync "${LAB_CAP_IFACES[$i]}" "${LAB_CAP_FILES[$i]}"
 		synced[i]=$?
 	done
