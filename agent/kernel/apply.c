@@ -212,13 +212,17 @@ static void allow_key(struct tl_allow_key *k, uint32_t profile,
 	k->prefixlen = 32 + (c->family == AF_INET ? 96 : 0) + c->prefixlen;
 }
 
-static void allow_value(struct tl_allow_value *v, const struct tl_allow_rule *r)
+static void allow_value(struct tl_allow_value *v,
+			const struct tl_profile_cfg *pr,
+			const struct tl_allow_rule *r)
 {
+	const struct tl_port_range *ports = tl_allow_ports(pr, r);
+
 	memset(v, 0, sizeof(*v));
 	if (r->nports) {
 		v->count = r->nports;
 		for (int i = 0; i < r->nports; i++) {
-			v->ranges[i] = r->ports[i];
+			v->ranges[i] = ports[i];
 			v->ranges[i].protocol = r->protocol;
 		}
 	} else if (r->protocol) {
@@ -246,7 +250,7 @@ static int fill_allow(int fd, int exact_fd, const struct tl_policy *p,
 
 		for (size_t j = 0; j < pr->nallow; j++) {
 			allow_key(&k, i, &pr->allow[j].cidr);
-			allow_value(&v, &pr->allow[j]);
+			allow_value(&v, pr, &pr->allow[j]);
 			/* tl_allow_exact_key is tl_allow_key from profile on */
 			if (cidr_exact(&pr->allow[j].cidr))
 				err = bpf_map_update_elem(exact_fd, &k.profile,

@@ -62,8 +62,12 @@ void tl_policy_free(struct tl_policy *p)
 		free(p->tunnels[i].endpoints);
 		free(p->tunnels[i].resolvers);
 	}
-	for (i = 0; i < p->nprofiles; i++)
+	for (i = 0; i < p->nprofiles; i++) {
 		free(p->profiles[i].allow);
+		free(p->profiles[i].ports);
+	}
+	for (i = 0; i < p->ncgroups; i++)
+		free(p->cgroups[i].path);
 	free(p->tunnels);
 	free(p->profiles);
 	free(p->cgroups);
@@ -120,6 +124,8 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 			check_document(&c);
 	}
 	free_document(&c);
+	for (size_t i = 0; i < TL_MAX_PROFILES; i++)
+		free(c.allow_locs[i]);
 	yaml_parser_delete(&ps);
 	if (c.oom)
 		c.nerrors++;

@@ -40,6 +40,12 @@ struct ep_ref {
 
 struct chunk; /* of the composed document: policy_yaml.c */
 
+/* Where an allow rule stood: kept beside the rules while reading only. */
+struct allow_loc {
+	struct tl_loc cidr;  /* of its cidr, or of the rule */
+	struct tl_loc ports; /* of its ports list, when given */
+};
+
 /* A step of the key path: a mapping key, or (key NULL) a list index. */
 struct path_step {
 	const char *key; /* static: a key table's name */
@@ -78,6 +84,9 @@ struct ctx {
 	unsigned nshown;
 	struct chunk *arena;		     /* of the composed document */
 	size_t nallow;			     /* allow rules over all profiles */
+	/* per profile, parallel to its allow[]: freed with the document */
+	struct allow_loc *allow_locs[TL_MAX_PROFILES];
+	size_t ports_cap; /* of the profile whose allow list is being read */
 	size_t nendpoints;		     /* endpoints over all tunnels */
 	size_t nresolvers;		     /* resolvers over all tunnels */
 	struct ep_ref eps[TL_MAX_ENDPOINTS]; /* those that parsed */

@@ -309,15 +309,39 @@ static void read_tunnels(struct ctx *c, const yaml_node_t *n)
 
 /* ---- profiles ---- */
 
-/* The new entry ports[nports] against those before it. */
-static bool port_overlap(struct ctx *c, const yaml_node_t *n,
-			 const struct tl_allow_rule *r)
-{
-	const struct tl_port_range *x = &r->ports[r->nports];
-	int i;
+/* An allow rule being read, and its profile, which keeps its ports. */
+struct allow_reading {
+	struct tl_profile_cfg *pr;
+	struct tl_allow_rule *r;
+	struct allow_loc *loc;
+};
 
-	for (i = 0; i < r->nports; i++) {
-		const struct tl_port_range *y = &r->ports[i];
+/* Room for one more port range in the profile's pool. */
+static bool port_room(struct ctx *c, struct tl_profile_cfg *pr)
+{
+	size_t cap = c->ports_cap ? 2 * c->ports_cap : 64;
+	struct tl_port_range *v;
+
+	if (pr->nports < c->ports_cap)
+		return true;
+	v = realloc(pr->ports, cap * sizeof(*v));
+	if (!v) {
+		c->oom = true;
+		return false;
+	}
+	pr->ports = v;
+	c->ports_cap = cap;
+	return true;
+}
+
+/* The new entry ports[nports] against those of the rule before it. */
+static bool port_overlap(struct ctx *c, const yaml_node_t *n,
+			 const struct allow_reading *a)
+{
+	const struct tl_port_range *x = &a->pr->ports[a->pr->nports];
+
+	for (size_t i = a->r->port0; i < a->pr->nports; i++) {
+		const struct tl_port_range *y = &a->pr->ports[i];
 
 		if (x->lo <= y->hi && y->lo <= x->hi) {
 			error_node(c, n,
@@ -329,21 +353,27 @@ static bool port_overlap(struct ctx *c, const yaml_node_t *n,
 	return false;
 }
 
-/* A port or range of allow rule arg, kept when it parsed and is new. */
+/* A port or range of the allow rule being read, kept when it parsed and
+ * is new. */
 static void read_port(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
 {
-	struct tl_allow_rule *r = arg;
+	struct allow_reading *a = arg;
+	struct tl_port_range *x;
 
 	(void)i;
-	if (!port_range_val(c, item, &r->ports[r->nports]) &&
-	    !port_overlap(c, item, r)) {
-		r->ports[r->nports].protocol = r->protocol;
-		r->nports++;
+	if (!port_room(c, a->pr))
+		return;
+	x = &a->pr->ports[a->pr->nports];
+	memset(x, 0, sizeof(*x));
+	if (!port_range_val(c, item, x) && !port_overlap(c, item, a)) {
+		x->protocol = a->r->protocol;
+		a->pr->nports++;
+		a->r->nports++;
 	}
 }
 
 static void read_ports(struct ctx *c, const yaml_node_t *n,
-		       struct tl_allow_rule *r)
+		       struct allow_reading *a)
 {
 	size_t len = seq_len(n);
 
@@ -359,7 +389,7 @@ static void read_ports(struct ctx *c, const yaml_node_t *n,
 			   TL_MAX_PORT_RANGES);
 		return;
 	}
-	read_list(c, n, len, T_SCALAR, read_port, r);
+	read_list(c, n, len, T_SCALAR, read_port, a);
 }
 
 /* The keys of an allow rule. */
@@ -367,7 +397,7 @@ enum { AL_CIDR, AL_PROTOCOL, AL_PORTS, AL_NKEYS };
 
 /* Returns false when the rule is not usable for the cross checks. */
 static bool read_allow(struct ctx *c, const yaml_node_t *n,
-		       struct tl_allow_rule *r)
+		       struct allow_reading *a)
 {
 	static const struct key keys[] = {
 	    [AL_CIDR] = {"cidr", T_SCALAR, true},
@@ -377,6 +407,7 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 	static const char *const protos[] = {"any", "tcp", "udp", "icmp"};
 	static const uint8_t proto_nums[] = {0, IPPROTO_TCP, IPPROTO_UDP,
 					     IPPROTO_ICMP};
+	struct tl_allow_rule *r = a->r;
 	yaml_node_t *v[AL_NKEYS];
 	char hint[64];
 	const char *why;
@@ -384,10 +415,11 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 	size_t saved;
 	int proto = 0;
 
-	r->loc = node_loc(n);
+	a->loc->cidr = node_loc(n);
+	r->port0 = (uint32_t)a->pr->nports;
 	get_keys(c, n, keys, v);
 	if (v[AL_CIDR]) {
-		r->loc = node_loc(v[AL_CIDR]);
+		a->loc->cidr = node_loc(v[AL_CIDR]);
 		why = tl_parse_cidr_why(text(v[AL_CIDR]), &r->cidr, hint,
 					sizeof(hint));
 		if (why)
@@ -408,35 +440,44 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 		error_node(c, v[AL_PORTS],
 			   "ports need 'protocol: tcp' or 'protocol: udp'");
 	} else if (v[AL_PORTS]) {
-		r->ports_loc = node_loc(v[AL_PORTS]);
+		a->loc->ports = node_loc(v[AL_PORTS]);
 		saved = push_key(c, "ports");
-		read_ports(c, v[AL_PORTS], r);
+		read_ports(c, v[AL_PORTS], a);
 		pop(c, saved);
 	}
 	return ok;
 }
 
 /*
- * An allow rule of profile arg, kept only when its CIDR parsed: the others
- * failed already.
+ * An allow rule of profile arg, kept only when its CIDR parsed (with its
+ * ports): the others failed already.
  */
 static void read_allow_item(struct ctx *c, yaml_node_t *item, size_t i,
 			    void *arg)
 {
 	struct tl_profile_cfg *pr = arg;
-	struct tl_allow_rule *r = &pr->allow[pr->nallow];
+	struct allow_reading a = {
+	    .pr = pr,
+	    .r = &pr->allow[pr->nallow],
+	    .loc = &c->allow_locs[pr - c->p->profiles][pr->nallow],
+	};
 
 	(void)i;
-	if (read_allow(c, item, r))
+	if (read_allow(c, item, &a)) {
 		pr->nallow++;
-	else
-		memset(r, 0, sizeof(*r));
+		return;
+	}
+	pr->nports = a.r->port0;
+	memset(a.r, 0, sizeof(*a.r));
+	memset(a.loc, 0, sizeof(*a.loc));
 }
 
 static void read_allows(struct ctx *c, const yaml_node_t *n,
 			struct tl_profile_cfg *pr)
 {
+	struct allow_loc **locs = &c->allow_locs[pr - c->p->profiles];
 	size_t len = seq_len(n);
+	void *fit;
 
 	if (c->nallow + len > TL_MAX_ALLOW_ENTRIES) {
 		error_node(
@@ -447,12 +488,21 @@ static void read_allows(struct ctx *c, const yaml_node_t *n,
 	if (!len)
 		return;
 	pr->allow = calloc(len, sizeof(*pr->allow));
-	if (!pr->allow) {
+	*locs = calloc(len, sizeof(**locs));
+	if (!pr->allow || !*locs) {
 		c->oom = true;
 		return;
 	}
 	c->nallow += len;
+	c->ports_cap = 0;
 	read_list(c, n, len, T_MAP, read_allow_item, pr);
+	/* what the agent keeps while it runs: no more than it needs */
+	if (pr->nallow < len && pr->nallow &&
+	    (fit = realloc(pr->allow, pr->nallow * sizeof(*pr->allow))))
+		pr->allow = fit;
+	if (pr->nports && pr->nports < c->ports_cap &&
+	    (fit = realloc(pr->ports, pr->nports * sizeof(*pr->ports))))
+		pr->ports = fit;
 }
 
 /* The keys of a profile. */
@@ -572,9 +622,9 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 		if (why)
 			error_node(c, v[CG_PATH], "path '%s' %s",
 				   shown(c, text(v[CG_PATH])), why);
-		else
-			copy_str(r->path, TL_GLOB_MAX, text(v[CG_PATH]));
-		ok = !why;
+		else if (!(r->path = strdup(text(v[CG_PATH]))))
+			c->oom = true;
+		ok = r->path != NULL;
 	}
 	if (v[CG_EXEMPT] && bool_val(c, v[CG_EXEMPT], &r->exempt))
 		return false;
@@ -609,10 +659,12 @@ static void read_cgroup_item(struct ctx *c, yaml_node_t *item, size_t i,
 
 	(void)i;
 	(void)arg;
-	if (read_cgroup(c, item, r))
+	if (read_cgroup(c, item, r)) {
 		c->p->ncgroups++;
-	else
-		memset(r, 0, sizeof(*r));
+		return;
+	}
+	free(r->path);
+	memset(r, 0, sizeof(*r));
 }
 
 static void read_cgroups(struct ctx *c, const yaml_node_t *n)
