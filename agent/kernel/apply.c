@@ -423,14 +423,21 @@ static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *mount, struct tl_applied *out)
 {
-	int state_fd = tl_bpf_map_fd(b, TL_MAP_STATE);
 	struct tl_settings settings;
 	struct tl_state state = {};
 	uint64_t attach_id;
 	__u32 zero = 0;
-	int fds[TL_SLOT_TABLES], err = 0;
+	int fds[TL_SLOT_TABLES], err = 0, state_fd;
 
 	memset(out, 0, sizeof(*out));
+	if (p->allow_dropped) {
+		/* it would apply without its allow rules: refuse, loudly */
+		log_error("%s: the allow rules of this policy were freed after "
+			  "it was applied; load it again to apply it",
+			  p->file);
+		return -EINVAL;
+	}
+	state_fd = tl_bpf_map_fd(b, TL_MAP_STATE);
 	if (tl_cgroup_id(mount, p->attach_cgroup, &attach_id)) {
 		log_error("%s: attach_cgroup %s does not exist under %s",
 			  p->file, p->attach_cgroup, mount);

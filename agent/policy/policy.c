@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,6 +74,22 @@ void tl_policy_free(struct tl_policy *p)
 	free(p->cgroups);
 	free(p->file);
 	memset(p, 0, sizeof(*p));
+}
+
+void tl_policy_drop_allow(struct tl_policy *p)
+{
+	for (size_t i = 0; i < p->nprofiles; i++) {
+		struct tl_profile_cfg *pr = &p->profiles[i];
+
+		free(pr->allow);
+		free(pr->ports);
+		pr->allow = NULL;
+		pr->ports = NULL;
+		pr->nallow = pr->nports = 0;
+	}
+	p->allow_dropped = true;
+	/* megabytes for a long list: give them back to the system now */
+	malloc_trim(0);
 }
 
 static void check_document(struct ctx *c)

@@ -118,6 +118,7 @@ struct tl_policy {
 	size_t ndns_ports;
 	uint32_t container_mark; /* skb->mark bits for container attribution */
 	struct tl_loc container_mark_loc;
+	bool allow_dropped; /* tl_policy_drop_allow() ran: not to be applied */
 };
 
 /* The port ranges of allow rule r of profile pr (r->nports of them). */
@@ -141,5 +142,11 @@ int tl_policy_load(const char *file, struct tl_policy *out, FILE *err);
 int tl_policy_parse(const char *name, const char *buf, size_t len,
 		    struct tl_policy *out, FILE *err);
 void tl_policy_free(struct tl_policy *p);
+/*
+ * Free the allow rules and their ports once the kernel's tables hold them:
+ * the agent keeps the rest (names, tunnels, cgroup rules) while it runs.
+ * A policy without them is not applied again (tl_apply_policy refuses it).
+ */
+void tl_policy_drop_allow(struct tl_policy *p);
 
 #endif

@@ -1085,6 +1085,37 @@ out:
 	free(out);
 }
 
+/*
+ * The agent frees the allow rules once applied and keeps the rest; such a
+ * policy is refused by tl_apply_policy (before it touches the kernel: no
+ * BPF object is needed to see that).
+ */
+static void good_drop_allow(void)
+{
+	const char *name = "good: allow rules dropped after apply";
+	struct tl_applied ap;
+	struct tl_policy p;
+	char *out = NULL;
+	int r = parse(full_policy, strlen(full_policy), &p, &out);
+
+	CHECK(name, r == 0 && !*out);
+	CHECK(name, p.profiles[1].nallow == 5 && !p.allow_dropped);
+	tl_policy_drop_allow(&p);
+	CHECK(name, p.allow_dropped);
+	for (size_t i = 0; i < p.nprofiles; i++)
+		CHECK(name, !p.profiles[i].allow && !p.profiles[i].nallow &&
+				!p.profiles[i].ports && !p.profiles[i].nports);
+	/* what the running agent still needs */
+	CHECK(name, p.nprofiles == 2 && !strcmp(p.profiles[1].name, "lan"));
+	CHECK(name, p.ncgroups == 3 && !strcmp(p.cgroups[2].path, "/"));
+	CHECK(name, p.ntunnels == 2 && p.tunnels[0].nendpoints == 2);
+	CHECK(name, tl_apply_policy(NULL, &p, "/sys/fs/cgroup", &ap) == -EINVAL);
+	pass(name);
+out:
+	tl_policy_free(&p);
+	free(out);
+}
+
 /* Defaults, and no "/" entry: the built-in locked profile. */
 static void good_defaults(void)
 {
@@ -1982,6 +2013,7 @@ int main(void)
 	run_no_slot();
 	run_full_slots();
 	good_full();
+	good_drop_allow();
 	good_defaults();
 	good_events();
 	good_raw_and_mark();
