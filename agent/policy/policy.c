@@ -2,9 +2,9 @@
 /*
  * Policy reader and validator (docs/policy.md is the reference).
  *
- * The whole file is composed into a libyaml document from its parser's
- * events (policy_yaml.c), then walked by a schema written as code: one
- * function per kind of mapping (policy_read.c, its scalars in
+ * The whole file is composed into a document of compact nodes from
+ * libyaml's parser events (policy_yaml.c), then walked by a schema written
+ * as code: one function per kind of mapping (policy_read.c, its scalars in
  * policy_value.c). Nothing stops at the first problem: every error and
  * warning is counted with the position of the offending node, and the
  * first 100 in file order are printed as "FILE:LINE:COL: message"
@@ -94,7 +94,7 @@ void tl_policy_drop_allow(struct tl_policy *p)
 
 static void check_document(struct ctx *c)
 {
-	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	struct ynode *root = c->doc.n ? node(c, 1) : NULL;
 
 	if (!root || is_null(root)) {
 		error_at(c, (struct tl_loc){1, 1},
@@ -110,7 +110,6 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 		    struct tl_policy *out, FILE *err)
 {
 	struct ctx c = {.file = name, .p = out};
-	yaml_document_t doc = {0};
 	yaml_parser_t ps;
 
 	memset(out, 0, sizeof(*out));
@@ -130,7 +129,6 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 		tl_policy_free(out);
 		return -1;
 	}
-	c.doc = &doc;
 	if (len > MAX_FILE_BYTES) {
 		stop_at(&c, (struct tl_loc){0, 0}, TOO_LARGE,
 			MAX_FILE_BYTES >> 20);

@@ -16,7 +16,7 @@
 enum { EP_ADDRESS, EP_PORT, EP_PROTOCOL, EP_NKEYS };
 
 /* Endpoint i of tunnel t. */
-static void read_endpoint(struct ctx *c, yaml_node_t *n, size_t i, void *t)
+static void read_endpoint(struct ctx *c, struct ynode *n, size_t i, void *t)
 {
 	struct tl_endpoint_cfg *ep = &((struct tl_tunnel_cfg *)t)->endpoints[i];
 	static const struct key keys[] = {
@@ -24,7 +24,7 @@ static void read_endpoint(struct ctx *c, yaml_node_t *n, size_t i, void *t)
 	    [EP_PORT] = {"port", T_SCALAR, true},
 	    [EP_PROTOCOL] = {"protocol", T_SCALAR, false},
 	};
-	yaml_node_t *v[EP_NKEYS];
+	struct ynode *v[EP_NKEYS];
 	int proto;
 
 	ep->loc = node_loc(n);
@@ -44,14 +44,14 @@ static void read_endpoint(struct ctx *c, yaml_node_t *n, size_t i, void *t)
 /* The keys of a tunnel's client. */
 enum { CL_CGROUP, CL_FWMARK, CL_NKEYS };
 
-static void read_client(struct ctx *c, const yaml_node_t *n,
+static void read_client(struct ctx *c, const struct ynode *n,
 			struct tl_tunnel_cfg *t)
 {
 	static const struct key keys[] = {
 	    [CL_CGROUP] = {"cgroup", T_SCALAR, false},
 	    [CL_FWMARK] = {"fwmark", T_SCALAR, false},
 	};
-	yaml_node_t *v[CL_NKEYS];
+	struct ynode *v[CL_NKEYS];
 	const char *why;
 	uint64_t mark;
 	int r;
@@ -91,7 +91,7 @@ static void read_client(struct ctx *c, const yaml_node_t *n,
 			t->name);
 }
 
-static void read_endpoints(struct ctx *c, const yaml_node_t *n,
+static void read_endpoints(struct ctx *c, const struct ynode *n,
 			   struct tl_tunnel_cfg *t)
 {
 	size_t len = seq_len(n);
@@ -117,7 +117,7 @@ static void read_endpoints(struct ctx *c, const yaml_node_t *n,
 }
 
 /* A resolver of tunnel arg, kept when it parsed and is new. */
-static void read_resolver(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
+static void read_resolver(struct ctx *c, struct ynode *item, size_t i, void *arg)
 {
 	struct tl_tunnel_cfg *t = arg;
 	struct tl_cidr *r = &t->resolvers[t->nresolvers];
@@ -135,7 +135,7 @@ static void read_resolver(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
 		t->nresolvers++;
 }
 
-static void read_resolvers(struct ctx *c, const yaml_node_t *n,
+static void read_resolvers(struct ctx *c, const struct ynode *n,
 			   struct tl_tunnel_cfg *t)
 {
 	size_t len = seq_len(n);
@@ -177,7 +177,7 @@ int tl_tunnel_kind_bit(const char *kind)
 }
 
 /* A kind, added to the bits at seen. */
-static void read_kind(struct ctx *c, yaml_node_t *item, size_t i, void *seen)
+static void read_kind(struct ctx *c, struct ynode *item, size_t i, void *seen)
 {
 	uint32_t *bits = seen;
 	int bit;
@@ -201,7 +201,7 @@ static void read_kind(struct ctx *c, yaml_node_t *item, size_t i, void *seen)
 		*bits |= 1u << bit;
 }
 
-static void read_kinds(struct ctx *c, const yaml_node_t *n,
+static void read_kinds(struct ctx *c, const struct ynode *n,
 		       struct tl_tunnel_cfg *t)
 {
 	size_t len = seq_len(n);
@@ -224,7 +224,7 @@ enum {
 	TN_NKEYS
 };
 
-static void read_tunnel(struct ctx *c, yaml_node_t *n, size_t i, void *arg)
+static void read_tunnel(struct ctx *c, struct ynode *n, size_t i, void *arg)
 {
 	static const struct key keys[] = {
 	    [TN_NAME] = {"name", T_SCALAR, true},
@@ -235,7 +235,7 @@ static void read_tunnel(struct ctx *c, yaml_node_t *n, size_t i, void *arg)
 	    [TN_KIND] = {"kind", T_SEQ, false},
 	};
 	struct tl_tunnel_cfg *t = &c->p->tunnels[i];
-	yaml_node_t *v[TN_NKEYS];
+	struct ynode *v[TN_NKEYS];
 	const char *why;
 	size_t saved;
 
@@ -284,7 +284,7 @@ static void read_tunnel(struct ctx *c, yaml_node_t *n, size_t i, void *arg)
 	pop(c, saved);
 }
 
-static void read_tunnels(struct ctx *c, const yaml_node_t *n)
+static void read_tunnels(struct ctx *c, const struct ynode *n)
 {
 	struct tl_policy *p = c->p;
 	size_t len = seq_len(n);
@@ -335,7 +335,7 @@ static bool port_room(struct ctx *c, struct tl_profile_cfg *pr)
 }
 
 /* The new entry ports[nports] against those of the rule before it. */
-static bool port_overlap(struct ctx *c, const yaml_node_t *n,
+static bool port_overlap(struct ctx *c, const struct ynode *n,
 			 const struct allow_reading *a)
 {
 	const struct tl_port_range *x = &a->pr->ports[a->pr->nports];
@@ -355,7 +355,7 @@ static bool port_overlap(struct ctx *c, const yaml_node_t *n,
 
 /* A port or range of the allow rule being read, kept when it parsed and
  * is new. */
-static void read_port(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
+static void read_port(struct ctx *c, struct ynode *item, size_t i, void *arg)
 {
 	struct allow_reading *a = arg;
 	struct tl_port_range *x;
@@ -372,7 +372,7 @@ static void read_port(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
 	}
 }
 
-static void read_ports(struct ctx *c, const yaml_node_t *n,
+static void read_ports(struct ctx *c, const struct ynode *n,
 		       struct allow_reading *a)
 {
 	size_t len = seq_len(n);
@@ -396,7 +396,7 @@ static void read_ports(struct ctx *c, const yaml_node_t *n,
 enum { AL_CIDR, AL_PROTOCOL, AL_PORTS, AL_NKEYS };
 
 /* Returns false when the rule is not usable for the cross checks. */
-static bool read_allow(struct ctx *c, const yaml_node_t *n,
+static bool read_allow(struct ctx *c, const struct ynode *n,
 		       struct allow_reading *a)
 {
 	static const struct key keys[] = {
@@ -408,7 +408,7 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 	static const uint8_t proto_nums[] = {0, IPPROTO_TCP, IPPROTO_UDP,
 					     IPPROTO_ICMP};
 	struct tl_allow_rule *r = a->r;
-	yaml_node_t *v[AL_NKEYS];
+	struct ynode *v[AL_NKEYS];
 	char hint[64];
 	const char *why;
 	bool ok = false;
@@ -452,7 +452,7 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
  * An allow rule of profile arg, kept only when its CIDR parsed (with its
  * ports): the others failed already.
  */
-static void read_allow_item(struct ctx *c, yaml_node_t *item, size_t i,
+static void read_allow_item(struct ctx *c, struct ynode *item, size_t i,
 			    void *arg)
 {
 	struct tl_profile_cfg *pr = arg;
@@ -472,7 +472,7 @@ static void read_allow_item(struct ctx *c, yaml_node_t *item, size_t i,
 	memset(a.loc, 0, sizeof(*a.loc));
 }
 
-static void read_allows(struct ctx *c, const yaml_node_t *n,
+static void read_allows(struct ctx *c, const struct ynode *n,
 			struct tl_profile_cfg *pr)
 {
 	struct allow_loc **locs = &c->allow_locs[pr - c->p->profiles];
@@ -508,7 +508,7 @@ static void read_allows(struct ctx *c, const yaml_node_t *n,
 /* The keys of a profile. */
 enum { PR_NAME, PR_LAN, PR_ALLOW, PR_IPV6, PR_DNS, PR_RAW_SOCKETS, PR_NKEYS };
 
-static void read_profile(struct ctx *c, yaml_node_t *n, size_t k, void *arg)
+static void read_profile(struct ctx *c, struct ynode *n, size_t k, void *arg)
 {
 	static const struct key keys[] = {
 	    [PR_NAME] = {"name", T_SCALAR, true},
@@ -523,7 +523,7 @@ static void read_profile(struct ctx *c, yaml_node_t *n, size_t k, void *arg)
 	static const char *const dns[] = {"block", "redirect", "ordinary"};
 	static const char *const raw[] = {"deny", "allow"};
 	struct tl_profile_cfg *pr = &c->p->profiles[k];
-	yaml_node_t *v[PR_NKEYS];
+	struct ynode *v[PR_NKEYS];
 	const char *why;
 	size_t saved;
 	int i;
@@ -557,7 +557,7 @@ static void read_profile(struct ctx *c, yaml_node_t *n, size_t k, void *arg)
 	pop(c, saved);
 }
 
-static void read_profiles(struct ctx *c, const yaml_node_t *n)
+static void read_profiles(struct ctx *c, const struct ynode *n)
 {
 	struct tl_policy *p = c->p;
 	size_t i, len = seq_len(n);
@@ -601,7 +601,7 @@ static int find_profile(const struct tl_policy *p, const char *name)
 enum { CG_PATH, CG_PROFILE, CG_EXEMPT, CG_NKEYS };
 
 /* Returns false when the rule is not usable for the cross checks. */
-static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
+static bool read_cgroup(struct ctx *c, const struct ynode *n,
 			struct tl_cgroup_rule *r)
 {
 	static const struct key keys[] = {
@@ -609,7 +609,7 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 	    [CG_PROFILE] = {"profile", T_SCALAR, false},
 	    [CG_EXEMPT] = {"exempt", T_SCALAR, false},
 	};
-	yaml_node_t *v[CG_NKEYS];
+	struct ynode *v[CG_NKEYS];
 	const char *why;
 	bool ok = false;
 
@@ -652,7 +652,7 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 }
 
 /* A cgroup entry, kept only when usable for the cross checks. */
-static void read_cgroup_item(struct ctx *c, yaml_node_t *item, size_t i,
+static void read_cgroup_item(struct ctx *c, struct ynode *item, size_t i,
 			     void *arg)
 {
 	struct tl_cgroup_rule *r = &c->p->cgroups[c->p->ncgroups];
@@ -667,7 +667,7 @@ static void read_cgroup_item(struct ctx *c, yaml_node_t *item, size_t i,
 	memset(r, 0, sizeof(*r));
 }
 
-static void read_cgroups(struct ctx *c, const yaml_node_t *n)
+static void read_cgroups(struct ctx *c, const struct ynode *n)
 {
 	struct tl_policy *p = c->p;
 	size_t len = seq_len(n);
@@ -694,14 +694,14 @@ static void read_cgroups(struct ctx *c, const yaml_node_t *n)
 enum { EV_RATE, EV_BURST, EV_NKEYS };
 
 /* events: {rate: N, burst: M}: how many events per reason reach the feed. */
-static void read_events(struct ctx *c, const yaml_node_t *n)
+static void read_events(struct ctx *c, const struct ynode *n)
 {
 	static const struct key keys[] = {
 	    [EV_RATE] = {"rate", T_SCALAR, false},
 	    [EV_BURST] = {"burst", T_SCALAR, false},
 	};
 	struct tl_policy *p = c->p;
-	yaml_node_t *v[EV_NKEYS];
+	struct ynode *v[EV_NKEYS];
 	size_t saved;
 
 	get_keys(c, n, keys, v);
@@ -720,7 +720,7 @@ static void read_events(struct ctx *c, const yaml_node_t *n)
 /* ---- DNS ---- */
 
 /* A DNS port, kept when it parsed and is new. */
-static void read_dns_port(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
+static void read_dns_port(struct ctx *c, struct ynode *item, size_t i, void *arg)
 {
 	struct tl_policy *p = c->p;
 	uint16_t port;
@@ -736,7 +736,7 @@ static void read_dns_port(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
 }
 
 /* What a DNS query is: UDP or TCP to one of these destination ports. */
-static void read_dns_ports(struct ctx *c, const yaml_node_t *n)
+static void read_dns_ports(struct ctx *c, const struct ynode *n)
 {
 	struct tl_policy *p = c->p;
 	size_t len = seq_len(n);
@@ -765,7 +765,7 @@ static void read_dns_ports(struct ctx *c, const yaml_node_t *n)
  * packets come in to where they leave: contiguous, at most 12 bits (the
  * port table), and nothing else on the host may use them.
  */
-static void read_container_mark(struct ctx *c, const yaml_node_t *n)
+static void read_container_mark(struct ctx *c, const struct ynode *n)
 {
 	uint64_t v;
 	uint32_t low;
@@ -817,7 +817,7 @@ enum {
 	ROOT_NKEYS
 };
 
-void read_root(struct ctx *c, const yaml_node_t *root)
+void read_root(struct ctx *c, const struct ynode *root)
 {
 	static const struct key keys[] = {
 	    [ROOT_MODE] = {"mode", T_SCALAR, false},
@@ -833,7 +833,7 @@ void read_root(struct ctx *c, const yaml_node_t *root)
 	/* the sections that are lists or mappings, in the order read */
 	static const struct {
 		int key;
-		void (*read)(struct ctx *c, const yaml_node_t *n);
+		void (*read)(struct ctx *c, const struct ynode *n);
 	} sections[] = {
 	    {ROOT_TUNNELS, read_tunnels},     {ROOT_PROFILES, read_profiles},
 	    {ROOT_CGROUPS, read_cgroups},     {ROOT_EVENTS, read_events},
@@ -842,7 +842,7 @@ void read_root(struct ctx *c, const yaml_node_t *root)
 	static const char *const modes[] = {"enforce", "audit"};
 	static const char *const nosock[] = {"enforce", "allow"};
 	struct tl_policy *p = c->p;
-	yaml_node_t *v[ROOT_NKEYS];
+	struct ynode *v[ROOT_NKEYS];
 	const char *why;
 	int i;
 
