@@ -23,6 +23,24 @@
  */
 #define ALIAS_VISITS 2500000
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * Fault in the whole pages of [p, p + len) at once: one call, where page
+ * by page a large file took thousands of faults, a fifth of `check`'s
+ * time. A hint: an older kernel refuses it, and the pages fault as before.
+ */
+static void populate(void *p, size_t len)
+{
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+
+	if (e > a)
+		madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+}
+
 /* Bump allocation for the composed document: freed all at once. */
 struct chunk {
 	struct chunk *next;
@@ -270,6 +288,7 @@ static void *arena_alloc(struct ctx *c, size_t size, size_t align)
 			c->oom = true;
 			return NULL;
 		}
+		populate(k->data, cap);
 		k->size = cap;
 		k->used = at = 0;
 		k->next = c->arena;
@@ -445,6 +464,8 @@ static struct ynode *grow_nodes(struct ynode *old, size_t oldcap,
 		return NULL;
 	if (len >= 2u << 20)
 		madvise(p, len, MADV_HUGEPAGE); /* a hint: failing is fine */
+	populate((char *)p + oldcap * sizeof(*old),
+		 (cap - oldcap) * sizeof(*old));
 	return p;
 }
 
