@@ -121,11 +121,12 @@ struct tl_policy {
 	bool allow_dropped; /* tl_policy_drop_allow() ran: not to be applied */
 };
 
-/* The port ranges of allow rule r of profile pr (r->nports of them). */
+/* The port ranges of allow rule r of profile pr (r->nports of them;
+ * NULL when none). */
 static inline const struct tl_port_range *
 tl_allow_ports(const struct tl_profile_cfg *pr, const struct tl_allow_rule *r)
 {
-	return pr->ports + r->port0;
+	return r->nports ? pr->ports + r->port0 : NULL;
 }
 
 /* The dns value of a profile as the policy spells it. */
