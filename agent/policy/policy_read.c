@@ -493,6 +493,8 @@ static void read_allows(struct ctx *c, const struct ynode *n,
 		c->oom = true;
 		return;
 	}
+	populate(pr->allow, len * sizeof(*pr->allow));
+	populate(*locs, len * sizeof(**locs));
 	c->nallow += len;
 	c->ports_cap = 0;
 	read_list(c, n, len, T_MAP, read_allow_item, pr);

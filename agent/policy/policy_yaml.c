@@ -27,12 +27,7 @@
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-/*
- * Fault in the whole pages of [p, p + len) at once: one call, where page
- * by page a large file took thousands of faults, a fifth of `check`'s
- * time. A hint: an older kernel refuses it, and the pages fault as before.
- */
-static void populate(void *p, size_t len)
+void populate(void *p, size_t len)
 {
 	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
 	uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)4095;
