@@ -159,6 +159,7 @@ demo: deps all
 bench: deps all $(OUT)/bench_tc $(OUT)/udp_send
 	$(OUT)/bench_tc
 	bash bench/killswitch
+	bash bench/agent_memory
 
 # Units name the installed paths.
 units: $(addprefix $(OUT)/systemd/,$(UNITS))

@@ -110,8 +110,9 @@ static int attach_at(struct tl_bpf *b, const char *cg_mount,
 	return tl_bpf_attach_cgroup(b, attach);
 }
 
+/* Applies p; its allow rules, now in the kernel's tables, are freed. */
 static int apply_to(struct tl_bpf *b, const char *cg_mount,
-		    const struct tl_policy *p)
+		    struct tl_policy *p)
 {
 	struct tl_applied ap;
 	int err;
@@ -119,6 +120,7 @@ static int apply_to(struct tl_bpf *b, const char *cg_mount,
 	err = tl_apply_policy(b, p, cg_mount, &ap);
 	if (err)
 		return err;
+	tl_policy_drop_allow(p);
 	log_info("policy generation %u applied (%s mode): %zu cgroups, %zu "
 		 "allowed CIDRs, %zu endpoints",
 		 ap.generation, p->mode == TL_MODE_AUDIT ? "audit" : "enforce",
@@ -658,7 +660,7 @@ static int refuse_second_agent(const char *pin_dir, const char *what)
  * each program sees a complete state when it first runs.
  */
 static int enforce(struct tl_bpf *b, struct tl_links *links,
-		   const struct tl_policy *p, const char *pin_dir,
+		   struct tl_policy *p, const char *pin_dir,
 		   const char *cg_mount, unsigned int pid,
 		   struct tl_containers *ctr, bool *have_ctr)
 {

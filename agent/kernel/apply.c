@@ -212,13 +212,17 @@ static void allow_key(struct tl_allow_key *k, uint32_t profile,
 	k->prefixlen = 32 + (c->family == AF_INET ? 96 : 0) + c->prefixlen;
 }
 
-static void allow_value(struct tl_allow_value *v, const struct tl_allow_rule *r)
+static void allow_value(struct tl_allow_value *v,
+			const struct tl_profile_cfg *pr,
+			const struct tl_allow_rule *r)
 {
+	const struct tl_port_range *ports = tl_allow_ports(pr, r);
+
 	memset(v, 0, sizeof(*v));
 	if (r->nports) {
 		v->count = r->nports;
 		for (int i = 0; i < r->nports; i++) {
-			v->ranges[i] = r->ports[i];
+			v->ranges[i] = ports[i];
 			v->ranges[i].protocol = r->protocol;
 		}
 	} else if (r->protocol) {
@@ -228,37 +232,102 @@ static void allow_value(struct tl_allow_value *v, const struct tl_allow_rule *r)
 }
 
 /*
+ * Allow entries are written ALLOW_BATCH at a time, one syscall a batch:
+ * 100,000 rules took 100,000 syscalls.
+ */
+#define ALLOW_BATCH 1024
+#define ENOTSUPP    524 /* the kernel's, which errno.h does not name */
+
+struct allow_batch {
+	int fd;
+	size_t key_size;
+	__u32 n;
+	uint8_t keys[ALLOW_BATCH * sizeof(struct tl_allow_key)];
+	struct tl_allow_value vals[ALLOW_BATCH];
+};
+
+/* A kernel without batch operations for a map type: one entry a call. */
+static int allow_write_each(struct allow_batch *b)
+{
+	for (__u32 i = 0; i < b->n; i++)
+		if (bpf_map_update_elem(b->fd, b->keys + i * b->key_size,
+					&b->vals[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+static int allow_flush(struct allow_batch *b)
+{
+	static bool said;
+	__u32 n = b->n;
+	int err;
+
+	if (!n)
+		return 0;
+	err = bpf_map_update_batch(b->fd, b->keys, b->vals, &n, NULL);
+	if ((err == -EOPNOTSUPP || err == -ENOTSUPP) &&
+	    !n) {
+		if (!said)
+			log_info("this kernel has no batch updates for the "
+				 "allow tables: one syscall per entry");
+		said = true;
+		err = allow_write_each(b);
+	}
+	b->n = 0;
+	return err;
+}
+
+static int allow_add(struct allow_batch *b, const void *key,
+		     const struct tl_allow_value *v)
+{
+	memcpy(b->keys + b->n * b->key_size, key, b->key_size);
+	b->vals[b->n++] = *v;
+	return b->n == ALLOW_BATCH ? allow_flush(b) : 0;
+}
+
+/*
  * Exact addresses into the hash (exact_fd), prefixes into the trie (fd).
  * The same answer as one trie: a /32 or /128 is the longest prefix an
  * address can match, and a later rule of the same key replaces an earlier
- * one in either.
+ * one in either (a batch is written in its order).
  */
 static int fill_allow(int fd, int exact_fd, const struct tl_policy *p,
 		      size_t *count)
 {
+	struct allow_batch *b = malloc(2 * sizeof(*b));
 	struct tl_allow_value v;
 	struct tl_allow_key k;
-	int err;
+	int err = 0;
 
 	*count = 0;
-	for (size_t i = 0; i < p->nprofiles; i++) {
+	if (!b)
+		return -ENOMEM;
+	b[0].fd = fd;
+	b[0].key_size = sizeof(struct tl_allow_key);
+	b[1].fd = exact_fd;
+	b[1].key_size = sizeof(struct tl_allow_exact_key);
+	b[0].n = b[1].n = 0;
+	for (size_t i = 0; !err && i < p->nprofiles; i++) {
 		const struct tl_profile_cfg *pr = &p->profiles[i];
 
-		for (size_t j = 0; j < pr->nallow; j++) {
+		for (size_t j = 0; !err && j < pr->nallow; j++) {
+			bool exact = cidr_exact(&pr->allow[j].cidr);
+
 			allow_key(&k, i, &pr->allow[j].cidr);
-			allow_value(&v, &pr->allow[j]);
+			allow_value(&v, pr, &pr->allow[j]);
 			/* tl_allow_exact_key is tl_allow_key from profile on */
-			if (cidr_exact(&pr->allow[j].cidr))
-				err = bpf_map_update_elem(exact_fd, &k.profile,
-							  &v, BPF_ANY);
-			else
-				err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
-			if (err)
-				return -errno;
+			err = allow_add(&b[exact], exact ? (void *)&k.profile
+							 : (void *)&k,
+					&v);
 			(*count)++;
 		}
 	}
-	return 0;
+	if (!err)
+		err = allow_flush(&b[0]);
+	if (!err)
+		err = allow_flush(&b[1]);
+	free(b);
+	return err;
 }
 
 static int fill_endpoints(int fd, const struct tl_policy *p, size_t *count)
@@ -419,14 +488,21 @@ static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *mount, struct tl_applied *out)
 {
-	int state_fd = tl_bpf_map_fd(b, TL_MAP_STATE);
 	struct tl_settings settings;
 	struct tl_state state = {};
 	uint64_t attach_id;
 	__u32 zero = 0;
-	int fds[TL_SLOT_TABLES], err = 0;
+	int fds[TL_SLOT_TABLES], err = 0, state_fd;
 
 	memset(out, 0, sizeof(*out));
+	if (p->allow_dropped) {
+		/* it would apply without its allow rules: refuse, loudly */
+		log_error("%s: the allow rules of this policy were freed after "
+			  "it was applied; load it again to apply it",
+			  p->file);
+		return -EINVAL;
+	}
+	state_fd = tl_bpf_map_fd(b, TL_MAP_STATE);
 	if (tl_cgroup_id(mount, p->attach_cgroup, &attach_id)) {
 		log_error("%s: attach_cgroup %s does not exist under %s",
 			  p->file, p->attach_cgroup, mount);

@@ -17,7 +17,7 @@
  * the IPv4 it is, so one address has one form.
  */
 struct tl_cidr {
-	int family; /* AF_INET or AF_INET6 */
+	uint8_t family; /* AF_INET or AF_INET6: a byte, 18 bytes in all */
 	uint8_t prefixlen;
 	uint8_t addr[16];
 };

@@ -2,9 +2,9 @@
 /*
  * Policy reader and validator (docs/policy.md is the reference).
  *
- * The whole file is composed into a libyaml document from its parser's
- * events (policy_yaml.c), then walked by a schema written as code: one
- * function per kind of mapping (policy_read.c, its scalars in
+ * The whole file is composed into a document of compact nodes from
+ * libyaml's parser events (policy_yaml.c), then walked by a schema written
+ * as code: one function per kind of mapping (policy_read.c, its scalars in
  * policy_value.c). Nothing stops at the first problem: every error and
  * warning is counted with the position of the offending node, and the
  * first 100 in file order are printed as "FILE:LINE:COL: message"
@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,8 +63,12 @@ void tl_policy_free(struct tl_policy *p)
 		free(p->tunnels[i].endpoints);
 		free(p->tunnels[i].resolvers);
 	}
-	for (i = 0; i < p->nprofiles; i++)
+	for (i = 0; i < p->nprofiles; i++) {
 		free(p->profiles[i].allow);
+		free(p->profiles[i].ports);
+	}
+	for (i = 0; i < p->ncgroups; i++)
+		free(p->cgroups[i].path);
 	free(p->tunnels);
 	free(p->profiles);
 	free(p->cgroups);
@@ -71,9 +76,25 @@ void tl_policy_free(struct tl_policy *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void tl_policy_drop_allow(struct tl_policy *p)
+{
+	for (size_t i = 0; i < p->nprofiles; i++) {
+		struct tl_profile_cfg *pr = &p->profiles[i];
+
+		free(pr->allow);
+		free(pr->ports);
+		pr->allow = NULL;
+		pr->ports = NULL;
+		pr->nallow = pr->nports = 0;
+	}
+	p->allow_dropped = true;
+	/* megabytes for a long list: give them back to the system now */
+	malloc_trim(0);
+}
+
 static void check_document(struct ctx *c)
 {
-	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	struct ynode *root = c->doc.n ? node(c, 1) : NULL;
 
 	if (!root || is_null(root)) {
 		error_at(c, (struct tl_loc){1, 1},
@@ -89,7 +110,6 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 		    struct tl_policy *out, FILE *err)
 {
 	struct ctx c = {.file = name, .p = out};
-	yaml_document_t doc = {0};
 	yaml_parser_t ps;
 
 	memset(out, 0, sizeof(*out));
@@ -109,7 +129,6 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 		tl_policy_free(out);
 		return -1;
 	}
-	c.doc = &doc;
 	if (len > MAX_FILE_BYTES) {
 		stop_at(&c, (struct tl_loc){0, 0}, TOO_LARGE,
 			MAX_FILE_BYTES >> 20);
@@ -120,6 +139,8 @@ int tl_policy_parse(const char *name, const char *buf, size_t len,
 			check_document(&c);
 	}
 	free_document(&c);
+	for (size_t i = 0; i < TL_MAX_PROFILES; i++)
+		free(c.allow_locs[i]);
 	yaml_parser_delete(&ps);
 	if (c.oom)
 		c.nerrors++;

@@ -26,14 +26,19 @@ struct tl_loc {
 	int col;
 };
 
+/*
+ * An allow rule: 24 bytes, since a profile may hold 100,000 of them for as
+ * long as the agent runs. Its port ranges are the profile's
+ * ports[port0 .. port0 + nports) (tl_allow_ports()); where it stood in the
+ * file is kept only while the policy is read (diagnostics).
+ */
 struct tl_allow_rule {
 	struct tl_cidr cidr;
 	uint8_t protocol; /* 0 any, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP(V6) */
-	int nports;	  /* 0: every port */
-	struct tl_port_range ports[TL_MAX_PORT_RANGES];
-	struct tl_loc loc;
-	struct tl_loc ports_loc; /* of the ports list, when given */
+	uint8_t nports;	  /* 0: every port; at most TL_MAX_PORT_RANGES */
+	uint32_t port0;
 };
+_Static_assert(sizeof(struct tl_allow_rule) == 24, "an allow rule stays small");
 
 /* What a profile does with DNS queries outside the tunnel (docs/policy.md). */
 enum tl_dns_mode {
@@ -50,6 +55,8 @@ struct tl_profile_cfg {
 	bool raw_allow;	 /* raw and packet sockets allowed (a DHCP client) */
 	struct tl_allow_rule *allow;
 	size_t nallow;
+	struct tl_port_range *ports; /* of the allow rules, in their order */
+	size_t nports;
 	struct tl_loc loc;
 	struct tl_loc dns_loc; /* of the dns value, when given */
 };
@@ -86,7 +93,7 @@ struct tl_tunnel_cfg {
 };
 
 struct tl_cgroup_rule {
-	char path[TL_GLOB_MAX]; /* relative to the cgroup2 mount, may be a glob */
+	char *path; /* relative to the cgroup2 mount, may be a glob; own copy */
 	int profile;		/* index into profiles, -1 when exempt */
 	bool exempt;
 	struct tl_loc loc;
@@ -111,7 +118,16 @@ struct tl_policy {
 	size_t ndns_ports;
 	uint32_t container_mark; /* skb->mark bits for container attribution */
 	struct tl_loc container_mark_loc;
+	bool allow_dropped; /* tl_policy_drop_allow() ran: not to be applied */
 };
+
+/* The port ranges of allow rule r of profile pr (r->nports of them;
+ * NULL when none). */
+static inline const struct tl_port_range *
+tl_allow_ports(const struct tl_profile_cfg *pr, const struct tl_allow_rule *r)
+{
+	return r->nports ? pr->ports + r->port0 : NULL;
+}
 
 /* The dns value of a profile as the policy spells it. */
 const char *tl_dns_mode_name(enum tl_dns_mode m);
@@ -127,5 +143,11 @@ int tl_policy_load(const char *file, struct tl_policy *out, FILE *err);
 int tl_policy_parse(const char *name, const char *buf, size_t len,
 		    struct tl_policy *out, FILE *err);
 void tl_policy_free(struct tl_policy *p);
+/*
+ * Free the allow rules and their ports once the kernel's tables hold them:
+ * the agent keeps the rest (names, tunnels, cgroup rules) while it runs.
+ * A policy without them is not applied again (tl_apply_policy refuses it).
+ */
+void tl_policy_drop_allow(struct tl_policy *p);
 
 #endif

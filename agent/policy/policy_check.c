@@ -180,6 +180,14 @@ static int rule_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y; /* file order among equals */
 }
 
+/* Where rule r of profile pr stood (kept while reading). */
+static const struct allow_loc *rule_loc(const struct ctx *c,
+					const struct tl_profile_cfg *pr,
+					const struct tl_allow_rule *r)
+{
+	return &c->allow_locs[pr - c->p->profiles][r - pr->allow];
+}
+
 static bool loc_before(struct tl_loc a, struct tl_loc b)
 {
 	return a.line < b.line || (a.line == b.line && a.col < b.col);
@@ -189,26 +197,30 @@ static void report_overlap(struct ctx *c, const struct tl_profile_cfg *pr,
 			   const struct tl_allow_rule *x,
 			   const struct tl_allow_rule *y)
 {
+	struct tl_loc xl = rule_loc(c, pr, x)->cidr, yl = rule_loc(c, pr, y)->cidr;
 	char a[64], b[64];
 
 	/* name the one further down the file: the other was there first */
-	if (loc_before(x->loc, y->loc)) {
+	if (loc_before(xl, yl)) {
 		const struct tl_allow_rule *t = x;
+		struct tl_loc tl = xl;
 
 		x = y;
 		y = t;
+		xl = yl;
+		yl = tl;
 	}
 	tl_format_cidr(&x->cidr, a, sizeof(a));
 	tl_format_cidr(&y->cidr, b, sizeof(b));
 	if (!cidr_cmp(&x->cidr, &y->cidr))
 		error_at(
-		    c, x->loc,
+		    c, xl,
 		    "profile '%s': duplicate allow CIDR %s (first at line %d)",
-		    pr->name, a, y->loc.line);
+		    pr->name, a, yl.line);
 	else
-		error_at(c, x->loc,
+		error_at(c, xl,
 			 "profile '%s': allow CIDR %s overlaps %s (line %d)",
-			 pr->name, a, b, y->loc.line);
+			 pr->name, a, b, yl.line);
 }
 
 /*
@@ -278,7 +290,7 @@ static void check_endpoint_cover(struct ctx *c, const struct tl_profile_cfg *pr,
 			continue;
 		tl_format_cidr(&s[j]->cidr, a, sizeof(a));
 		tl_format_addr(addr->addr, e, sizeof(e));
-		error_at(c, s[j]->loc,
+		error_at(c, rule_loc(c, pr, s[j])->cidr,
 			 "profile '%s': allow CIDR %s contains endpoint %s of "
 			 "tunnel '%s' (line %d): every process could reach it "
 			 "outside the tunnel",
@@ -304,7 +316,7 @@ static void check_mapped_cover(struct ctx *c, const struct tl_profile_cfg *pr)
 		    !tl_cidr_contains(&r->cidr, &mapped))
 			continue;
 		tl_format_cidr(&r->cidr, a, sizeof(a));
-		error_at(c, r->loc,
+		error_at(c, rule_loc(c, pr, r)->cidr,
 			 "profile '%s': IPv6 allow CIDR %s holds ::ffff:0:0/96 "
 			 "and so all of IPv4; allow narrower IPv6 ranges (e.g. "
 			 "2000::/3)",
@@ -365,16 +377,18 @@ static void check_dns_allows(struct ctx *c, const struct tl_profile_cfg *pr)
 		const struct tl_allow_rule *r = &pr->allow[i];
 		char a[64];
 
+		const struct tl_port_range *ports = tl_allow_ports(pr, r);
+
 		for (int k = 0; k < r->nports; k++) {
-			if (!only_dns_ports(c->p, &r->ports[k]))
+			if (!only_dns_ports(c->p, &ports[k]))
 				continue;
 			tl_format_cidr(&r->cidr, a, sizeof(a));
-			error_at(c, r->ports_loc,
+			error_at(c, rule_loc(c, pr, r)->ports,
 				 "profile '%s': allow rule for %s names DNS "
 				 "port %u, but 'dns: %s' decides DNS outside "
 				 "the tunnel; a profile that must reach this "
 				 "resolver needs 'dns: ordinary'",
-				 pr->name, a, r->ports[k].lo,
+				 pr->name, a, ports[k].lo,
 				 tl_dns_mode_name(pr->dns));
 			break;
 		}

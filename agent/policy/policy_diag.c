@@ -190,7 +190,7 @@ void error_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...)
 	va_end(ap);
 }
 
-void error_node(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+void error_node(struct ctx *c, const struct ynode *n, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -40,6 +40,36 @@ struct ep_ref {
 
 struct chunk; /* of the composed document: policy_yaml.c */
 
+/*
+ * A node of the composed document: 24 bytes where libyaml's is 96, since a
+ * large policy has half a million of them and what they cost is mostly
+ * the pages they take.
+ */
+struct ynode {
+	struct tl_loc loc;
+	uint8_t type;  /* yaml_node_type_t */
+	uint8_t style; /* yaml_scalar_style_t, of a scalar */
+	bool nul;      /* a scalar holding a NUL, already reported */
+	uint32_t len;  /* a scalar's bytes, a list's items, a mapping's pairs */
+	union {
+		const char *value;	       /* a scalar's, NUL-terminated */
+		const int *items;	       /* a list's node ids */
+		const yaml_node_pair_t *pairs; /* a mapping's node ids */
+	};
+};
+
+/* The composed document: node ids from 1, as libyaml counts them. */
+struct ydoc {
+	struct ynode *nodes;
+	size_t n, cap;
+};
+
+/* Where an allow rule stood: kept beside the rules while reading only. */
+struct allow_loc {
+	struct tl_loc cidr;  /* of its cidr, or of the rule */
+	struct tl_loc ports; /* of its ports list, when given */
+};
+
 /* A step of the key path: a mapping key, or (key NULL) a list index. */
 struct path_step {
 	const char *key; /* static: a key table's name */
@@ -51,7 +81,7 @@ struct path_step {
 
 struct ctx {
 	const char *file;
-	yaml_document_t *doc;
+	struct ydoc doc;
 	struct tl_policy *p;
 	/* The MAX_SHOWN first diagnostics in file order: a max-heap, the
 	 * last of them at the root. The others are only counted. */
@@ -78,6 +108,9 @@ struct ctx {
 	unsigned nshown;
 	struct chunk *arena;		     /* of the composed document */
 	size_t nallow;			     /* allow rules over all profiles */
+	/* per profile, parallel to its allow[]: freed with the document */
+	struct allow_loc *allow_locs[TL_MAX_PROFILES];
+	size_t ports_cap; /* of the profile whose allow list is being read */
 	size_t nendpoints;		     /* endpoints over all tunnels */
 	size_t nresolvers;		     /* resolvers over all tunnels */
 	struct ep_ref eps[TL_MAX_ENDPOINTS]; /* those that parsed */
@@ -87,16 +120,15 @@ struct ctx {
 
 /* ---- diagnostics and key path (policy_diag.c) ---- */
 
-static inline struct tl_loc node_loc(const yaml_node_t *n)
+static inline struct tl_loc node_loc(const struct ynode *n)
 {
-	return (struct tl_loc){n->start_mark.line + 1,
-			       n->start_mark.column + 1};
+	return n->loc;
 }
 
 __attribute__((format(printf, 3, 4))) void
 error_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...);
 __attribute__((format(printf, 3, 4))) void
-error_node(struct ctx *c, const yaml_node_t *n, const char *fmt, ...);
+error_node(struct ctx *c, const struct ynode *n, const char *fmt, ...);
 __attribute__((format(printf, 3, 4))) void
 warn_at(struct ctx *c, struct tl_loc loc, const char *fmt, ...);
 /*
@@ -129,35 +161,34 @@ struct key {
 /* the most keys a mapping of the schema has, and then some */
 #define MAX_KEYS 12
 
-static inline yaml_node_t *node(struct ctx *c, int id)
+static inline struct ynode *node(struct ctx *c, int id)
 {
-	return yaml_document_get_node(c->doc, id);
+	return &c->doc.nodes[id - 1];
 }
 
-static inline const char *text(const yaml_node_t *n)
+static inline const char *text(const struct ynode *n)
 {
-	return (const char *)n->data.scalar.value;
+	return n->value;
 }
 
-static inline size_t seq_len(const yaml_node_t *n)
+static inline size_t seq_len(const struct ynode *n)
 {
-	return (size_t)(n->data.sequence.items.top -
-			n->data.sequence.items.start);
+	return n->len;
 }
 
-static inline yaml_node_t *seq_item(struct ctx *c, const yaml_node_t *n,
-				    size_t i)
+static inline struct ynode *seq_item(struct ctx *c, const struct ynode *n,
+				     size_t i)
 {
-	return node(c, n->data.sequence.items.start[i]);
+	return node(c, n->items[i]);
 }
 
 /* An empty plain value ("key:" alone), "~" or "null". */
-bool is_null(const yaml_node_t *n);
+bool is_null(const struct ynode *n);
 /* The node must be of type t; says so at the node when it is not. */
-bool want(struct ctx *c, const yaml_node_t *n, enum vtype t);
+bool want(struct ctx *c, const struct ynode *n, enum vtype t);
 
-bool get_keys_n(struct ctx *c, const yaml_node_t *map, const struct key *keys,
-		size_t nkeys, yaml_node_t **vals);
+bool get_keys_n(struct ctx *c, const struct ynode *map, const struct key *keys,
+		size_t nkeys, struct ynode **vals);
 /*
  * Look up the keys of a mapping: vals[i] gets the value of keys[i], or NULL
  * when it is absent or of the wrong type (that is reported, as are unknown
@@ -177,10 +208,17 @@ bool get_keys_n(struct ctx *c, const yaml_node_t *map, const struct key *keys,
  * Read the first len items of list n, each under its "[i]" key path: those
  * of type t by item(c, node, i, arg), the others reported.
  */
-typedef void read_item_fn(struct ctx *c, yaml_node_t *item, size_t i,
+typedef void read_item_fn(struct ctx *c, struct ynode *item, size_t i,
 			  void *arg);
-void read_list(struct ctx *c, const yaml_node_t *n, size_t len, enum vtype t,
+void read_list(struct ctx *c, const struct ynode *n, size_t len, enum vtype t,
 	       read_item_fn *item, void *arg);
+
+/*
+ * Fault in the whole pages of [p, p + len) at once: one call, where page
+ * by page a large file took thousands of faults, a fifth of `check`'s
+ * time. A hint: an older kernel refuses it, and the pages fault as before.
+ */
+void populate(void *p, size_t len);
 
 /* Compose the document from the parser; false when there is nothing to
  * read (a syntax error or a limit passed, reported). */
@@ -190,22 +228,22 @@ void free_document(struct ctx *c);
 /* ---- scalars (policy_value.c) ---- */
 
 /* An enum value: index into names, or -1 after reporting. */
-int enum_val(struct ctx *c, const yaml_node_t *n, const char *key,
+int enum_val(struct ctx *c, const struct ynode *n, const char *key,
 	     const char *const *names, int nnames);
 /* The YAML 1.2 core schema booleans: 1 true, 0 false, -1 neither. */
 int bool_of(const char *s);
-int bool_val(struct ctx *c, const yaml_node_t *n, bool *out);
+int bool_val(struct ctx *c, const struct ynode *n, bool *out);
 /* An integer in [lo, hi], reported at the node when it is not. */
-int uint_in(struct ctx *c, const yaml_node_t *n, const char *key, uint64_t lo,
+int uint_in(struct ctx *c, const struct ynode *n, const char *key, uint64_t lo,
 	    uint64_t hi, uint32_t *out);
-int port_val(struct ctx *c, const yaml_node_t *n, const char *s, uint16_t *out);
+int port_val(struct ctx *c, const struct ynode *n, const char *s, uint16_t *out);
 /* "443" or "8000-8080". */
-int port_range_val(struct ctx *c, const yaml_node_t *n,
+int port_range_val(struct ctx *c, const struct ynode *n,
 		   struct tl_port_range *out);
 /* "udp" or "tcp": IPPROTO_UDP or IPPROTO_TCP, or -1 after reporting. */
-int proto_val(struct ctx *c, const yaml_node_t *n);
+int proto_val(struct ctx *c, const struct ynode *n);
 /* A single unicast address: a VPN server or a resolver. */
-int addr_val(struct ctx *c, const yaml_node_t *n, struct tl_cidr *out);
+int addr_val(struct ctx *c, const struct ynode *n, struct tl_cidr *out);
 /* Copy a validated string; the checks made sure it fits. */
 void copy_str(char *dst, size_t size, const char *src);
 /* What is wrong with a value, or NULL: */
@@ -215,7 +253,7 @@ const char *check_cgroup_path(const char *s, bool glob_ok);
 
 /* ---- sections and checks (policy_read.c, policy_check.c) ---- */
 
-void read_root(struct ctx *c, const yaml_node_t *root);
+void read_root(struct ctx *c, const struct ynode *root);
 void check_entries(struct ctx *c);
 
 #pragma GCC visibility pop

@@ -16,7 +16,7 @@
 enum { EP_ADDRESS, EP_PORT, EP_PROTOCOL, EP_NKEYS };
 
 /* Endpoint i of tunnel t. */
-static void read_endpoint(struct ctx *c, yaml_node_t *n, size_t i, void *t)
+static void read_endpoint(struct ctx *c, struct ynode *n, size_t i, void *t)
 {
 	struct tl_endpoint_cfg *ep = &((struct tl_tunnel_cfg *)t)->endpoints[i];
 	static const struct key keys[] = {
@@ -24,7 +24,7 @@ static void read_endpoint(struct ctx *c, yaml_node_t *n, size_t i, void *t)
 	    [EP_PORT] = {"port", T_SCALAR, true},
 	    [EP_PROTOCOL] = {"protocol", T_SCALAR, false},
 	};
-	yaml_node_t *v[EP_NKEYS];
+	struct ynode *v[EP_NKEYS];
 	int proto;
 
 	ep->loc = node_loc(n);
@@ -44,14 +44,14 @@ static void read_endpoint(struct ctx *c, yaml_node_t *n, size_t i, void *t)
 /* The keys of a tunnel's client. */
 enum { CL_CGROUP, CL_FWMARK, CL_NKEYS };
 
-static void read_client(struct ctx *c, const yaml_node_t *n,
+static void read_client(struct ctx *c, const struct ynode *n,
 			struct tl_tunnel_cfg *t)
 {
 	static const struct key keys[] = {
 	    [CL_CGROUP] = {"cgroup", T_SCALAR, false},
 	    [CL_FWMARK] = {"fwmark", T_SCALAR, false},
 	};
-	yaml_node_t *v[CL_NKEYS];
+	struct ynode *v[CL_NKEYS];
 	const char *why;
 	uint64_t mark;
 	int r;
@@ -91,7 +91,7 @@ static void read_client(struct ctx *c, const yaml_node_t *n,
 			t->name);
 }
 
-static void read_endpoints(struct ctx *c, const yaml_node_t *n,
+static void read_endpoints(struct ctx *c, const struct ynode *n,
 			   struct tl_tunnel_cfg *t)
 {
 	size_t len = seq_len(n);
@@ -117,7 +117,7 @@ static void read_endpoints(struct ctx *c, const yaml_node_t *n,
 }
 
 /* A resolver of tunnel arg, kept when it parsed and is new. */
-static void read_resolver(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
+static void read_resolver(struct ctx *c, struct ynode *item, size_t i, void *arg)
 {
 	struct tl_tunnel_cfg *t = arg;
 	struct tl_cidr *r = &t->resolvers[t->nresolvers];
@@ -135,7 +135,7 @@ static void read_resolver(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
 		t->nresolvers++;
 }
 
-static void read_resolvers(struct ctx *c, const yaml_node_t *n,
+static void read_resolvers(struct ctx *c, const struct ynode *n,
 			   struct tl_tunnel_cfg *t)
 {
 	size_t len = seq_len(n);
@@ -177,7 +177,7 @@ int tl_tunnel_kind_bit(const char *kind)
 }
 
 /* A kind, added to the bits at seen. */
-static void read_kind(struct ctx *c, yaml_node_t *item, size_t i, void *seen)
+static void read_kind(struct ctx *c, struct ynode *item, size_t i, void *seen)
 {
 	uint32_t *bits = seen;
 	int bit;
@@ -201,7 +201,7 @@ static void read_kind(struct ctx *c, yaml_node_t *item, size_t i, void *seen)
 		*bits |= 1u << bit;
 }
 
-static void read_kinds(struct ctx *c, const yaml_node_t *n,
+static void read_kinds(struct ctx *c, const struct ynode *n,
 		       struct tl_tunnel_cfg *t)
 {
 	size_t len = seq_len(n);
@@ -224,7 +224,7 @@ enum {
 	TN_NKEYS
 };
 
-static void read_tunnel(struct ctx *c, yaml_node_t *n, size_t i, void *arg)
+static void read_tunnel(struct ctx *c, struct ynode *n, size_t i, void *arg)
 {
 	static const struct key keys[] = {
 	    [TN_NAME] = {"name", T_SCALAR, true},
@@ -235,7 +235,7 @@ static void read_tunnel(struct ctx *c, yaml_node_t *n, size_t i, void *arg)
 	    [TN_KIND] = {"kind", T_SEQ, false},
 	};
 	struct tl_tunnel_cfg *t = &c->p->tunnels[i];
-	yaml_node_t *v[TN_NKEYS];
+	struct ynode *v[TN_NKEYS];
 	const char *why;
 	size_t saved;
 
@@ -284,7 +284,7 @@ static void read_tunnel(struct ctx *c, yaml_node_t *n, size_t i, void *arg)
 	pop(c, saved);
 }
 
-static void read_tunnels(struct ctx *c, const yaml_node_t *n)
+static void read_tunnels(struct ctx *c, const struct ynode *n)
 {
 	struct tl_policy *p = c->p;
 	size_t len = seq_len(n);
@@ -309,15 +309,39 @@ static void read_tunnels(struct ctx *c, const yaml_node_t *n)
 
 /* ---- profiles ---- */
 
-/* The new entry ports[nports] against those before it. */
-static bool port_overlap(struct ctx *c, const yaml_node_t *n,
-			 const struct tl_allow_rule *r)
-{
-	const struct tl_port_range *x = &r->ports[r->nports];
-	int i;
+/* An allow rule being read, and its profile, which keeps its ports. */
+struct allow_reading {
+	struct tl_profile_cfg *pr;
+	struct tl_allow_rule *r;
+	struct allow_loc *loc;
+};
 
-	for (i = 0; i < r->nports; i++) {
-		const struct tl_port_range *y = &r->ports[i];
+/* Room for one more port range in the profile's pool. */
+static bool port_room(struct ctx *c, struct tl_profile_cfg *pr)
+{
+	size_t cap = c->ports_cap ? 2 * c->ports_cap : 64;
+	struct tl_port_range *v;
+
+	if (pr->nports < c->ports_cap)
+		return true;
+	v = realloc(pr->ports, cap * sizeof(*v));
+	if (!v) {
+		c->oom = true;
+		return false;
+	}
+	pr->ports = v;
+	c->ports_cap = cap;
+	return true;
+}
+
+/* The new entry ports[nports] against those of the rule before it. */
+static bool port_overlap(struct ctx *c, const struct ynode *n,
+			 const struct allow_reading *a)
+{
+	const struct tl_port_range *x = &a->pr->ports[a->pr->nports];
+
+	for (size_t i = a->r->port0; i < a->pr->nports; i++) {
+		const struct tl_port_range *y = &a->pr->ports[i];
 
 		if (x->lo <= y->hi && y->lo <= x->hi) {
 			error_node(c, n,
@@ -329,21 +353,27 @@ static bool port_overlap(struct ctx *c, const yaml_node_t *n,
 	return false;
 }
 
-/* A port or range of allow rule arg, kept when it parsed and is new. */
-static void read_port(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
+/* A port or range of the allow rule being read, kept when it parsed and
+ * is new. */
+static void read_port(struct ctx *c, struct ynode *item, size_t i, void *arg)
 {
-	struct tl_allow_rule *r = arg;
+	struct allow_reading *a = arg;
+	struct tl_port_range *x;
 
 	(void)i;
-	if (!port_range_val(c, item, &r->ports[r->nports]) &&
-	    !port_overlap(c, item, r)) {
-		r->ports[r->nports].protocol = r->protocol;
-		r->nports++;
+	if (!port_room(c, a->pr))
+		return;
+	x = &a->pr->ports[a->pr->nports];
+	memset(x, 0, sizeof(*x));
+	if (!port_range_val(c, item, x) && !port_overlap(c, item, a)) {
+		x->protocol = a->r->protocol;
+		a->pr->nports++;
+		a->r->nports++;
 	}
 }
 
-static void read_ports(struct ctx *c, const yaml_node_t *n,
-		       struct tl_allow_rule *r)
+static void read_ports(struct ctx *c, const struct ynode *n,
+		       struct allow_reading *a)
 {
 	size_t len = seq_len(n);
 
@@ -359,15 +389,15 @@ static void read_ports(struct ctx *c, const yaml_node_t *n,
 			   TL_MAX_PORT_RANGES);
 		return;
 	}
-	read_list(c, n, len, T_SCALAR, read_port, r);
+	read_list(c, n, len, T_SCALAR, read_port, a);
 }
 
 /* The keys of an allow rule. */
 enum { AL_CIDR, AL_PROTOCOL, AL_PORTS, AL_NKEYS };
 
 /* Returns false when the rule is not usable for the cross checks. */
-static bool read_allow(struct ctx *c, const yaml_node_t *n,
-		       struct tl_allow_rule *r)
+static bool read_allow(struct ctx *c, const struct ynode *n,
+		       struct allow_reading *a)
 {
 	static const struct key keys[] = {
 	    [AL_CIDR] = {"cidr", T_SCALAR, true},
@@ -377,17 +407,19 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 	static const char *const protos[] = {"any", "tcp", "udp", "icmp"};
 	static const uint8_t proto_nums[] = {0, IPPROTO_TCP, IPPROTO_UDP,
 					     IPPROTO_ICMP};
-	yaml_node_t *v[AL_NKEYS];
+	struct tl_allow_rule *r = a->r;
+	struct ynode *v[AL_NKEYS];
 	char hint[64];
 	const char *why;
 	bool ok = false;
 	size_t saved;
 	int proto = 0;
 
-	r->loc = node_loc(n);
+	a->loc->cidr = node_loc(n);
+	r->port0 = (uint32_t)a->pr->nports;
 	get_keys(c, n, keys, v);
 	if (v[AL_CIDR]) {
-		r->loc = node_loc(v[AL_CIDR]);
+		a->loc->cidr = node_loc(v[AL_CIDR]);
 		why = tl_parse_cidr_why(text(v[AL_CIDR]), &r->cidr, hint,
 					sizeof(hint));
 		if (why)
@@ -408,35 +440,44 @@ static bool read_allow(struct ctx *c, const yaml_node_t *n,
 		error_node(c, v[AL_PORTS],
 			   "ports need 'protocol: tcp' or 'protocol: udp'");
 	} else if (v[AL_PORTS]) {
-		r->ports_loc = node_loc(v[AL_PORTS]);
+		a->loc->ports = node_loc(v[AL_PORTS]);
 		saved = push_key(c, "ports");
-		read_ports(c, v[AL_PORTS], r);
+		read_ports(c, v[AL_PORTS], a);
 		pop(c, saved);
 	}
 	return ok;
 }
 
 /*
- * An allow rule of profile arg, kept only when its CIDR parsed: the others
- * failed already.
+ * An allow rule of profile arg, kept only when its CIDR parsed (with its
+ * ports): the others failed already.
  */
-static void read_allow_item(struct ctx *c, yaml_node_t *item, size_t i,
+static void read_allow_item(struct ctx *c, struct ynode *item, size_t i,
 			    void *arg)
 {
 	struct tl_profile_cfg *pr = arg;
-	struct tl_allow_rule *r = &pr->allow[pr->nallow];
+	struct allow_reading a = {
+	    .pr = pr,
+	    .r = &pr->allow[pr->nallow],
+	    .loc = &c->allow_locs[pr - c->p->profiles][pr->nallow],
+	};
 
 	(void)i;
-	if (read_allow(c, item, r))
+	if (read_allow(c, item, &a)) {
 		pr->nallow++;
-	else
-		memset(r, 0, sizeof(*r));
+		return;
+	}
+	pr->nports = a.r->port0;
+	memset(a.r, 0, sizeof(*a.r));
+	memset(a.loc, 0, sizeof(*a.loc));
 }
 
-static void read_allows(struct ctx *c, const yaml_node_t *n,
+static void read_allows(struct ctx *c, const struct ynode *n,
 			struct tl_profile_cfg *pr)
 {
+	struct allow_loc **locs = &c->allow_locs[pr - c->p->profiles];
 	size_t len = seq_len(n);
+	void *fit;
 
 	if (c->nallow + len > TL_MAX_ALLOW_ENTRIES) {
 		error_node(
@@ -447,18 +488,29 @@ static void read_allows(struct ctx *c, const yaml_node_t *n,
 	if (!len)
 		return;
 	pr->allow = calloc(len, sizeof(*pr->allow));
-	if (!pr->allow) {
+	*locs = calloc(len, sizeof(**locs));
+	if (!pr->allow || !*locs) {
 		c->oom = true;
 		return;
 	}
+	populate(pr->allow, len * sizeof(*pr->allow));
+	populate(*locs, len * sizeof(**locs));
 	c->nallow += len;
+	c->ports_cap = 0;
 	read_list(c, n, len, T_MAP, read_allow_item, pr);
+	/* what the agent keeps while it runs: no more than it needs */
+	if (pr->nallow < len && pr->nallow &&
+	    (fit = realloc(pr->allow, pr->nallow * sizeof(*pr->allow))))
+		pr->allow = fit;
+	if (pr->nports && pr->nports < c->ports_cap &&
+	    (fit = realloc(pr->ports, pr->nports * sizeof(*pr->ports))))
+		pr->ports = fit;
 }
 
 /* The keys of a profile. */
 enum { PR_NAME, PR_LAN, PR_ALLOW, PR_IPV6, PR_DNS, PR_RAW_SOCKETS, PR_NKEYS };
 
-static void read_profile(struct ctx *c, yaml_node_t *n, size_t k, void *arg)
+static void read_profile(struct ctx *c, struct ynode *n, size_t k, void *arg)
 {
 	static const struct key keys[] = {
 	    [PR_NAME] = {"name", T_SCALAR, true},
@@ -473,7 +525,7 @@ static void read_profile(struct ctx *c, yaml_node_t *n, size_t k, void *arg)
 	static const char *const dns[] = {"block", "redirect", "ordinary"};
 	static const char *const raw[] = {"deny", "allow"};
 	struct tl_profile_cfg *pr = &c->p->profiles[k];
-	yaml_node_t *v[PR_NKEYS];
+	struct ynode *v[PR_NKEYS];
 	const char *why;
 	size_t saved;
 	int i;
@@ -507,7 +559,7 @@ static void read_profile(struct ctx *c, yaml_node_t *n, size_t k, void *arg)
 	pop(c, saved);
 }
 
-static void read_profiles(struct ctx *c, const yaml_node_t *n)
+static void read_profiles(struct ctx *c, const struct ynode *n)
 {
 	struct tl_policy *p = c->p;
 	size_t i, len = seq_len(n);
@@ -551,7 +603,7 @@ static int find_profile(const struct tl_policy *p, const char *name)
 enum { CG_PATH, CG_PROFILE, CG_EXEMPT, CG_NKEYS };
 
 /* Returns false when the rule is not usable for the cross checks. */
-static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
+static bool read_cgroup(struct ctx *c, const struct ynode *n,
 			struct tl_cgroup_rule *r)
 {
 	static const struct key keys[] = {
@@ -559,7 +611,7 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 	    [CG_PROFILE] = {"profile", T_SCALAR, false},
 	    [CG_EXEMPT] = {"exempt", T_SCALAR, false},
 	};
-	yaml_node_t *v[CG_NKEYS];
+	struct ynode *v[CG_NKEYS];
 	const char *why;
 	bool ok = false;
 
@@ -572,9 +624,9 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 		if (why)
 			error_node(c, v[CG_PATH], "path '%s' %s",
 				   shown(c, text(v[CG_PATH])), why);
-		else
-			copy_str(r->path, TL_GLOB_MAX, text(v[CG_PATH]));
-		ok = !why;
+		else if (!(r->path = strdup(text(v[CG_PATH]))))
+			c->oom = true;
+		ok = r->path != NULL;
 	}
 	if (v[CG_EXEMPT] && bool_val(c, v[CG_EXEMPT], &r->exempt))
 		return false;
@@ -602,20 +654,22 @@ static bool read_cgroup(struct ctx *c, const yaml_node_t *n,
 }
 
 /* A cgroup entry, kept only when usable for the cross checks. */
-static void read_cgroup_item(struct ctx *c, yaml_node_t *item, size_t i,
+static void read_cgroup_item(struct ctx *c, struct ynode *item, size_t i,
 			     void *arg)
 {
 	struct tl_cgroup_rule *r = &c->p->cgroups[c->p->ncgroups];
 
 	(void)i;
 	(void)arg;
-	if (read_cgroup(c, item, r))
+	if (read_cgroup(c, item, r)) {
 		c->p->ncgroups++;
-	else
-		memset(r, 0, sizeof(*r));
+		return;
+	}
+	free(r->path);
+	memset(r, 0, sizeof(*r));
 }
 
-static void read_cgroups(struct ctx *c, const yaml_node_t *n)
+static void read_cgroups(struct ctx *c, const struct ynode *n)
 {
 	struct tl_policy *p = c->p;
 	size_t len = seq_len(n);
@@ -642,14 +696,14 @@ static void read_cgroups(struct ctx *c, const yaml_node_t *n)
 enum { EV_RATE, EV_BURST, EV_NKEYS };
 
 /* events: {rate: N, burst: M}: how many events per reason reach the feed. */
-static void read_events(struct ctx *c, const yaml_node_t *n)
+static void read_events(struct ctx *c, const struct ynode *n)
 {
 	static const struct key keys[] = {
 	    [EV_RATE] = {"rate", T_SCALAR, false},
 	    [EV_BURST] = {"burst", T_SCALAR, false},
 	};
 	struct tl_policy *p = c->p;
-	yaml_node_t *v[EV_NKEYS];
+	struct ynode *v[EV_NKEYS];
 	size_t saved;
 
 	get_keys(c, n, keys, v);
@@ -668,7 +722,7 @@ static void read_events(struct ctx *c, const yaml_node_t *n)
 /* ---- DNS ---- */
 
 /* A DNS port, kept when it parsed and is new. */
-static void read_dns_port(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
+static void read_dns_port(struct ctx *c, struct ynode *item, size_t i, void *arg)
 {
 	struct tl_policy *p = c->p;
 	uint16_t port;
@@ -684,7 +738,7 @@ static void read_dns_port(struct ctx *c, yaml_node_t *item, size_t i, void *arg)
 }
 
 /* What a DNS query is: UDP or TCP to one of these destination ports. */
-static void read_dns_ports(struct ctx *c, const yaml_node_t *n)
+static void read_dns_ports(struct ctx *c, const struct ynode *n)
 {
 	struct tl_policy *p = c->p;
 	size_t len = seq_len(n);
@@ -713,7 +767,7 @@ static void read_dns_ports(struct ctx *c, const yaml_node_t *n)
  * packets come in to where they leave: contiguous, at most 12 bits (the
  * port table), and nothing else on the host may use them.
  */
-static void read_container_mark(struct ctx *c, const yaml_node_t *n)
+static void read_container_mark(struct ctx *c, const struct ynode *n)
 {
 	uint64_t v;
 	uint32_t low;
@@ -765,7 +819,7 @@ enum {
 	ROOT_NKEYS
 };
 
-void read_root(struct ctx *c, const yaml_node_t *root)
+void read_root(struct ctx *c, const struct ynode *root)
 {
 	static const struct key keys[] = {
 	    [ROOT_MODE] = {"mode", T_SCALAR, false},
@@ -781,7 +835,7 @@ void read_root(struct ctx *c, const yaml_node_t *root)
 	/* the sections that are lists or mappings, in the order read */
 	static const struct {
 		int key;
-		void (*read)(struct ctx *c, const yaml_node_t *n);
+		void (*read)(struct ctx *c, const struct ynode *n);
 	} sections[] = {
 	    {ROOT_TUNNELS, read_tunnels},     {ROOT_PROFILES, read_profiles},
 	    {ROOT_CGROUPS, read_cgroups},     {ROOT_EVENTS, read_events},
@@ -790,7 +844,7 @@ void read_root(struct ctx *c, const yaml_node_t *root)
 	static const char *const modes[] = {"enforce", "audit"};
 	static const char *const nosock[] = {"enforce", "allow"};
 	struct tl_policy *p = c->p;
-	yaml_node_t *v[ROOT_NKEYS];
+	struct ynode *v[ROOT_NKEYS];
 	const char *why;
 	int i;
 

@@ -17,7 +17,7 @@
 /* ---- scalars ---- */
 
 /* An enum value: index into names, or -1 after reporting. */
-int enum_val(struct ctx *c, const yaml_node_t *n, const char *key,
+int enum_val(struct ctx *c, const struct ynode *n, const char *key,
 	     const char *const *names, int nnames)
 {
 	char expect[128] = "";
@@ -51,7 +51,7 @@ int bool_of(const char *s)
 	return -1;
 }
 
-int bool_val(struct ctx *c, const yaml_node_t *n, bool *out)
+int bool_val(struct ctx *c, const struct ynode *n, bool *out)
 {
 	int b = bool_of(text(n));
 
@@ -64,7 +64,7 @@ int bool_val(struct ctx *c, const yaml_node_t *n, bool *out)
 	return -1;
 }
 
-int port_val(struct ctx *c, const yaml_node_t *n, const char *s, uint16_t *out)
+int port_val(struct ctx *c, const struct ynode *n, const char *s, uint16_t *out)
 {
 	uint64_t v;
 	int r = tl_parse_uint(s, false, 65535, &v);
@@ -83,7 +83,7 @@ int port_val(struct ctx *c, const yaml_node_t *n, const char *s, uint16_t *out)
 }
 
 /* "443" or "8000-8080". */
-int port_range_val(struct ctx *c, const yaml_node_t *n,
+int port_range_val(struct ctx *c, const struct ynode *n,
 		   struct tl_port_range *out)
 {
 	char buf[32];
@@ -245,7 +245,7 @@ static const char *check_unicast(const struct tl_cidr *a)
 	return NULL;
 }
 
-int addr_val(struct ctx *c, const yaml_node_t *n, struct tl_cidr *out)
+int addr_val(struct ctx *c, const struct ynode *n, struct tl_cidr *out)
 {
 	const char *why;
 
@@ -265,7 +265,7 @@ int addr_val(struct ctx *c, const yaml_node_t *n, struct tl_cidr *out)
 	return 0;
 }
 
-int proto_val(struct ctx *c, const yaml_node_t *n)
+int proto_val(struct ctx *c, const struct ynode *n)
 {
 	static const char *const names[] = {"udp", "tcp"};
 	int i = enum_val(c, n, "protocol", names, 2);
@@ -274,7 +274,7 @@ int proto_val(struct ctx *c, const yaml_node_t *n)
 }
 
 /* An integer in [lo, hi], reported at the node when it is not. */
-int uint_in(struct ctx *c, const yaml_node_t *n, const char *key, uint64_t lo,
+int uint_in(struct ctx *c, const struct ynode *n, const char *key, uint64_t lo,
 	    uint64_t hi, uint32_t *out)
 {
 	uint64_t v;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The policy as a libyaml document, composed from the parser's events (the
- * limits on size, depth, nodes, tags and NULs are judged as they come), and
- * the helpers that the section readers walk it with.
+ * The policy as a document of compact nodes, composed from libyaml's parser
+ * events (the limits on size, depth, nodes, tags and NULs are judged as they
+ * come), and the helpers that the section readers walk it with.
  */
 #define _GNU_SOURCE /* mremap */
 #include <string.h>
@@ -13,7 +13,7 @@
 /* libyaml's cost grows with the square of the nesting; a policy needs 6. */
 #define MAX_DEPTH 64
 /*
- * YAML nodes (values, lists, mappings) in one file, 96 bytes each: 131072
+ * YAML nodes (values, lists, mappings) in one file, 24 bytes each: 131072
  * allow rules with a protocol and three ports each, and 16384 cgroups, fit.
  */
 #define MAX_NODES 1500000
@@ -22,6 +22,19 @@
  * shared by profiles) up to what the tables can hold, and no further.
  */
 #define ALIAS_VISITS 2500000
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+void populate(void *p, size_t len)
+{
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+
+	if (e > a)
+		madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+}
 
 /* Bump allocation for the composed document: freed all at once. */
 struct chunk {
@@ -34,28 +47,25 @@ struct chunk {
 
 /*
  * The tags a policy may carry, as the reader honours them: each says what
- * the node is anyway. The composed document points at these.
+ * the node is anyway, so the document keeps none.
  */
 static yaml_char_t tag_str[] = YAML_STR_TAG;
 static yaml_char_t tag_int[] = YAML_INT_TAG;
 static yaml_char_t tag_bool[] = YAML_BOOL_TAG;
 static yaml_char_t tag_seq[] = YAML_SEQ_TAG;
 static yaml_char_t tag_map[] = YAML_MAP_TAG;
-/* A scalar holding a NUL, already reported: no reader takes it. */
-static yaml_char_t tag_nul[] = "tag:tunlock,2026:nul";
 
-bool is_null(const yaml_node_t *n)
+bool is_null(const struct ynode *n)
 {
 	const char *s = text(n);
 
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+	if (n->type != YAML_SCALAR_NODE || n->style != YAML_PLAIN_SCALAR_STYLE)
 		return false;
 	return !*s || !strcmp(s, "~") || !strcmp(s, "null") ||
 	       !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
-static const char *kind(const yaml_node_t *n)
+static const char *kind(const struct ynode *n)
 {
 	switch (n->type) {
 	case YAML_SEQUENCE_NODE:
@@ -70,7 +80,7 @@ static const char *kind(const yaml_node_t *n)
 static const char *const vtype_name[] = {"a single value", "a list",
 					 "a mapping"};
 
-static bool has_type(const yaml_node_t *n, enum vtype t)
+static bool has_type(const struct ynode *n, enum vtype t)
 {
 	switch (t) {
 	case T_SCALAR:
@@ -87,7 +97,7 @@ static bool has_type(const yaml_node_t *n, enum vtype t)
  * the budget, the rest of the document is left unread, with one error at
  * the node where it ran out.
  */
-static bool visit(struct ctx *c, const yaml_node_t *n)
+static bool visit(struct ctx *c, const struct ynode *n)
 {
 	if (c->visits_out)
 		return false;
@@ -101,12 +111,12 @@ static bool visit(struct ctx *c, const yaml_node_t *n)
 	return false;
 }
 
-bool want(struct ctx *c, const yaml_node_t *n, enum vtype t)
+bool want(struct ctx *c, const struct ynode *n, enum vtype t)
 {
 	if (!visit(c, n))
 		return false;
 	/* a NUL cuts the value short in C: reported where it was read */
-	if (n->tag == tag_nul)
+	if (n->nul)
 		return false;
 	if (has_type(n, t))
 		return true;
@@ -120,24 +130,23 @@ bool want(struct ctx *c, const yaml_node_t *n, enum vtype t)
 }
 
 /* Through get_keys(), which asserts that nkeys fits knodes[]. */
-bool get_keys_n(struct ctx *c, const yaml_node_t *map, const struct key *keys,
-		size_t nkeys, yaml_node_t **vals)
+bool get_keys_n(struct ctx *c, const struct ynode *map, const struct key *keys,
+		size_t nkeys, struct ynode **vals)
 {
-	yaml_node_t *knodes[MAX_KEYS] = {0};
-	yaml_node_pair_t *pair;
+	struct ynode *knodes[MAX_KEYS] = {0};
+	const yaml_node_pair_t *pair;
 	bool ok = true;
 	size_t i;
 
 	memset(vals, 0, nkeys * sizeof(*vals));
-	for (pair = map->data.mapping.pairs.start;
-	     pair < map->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = node(c, pair->key);
-		yaml_node_t *v = node(c, pair->value);
+	for (pair = map->pairs; pair < map->pairs + map->len; pair++) {
+		struct ynode *k = node(c, pair->key);
+		struct ynode *v = node(c, pair->value);
 		size_t saved;
 
 		if (!visit(c, k))
 			return false;
-		if (k->tag == tag_nul)
+		if (k->nul)
 			continue;
 		if (k->type != YAML_SCALAR_NODE) {
 			error_node(c, k, "a key must be a word, found %s",
@@ -181,11 +190,11 @@ bool get_keys_n(struct ctx *c, const yaml_node_t *map, const struct key *keys,
 	return ok;
 }
 
-void read_list(struct ctx *c, const yaml_node_t *n, size_t len, enum vtype t,
+void read_list(struct ctx *c, const struct ynode *n, size_t len, enum vtype t,
 	       read_item_fn *item, void *arg)
 {
 	for (size_t i = 0; i < len; i++) {
-		yaml_node_t *v = seq_item(c, n, i);
+		struct ynode *v = seq_item(c, n, i);
 		size_t saved = push_index(c, i);
 
 		if (want(c, v, t))
@@ -251,8 +260,8 @@ static void syntax_error(struct ctx *c, const yaml_parser_t *ps,
 /*
  * The document is built here from libyaml's events, not by its loader:
  * depth, size, tags, NULs and aliases are judged as they come, so a hostile
- * file stops early, and the nodes take a fraction of the loader's memory.
- * The result is an ordinary yaml_document_t for the readers above.
+ * file stops early, and the nodes (struct ynode) take a quarter of the
+ * loader's memory.
  */
 
 /* size bytes aligned to align (a power of two) */
@@ -274,6 +283,7 @@ static void *arena_alloc(struct ctx *c, size_t size, size_t align)
 			c->oom = true;
 			return NULL;
 		}
+		populate(k->data, cap);
 		k->size = cap;
 		k->used = at = 0;
 		k->next = c->arena;
@@ -292,8 +302,7 @@ struct anchor {
 
 struct composer {
 	struct ctx *c;
-	yaml_document_t *doc;
-	size_t nnodes, cap;
+	struct ydoc *doc;
 	/* collections being read, outermost first; their children so far */
 	struct {
 		int id;
@@ -378,20 +387,18 @@ static const char *anchor_add(struct composer *cp, const char *name, int id,
 	return copy;
 }
 
-/* The tag of a node as written (NULL or "!" when none), or NULL after
- * reporting one the reader does not honour. */
-static yaml_char_t *node_tag(struct composer *cp, const char *tag,
-			     yaml_node_type_t type, const char *value,
-			     yaml_mark_t mark)
+/* Is the tag of a node as written (NULL or "!" when none) one the reader
+ * honours? Says so when it is not. */
+static bool check_tag(struct composer *cp, const char *tag,
+		      yaml_node_type_t type, const char *value,
+		      yaml_mark_t mark)
 {
 	struct ctx *c = cp->c;
 	bool ok, is_int;
 	uint64_t v;
 
 	if (!tag || !strcmp(tag, "!"))
-		return type == YAML_SCALAR_NODE	    ? tag_str
-		       : type == YAML_SEQUENCE_NODE ? tag_seq
-						    : tag_map;
+		return true;
 	switch (type) {
 	case YAML_SEQUENCE_NODE:
 		ok = !strcmp(tag, (char *)tag_seq);
@@ -401,23 +408,23 @@ static yaml_char_t *node_tag(struct composer *cp, const char *tag,
 		break;
 	default:
 		if (!strcmp(tag, (char *)tag_str))
-			return tag_str;
+			return true;
 		is_int = !strcmp(tag, (char *)tag_int);
 		if (is_int || !strcmp(tag, (char *)tag_bool)) {
 			if (is_int ? !tl_parse_uint(value, true, UINT64_MAX, &v)
 				   : bool_of(value) >= 0)
-				return is_int ? tag_int : tag_bool;
+				return true;
 			error_at(c, mark_loc(mark),
 				 "tag '!!%s' on '%s', which is not %s",
 				 is_int ? "int" : "bool", shown(c, value),
 				 is_int ? "an integer (decimal, or 0x hex)"
 					: "true or false");
-			return NULL;
+			return false;
 		}
 		ok = false;
 	}
 	if (ok)
-		return type == YAML_SEQUENCE_NODE ? tag_seq : tag_map;
+		return true;
 	if (!strncmp(tag, "tag:yaml.org,2002:", 18))
 		error_at(c, mark_loc(mark),
 			 "unsupported tag '!!%s' on %s: only !!str, !!int and "
@@ -431,7 +438,7 @@ static yaml_char_t *node_tag(struct composer *cp, const char *tag,
 			 "unsupported tag '%s': tunlock honours only !!str, "
 			 "!!int, !!bool, !!seq and !!map",
 			 shown(c, tag));
-	return NULL;
+	return false;
 }
 
 /*
@@ -439,7 +446,8 @@ static yaml_char_t *node_tag(struct composer *cp, const char *tag,
  * large ones in huge pages, since a big file's nodes cost more in page
  * faults than in anything else.
  */
-static yaml_node_t *grow_nodes(yaml_node_t *old, size_t oldcap, size_t cap)
+static struct ynode *grow_nodes(struct ynode *old, size_t oldcap,
+				size_t cap)
 {
 	size_t len = cap * sizeof(*old);
 	void *p;
@@ -451,42 +459,42 @@ static yaml_node_t *grow_nodes(yaml_node_t *old, size_t oldcap, size_t cap)
 		return NULL;
 	if (len >= 2u << 20)
 		madvise(p, len, MADV_HUGEPAGE); /* a hint: failing is fine */
+	populate((char *)p + oldcap * sizeof(*old),
+		 (cap - oldcap) * sizeof(*old));
 	return p;
 }
 
 /* A new node, the child of the innermost open collection. */
 static int add_node(struct composer *cp, yaml_node_type_t type,
-		    yaml_char_t *tag, yaml_mark_t start, yaml_mark_t end)
+		    yaml_mark_t start)
 {
+	struct ydoc *d = cp->doc;
 	struct ctx *c = cp->c;
-	yaml_node_t *n;
+	struct ynode *n;
 
-	if (cp->nnodes == MAX_NODES) {
+	if (d->n == MAX_NODES) {
 		stop_at(c, mark_loc(start),
 			"more than %d YAML nodes (values, lists, "
 			"mappings), the most a policy may have",
 			MAX_NODES);
 		return 0;
 	}
-	if (cp->nnodes == cp->cap) {
-		size_t cap = cp->cap ? 2 * cp->cap : 1024;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 1024;
 
 		if (cap > MAX_NODES)
 			cap = MAX_NODES;
-		n = grow_nodes(cp->doc->nodes.start, cp->cap, cap);
+		n = grow_nodes(d->nodes, d->cap, cap);
 		if (!n) {
 			c->oom = true;
 			return 0;
 		}
-		cp->doc->nodes.start = n;
-		cp->cap = cap;
+		d->nodes = n;
+		d->cap = cap;
 	}
-	n = &cp->doc->nodes.start[cp->nnodes++];
-	cp->doc->nodes.top = n + 1;
-	cp->doc->nodes.end = cp->doc->nodes.start + cp->cap;
-	*n = (yaml_node_t){
-	    .type = type, .tag = tag, .start_mark = start, .end_mark = end};
-	return (int)cp->nnodes;
+	n = &d->nodes[d->n++];
+	*n = (struct ynode){.loc = mark_loc(start), .type = type};
+	return (int)d->n;
 }
 
 static bool add_kid(struct composer *cp, int id)
@@ -513,7 +521,6 @@ static bool open_node(struct composer *cp, const yaml_event_t *e)
 	bool seq = e->type == YAML_SEQUENCE_START_EVENT;
 	const char *anchor = (char *)(seq ? e->data.sequence_start.anchor
 					  : e->data.mapping_start.anchor);
-	yaml_char_t *tag;
 	int id;
 
 	if (cp->depth == MAX_DEPTH) {
@@ -521,16 +528,14 @@ static bool open_node(struct composer *cp, const yaml_event_t *e)
 			"nested deeper than %d levels", MAX_DEPTH);
 		return false;
 	}
-	tag = node_tag(cp,
-		       (char *)(seq ? e->data.sequence_start.tag
-				    : e->data.mapping_start.tag),
-		       seq ? YAML_SEQUENCE_NODE : YAML_MAPPING_NODE, NULL,
-		       e->start_mark);
+	/* a tag it does not honour is reported; the node is read anyway */
+	check_tag(cp,
+		  (char *)(seq ? e->data.sequence_start.tag
+			       : e->data.mapping_start.tag),
+		  seq ? YAML_SEQUENCE_NODE : YAML_MAPPING_NODE, NULL,
+		  e->start_mark);
 	id = add_node(cp, seq ? YAML_SEQUENCE_NODE : YAML_MAPPING_NODE,
-		      tag   ? tag
-		      : seq ? tag_seq
-			    : tag_map,
-		      e->start_mark, e->end_mark);
+		      e->start_mark);
 	if (!id || !add_kid(cp, id))
 		return false;
 	cp->open[cp->depth].anchor = NULL;
@@ -545,9 +550,9 @@ static bool open_node(struct composer *cp, const yaml_event_t *e)
 
 static bool close_node(struct composer *cp, const yaml_event_t *e)
 {
-	yaml_node_t *n;
+	struct ynode *n;
 	size_t first, nk;
-	void *items;
+	int *items;
 
 	if (!cp->depth)
 		return false; /* libyaml balances them */
@@ -555,16 +560,15 @@ static bool close_node(struct composer *cp, const yaml_event_t *e)
 	n = node(cp->c, cp->open[cp->depth].id);
 	first = cp->open[cp->depth].first;
 	nk = cp->nkids - first;
-	n->end_mark = e->end_mark;
+	(void)e;
 	if (n->type == YAML_SEQUENCE_NODE) {
 		items = arena_alloc(cp->c, nk * sizeof(int), sizeof(int));
 		if (!items)
 			return false;
 		if (nk)
 			memcpy(items, cp->kids + first, nk * sizeof(int));
-		n->data.sequence.items.start = items;
-		n->data.sequence.items.top = n->data.sequence.items.end =
-		    (int *)items + nk;
+		n->items = items;
+		n->len = (uint32_t)nk;
 	} else {
 		yaml_node_pair_t *pairs =
 		    arena_alloc(cp->c, nk / 2 * sizeof(*pairs), sizeof(int));
@@ -574,9 +578,8 @@ static bool close_node(struct composer *cp, const yaml_event_t *e)
 		for (size_t i = 0; i + 1 < nk; i += 2)
 			pairs[i / 2] = (yaml_node_pair_t){
 			    cp->kids[first + i], cp->kids[first + i + 1]};
-		n->data.mapping.pairs.start = pairs;
-		n->data.mapping.pairs.top = n->data.mapping.pairs.end =
-		    pairs + nk / 2;
+		n->pairs = pairs;
+		n->len = (uint32_t)(nk / 2);
 	}
 	cp->nkids = first;
 	/* the node is whole: aliases may name it from here on */
@@ -592,26 +595,29 @@ static bool add_scalar(struct composer *cp, const yaml_event_t *e)
 	struct ctx *c = cp->c;
 	const char *value = (char *)e->data.scalar.value;
 	size_t len = e->data.scalar.length;
-	yaml_char_t *tag;
+	struct ynode *n;
+	bool nul = false;
 	char *copy;
 	int id;
 
-	tag = node_tag(cp, (char *)e->data.scalar.tag, YAML_SCALAR_NODE, value,
-		       e->start_mark);
+	/* reported when not honoured; the value is read anyway */
+	check_tag(cp, (char *)e->data.scalar.tag, YAML_SCALAR_NODE, value,
+		  e->start_mark);
 	if (memchr(value, '\0', len)) {
 		error_at(c, mark_loc(e->start_mark),
 			 "a key or value must not hold a NUL character");
-		tag = tag_nul;
+		nul = true; /* reported here: no reader takes it */
 	}
-	id = add_node(cp, YAML_SCALAR_NODE, tag ? tag : tag_str, e->start_mark,
-		      e->end_mark);
+	id = add_node(cp, YAML_SCALAR_NODE, e->start_mark);
 	copy = id ? arena_alloc(c, len + 1, 1) : NULL;
 	if (!copy)
 		return false;
 	memcpy(copy, value, len + 1);
-	node(c, id)->data.scalar.value = (yaml_char_t *)copy;
-	node(c, id)->data.scalar.length = len;
-	node(c, id)->data.scalar.style = e->data.scalar.style;
+	n = node(c, id);
+	n->value = copy;
+	n->len = (uint32_t)len;
+	n->style = (uint8_t)e->data.scalar.style;
+	n->nul = nul;
 	if (e->data.scalar.anchor &&
 	    !anchor_add(cp, (char *)e->data.scalar.anchor, id, false,
 			e->start_mark))
@@ -646,7 +652,7 @@ static bool add_alias(struct composer *cp, const yaml_event_t *e)
  */
 bool compose(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len)
 {
-	struct composer cp = {.c = c, .doc = c->doc};
+	struct composer cp = {.c = c, .doc = &c->doc};
 	bool ok = true, done = false;
 	int docs = 0;
 
@@ -692,7 +698,7 @@ bool compose(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len)
 	free(cp.kids);
 	free(cp.anchors);
 	/* every node once, and what aliases may add */
-	c->max_visits = cp.nnodes + ALIAS_VISITS;
+	c->max_visits = c->doc.n + ALIAS_VISITS;
 	return ok && !c->oom;
 }
 
@@ -704,9 +710,7 @@ void free_document(struct ctx *c)
 		c->arena = k->next;
 		free(k);
 	}
-	if (c->doc->nodes.start)
-		munmap(c->doc->nodes.start,
-		       (size_t)(c->doc->nodes.end - c->doc->nodes.start) *
-			   sizeof(yaml_node_t));
-	memset(c->doc, 0, sizeof(*c->doc));
+	if (c->doc.nodes)
+		munmap(c->doc.nodes, c->doc.cap * sizeof(struct ynode));
+	memset(&c->doc, 0, sizeof(c->doc));
 }

@@ -988,6 +988,7 @@ static void good_full(void)
 	const struct tl_tunnel_cfg *t;
 	const struct tl_endpoint_cfg *ep;
 	const struct tl_allow_rule *a;
+	const struct tl_port_range *ports;
 	const struct tl_profile_cfg *pr;
 	struct tl_policy p;
 	char *out = NULL;
@@ -1049,19 +1050,22 @@ static void good_full(void)
 	CHECK(name, a->cidr.family == AF_INET && a->cidr.prefixlen == 24);
 	CHECK(name, addr_is(a->cidr.addr, "203.0.113.0"));
 	CHECK(name, a->protocol == IPPROTO_TCP && a->nports == 2);
-	CHECK(name, a->ports[0].lo == 443 && a->ports[0].hi == 443);
-	CHECK(name, a->ports[1].lo == 8000 && a->ports[1].hi == 8080);
-	CHECK(name, a->ports[0].protocol == IPPROTO_TCP &&
-			a->ports[1].protocol == IPPROTO_TCP);
-	CHECK(name, a->loc.line == 30 && a->loc.col == 15);
+	ports = tl_allow_ports(pr, a);
+	CHECK(name, ports[0].lo == 443 && ports[0].hi == 443);
+	CHECK(name, ports[1].lo == 8000 && ports[1].hi == 8080);
+	CHECK(name, ports[0].protocol == IPPROTO_TCP &&
+			ports[1].protocol == IPPROTO_TCP);
 	a = &pr->allow[1];
 	CHECK(name, a->cidr.family == AF_INET6 && a->cidr.prefixlen == 48);
 	CHECK(name, a->protocol == IPPROTO_ICMPV6 && a->nports == 0);
 	a = &pr->allow[2];
 	CHECK(name, a->cidr.prefixlen == 10 && a->protocol == 0 && !a->nports);
 	a = &pr->allow[3];
+	ports = tl_allow_ports(pr, a);
 	CHECK(name, a->protocol == IPPROTO_UDP && a->nports == 1 &&
-			a->ports[0].lo == 53 && a->ports[0].hi == 53);
+			ports[0].lo == 53 && ports[0].hi == 53);
+	/* the rules' ranges, one after the other in the profile's pool */
+	CHECK(name, pr->nports == 3 && a->port0 == 2);
 	a = &pr->allow[4];
 	CHECK(name,
 	      a->cidr.prefixlen == 25 && addr_is(a->cidr.addr, "10.213.0.128"));
@@ -1075,6 +1079,37 @@ static void good_full(void)
 	CHECK(name,
 	      !strcmp(p.cgroups[2].path, "/") && p.cgroups[2].profile == 1);
 	CHECK(name, p.default_profile == 1);
+	pass(name);
+out:
+	tl_policy_free(&p);
+	free(out);
+}
+
+/*
+ * The agent frees the allow rules once applied and keeps the rest; such a
+ * policy is refused by tl_apply_policy (before it touches the kernel: no
+ * BPF object is needed to see that).
+ */
+static void good_drop_allow(void)
+{
+	const char *name = "good: allow rules dropped after apply";
+	struct tl_applied ap;
+	struct tl_policy p;
+	char *out = NULL;
+	int r = parse(full_policy, strlen(full_policy), &p, &out);
+
+	CHECK(name, r == 0 && !*out);
+	CHECK(name, p.profiles[1].nallow == 5 && !p.allow_dropped);
+	tl_policy_drop_allow(&p);
+	CHECK(name, p.allow_dropped);
+	for (size_t i = 0; i < p.nprofiles; i++)
+		CHECK(name, !p.profiles[i].allow && !p.profiles[i].nallow &&
+				!p.profiles[i].ports && !p.profiles[i].nports);
+	/* what the running agent still needs */
+	CHECK(name, p.nprofiles == 2 && !strcmp(p.profiles[1].name, "lan"));
+	CHECK(name, p.ncgroups == 3 && !strcmp(p.cgroups[2].path, "/"));
+	CHECK(name, p.ntunnels == 2 && p.tunnels[0].nendpoints == 2);
+	CHECK(name, tl_apply_policy(NULL, &p, "/sys/fs/cgroup", &ap) == -EINVAL);
 	pass(name);
 out:
 	tl_policy_free(&p);
@@ -1978,6 +2013,7 @@ int main(void)
 	run_no_slot();
 	run_full_slots();
 	good_full();
+	good_drop_allow();
 	good_defaults();
 	good_events();
 	good_raw_and_mark();
