@@ -94,7 +94,11 @@ static int record_agent(struct tl_bpf *b, unsigned int pid)
 	if (bpf_map_lookup_elem(fd, &zero, &st))
 		return -errno;
 	st.agent_pid = pid;
-	st.features = tl_kernel_features();
+	/* reused programs were loaded on this kernel, whose features the
+	 * agent that loaded them recorded: probing again (the kernel's BTF
+	 * parsed) would only cost the restart time */
+	if (!b->reused || !st.features)
+		st.features = tl_kernel_features();
 	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY))
 		return -errno;
 	if (tl_record_netns(fd))

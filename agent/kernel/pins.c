@@ -570,7 +570,8 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 		err = load_fresh(b);
 	if (!err)
 		log_info("BPF programs %s in %ld ms (build %.16s)",
-			 b->reused ? "reused from the pins" : "loaded and verified",
+			 b->reused ? "reused from the pins" :
+				     "loaded and verified",
 			 elapsed_ms(&t0), tl_build_id());
 	return err;
 }
@@ -654,8 +655,8 @@ static bool link_holds(int link_fd, uint64_t cgroup_id, int prog_fd)
 {
 	struct bpf_link_info info;
 
-	return !link_info(link_fd, &info) && info.cgroup.cgroup_id == cgroup_id &&
-	       info.prog_id && info.prog_id == prog_id(prog_fd);
+	return !link_info(link_fd, &info) &&
+	       info.cgroup.cgroup_id == cgroup_id && info.prog_id && info.prog_id == prog_id(prog_fd);
 }
 
 /*
@@ -666,7 +667,8 @@ static bool link_holds(int link_fd, uint64_t cgroup_id, int prog_fd)
 static int attach_one(struct tl_bpf *b, int idx, const char *name,
 		      const char *cgroup_path, int cgroup_fd)
 {
-	int prog_fd = tl_bpf_prog_fd(b, name), type = cgroup_attach_type(b, name);
+	int prog_fd = tl_bpf_prog_fd(b, name);
+	int type = cgroup_attach_type(b, name);
 	uint64_t cgroup_id = tl_path_ino(cgroup_path);
 	char link_name[64], path[PATH_MAX];
 	int old_fd, fd, err;
