@@ -228,6 +228,52 @@ static void allow_value(struct tl_allow_value *v, const struct tl_allow_rule *r)
 }
 
 /*
+ * Rules go to the kernel in batches, one system call for up to
+ * TL_BATCH_MAX of them: at 100,000 rules, a call per rule was most of an
+ * apply. In order, so a later rule of a key still replaces an earlier one.
+ */
+#define TL_BATCH_MAX 4096
+
+struct tl_batch {
+	int fd;
+	__u32 n, key_size, value_size;
+	char *keys, *values;
+};
+
+static int batch_init(struct tl_batch *t, int fd, __u32 key_size,
+		      __u32 value_size)
+{
+	*t = (struct tl_batch){ .fd = fd, .key_size = key_size,
+				.value_size = value_size };
+	t->keys = malloc((size_t)TL_BATCH_MAX * key_size);
+	t->values = malloc((size_t)TL_BATCH_MAX * value_size);
+	return t->keys && t->values ? 0 : -ENOMEM;
+}
+
+static int batch_flush(struct tl_batch *t)
+{
+	__u32 n = t->n;
+
+	t->n = 0;
+	if (n && bpf_map_update_batch(t->fd, t->keys, t->values, &n, NULL))
+		return -errno;
+	return 0;
+}
+
+static int batch_add(struct tl_batch *t, const void *k, const void *v)
+{
+	memcpy(t->keys + (size_t)t->n * t->key_size, k, t->key_size);
+	memcpy(t->values + (size_t)t->n * t->value_size, v, t->value_size);
+	return ++t->n == TL_BATCH_MAX ? batch_flush(t) : 0;
+}
+
+static void batch_free(struct tl_batch *t)
+{
+	free(t->keys);
+	free(t->values);
+}
+
+/*
  * Exact addresses into the hash (exact_fd), prefixes into the trie (fd).
  * The same answer as one trie: a /32 or /128 is the longest prefix an
  * address can match, and a later rule of the same key replaces an earlier
@@ -236,29 +282,37 @@ static void allow_value(struct tl_allow_value *v, const struct tl_allow_rule *r)
 static int fill_allow(int fd, int exact_fd, const struct tl_policy *p,
 		      size_t *count)
 {
+	struct tl_batch trie = {}, exact = {};
 	struct tl_allow_value v;
 	struct tl_allow_key k;
 	int err;
 
 	*count = 0;
-	for (size_t i = 0; i < p->nprofiles; i++) {
+	err = batch_init(&trie, fd, sizeof(k), sizeof(v));
+	if (!err)
+		err = batch_init(&exact, exact_fd,
+				 sizeof(struct tl_allow_exact_key), sizeof(v));
+	for (size_t i = 0; !err && i < p->nprofiles; i++) {
 		const struct tl_profile_cfg *pr = &p->profiles[i];
 
-		for (size_t j = 0; j < pr->nallow; j++) {
+		for (size_t j = 0; !err && j < pr->nallow; j++) {
 			allow_key(&k, i, &pr->allow[j].cidr);
 			allow_value(&v, &pr->allow[j]);
 			/* tl_allow_exact_key is tl_allow_key from profile on */
 			if (cidr_exact(&pr->allow[j].cidr))
-				err = bpf_map_update_elem(exact_fd, &k.profile,
-							  &v, BPF_ANY);
+				err = batch_add(&exact, &k.profile, &v);
 			else
-				err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
-			if (err)
-				return -errno;
+				err = batch_add(&trie, &k, &v);
 			(*count)++;
 		}
 	}
-	return 0;
+	if (!err)
+		err = batch_flush(&trie);
+	if (!err)
+		err = batch_flush(&exact);
+	batch_free(&trie);
+	batch_free(&exact);
+	return err;
 }
 
 static int fill_endpoints(int fd, const struct tl_policy *p, size_t *count)
