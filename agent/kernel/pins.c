@@ -468,11 +468,24 @@ static void *probe_route_proof(void *arg)
 	return NULL;
 }
 
+/* CPU time of the calling thread: what one layer's load cost, whatever
+ * else shared the CPUs. */
+static long thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
 static void *load_tc(void *arg)
 {
 	struct tl_bpf *b = arg;
+	long t0 = thread_cpu_ms();
+	int err = tc_bpf__load(b->tc);
 
-	return (void *)(intptr_t)tc_bpf__load(b->tc);
+	b->load_cpu_ms[TL_LAYER_TC] = thread_cpu_ms() - t0;
+	return (void *)(intptr_t)err;
 }
 
 /*
@@ -486,10 +499,14 @@ static int load_packet_layers(struct tl_bpf *b)
 	pthread_t t;
 	int err;
 
+	long t0;
+
 	err = pthread_create(&t, NULL, load_tc, b);
 	if (err)
 		return -err;
+	t0 = thread_cpu_ms();
 	err = cgroup_skb_bpf__load(b->skb);
+	b->load_cpu_ms[TL_LAYER_CGROUP_SKB] = thread_cpu_ms() - t0;
 	pthread_join(t, &tc_ret);
 	return err ? err : (int)(intptr_t)tc_ret;
 }
@@ -500,6 +517,7 @@ static int load_fresh(struct tl_bpf *b)
 {
 	bool probing;
 	pthread_t probe;
+	long t0;
 	int err;
 
 	choose_skb_netns(b);
@@ -508,7 +526,9 @@ static int load_fresh(struct tl_bpf *b)
 	 * arena would keep it: RSS 18 MB instead of 7) */
 	mallopt(M_ARENA_MAX, 1);
 	probing = !pthread_create(&probe, NULL, probe_route_proof, NULL);
+	t0 = thread_cpu_ms();
 	err = socket_bpf__load(b->sock);
+	b->load_cpu_ms[TL_LAYER_SOCKET] = thread_cpu_ms() - t0;
 	if (probing)
 		pthread_join(probe, NULL);
 	choose_tc_egress(b); /* probed already, or probes now */
@@ -521,7 +541,15 @@ static int load_fresh(struct tl_bpf *b)
 				       "");
 		return err;
 	}
+	t0 = thread_cpu_ms();
 	load_lsm(b);
+	b->load_cpu_ms[TL_LAYER_LSM] = thread_cpu_ms() - t0;
+	log_info("loading cost CPU time: socket layer %ld ms, cgroup_skb %ld "
+		 "ms, TC %ld ms, LSM %ld ms (the kernel's verifier, and "
+		 "libbpf's CO-RE over the kernel's BTF)",
+		 b->load_cpu_ms[TL_LAYER_SOCKET],
+		 b->load_cpu_ms[TL_LAYER_CGROUP_SKB], b->load_cpu_ms[TL_LAYER_TC],
+		 b->load_cpu_ms[TL_LAYER_LSM]);
 	err = tl_reuse_record(b);
 	if (err)
 		log_error("keeping the loaded programs: %s", strerror(-err));

@@ -75,6 +75,8 @@ struct tl_bpf {
 	bool reused;
 	struct tl_prog progs[TL_PROGS_MAX];
 	int nprogs;
+	/* CPU time of each layer's fresh load (TL_LAYER_*) */
+	long load_cpu_ms[TL_LAYER_MAX];
 	/* The links the agent attached or adopted, held open: removing a
 	 * pin does not detach them, and tl_bpf_check_links puts back what
 	 * was removed or detached. */

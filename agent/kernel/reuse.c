@@ -141,8 +141,8 @@ static int fill_record(const struct tl_bpf *b, struct tl_build_record *r)
 	return 0;
 }
 
-/* A frozen map made, filled and pinned aside, then renamed over the old
- * record: there is always one whole record, or none. */
+/* A frozen map made, filled and pinned aside (bpffs refuses names with a
+ * dot), then renamed over the old record: one whole record, or none. */
 static int pin_record(const struct tl_bpf *b, const struct tl_build_record *r)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
@@ -152,7 +152,7 @@ static int pin_record(const struct tl_bpf *b, const struct tl_build_record *r)
 	err = tl_pin_path(path, sizeof(path), b->pin_dir, TL_BUILD_PIN);
 	if (!err)
 		err = tl_pin_path(tmp, sizeof(tmp), b->pin_dir,
-				  TL_BUILD_PIN ".new");
+				  TL_BUILD_PIN "_new");
 	if (err)
 		return err;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, TL_BUILD_PIN, sizeof(zero),

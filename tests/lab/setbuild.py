@@ -17,7 +17,7 @@ def bpftool(*args):
 
 
 pin = sys.argv[1]
-path, tmp = pin + "/tl_build", pin + "/tl_build.other"
+path, tmp = pin + "/tl_build", pin + "/tl_build_other"
 dump = json.loads(bpftool("-j", "map", "dump", "pinned", path))
 value = [int(b, 16) for b in dump[0]["value"]]
 other = b"another-build-0000000000000000\0"
