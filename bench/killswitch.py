@@ -171,23 +171,24 @@ class Results:
 def report(path):
     r = Results(path)
     print()
-    print("rates: median round; ratios: median over rounds of the ratio within a round "
-          "(range over rounds)")
-    print("%-8s %-4s %7s  %13s %13s %13s  %-16s %-16s" % (
-        "path", "", "N", "none", "tunlock", "nftables", "tunlock/none", "nft/none"))
-    for proto, p in PATHS:
-        for n in r.ns:
-            print("%-8s %-4s %7d  %13s %13s %13s  %-16s %-16s" % (
-                p, proto, n, *(fmt_rate(proto, r.med(proto, p, n, c)) for c in CONFIGS),
-                *("%s (%s)" % (fmt_ratio(r.ratio(proto, p, n, c)), r.spread(proto, p, n, c))
-                  for c in ("tunlock", "nftables"))))
-    print("%-8s %-4s %7s  %s" % ("tunnel", "tcp", "", "not measured: the tunnel is a tun device nobody "
-                                 "reads (no kernel WireGuard here), so no stream can pass it"))
-    print()
-    print("per program (kernel.bpf_stats_enabled, run_time_ns / run_cnt, 1 s of UDP per path):")
-    for n, p, name, ns, runs in r.prog:
-        print("  N=%-7d %-8s %-24s %7.1f ns/run  (%d runs)" % (n, p, name, ns, runs))
-    print()
+    if r.rate:
+        print("rates: median round; ratios: median over rounds of the ratio within a round "
+              "(range over rounds)")
+        print("%-8s %-4s %7s  %13s %13s %13s  %-16s %-16s" % (
+            "path", "", "N", "none", "tunlock", "nftables", "tunlock/none", "nft/none"))
+        for proto, p in PATHS:
+            for n in r.ns:
+                print("%-8s %-4s %7d  %13s %13s %13s  %-16s %-16s" % (
+                    p, proto, n, *(fmt_rate(proto, r.med(proto, p, n, c)) for c in CONFIGS),
+                    *("%s (%s)" % (fmt_ratio(r.ratio(proto, p, n, c)), r.spread(proto, p, n, c))
+                      for c in ("tunlock", "nftables"))))
+        print("%-8s %-4s %7s  %s" % ("tunnel", "tcp", "", "not measured: the tunnel is a tun device nobody "
+                                     "reads (no kernel WireGuard here), so no stream can pass it"))
+        print()
+        print("per program (kernel.bpf_stats_enabled, run_time_ns / run_cnt, 1 s of UDP per path):")
+        for n, p, name, ns, runs in r.prog:
+            print("  N=%-7d %-8s %-24s %7.1f ns/run  (%d runs)" % (n, p, name, ns, runs))
+        print()
     for n in r.ns:
         a = r.agent.get(n, [])
         if a:
