@@ -16,11 +16,7 @@ lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 links() { "$LAB_PY" "$LAB_LIB_DIR/labbpf.py" links "$LAB_PIN"; }
 tcprog() { "$LAB_PY" "$LAB_LIB_DIR/labbpf.py" tc "$NS_CLIENT" up0; }
 links1=$(links) tc1=$(tcprog)
-lab_capture_start || lab_abort "capture: $LAB_ERR"
-lab_sender_start steady || lab_abort "sender did not start"
-_lab_spawn deny apps ip netns exec "$NS_CLIENT" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp "$LAB_HOST_IP" \
-	"$LAB_SINK_PORT" --bind-dev up0 --rate 250 --duration 60
-sleep 1
+lab_swap_watch_start 60 || lab_abort "watching the swap: $LAB_ERR"
 
 # the upgrade: SIGTERM (enforcement stays pinned), a new agent of another build adopts
 _lab_kill "$LAB_AGENT_PID" 5

@@ -26,17 +26,23 @@ restart() {
 }
 # recreate_tunnel: wg0 goes and comes back as a new interface while no agent runs
 recreate_tunnel() { lab_tunnel_down && lab_tunnel_up --no-wait; }
+# expect_fresh NAME WHY LINKS_BEFORE LINKS_AFTER: the agent said WHY and loaded afresh: every
+# link holds a new program (NAME_refused, NAME_fresh_programs)
+expect_fresh() {
+	local _why=$2 _old _new
+	check "$1_refused" "not refused for '$_why': $(agent_log | grep -m1 "$_why\|BPF programs")" \
+		eval 'agent_log | grep -q "$_why" && agent_log | grep -q "BPF programs loaded and verified"'
+	_old=$(echo "$3" | cut -d' ' -f2) _new=$(echo "$4" | cut -d' ' -f2)
+	check "$1_fresh_programs" "programs: $(echo $_old) -> $(echo $_new)" \
+		eval '[ -n "$_new" ] && [ -z "$(comm -12 <(echo "$_old" | sort) <(echo "$_new" | sort))" ]'
+}
 
 check t51_first_start_loads "the first agent did not say it loaded the programs: $(agent_log | grep -m1 'BPF programs')" \
 	eval 'agent_log | grep -q "BPF programs loaded and verified"'
 check t51_build_recorded "no build record or program pins in $LAB_PIN: $(ls "$LAB_PIN" | tr '\n' ' ')" \
 	eval '[ -e "$LAB_PIN/tl_build" ] && [ "$(ls "$LAB_PIN" | grep -c "^prog_")" -ge 10 ]'
 links1=$(links) tc1=$(tcprog)
-lab_capture_start || lab_abort "capture: $LAB_ERR"
-lab_sender_start steady || lab_abort "sender did not start"
-_lab_spawn deny apps ip netns exec "$NS_CLIENT" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp "$LAB_HOST_IP" \
-	"$LAB_SINK_PORT" --bind-dev up0 --rate 250 --duration 120
-sleep 1
+lab_swap_watch_start 120 || lab_abort "watching the swap: $LAB_ERR"
 
 # ---- the same build: reused
 restart recreate_tunnel || lab_abort "restart: $LAB_ERR"
@@ -59,22 +65,15 @@ check t51_traffic_goes_on "the steady sender's traffic stopped reaching the serv
 # ---- a program pin replaced by another of tunlock's programs: not adopted
 restart mv "$LAB_PIN/prog_tl_tc_egress_port" "$LAB_PIN/prog_tl_connect4" || lab_abort "restart over a swapped pin: $LAB_ERR"
 links3=$(links)
-check t51_swapped_pin_refused "a swapped program pin was adopted: $(agent_log | grep -m1 'prog_tl_connect4\|BPF programs')" \
-	eval 'agent_log | grep -q "prog_tl_connect4 is not the program recorded" && agent_log | grep -q "BPF programs loaded and verified"'
-old=$(echo "$links2" | cut -d' ' -f2) new=$(echo "$links3" | cut -d' ' -f2)
-check t51_swapped_pin_fresh_programs "programs after the swapped pin: $(echo $old) -> $(echo $new)" \
-	eval '[ -n "$new" ] && [ -z "$(comm -12 <(echo "$old" | sort) <(echo "$new" | sort))" ]'
+expect_fresh t51_swapped_pin "prog_tl_connect4 is not the program recorded" "$links2" "$links3"
 check t51_swapped_links_kept "link ids changed: '$(echo $links2)' -> '$(echo $links3)'" \
 	eval '[ "$(echo "$links2" | cut -d" " -f1)" = "$(echo "$links3" | cut -d" " -f1)" ]'
 
 # ---- a record of another build: loaded afresh
 restart "$LAB_PY" "$LAB_LIB_DIR/setbuild.py" "$LAB_PIN" || lab_abort "restart over another build's record: $LAB_ERR"
 links4=$(links)
-check t51_other_build_fresh "over another build's record: $(agent_log | grep -m1 'another build\|BPF programs')" \
-	eval 'agent_log | grep -q "are another build" && agent_log | grep -q "BPF programs loaded and verified"'
-old=$(echo "$links3" | cut -d' ' -f2) new=$(echo "$links4" | cut -d' ' -f2)
-check t51_other_build_new_programs "programs: $(echo $old) -> $(echo $new)" \
-	eval '[ -n "$new" ] && [ -z "$(comm -12 <(echo "$old" | sort) <(echo "$new" | sort))" ]'
+expect_fresh t51_other_build "are another build" "$links3" "$links4"
+old=$(echo "$links3" | cut -d' ' -f2)
 sleep 1
 alive=$(lab_bpf_alive $old | tr '\n' ' ')
 check t51_old_programs_gone "the other build's programs are still loaded: $alive" [ -z "$alive" ]
