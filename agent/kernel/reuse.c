@@ -30,15 +30,27 @@ struct tl_prog_record {
 	__u8 tag[BPF_TAG_SIZE];
 };
 
+#define TL_PINNED_MAPS_MAX 48
+
+/* A pinned map the programs were loaded with. */
+struct tl_map_record {
+	char name[BPF_OBJ_NAME_LEN];
+	__u32 id;
+};
+
 /* The value of tl_build's one entry. Another shape is another build. */
 struct tl_build_record {
 	char build_id[40];
 	__u32 layout_version;
 	__u32 flags;
 	__u32 nprogs;
-	__u32 pad;
+	__u32 nmaps;
 	struct tl_prog_record progs[TL_PROGS_MAX];
+	struct tl_map_record maps[TL_PINNED_MAPS_MAX];
 };
+
+static int open_pinned_maps(struct tl_bpf *b, int *fds, char *names,
+			    __u32 *ids, int max);
 
 const char *tl_build_id(void)
 {
@@ -116,7 +128,28 @@ static int keep_loaded_progs(struct tl_bpf *b)
 	return 0;
 }
 
-static int fill_record(const struct tl_bpf *b, struct tl_build_record *r)
+/* The pinned maps as the programs were just loaded with them: their ids
+ * (map ids are never reused while the map lives). */
+static int record_maps(struct tl_bpf *b, struct tl_build_record *r)
+{
+	char names[TL_PINNED_MAPS_MAX * BPF_OBJ_NAME_LEN];
+	int fds[TL_PINNED_MAPS_MAX], n;
+	__u32 ids[TL_PINNED_MAPS_MAX];
+
+	n = open_pinned_maps(b, fds, names, ids, TL_PINNED_MAPS_MAX);
+	if (n < 0)
+		return n;
+	r->nmaps = n;
+	for (int i = 0; i < n; i++) {
+		memcpy(r->maps[i].name, names + i * BPF_OBJ_NAME_LEN,
+		       BPF_OBJ_NAME_LEN);
+		r->maps[i].id = ids[i];
+		close(fds[i]);
+	}
+	return 0;
+}
+
+static int fill_record(struct tl_bpf *b, struct tl_build_record *r)
 {
 	struct bpf_prog_info info;
 	int err;
@@ -138,7 +171,7 @@ static int fill_record(const struct tl_bpf *b, struct tl_build_record *r)
 		pr->type = info.type;
 		memcpy(pr->tag, info.tag, sizeof(pr->tag));
 	}
-	return 0;
+	return record_maps(b, r);
 }
 
 /* A frozen map made, filled and pinned aside (bpffs refuses names with a
@@ -331,42 +364,29 @@ static int map_name_id(int fd, char *name, __u32 *id)
 }
 
 /*
- * Each map an adopted program uses that bears a pinned map's name is that
- * pinned map: the agent writes what the programs read. Returns 1 when one
- * is not.
+ * Every pinned map is the one the recorded programs were loaded with (same
+ * name and id): the agent writes what the programs read, and a pin
+ * renamed over another map's (same shape) is seen. Returns 1 when not.
  */
-static int check_prog_maps(const struct tl_prog *p, const char *pin_names,
-			   const __u32 *pin_ids, int npins)
+static int check_maps(const struct tl_build_record *r, const char *names,
+		      const __u32 *ids, int n)
 {
-	struct bpf_prog_info info;
-	__u32 ids[64], len = sizeof(info);
-	char name[BPF_OBJ_NAME_LEN];
-	__u32 id;
-
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = 64;
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(p->fd, &info, &len) || info.nr_map_ids > 64)
+	if ((__u32)n != r->nmaps) {
+		log_warn("%d maps are pinned, the build record names %u: "
+			 "loading the programs",
+			 n, r->nmaps);
 		return 1;
-	for (__u32 i = 0; i < info.nr_map_ids; i++) {
-		int fd = bpf_map_get_fd_by_id(ids[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = names + i * BPF_OBJ_NAME_LEN;
 
-		if (fd < 0 || map_name_id(fd, name, &id)) {
-			if (fd >= 0)
-				close(fd);
-			return 1;
-		}
-		close(fd);
-		for (int j = 0; j < npins; j++) {
-			if (strcmp(name, pin_names + j * BPF_OBJ_NAME_LEN))
-				continue;
-			if (pin_ids[j] == id)
-				break;
-			log_warn("program %s uses a map %s (id %u) that is not "
-				 "the pinned one (id %u): loading the programs",
-				 p->name, name, id, pin_ids[j]);
-			return 1;
-		}
+		if (i < TL_PINNED_MAPS_MAX && r->maps[i].id == ids[i] &&
+		    !strncmp(r->maps[i].name, name, BPF_OBJ_NAME_LEN))
+			continue;
+		log_warn("pinned map %s (id %u) is not the map the programs "
+			 "were loaded with: loading the programs",
+			 name, ids[i]);
+		return 1;
 	}
 	return 0;
 }
@@ -425,17 +445,15 @@ static int reuse_maps(struct tl_bpf *b, const int *fds, int n)
 
 static int adopt_checked(struct tl_bpf *b, const struct tl_build_record *r)
 {
-	enum { MAX_PINS = 48 };
+	enum { MAX_PINS = TL_PINNED_MAPS_MAX };
 	char names[MAX_PINS * BPF_OBJ_NAME_LEN];
 	int fds[MAX_PINS], n, ret = 1;
 	__u32 ids[MAX_PINS];
 
 	n = open_pinned_maps(b, fds, names, ids, MAX_PINS);
-	if (n >= 0 && !open_progs(b, r)) {
+	if (n >= 0 && !check_maps(r, names, ids, n) && !open_progs(b, r)) {
 		ret = 0;
-		for (int i = 0; !ret && i < b->nprogs; i++)
-			ret = check_prog_maps(&b->progs[i], names, ids, n);
-		if (!ret && reuse_maps(b, fds, n))
+		if (reuse_maps(b, fds, n))
 			ret = 1;
 	}
 	for (int i = 0; i < n; i++)

@@ -6,13 +6,13 @@
  *
  * A fresh load pins every program (prog_NAME) and then a build record
  * (tl_build): the build id (a hash of the BPF objects, made at build time),
- * the layout version, the kernel choices the programs were loaded with, and
- * each program's id and tag. The record is frozen: no one can write it
- * after the agent did, not even with CAP_BPF. An agent of the same build
- * adopts the pinned programs only when every one is the program recorded
- * (same id, type and tag) and uses the pinned maps; anything else is said
- * and the objects are loaded fresh, which replaces every program in place
- * as an upgrade does.
+ * the layout version, the kernel choices the programs were loaded with,
+ * each program's id and tag and each pinned map's id. The record is
+ * frozen: no one can write it after the agent did, not even with CAP_BPF.
+ * An agent of the same build adopts the pinned programs only when every
+ * one is the program recorded (same id, type and tag) and every map pin
+ * the map recorded; anything else is said and the objects are loaded
+ * fresh, which replaces every program in place as an upgrade does.
  */
 #ifndef TUNLOCK_REUSE_H
 #define TUNLOCK_REUSE_H
