@@ -55,7 +55,12 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUT)
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
 
-$(OUT)/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS)
+# The build id: a hash of the BPF objects, recorded with the pins; an agent
+# of the same id reuses the pinned programs (agent/kernel/reuse.h).
+$(OUT)/build_id.h: $(BPF_OBJS)
+	printf '#define TL_BUILD_ID "%s"\n' "$$(cat $(BPF_OBJS) | sha256sum | cut -c1-32)" > $@.tmp && mv $@.tmp $@
+
+$(OUT)/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS) $(OUT)/build_id.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -114,7 +119,7 @@ FUZZERS := $(OUT)/fuzz/fuzz_policy $(OUT)/fuzz/fuzz_events
 FUZZ_SECONDS ?= 300
 .SECONDARY: $(SAN_LIB) $(FUZZ_LIB)
 
-$(OUT)/asan/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS)
+$(OUT)/asan/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS) $(OUT)/build_id.h
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -127,7 +132,7 @@ $(OUT)/asan/test_packet: tests/packet/test_packet.c tests/frames.h tests/bpftest
 $(OUT)/asan/test_socket: tests/socket/test_socket.c tests/bpftest.h $(SAN_LIB) $(SKELS)
 	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) $(filter %.c %.o,$^) -o $@ $(LDLIBS)
 
-$(OUT)/fuzz/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS)
+$(OUT)/fuzz/agent/%.o: agent/%.c $(AGENT_HDRS) include/tunlock.h $(SKELS) $(OUT)/build_id.h
 	@mkdir -p $(@D)
 	$(SAN_CC) $(SAN_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

@@ -123,24 +123,32 @@ def verdict(ok):
 class Results:
     def __init__(self, path):
         self.rate, self.agent, self.prog, self.check, self.nft = {}, {}, [], {}, {}
+        self.restart, self.adopt, self.reload = {}, {}, {}
         self.rounds = {}  # (proto, path, n, cfg) -> {round: value}
         with open(path) as f:
             for ln in f:
                 w = ln.split()
                 if not w:
                     continue
-                if w[0] in ("udp", "tcp") and w[4] != "stats":
+                if w[0] in ("udp", "tcp") and w[4].isdigit():
                     self.rate.setdefault((w[0], w[3], int(w[1]), w[2]), []).append(float(w[5]))
                     self.rounds.setdefault((w[0], w[3], int(w[1]), w[2]), {})[w[4]] = float(w[5])
                 elif w[0] == "agent":
                     self.agent.setdefault(int(w[1]), []).append((int(w[2]), int(w[3]), int(w[4]), int(w[5])))
+                elif w[0] == "restart":
+                    self.restart.setdefault(int(w[1]), []).append((int(w[2]), int(w[3]), int(w[4]), int(w[5])))
+                elif w[0] == "adopt":
+                    self.adopt.setdefault(int(w[1]), []).append(w[2])
+                elif w[0] == "reload":
+                    self.reload.setdefault(int(w[1]), []).append(
+                        tuple(int(x) if x != "-" else None for x in w[2:5]))
                 elif w[0] == "prog":
                     self.prog.append((int(w[1]), w[2], w[3], float(w[4]), int(w[5])))
                 elif w[0] == "check":
                     self.check[int(w[1])] = (float(w[2]), int(w[3]))
                 elif w[0] == "nftload":
                     self.nft[int(w[1])] = int(w[2])
-        self.ns = sorted({k[2] for k in self.rate} | set(self.agent))
+        self.ns = sorted({k[2] for k in self.rate} | set(self.agent) | set(self.restart))
 
     def med(self, proto, path, n, cfg):
         v = self.rate.get((proto, path, n, cfg))
@@ -163,23 +171,24 @@ class Results:
 def report(path):
     r = Results(path)
     print()
-    print("rates: median round; ratios: median over rounds of the ratio within a round "
-          "(range over rounds)")
-    print("%-8s %-4s %7s  %13s %13s %13s  %-16s %-16s" % (
-        "path", "", "N", "none", "tunlock", "nftables", "tunlock/none", "nft/none"))
-    for proto, p in PATHS:
-        for n in r.ns:
-            print("%-8s %-4s %7d  %13s %13s %13s  %-16s %-16s" % (
-                p, proto, n, *(fmt_rate(proto, r.med(proto, p, n, c)) for c in CONFIGS),
-                *("%s (%s)" % (fmt_ratio(r.ratio(proto, p, n, c)), r.spread(proto, p, n, c))
-                  for c in ("tunlock", "nftables"))))
-    print("%-8s %-4s %7s  %s" % ("tunnel", "tcp", "", "not measured: the tunnel is a tun device nobody "
-                                 "reads (no kernel WireGuard here), so no stream can pass it"))
-    print()
-    print("per program (kernel.bpf_stats_enabled, run_time_ns / run_cnt, 1 s of UDP per path):")
-    for n, p, name, ns, runs in r.prog:
-        print("  N=%-7d %-8s %-24s %7.1f ns/run  (%d runs)" % (n, p, name, ns, runs))
-    print()
+    if r.rate:
+        print("rates: median round; ratios: median over rounds of the ratio within a round "
+              "(range over rounds)")
+        print("%-8s %-4s %7s  %13s %13s %13s  %-16s %-16s" % (
+            "path", "", "N", "none", "tunlock", "nftables", "tunlock/none", "nft/none"))
+        for proto, p in PATHS:
+            for n in r.ns:
+                print("%-8s %-4s %7d  %13s %13s %13s  %-16s %-16s" % (
+                    p, proto, n, *(fmt_rate(proto, r.med(proto, p, n, c)) for c in CONFIGS),
+                    *("%s (%s)" % (fmt_ratio(r.ratio(proto, p, n, c)), r.spread(proto, p, n, c))
+                      for c in ("tunlock", "nftables"))))
+        print("%-8s %-4s %7s  %s" % ("tunnel", "tcp", "", "not measured: the tunnel is a tun device nobody "
+                                     "reads (no kernel WireGuard here), so no stream can pass it"))
+        print()
+        print("per program (kernel.bpf_stats_enabled, run_time_ns / run_cnt, 1 s of UDP per path):")
+        for n, p, name, ns, runs in r.prog:
+            print("  N=%-7d %-8s %-24s %7.1f ns/run  (%d runs)" % (n, p, name, ns, runs))
+        print()
     for n in r.ns:
         a = r.agent.get(n, [])
         if a:
@@ -188,6 +197,20 @@ def report(path):
                       n, "/".join(str(x[0]) for x in a), statistics.median(x[0] for x in a), len(a),
                       statistics.median(x[3] for x in a), max(x[1] for x in a) / 1024,
                       max(x[2] for x in a) / 1024))
+        a = r.restart.get(n, [])
+        if a:
+            print("agent N=%-7d restart to enforcing %s ms (median %d of %d), CPU %d ms (median); "
+                  "programs %s" % (
+                      n, "/".join(str(x[0]) for x in a), statistics.median(x[0] for x in a), len(a),
+                      statistics.median(x[3] for x in a), "/".join(r.adopt.get(n, []))))
+        a = r.reload.get(n, [])
+        if a:
+            parts = [x for x in a if x[1] is not None]
+            print("agent N=%-7d reload under traffic, SIGHUP to applied %s ms (median %d of %d)%s" % (
+                n, "/".join(str(x[0]) for x in a), statistics.median(x[0] for x in a), len(a),
+                "; of it parse %d ms, apply %d ms (medians)" % (
+                    statistics.median(x[1] for x in parts), statistics.median(x[2] for x in parts))
+                if parts else ""))
         if n in r.check:
             print("check N=%-7d %.0f ms, peak RSS %.1f MB;  nft -f of the set: %s ms" % (
                 n, r.check[n][0] * 1000, r.check[n][1] / 1024, r.nft.get(n, "-")))
@@ -228,7 +251,15 @@ def targets(r):
     if hi in r.check:
         c = r.check[hi][0] * 1000
         rows.append(("check <= 200 ms, N=%d (no cgroup rules here)" % hi, "%.0f ms" % c, verdict(c <= 200)))
-    rows.append(("reload applied <= 200 ms; restart adopts pins within 300 ms", "not measured", "-"))
+    for n in r.ns:
+        if r.reload.get(n):
+            m = statistics.median(x[0] for x in r.reload[n])
+            rows.append(("reload applied <= 200 ms under traffic, N=%d" % n, "%d ms" % m, verdict(m <= 200)))
+        if r.restart.get(n):
+            m = statistics.median(x[0] for x in r.restart[n])
+            same = all(x == "same" for x in r.adopt.get(n, ["fresh"]))
+            rows.append(("restart adopts pins, tunnel known <= 300 ms, N=%d" % n,
+                         "%d ms%s" % (m, "" if same else " (fresh load)"), verdict(m <= 300 and same)))
     print()
     print("%-62s %-20s %s" % ("target", "measured", "result"))
     for row in rows:

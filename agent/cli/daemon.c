@@ -79,6 +79,14 @@ static uint64_t realtime_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
 /* agent_pid 0: `apply` leaves the pins to whichever agent comes. */
 static int record_agent(struct tl_bpf *b, unsigned int pid)
 {
@@ -89,7 +97,11 @@ static int record_agent(struct tl_bpf *b, unsigned int pid)
 	if (bpf_map_lookup_elem(fd, &zero, &st))
 		return -errno;
 	st.agent_pid = pid;
-	st.features = tl_kernel_features();
+	/* reused programs were loaded on this kernel, whose features the
+	 * agent that loaded them recorded: probing again (the kernel's BTF
+	 * parsed) would only cost the restart time */
+	if (!b->reused || !st.features)
+		st.features = tl_kernel_features();
 	if (bpf_map_update_elem(fd, &zero, &st, BPF_ANY))
 		return -errno;
 	if (tl_record_netns(fd))
@@ -194,6 +206,7 @@ static void remember_applied(struct agent *a)
  */
 static void reload(struct agent *a)
 {
+	long t0 = monotonic_ms(), parsed, applied;
 	struct tl_policy next;
 
 	tl_notify_reloading();
@@ -214,12 +227,14 @@ static void reload(struct agent *a)
 		reload_done(a, false);
 		return;
 	}
+	parsed = monotonic_ms();
 	if (apply_to(&a->bpf, a->cg_mount, &next)) {
 		tl_policy_free(&next);
 		log_error("reload failed; the running policy stays in force");
 		reload_done(a, false);
 		return;
 	}
+	applied = monotonic_ms();
 	tl_policy_free(&a->policy);
 	a->policy = next;
 	a->events.policy = &a->policy;
@@ -231,6 +246,10 @@ static void reload(struct agent *a)
 	if (a->cgw.fd >= 0)
 		tl_cgwatch_reset(&a->cgw, &a->policy);
 	schedule_rescan(a, true);
+	log_info("reloaded %s: parsed in %ld ms, applied in %ld ms, in force "
+		 "everywhere after %ld ms",
+		 a->opt.config, parsed - t0, applied - parsed,
+		 monotonic_ms() - t0);
 	reload_done(a, true);
 }
 

@@ -28,6 +28,7 @@
 #include "netns.h"
 #include "kfeatures.h"
 #include "pins.h"
+#include "reuse.h"
 #include "socket.skel.h"
 #include "cgroup_skb.skel.h"
 #include "tc.skel.h"
@@ -349,8 +350,9 @@ static int check_pinned_layout(struct tl_bpf *b)
 	})
 
 /* The process layer is optional: without BPF LSM the others still stand,
- * and status says what is not covered. */
-static void load_lsm(struct tl_bpf *b)
+ * and status says what is not covered. Opened with the others (a reused
+ * build needs its program list), loaded only with them. */
+static void open_lsm(struct tl_bpf *b)
 {
 	int err;
 
@@ -360,15 +362,31 @@ static void load_lsm(struct tl_bpf *b)
 		return;
 	}
 	err = OPEN_LAYER(lsm_bpf, lsm, b);
-	if (!err)
-		err = lsm_bpf__load(b->lsm);
+	if (err)
+		log_warn("opening the LSM layer: %s: raw and packet socket "
+			 "creation is not denied",
+			 strerror(-err));
+}
+
+void tl_bpf_drop_lsm(struct tl_bpf *b)
+{
+	lsm_bpf__destroy(b->lsm);
+	b->lsm = NULL;
+}
+
+static void load_lsm(struct tl_bpf *b)
+{
+	int err;
+
+	if (!b->lsm)
+		return;
+	err = lsm_bpf__load(b->lsm);
 	if (!err)
 		return;
 	log_warn("loading the LSM layer: %s: raw and packet socket creation "
 		 "is not denied",
 		 strerror(-err));
-	lsm_bpf__destroy(b->lsm);
-	b->lsm = NULL;
+	tl_bpf_drop_lsm(b);
 }
 
 /* Where cgroup_skb may not ask a packet's namespace, sock_create records
@@ -387,18 +405,23 @@ static void choose_skb_netns(struct tl_bpf *b)
 			 "attached");
 }
 
-/* TC egress with the proof of where a packet was routed, or (before Linux
- * 6.3) without: only one pair loads. */
-static void choose_tc_egress(struct tl_bpf *b)
+void tl_bpf_choose_tc(struct tl_bpf *b, bool proof)
 {
-	bool proof = tl_kernel_has_route_proof();
-
 	b->route_proof = proof;
 	bpf_program__set_autoload(b->tc->progs.tl_tc_egress, proof);
 	bpf_program__set_autoload(b->tc->progs.tl_tc_egress_l3, proof);
 	bpf_program__set_autoload(b->tc->progs.tl_tc_egress_unproven, !proof);
 	bpf_program__set_autoload(b->tc->progs.tl_tc_egress_l3_unproven,
 				  !proof);
+}
+
+/* TC egress with the proof of where a packet was routed, or (before Linux
+ * 6.3) without: only one pair loads. */
+static void choose_tc_egress(struct tl_bpf *b)
+{
+	bool proof = tl_kernel_has_route_proof();
+
+	tl_bpf_choose_tc(b, proof);
 	if (!proof)
 		log_warn("no bpf_cast_to_kern_ctx/bpf_rdonly_cast in this "
 			 "kernel (Linux 6.3): TC egress cannot tell this "
@@ -445,11 +468,24 @@ static void *probe_route_proof(void *arg)
 	return NULL;
 }
 
+/* CPU time of the calling thread: what one layer's load cost, whatever
+ * else shared the CPUs. */
+static long thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
 static void *load_tc(void *arg)
 {
 	struct tl_bpf *b = arg;
+	long t0 = thread_cpu_ms();
+	int err = tc_bpf__load(b->tc);
 
-	return (void *)(intptr_t)tc_bpf__load(b->tc);
+	b->load_cpu_ms[TL_LAYER_TC] = thread_cpu_ms() - t0;
+	return (void *)(intptr_t)err;
 }
 
 /*
@@ -463,20 +499,78 @@ static int load_packet_layers(struct tl_bpf *b)
 	pthread_t t;
 	int err;
 
+	long t0;
+
 	err = pthread_create(&t, NULL, load_tc, b);
 	if (err)
 		return -err;
+	t0 = thread_cpu_ms();
 	err = cgroup_skb_bpf__load(b->skb);
+	b->load_cpu_ms[TL_LAYER_CGROUP_SKB] = thread_cpu_ms() - t0;
 	pthread_join(t, &tc_ret);
 	return err ? err : (int)(intptr_t)tc_ret;
 }
 
-int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
+/* Loads and verifies every layer, reusing the pinned maps; then pins the
+ * programs with the build's record, for the next agent to reuse. */
+static int load_fresh(struct tl_bpf *b)
 {
 	bool probing;
 	pthread_t probe;
+	long t0;
 	int err;
 
+	choose_skb_netns(b);
+	/* one malloc arena for the loading threads too: what they free goes
+	 * back to the arena the daemon trims once enforcing (a thread's own
+	 * arena would keep it: RSS 18 MB instead of 7) */
+	mallopt(M_ARENA_MAX, 1);
+	probing = !pthread_create(&probe, NULL, probe_route_proof, NULL);
+	t0 = thread_cpu_ms();
+	err = socket_bpf__load(b->sock);
+	b->load_cpu_ms[TL_LAYER_SOCKET] = thread_cpu_ms() - t0;
+	if (probing)
+		pthread_join(probe, NULL);
+	choose_tc_egress(b); /* probed already, or probes now */
+	if (!err)
+		err = load_packet_layers(b);
+	if (err) {
+		log_error("loading the BPF programs: %s%s", strerror(-err),
+			  b->adopted ? " (pinned maps of another layout? "
+				       "'tunlock stop' removes them)" :
+				       "");
+		return err;
+	}
+	t0 = thread_cpu_ms();
+	load_lsm(b);
+	b->load_cpu_ms[TL_LAYER_LSM] = thread_cpu_ms() - t0;
+	log_info("loading cost CPU time: socket layer %ld ms, cgroup_skb %ld "
+		 "ms, TC %ld ms, LSM %ld ms (the kernel's verifier, and "
+		 "libbpf's CO-RE over the kernel's BTF)",
+		 b->load_cpu_ms[TL_LAYER_SOCKET],
+		 b->load_cpu_ms[TL_LAYER_CGROUP_SKB], b->load_cpu_ms[TL_LAYER_TC],
+		 b->load_cpu_ms[TL_LAYER_LSM]);
+	err = tl_reuse_record(b);
+	if (err)
+		log_error("keeping the loaded programs: %s", strerror(-err));
+	return err;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
+{
+	struct timespec t0;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(b, 0, sizeof(*b));
 	snprintf(b->pin_dir, sizeof(b->pin_dir), "%s", pin_dir);
 	err = tl_pins_prepare(pin_dir);
@@ -493,32 +587,21 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 		log_error("opening the BPF objects: %s", strerror(-err));
 		return err;
 	}
+	open_lsm(b);
 	record_inner_shapes(b);
-	choose_skb_netns(b);
 	/* also when tl_state is missing: another version may lack it */
 	err = check_pinned_layout(b);
 	if (err)
 		return err;
-	/* one malloc arena for the loading threads too: what they free goes
-	 * back to the arena the daemon trims once enforcing (a thread's own
-	 * arena would keep it: RSS 18 MB instead of 7) */
-	mallopt(M_ARENA_MAX, 1);
-	probing = !pthread_create(&probe, NULL, probe_route_proof, NULL);
-	err = socket_bpf__load(b->sock);
-	if (probing)
-		pthread_join(probe, NULL);
-	choose_tc_egress(b); /* probed already, or probes now */
+	err = b->adopted ? tl_reuse_adopt(b) : 1;
+	if (err > 0)
+		err = load_fresh(b);
 	if (!err)
-		err = load_packet_layers(b);
-	if (err) {
-		log_error("loading the BPF programs: %s%s", strerror(-err),
-			  b->adopted ? " (pinned maps of another layout? "
-				       "'tunlock stop' removes them)" :
-				       "");
-		return err;
-	}
-	load_lsm(b);
-	return 0;
+		log_info("BPF programs %s in %ld ms (build %.16s)",
+			 b->reused ? "reused from the pins" :
+				     "loaded and verified",
+			 elapsed_ms(&t0), tl_build_id());
+	return err;
 }
 
 /* Keeps fd as link i's (closing the one held before). */
@@ -534,6 +617,8 @@ void tl_bpf_close(struct tl_bpf *b)
 {
 	for (int i = 0; i < TL_LINKS_MAX; i++)
 		hold_link(b, i, -1);
+	for (int i = 0; i < b->nprogs; i++)
+		close(b->progs[i].fd);
 	lsm_bpf__destroy(b->lsm);
 	tc_bpf__destroy(b->tc);
 	cgroup_skb_bpf__destroy(b->skb);
@@ -549,7 +634,16 @@ int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id)
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
-static struct bpf_program *cgroup_prog(struct tl_bpf *b, const char *name)
+int tl_bpf_prog_fd(const struct tl_bpf *b, const char *name)
+{
+	for (int i = 0; i < b->nprogs; i++)
+		if (!strcmp(b->progs[i].name, name))
+			return b->progs[i].fd;
+	return -ENOENT;
+}
+
+/* Where a cgroup program attaches, from its section in bpf/. */
+static int cgroup_attach_type(struct tl_bpf *b, const char *name)
 {
 	struct bpf_program *p;
 
@@ -558,17 +652,39 @@ static struct bpf_program *cgroup_prog(struct tl_bpf *b, const char *name)
 		p = bpf_object__find_program_by_name(b->skb->obj, name);
 	if (!p && b->lsm)
 		p = bpf_object__find_program_by_name(b->lsm->obj, name);
-	return p;
+	return p ? (int)bpf_program__expected_attach_type(p) : -ENOENT;
+}
+
+static int link_info(int link_fd, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(link_fd, info, &len) ? -errno : 0;
 }
 
 static uint64_t link_cgroup_id(int link_fd)
 {
-	struct bpf_link_info info = {};
+	struct bpf_link_info info;
+
+	return link_info(link_fd, &info) ? 0 : info.cgroup.cgroup_id;
+}
+
+static __u32 prog_id(int prog_fd)
+{
+	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 
-	if (bpf_obj_get_info_by_fd(link_fd, &info, &len))
-		return 0;
-	return info.cgroup.cgroup_id;
+	return bpf_obj_get_info_by_fd(prog_fd, &info, &len) ? 0 : info.id;
+}
+
+/* The pinned link on cgroup id holds prog already (a reused build). */
+static bool link_holds(int link_fd, uint64_t cgroup_id, int prog_fd)
+{
+	struct bpf_link_info info;
+
+	return !link_info(link_fd, &info) &&
+	       info.cgroup.cgroup_id == cgroup_id && info.prog_id && info.prog_id == prog_id(prog_fd);
 }
 
 /*
@@ -579,20 +695,25 @@ static uint64_t link_cgroup_id(int link_fd)
 static int attach_one(struct tl_bpf *b, int idx, const char *name,
 		      const char *cgroup_path, int cgroup_fd)
 {
-	struct bpf_program *prog = cgroup_prog(b, name);
+	int prog_fd = tl_bpf_prog_fd(b, name);
+	int type = cgroup_attach_type(b, name);
+	uint64_t cgroup_id = tl_path_ino(cgroup_path);
 	char link_name[64], path[PATH_MAX];
-	struct bpf_link *link;
-	int old_fd, err;
+	int old_fd, fd, err;
 
-	if (!prog)
+	if (prog_fd < 0 || type < 0)
 		return -ENOENT;
 	snprintf(link_name, sizeof(link_name), "link_%s", name);
 	err = tl_pin_path(path, sizeof(path), b->pin_dir, link_name);
 	if (err)
 		return err;
 	old_fd = bpf_obj_get(path);
-	if (old_fd >= 0 && link_cgroup_id(old_fd) == tl_path_ino(cgroup_path)) {
-		err = bpf_link_update(old_fd, bpf_program__fd(prog), NULL);
+	if (old_fd >= 0 && link_holds(old_fd, cgroup_id, prog_fd)) {
+		hold_link(b, idx, old_fd);
+		return 0;
+	}
+	if (old_fd >= 0 && link_cgroup_id(old_fd) == cgroup_id) {
+		err = bpf_link_update(old_fd, prog_fd, NULL);
 		if (err) {
 			err = -errno;
 			log_error("updating link %s: %s", link_name,
@@ -603,8 +724,8 @@ static int attach_one(struct tl_bpf *b, int idx, const char *name,
 		hold_link(b, idx, old_fd);
 		return 0;
 	}
-	link = bpf_program__attach_cgroup(prog, cgroup_fd);
-	if (!link) {
+	fd = bpf_link_create(prog_fd, cgroup_fd, type, NULL);
+	if (fd < 0) {
 		err = -errno;
 		log_error("attaching %s to %s: %s", name, cgroup_path,
 			  strerror(-err));
@@ -617,14 +738,12 @@ static int attach_one(struct tl_bpf *b, int idx, const char *name,
 		close(old_fd);
 		unlink(path);
 	}
-	err = bpf_link__pin(link, path);
-	if (err)
+	if (bpf_obj_pin(fd, path)) {
+		err = -errno;
 		log_error("pinning %s: %s", path, strerror(-err));
-	/* disconnected, destroy frees the struct but neither detaches nor
-	 * closes: the fd is ours to hold (the pin keeps it attached too) */
-	hold_link(b, idx, bpf_link__fd(link));
-	bpf_link__disconnect(link);
-	bpf_link__destroy(link);
+	}
+	/* ours to hold (the pin keeps it attached too) */
+	hold_link(b, idx, fd);
 	return err;
 }
 
@@ -642,7 +761,7 @@ int tl_bpf_attach_cgroup(struct tl_bpf *b, const char *cgroup_path)
 	for (int i = 0; i < tl_cgroup_prog_count && !err; i++)
 		err = attach_one(b, i, tl_cgroup_progs[i], cgroup_path, fd);
 	/* lsm_cgroup: like the others, only below the attach cgroup */
-	if (!err && b->lsm &&
+	if (!err && tl_bpf_prog_fd(b, tl_lsm_prog) >= 0 &&
 	    attach_one(b, tl_cgroup_prog_count, tl_lsm_prog, cgroup_path, fd))
 		log_warn("raw and packet socket creation is not denied");
 	close(fd);
@@ -744,16 +863,19 @@ int tl_bpf_detach_tc(int ifindex)
 	return detach_tc_at(ifindex, BPF_TC_EGRESS) ?: err;
 }
 
-static int attach_tc_at(int ifindex, enum bpf_tc_attach_point point,
-			struct bpf_program *prog)
+static int attach_tc_at(struct tl_bpf *b, int ifindex,
+			enum bpf_tc_attach_point point, const char *prog)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TL_TC_HANDLE,
-		    .priority = TL_TC_PRIORITY, .prog_fd = bpf_program__fd(prog),
+		    .priority = TL_TC_PRIORITY,
+		    .prog_fd = tl_bpf_prog_fd(b, prog),
 		    .flags = BPF_TC_F_REPLACE);
 	int err;
 
+	if (opts.prog_fd < 0)
+		return -ENOENT;
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
@@ -766,32 +888,28 @@ int tl_bpf_attach_tc_port(struct tl_bpf *b, int ifindex, bool stamp)
 	int err;
 
 	if (stamp)
-		err = attach_tc_at(ifindex, BPF_TC_INGRESS,
-				   b->tc->progs.tl_tc_ingress_port);
+		err = attach_tc_at(b, ifindex, BPF_TC_INGRESS,
+				   "tl_tc_ingress_port");
 	else
 		err = detach_tc_at(ifindex, BPF_TC_INGRESS);
 	if (err)
 		return err;
-	return attach_tc_at(ifindex, BPF_TC_EGRESS,
-			    b->tc->progs.tl_tc_egress_port);
+	return attach_tc_at(b, ifindex, BPF_TC_EGRESS, "tl_tc_egress_port");
 }
 
 /* Egress first: no moment unguarded; then ingress, which protects the
  * tunnel addresses (bpf/inbound.h) and replaces a port's stamping. */
 int tl_bpf_attach_tc(struct tl_bpf *b, int ifindex, bool l3)
 {
-	struct tc_bpf *t = b->tc;
-	struct bpf_program *prog =
+	const char *prog =
 	    b->route_proof ?
-		(l3 ? t->progs.tl_tc_egress_l3 : t->progs.tl_tc_egress) :
-		(l3 ? t->progs.tl_tc_egress_l3_unproven :
-		      t->progs.tl_tc_egress_unproven);
-	int err = attach_tc_at(ifindex, BPF_TC_EGRESS, prog);
+		(l3 ? "tl_tc_egress_l3" : "tl_tc_egress") :
+		(l3 ? "tl_tc_egress_l3_unproven" : "tl_tc_egress_unproven");
+	int err = attach_tc_at(b, ifindex, BPF_TC_EGRESS, prog);
 
 	return err ? err :
-		     attach_tc_at(ifindex, BPF_TC_INGRESS,
-				  l3 ? t->progs.tl_tc_ingress_l3 :
-				       t->progs.tl_tc_ingress);
+		     attach_tc_at(b, ifindex, BPF_TC_INGRESS,
+				  l3 ? "tl_tc_ingress_l3" : "tl_tc_ingress");
 }
 
 static void detach_tc_all(void)

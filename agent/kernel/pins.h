@@ -26,6 +26,14 @@ struct lsm_bpf;
 
 /* The cgroup links (tl_cgroup_progs, then the LSM link). */
 #define TL_LINKS_MAX 16
+/* The programs of all layers that one kernel loads (pinned as prog_NAME). */
+#define TL_PROGS_MAX 24
+
+/* A loaded or adopted program, by its name in bpf/. */
+struct tl_prog {
+	const char *name;
+	int fd; /* ours: closed by tl_bpf_close */
+};
 
 /* The shared maps, by their pinned names. */
 enum tl_map_id {
@@ -62,6 +70,13 @@ struct tl_bpf {
 	struct lsm_bpf *lsm; /* NULL: this kernel has no BPF LSM (lsm_cgroup) */
 	char pin_dir[PATH_MAX];
 	bool adopted; /* pins from an earlier agent were found and reused */
+	/* The programs too: the pinned ones of this same build were reused,
+	 * none loaded or verified (reuse.c). */
+	bool reused;
+	struct tl_prog progs[TL_PROGS_MAX];
+	int nprogs;
+	/* CPU time of each layer's fresh load (TL_LAYER_*) */
+	long load_cpu_ms[TL_LAYER_MAX];
 	/* The links the agent attached or adopted, held open: removing a
 	 * pin does not detach them, and tl_bpf_check_links puts back what
 	 * was removed or detached. */
@@ -86,7 +101,14 @@ extern const char *const tl_map_names[TL_MAP_COUNT];
 /* Opens and loads every layer, creating or adopting the pinned maps. */
 int tl_bpf_load(struct tl_bpf *b, const char *pin_dir);
 void tl_bpf_close(struct tl_bpf *b);
+/* Which TC egress pair loads: with the proof of where a packet was
+ * routed (Linux 6.3), or without. */
+void tl_bpf_choose_tc(struct tl_bpf *b, bool proof);
+/* Without the LSM layer (it did not load, or was not loaded before). */
+void tl_bpf_drop_lsm(struct tl_bpf *b);
 int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id);
+/* The fd of program name (loaded or reused), or -ENOENT. */
+int tl_bpf_prog_fd(const struct tl_bpf *b, const char *name);
 /* The shape of the maps that the outer map id holds: -ENOENT when id is
  * not an outer map. */
 int tl_bpf_inner_shape(const struct tl_bpf *b, enum tl_map_id id,

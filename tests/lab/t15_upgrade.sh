@@ -1,6 +1,8 @@
 #!/bin/bash
-# t15: upgrade. A second agent started over the first one's pins (as a new binary would be,
-# after `systemctl restart`) replaces every program without a gap: the pinned cgroup links
+# t15: upgrade. A second agent of another build started over the first one's pins (as a new
+# binary would be, after `systemctl restart`; the pinned build record is made another build's,
+# since an agent of the same build reuses the pinned programs: t51) replaces every program
+# without a gap: the pinned cgroup links
 # stay (same link ids) and get new programs (bpf_link_update), the TC filter is replaced in
 # place, the old programs are gone, traffic through the tunnel goes on and a bypass attempt
 # is refused throughout: zero leaks. Pins it does not know are refused before anything
@@ -14,15 +16,12 @@ lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 links() { "$LAB_PY" "$LAB_LIB_DIR/labbpf.py" links "$LAB_PIN"; }
 tcprog() { "$LAB_PY" "$LAB_LIB_DIR/labbpf.py" tc "$NS_CLIENT" up0; }
 links1=$(links) tc1=$(tcprog)
-lab_capture_start || lab_abort "capture: $LAB_ERR"
-lab_sender_start steady || lab_abort "sender did not start"
-_lab_spawn deny apps ip netns exec "$NS_CLIENT" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp "$LAB_HOST_IP" \
-	"$LAB_SINK_PORT" --bind-dev up0 --rate 250 --duration 60
-sleep 1
+lab_swap_watch_start 60 || lab_abort "watching the swap: $LAB_ERR"
 
-# the upgrade: SIGTERM (enforcement stays pinned), a new agent adopts
+# the upgrade: SIGTERM (enforcement stays pinned), a new agent of another build adopts
 _lab_kill "$LAB_AGENT_PID" 5
 LAB_AGENT_PID=
+"$LAB_PY" "$LAB_LIB_DIR/setbuild.py" "$LAB_PIN" || lab_abort "cannot make the build record another build's"
 lab_agent_start "$LAB_STATE/policy.yaml" || lab_abort "second agent: $LAB_ERR"
 links2=$(links) tc2=$(tcprog)
 note "links (link prog) before: $(echo $links1); after: $(echo $links2); tc up0 prog $tc1 -> $tc2"

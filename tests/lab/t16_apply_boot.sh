@@ -2,8 +2,9 @@
 # t16: boot. `tunlock apply` runs before anything is up (no tunnel, no agent) and exits: the same
 # pins a `run` leaves (policy, cgroup links, TC on the existing uplink). With no agent, leaks
 # are refused, also on an uplink that appears after apply (cgroup_skb takes an unknown interface
-# for a non-tunnel one). `run` then adopts the pins without a gap (same links, new programs),
-# guards the new uplink with TC and makes the tunnel usable. apply refuses while an agent runs.
+# for a non-tunnel one). `run` then adopts the pins without a gap (same links, and the programs
+# apply loaded, reused: the same build, agent/kernel/reuse.h), guards the new uplink with TC and
+# makes the tunnel usable. apply refuses while an agent runs.
 # Coverage in status comes from what is attached: bypass is partial while no agent runs (new
 # interfaces get no TC), the classes TC judges are partial while up1 has no TC filter, all full
 # under run (raw_socket and ipv6 as this kernel allows), and a detached cgroup_skb link (pin kept)
@@ -82,9 +83,9 @@ if _lab_wait 2 lab_tunnel_works; then note "tunnel usable before run (unexpected
 
 lab_agent_start "$LAB_STATE/policy.yaml" || lab_abort "agent start: $LAB_ERR"
 links2=$(links)
-check t16_run_adopts_links "links after run: $(echo $links2)" \
-	eval '[ "$(echo "$links1" | cut -d" " -f1)" = "$(echo "$links2" | cut -d" " -f1)" ] &&
-		[ "$(echo "$links1" | cut -d" " -f2)" != "$(echo "$links2" | cut -d" " -f2)" ]'
+check t16_run_adopts_links "links (link prog) after apply: $(echo $links1); after run: $(echo $links2)" \
+	eval '[ -n "$links1" ] && [ "$links1" = "$links2" ] &&
+		grep -q "BPF programs reused from the pins" "$LAB_STATE/agent$LAB_AGENT_N.err"'
 check t16_run_guards_new_uplink "no TC filter on up1" \
 	_lab_wait 3 eval 'ip netns exec "$NS_CLIENT" tc filter show dev up1 egress | grep -q bpf'
 check t16_tunnel_after_run "no ping through the tunnel under run" _lab_wait 5 lab_tunnel_works

@@ -35,6 +35,16 @@ lab_sender_start() {
 	_lab_spawn "$name" apps ip netns exec "$NS_CLIENT" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp "$@" \
 		--progress "$LAB_STATE/$name.progress"
 }
+# lab_swap_watch_start SECONDS: what watches an agent swap (restart, upgrade): the capture on
+# the uplink, the steady sender through the tunnel and a sender named deny bound to up0 (250
+# pkt/s for at most SECONDS), which must be refused throughout
+lab_swap_watch_start() {
+	lab_capture_start || return 1
+	lab_sender_start steady || { LAB_ERR="sender did not start"; return 1; }
+	_lab_spawn deny apps ip netns exec "$NS_CLIENT" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp \
+		"$LAB_HOST_IP" "$LAB_SINK_PORT" --bind-dev up0 --rate 250 --duration "$1"
+	sleep 1
+}
 lab_sender_stop() {
 	local pid=${LAB_PID[$1]:-}
 	[ -n "$pid" ] && _lab_kill "$pid" 5
