@@ -16,12 +16,19 @@
  * containers). The socket's namespace cannot change. The tag is read
  * before anything the verdict is judged on (subject.h argues the same for
  * tl_subjects), so a verdict judged on any older state carries an older
- * tag. Only allow reasons are kept: a refusal is judged again each time,
- * and reported. A DNS query is never kept (redirects record what they did).
+ * tag. A DNS query is never kept (redirects record what they did).
  *
  * What the socket layer allows with a tunnel up still goes through the
- * packet layers, which judge the real route: this cache saves the socket
- * layer's work, never theirs.
+ * packet layers, which judge the real route: the socket layer's allow
+ * saves its own work, never theirs. When cgroup_skb refuses such a
+ * datagram for where it was routed (a leak reason that no payload can
+ * turn into an allow), it keeps that refusal under the same key, and the
+ * socket layer refuses the next send at once (EPERM, counted and reported
+ * as its own), before the kernel builds and routes a packet. A route can
+ * change without any write the agent makes (ip route, ip rule): a kept
+ * refusal is trusted for TL_KEPT_REFUSAL_NS only, then judged again. A
+ * stale refusal only refuses; nothing kept can let a datagram out that
+ * the packet layers would not.
  */
 #ifndef TL_BPF_SOCK_VERDICT_H
 #define TL_BPF_SOCK_VERDICT_H
@@ -50,7 +57,19 @@ struct tl_verdict_key {
 struct tl_sock_verdict {
 	struct bpf_spin_lock lock;
 	__u32 reason;
+	__u64 at; /* coarse clock, when it was judged */
+	__u32 profile;
+	__u32 pad;
 	struct tl_verdict_key key;
+};
+
+/* How long a refusal of the packet layer stands without a new judgement. */
+#define TL_KEPT_REFUSAL_NS (250ull * 1000 * 1000)
+
+/* What the socket's storage keeps for a key: a reason and its profile. */
+struct tl_kept {
+	__u32 reason;
+	__u32 profile;
 };
 
 struct {
@@ -92,30 +111,41 @@ static __always_inline bool verdict_key_eq(const struct tl_verdict_key *a,
 	return !diff;
 }
 
-/* The reason kept for exactly key, or TL_REASON_NONE. */
-static __always_inline __u32 sock_verdict_get(struct bpf_sock *sk,
-					      const struct tl_verdict_key *key)
+/*
+ * What is kept for exactly key (out->reason TL_REASON_NONE when nothing
+ * is, or a refusal has stood long enough).
+ */
+static __always_inline void sock_verdict_get(struct bpf_sock *sk,
+					     const struct tl_verdict_key *key,
+					     struct tl_kept *out)
 {
 	struct tl_sock_verdict *c;
-	__u32 reason = TL_REASON_NONE;
+	__u64 at = 0;
 
+	out->reason = TL_REASON_NONE;
 	if (!sk)
-		return TL_REASON_NONE;
+		return;
 	c = bpf_sk_storage_get(&tl_sock_verdicts, sk, NULL, 0);
 	if (!c)
-		return TL_REASON_NONE;
+		return;
 	bpf_spin_lock(&c->lock);
-	if (verdict_key_eq(&c->key, key))
-		reason = c->reason;
+	if (verdict_key_eq(&c->key, key)) {
+		out->reason = c->reason;
+		out->profile = c->profile;
+		at = c->at;
+	}
 	bpf_spin_unlock(&c->lock);
-	return reason;
+	if (out->reason != TL_REASON_NONE && out->reason < TL_ALLOW_FIRST &&
+	    bpf_ktime_get_coarse_ns() - at > TL_KEPT_REFUSAL_NS)
+		out->reason = TL_REASON_NONE;
 }
 
 static __always_inline void sock_verdict_set(struct bpf_sock *sk,
 					     const struct tl_verdict_key *key,
-					     __u32 reason)
+					     __u32 reason, __u32 profile)
 {
 	struct tl_sock_verdict *c;
+	__u64 now;
 
 	if (!sk)
 		return;
@@ -123,9 +153,12 @@ static __always_inline void sock_verdict_set(struct bpf_sock *sk,
 			       BPF_SK_STORAGE_GET_F_CREATE);
 	if (!c)
 		return; /* judged again next time */
+	now = bpf_ktime_get_coarse_ns();
 	bpf_spin_lock(&c->lock);
 	c->key = *key;
 	c->reason = reason;
+	c->profile = profile;
+	c->at = now;
 	bpf_spin_unlock(&c->lock);
 }
 

@@ -146,6 +146,19 @@ static __always_inline void verdict_key_fill(struct tl_verdict_key *k,
 	k->protocol = f->protocol;
 }
 
+/* A leak reason that the caller has counted nothing for yet. */
+static __always_inline int refuse(struct tl_policy_view *v,
+				  const struct tl_flow *f,
+				  const struct tl_subject *s,
+				  const struct tl_report *r, __u32 reason)
+{
+	if (apply(v, f, s, r, reason))
+		return 1; /* audit mode */
+	if (reason == TL_REASON_IPV6)
+		refuse_unreachable();
+	return 0;
+}
+
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 					   bool v6, __u8 hook)
 {
@@ -157,6 +170,7 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		.redirect = &dns,
 	};
 	struct tl_verdict_key key = {};
+	struct tl_kept kept;
 	struct tl_policy_view v;
 	struct tl_subject s = {};
 	struct tl_flow f = {};
@@ -180,11 +194,16 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 	if (sk && (hook == TL_HOOK_SENDMSG4 || hook == TL_HOOK_SENDMSG6) &&
 	    !flow_is_dns(v.settings, &f) && !verdict_tag(v.slot, &key.tag)) {
 		verdict_key_fill(&key, &f, &s, bound);
-		reason = sock_verdict_get(sk, &key);
-		if (reason != TL_REASON_NONE) {
-			apply(&v, &f, &s, &r, reason); /* an allow: counted */
+		sock_verdict_get(sk, &key, &kept);
+		if (kept.reason >= TL_ALLOW_FIRST) {
+			apply(&v, &f, &s, &r, kept.reason); /* counted */
 			forget_dns(ctx, &f, hook);
 			return 1;
+		}
+		if (kept.reason != TL_REASON_NONE && !policy_tables(&v)) {
+			/* the packet layer's, for where it was routed */
+			s.entry.profile = kept.profile;
+			return refuse(&v, &f, &s, &r, kept.reason);
 		}
 		keep = true;
 	}
@@ -197,7 +216,7 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		return redirect_dns(ctx, v6, &v, &f, &s, &r, &dns);
 	if (apply(&v, &f, &s, &r, reason)) {
 		if (keep && !is_leak(reason))
-			sock_verdict_set(sk, &key, reason);
+			sock_verdict_set(sk, &key, reason, s.entry.profile);
 		forget_dns(ctx, &f, hook);
 		return 1;
 	}

@@ -747,6 +747,60 @@ out:
 	close(fd);
 }
 
+/* sendto() on fd until it succeeds, bounded: 0 or the last errno. */
+static int send_until_sent(int fd, const char *ip, uint16_t port)
+{
+	int err = 0;
+
+	for (int i = 0; i < 500; i++) {
+		err = try_sendto(fd, 0, ip, port, q1, strlen(q1));
+		if (!err)
+			break;
+		usleep(10000);
+	}
+	return err;
+}
+
+/*
+ * Tunnel up, profile locked: cgroup_skb refuses what leaves on VETH (not a
+ * tunnel), and the socket keeps that refusal: the next send is refused by
+ * the socket layer, before routing. The refusal must end when VETH becomes
+ * a tunnel (the bump), and within its time when only the route changes
+ * (no bump: the agent does not follow routes).
+ */
+static void cases_kept_refusal(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+	send_on("kept refusal: routed out of a non-tunnel: allowed here, "
+		"EPERM from cgroup_skb", fd, FAR, 9, EPERM, TL_ALLOW_TUNNEL_UP,
+		TL_VERDICT_PASS);
+	send_on("kept refusal: the same again: EPERM at the socket layer", fd,
+		FAR, 9, BLOCKED(EPERM, TL_REASON_BYPASS));
+	send_on("kept refusal: another port: judged again", fd, FAR, 10,
+		EPERM, TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS);
+	if (!step("tl_ifaces", veth_is(1)))
+		goto out;
+	send_on("kept refusal: the interface became a tunnel: sent", fd, FAR,
+		9, ALLOWED(TL_ALLOW_TUNNEL_UP));
+	if (!step("tl_ifaces", veth_is(0)))
+		goto out;
+	send_on("kept refusal: no tunnel again: EPERM from cgroup_skb", fd,
+		FAR, 9, EPERM, TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS);
+	send_on("kept refusal: kept again: EPERM at the socket layer", fd, FAR,
+		9, BLOCKED(EPERM, TL_REASON_BYPASS));
+	if (!step("route", system("ip route replace default dev lo")))
+		goto out;
+	err = send_until_sent(fd, FAR, 9);
+	report(!err, "kept refusal: the route changed (no bump): sent within "
+	       "5 s", "still refused: %s", strerror(err));
+out:
+	if (system("ip route replace default via 10.213.0.1 dev " VETH))
+		report(false, "kept refusal", "cannot restore the route");
+	veth_is(-1);
+	close(fd);
+}
+
 /*
  * Tunnel down. A socket allowed in an exempt cgroup, used from a protected
  * one (as after SCM_RIGHTS or a fork and a move): judged for the caller. A
@@ -878,6 +932,7 @@ static void run_cases(void)
 		return;
 	cases_tunnel_up();
 	cases_kept_same_socket();
+	cases_kept_refusal();
 	cases_kept_caller_and_policy();
 	if (!step("tunnel", tunnel(true, true)))
 		return;
