@@ -44,7 +44,7 @@ __noinline int keep_refusal(struct __sk_buff *skb, const struct tl_flow *f,
 	struct tl_verdict_key key = {};
 	struct bpf_sock *sk;
 
-	if (!skb || !f || !s || !refusal_keepable(f, reason))
+	if (!skb || !f || !s || !s->cgroup_id || !refusal_keepable(f, reason))
 		return 0;
 	sk = skb->sk;
 	if (!sk)
@@ -140,11 +140,11 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 		reason = judge(&v, skb, parsed, &f, &s, tunnel, nsif);
 	else
 		reason = TL_REASON_TUNNEL_DOWN; /* fail closed */
-	if (is_leak(reason)) /* only an event names the owner */
-		r.owner = skb_owner(skb);
-	if (apply(have_policy ? &v : NULL, &f, &s, &r, reason))
-		return SK_PASS;
-	if (have_policy && s.cgroup_id)
-		keep_refusal(skb, &f, &s, v.slot, reason);
-	return SK_DROP;
+	if (is_leak(reason)) {
+		r.owner = skb_owner(skb); /* only an event names the owner */
+		/* before apply(): what it needs of the flow ends there */
+		if (have_policy && v.settings->mode == TL_MODE_ENFORCE)
+			keep_refusal(skb, &f, &s, v.slot, reason);
+	}
+	return apply(have_policy ? &v : NULL, &f, &s, &r, reason);
 }

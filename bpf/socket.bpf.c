@@ -146,19 +146,6 @@ static __always_inline void verdict_key_fill(struct tl_verdict_key *k,
 	k->protocol = f->protocol;
 }
 
-/* A leak reason that the caller has counted nothing for yet. */
-static __always_inline int refuse(struct tl_policy_view *v,
-				  const struct tl_flow *f,
-				  const struct tl_subject *s,
-				  const struct tl_report *r, __u32 reason)
-{
-	if (apply(v, f, s, r, reason))
-		return 1; /* audit mode */
-	if (reason == TL_REASON_IPV6)
-		refuse_unreachable();
-	return 0;
-}
-
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 					   bool v6, __u8 hook)
 {
@@ -170,7 +157,7 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		.redirect = &dns,
 	};
 	struct tl_verdict_key key = {};
-	struct tl_kept kept;
+	struct tl_kept kept = {};
 	struct tl_policy_view v;
 	struct tl_subject s = {};
 	struct tl_flow f = {};
@@ -196,24 +183,26 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		verdict_key_fill(&key, &f, &s, bound);
 		sock_verdict_get(sk, &key, &kept);
 		if (kept.reason >= TL_ALLOW_FIRST) {
-			apply(&v, &f, &s, &r, kept.reason); /* counted */
+			count(r.layer, kept.reason, TL_VERDICT_PASS);
 			forget_dns(ctx, &f, hook);
 			return 1;
 		}
-		if (kept.reason != TL_REASON_NONE && !policy_tables(&v)) {
-			/* the packet layer's, for where it was routed */
-			s.entry.profile = kept.profile;
-			return refuse(&v, &f, &s, &r, kept.reason);
-		}
-		keep = true;
+		keep = kept.reason == TL_REASON_NONE;
 	}
 	if (policy_tables(&v))
 		goto no_policy;
+	if (kept.reason != TL_REASON_NONE) {
+		/* the packet layer's refusal, for where it was routed */
+		s.entry.profile = kept.profile;
+		reason = kept.reason;
+		goto judged;
+	}
 	resolve_subject(&v, &s);
 	reason = decide_socket(&v, &f, &s, bound, &dns);
 	/* audit mode reports where it would have gone, and changes nothing */
 	if (dns.found && v.settings->mode == TL_MODE_ENFORCE)
 		return redirect_dns(ctx, v6, &v, &f, &s, &r, &dns);
+judged:
 	if (apply(&v, &f, &s, &r, reason)) {
 		if (keep && !is_leak(reason))
 			sock_verdict_set(sk, &key, reason, s.entry.profile);
