@@ -9,8 +9,59 @@
 #include "report.h"
 #include "container.h"
 #include "sock_netns.h"
+#include "sock_verdict.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/*
+ * A refusal that only the route decided: the destination, its port and
+ * the socket's state say it all, no payload could make it an allow (not
+ * DHCP, whose basics are judged by payload; STUN and DNS have reasons of
+ * their own).
+ */
+static __always_inline bool refusal_keepable(const struct tl_flow *f,
+					     __u32 reason)
+{
+	if (reason != TL_REASON_BYPASS && reason != TL_REASON_TUNNEL_DOWN &&
+	    reason != TL_REASON_ENDPOINT && reason != TL_REASON_IPV6)
+		return false;
+	return f->protocol == IPPROTO_UDP && f->has_ports && !f->fragment &&
+	       !socket_is_basic(f);
+}
+
+/*
+ * A protected UDP socket's datagram refused: kept in the socket's storage
+ * under the key its next unconnected send will have at the socket layer,
+ * which then refuses it before the kernel routes it (sock_verdict.h). A
+ * global function: verified once, outside the layer's own paths. The tag
+ * is read here, after the tables: a bump in between can only leave a
+ * refusal that the next bump or TL_KEPT_REFUSAL_NS ends.
+ */
+__noinline int keep_refusal(struct __sk_buff *skb, const struct tl_flow *f,
+			    const struct tl_subject *s, __u32 slot,
+			    __u32 reason)
+{
+	struct tl_verdict_key key = {};
+	struct bpf_sock *sk;
+
+	if (!skb || !f || !s || !s->cgroup_id || !refusal_keepable(f, reason))
+		return 0;
+	sk = skb->sk;
+	if (!sk)
+		return 0;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->protocol != IPPROTO_UDP || verdict_tag(slot, &key.tag))
+		return 0;
+	__builtin_memcpy(key.daddr, f->daddr.w, 16);
+	key.cgroup_id = s->cgroup_id;
+	key.mark = sk->mark;
+	key.bound = sk->bound_dev_if;
+	key.dport = f->dport;
+	key.sport = f->sport;
+	key.protocol = f->protocol;
+	sock_verdict_set(sk, &key, reason, s->entry.profile);
+	return 0;
+}
 
 /* IPv6 in a tunnel is looked at only when some profile blocks it. */
 static __always_inline bool tunnel_ipv6_judged(struct tl_policy_view *v,
@@ -89,7 +140,11 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 		reason = judge(&v, skb, parsed, &f, &s, tunnel, nsif);
 	else
 		reason = TL_REASON_TUNNEL_DOWN; /* fail closed */
-	if (is_leak(reason)) /* only an event names the owner */
-		r.owner = skb_owner(skb);
+	if (is_leak(reason)) {
+		r.owner = skb_owner(skb); /* only an event names the owner */
+		/* before apply(): what it needs of the flow ends there */
+		if (have_policy && v.settings->mode == TL_MODE_ENFORCE)
+			keep_refusal(skb, &f, &s, v.slot, reason);
+	}
 	return apply(have_policy ? &v : NULL, &f, &s, &r, reason);
 }

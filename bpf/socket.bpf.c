@@ -11,6 +11,7 @@
 #include "report.h"
 #include "dns_records.h"
 #include "raw.h"
+#include "sock_verdict.h"
 #include "sock_netns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -134,6 +135,21 @@ static __always_inline void forget_dns(struct bpf_sock_addr *ctx,
 	tl_dns_forget(ctx, f);
 }
 
+/* What an unconnected send is judged on (sock_verdict.h). */
+static __always_inline void verdict_key_fill(struct tl_verdict_key *k,
+					     const struct tl_flow *f,
+					     const struct tl_subject *s,
+					     __u32 bound)
+{
+	__builtin_memcpy(k->daddr, f->daddr.w, 16);
+	k->cgroup_id = s->cgroup_id;
+	k->mark = s->mark;
+	k->bound = bound;
+	k->dport = f->dport;
+	k->sport = f->sport;
+	k->protocol = f->protocol;
+}
+
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 					   bool v6, __u8 hook)
 {
@@ -144,11 +160,14 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		.current_task = true,
 		.redirect = &dns,
 	};
+	struct tl_verdict_key key = {};
+	struct tl_kept kept = {};
 	struct tl_policy_view v;
 	struct tl_subject s = {};
 	struct tl_flow f = {};
 	struct bpf_sock *sk;
 	__u32 bound = 0, reason;
+	bool keep = false;
 
 	flow_from_sock_addr(ctx, &f, v6);
 	s.cgroup_id = bpf_get_current_cgroup_id();
@@ -159,24 +178,49 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		s.mark = sk->mark;
 	}
 	r.ifindex = bound;
-	if (policy_view(&v) || policy_tables(&v)) {
-		/* No policy in force: only loopback, fail closed. */
-		reason = addr_is_loopback(&f.daddr) ? TL_ALLOW_LOOPBACK :
-						      TL_REASON_TUNNEL_DOWN;
-		return apply(NULL, &f, &s, &r, reason);
+	if (policy_view(&v))
+		goto no_policy;
+	/* an unconnected send: the socket's last verdict, when it is for
+	 * exactly this; connect runs once per connection */
+	if (sk && (hook == TL_HOOK_SENDMSG4 || hook == TL_HOOK_SENDMSG6) &&
+	    !flow_is_dns(v.settings, &f) && !verdict_tag(v.slot, &key.tag)) {
+		verdict_key_fill(&key, &f, &s, bound);
+		sock_verdict_get(sk, &key, &kept);
+		if (kept.reason >= TL_ALLOW_FIRST) {
+			count(r.layer, kept.reason, TL_VERDICT_PASS);
+			forget_dns(ctx, &f, hook);
+			return 1;
+		}
+		keep = kept.reason == TL_REASON_NONE;
+	}
+	if (policy_tables(&v))
+		goto no_policy;
+	if (kept.reason != TL_REASON_NONE) {
+		/* the packet layer's refusal, for where it was routed */
+		s.entry.profile = kept.profile;
+		reason = kept.reason;
+		goto judged;
 	}
 	resolve_subject(&v, &s);
 	reason = decide_socket(&v, &f, &s, bound, &dns);
 	/* audit mode reports where it would have gone, and changes nothing */
 	if (dns.found && v.settings->mode == TL_MODE_ENFORCE)
 		return redirect_dns(ctx, v6, &v, &f, &s, &r, &dns);
+judged:
 	if (apply(&v, &f, &s, &r, reason)) {
+		if (keep && !is_leak(reason))
+			sock_verdict_set(sk, &key, reason, s.entry.profile);
 		forget_dns(ctx, &f, hook);
 		return 1;
 	}
 	if (reason == TL_REASON_IPV6)
 		refuse_unreachable();
 	return 0;
+no_policy:
+	/* No policy in force: only loopback, fail closed. */
+	reason = addr_is_loopback(&f.daddr) ? TL_ALLOW_LOOPBACK :
+					      TL_REASON_TUNNEL_DOWN;
+	return apply(NULL, &f, &s, &r, reason);
 }
 
 /*

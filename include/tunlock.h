@@ -242,15 +242,19 @@ struct tl_cgroup_entry {
 
 /*
  * What the agent bumps whenever a cached answer may have changed
- * (tl_generation, one entry). subjects: every policy switch, and every
- * write of the live cgroup table (a cgroup added or removed, tl_settings
- * rewritten); the socket and packet layers keep the nearest configured
- * cgroup per cgroup id (tl_subjects, bpf/subject.h) tagged with it, and
- * trust an entry only while the tags are equal.
+ * (tl_generation, one entry), each after the write it covers. subjects:
+ * every policy switch, and every write of the live cgroup table (a cgroup
+ * added or removed, tl_settings rewritten); the socket and packet layers
+ * keep the nearest configured cgroup per cgroup id (tl_subjects,
+ * bpf/subject.h) tagged with it, and trust an entry only while the tags
+ * are equal. verdicts: whenever subjects is bumped, and after every write
+ * of runtime state (interfaces, tunnels, containers' ports and interfaces,
+ * the agent's namespace); the socket layer keeps each socket's last
+ * allowed destination (tl_sock_verdicts, bpf/sock_verdict.h) tagged with it.
  */
 struct tl_generation {
 	__u32 subjects;
-	__u32 pad;
+	__u32 verdicts;
 };
 
 /* Addresses are 16 bytes everywhere; IPv4 is stored IPv4-mapped

@@ -83,8 +83,11 @@ static inline int set_tunnels(bool up, bool ipv6_up)
 					.ipv6_up_count = ipv6_up};
 	__u32 zero = 0;
 
-	return bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_SUMMARY), &zero,
-				   &sum, BPF_ANY);
+	if (bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_SUMMARY), &zero,
+				&sum, BPF_ANY))
+		return -errno;
+	/* as the agent's links.c does after every write of runtime state */
+	return tl_bump_verdicts(&bpf);
 }
 
 #endif

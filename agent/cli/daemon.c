@@ -106,6 +106,8 @@ static int record_agent(struct tl_bpf *b, unsigned int pid)
 		return -errno;
 	if (tl_record_netns(fd))
 		return -errno;
+	if (tl_bump_verdicts(b)) /* the agent's namespace decides verdicts */
+		return -EIO;
 	if (!(st.features & TL_FEATURE_BPF_LSM))
 		log_warn("this kernel has no BPF LSM: raw and packet socket "
 			 "creation cannot be denied (see `tunlock status`)");

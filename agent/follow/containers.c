@@ -17,6 +17,7 @@
 
 #include <bpf/bpf.h>
 
+#include "apply.h"
 #include "cgroup.h"
 #include "containers.h"
 #include "log.h"
@@ -360,8 +361,9 @@ static void drop_nsif(struct tl_containers *c, uint32_t idx)
 	    .ifindex = c->nsifs[idx].ifindex,
 	};
 
-	if (key.netns_cookie)
-		bpf_map_delete_elem(tl_bpf_map_fd(c->bpf, TL_MAP_NSIFS), &key);
+	if (key.netns_cookie &&
+	    !bpf_map_delete_elem(tl_bpf_map_fd(c->bpf, TL_MAP_NSIFS), &key))
+		tl_bump_verdicts(c->bpf); /* logged */
 	memset(&c->nsifs[idx], 0, sizeof(c->nsifs[idx]));
 }
 
@@ -416,7 +418,7 @@ static int write_port(struct tl_containers *c, uint32_t idx, int ifindex,
 	    bpf_map_update_elem(tl_bpf_map_fd(c->bpf, TL_MAP_NSIFS), &key, &val,
 				BPF_ANY))
 		return -errno;
-	return 0;
+	return tl_bump_verdicts(c->bpf) ? -EIO : 0;
 }
 
 static const struct tl_ctr_ns *find_pair(struct tl_containers *c, int ifindex,
@@ -477,8 +479,9 @@ void tl_containers_release(struct tl_containers *c, int ifindex)
 	if (!idx)
 		return;
 	drop_nsif(c, idx);
-	bpf_map_update_elem(tl_bpf_map_fd(c->bpf, TL_MAP_PORTS), &idx, &empty,
-			    BPF_ANY);
+	if (!bpf_map_update_elem(tl_bpf_map_fd(c->bpf, TL_MAP_PORTS), &idx,
+				 &empty, BPF_ANY))
+		tl_bump_verdicts(c->bpf); /* logged */
 	c->ports[idx] = 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include <bpf/bpf.h>
 
+#include "apply.h"
 #include "inbound.h"
 #include "links.h"
 #include "log.h"
@@ -147,6 +148,8 @@ static int publish_tunnels(struct tl_links *l)
 	}
 	if (bpf_map_update_elem(sfd, &zero, &sum, BPF_ANY))
 		return -errno;
+	if (tl_bump_verdicts(l->bpf))
+		return -EIO;
 	return tl_inbound_publish(l->bpf, &l->query, l->v, l->n);
 }
 
@@ -172,7 +175,7 @@ static int publish_iface(struct tl_links *l, const struct tl_link *k)
 	if (bpf_map_update_elem(tl_bpf_map_fd(l->bpf, TL_MAP_IFACES), &key, &v,
 				BPF_ANY))
 		return -errno;
-	return 0;
+	return tl_bump_verdicts(l->bpf) ? -EIO : 0;
 }
 
 enum role { ROLE_TUNNEL, ROLE_UPLINK, ROLE_PORT };
@@ -392,6 +395,8 @@ static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 		tl_containers_stale(l->ctr);
 		l->rescan = true;
 	}
+	if (tl_bump_verdicts(l->bpf))
+		return -EIO;
 	return tunnel ? publish_tunnels(l) : 0;
 }
 

@@ -551,7 +551,8 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	return tl_bump_subjects(b);
 }
 
-int tl_bump_subjects(struct tl_bpf *b)
+/* What a cgroup resolves to decides verdicts too: subjects bumps both. */
+static int bump_generation(struct tl_bpf *b, bool subjects)
 {
 	int fd = tl_bpf_map_fd(b, TL_MAP_GENERATION);
 	struct tl_generation g;
@@ -559,14 +560,26 @@ int tl_bump_subjects(struct tl_bpf *b)
 	int err;
 
 	if (!bpf_map_lookup_elem(fd, &zero, &g)) {
-		g.subjects++;
+		g.subjects += subjects;
+		g.verdicts++;
 		if (!bpf_map_update_elem(fd, &zero, &g, BPF_ANY))
 			return 0;
 	}
 	err = -errno;
-	log_error("invalidating the cached cgroup entries (tl_generation): %s",
+	log_error("invalidating the cached %s (tl_generation): %s",
+		  subjects ? "cgroup entries and verdicts" : "verdicts",
 		  strerror(-err));
 	return err;
+}
+
+int tl_bump_subjects(struct tl_bpf *b)
+{
+	return bump_generation(b, true);
+}
+
+int tl_bump_verdicts(struct tl_bpf *b)
+{
+	return bump_generation(b, false);
 }
 
 uint32_t tl_applied_generation(struct tl_bpf *b)

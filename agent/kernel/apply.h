@@ -34,6 +34,14 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
  */
 int tl_bump_subjects(struct tl_bpf *b);
 
+/*
+ * After a write of runtime state (interfaces, tunnels, containers' ports
+ * and interfaces, the agent's namespace): the socket layer's cached
+ * verdicts (tl_sock_verdicts) are tagged with the old generation. Returns
+ * 0 or a negative errno, logged.
+ */
+int tl_bump_verdicts(struct tl_bpf *b);
+
 /* Generation of the policy in force (0 when none or unreadable). */
 uint32_t tl_applied_generation(struct tl_bpf *b);
 /*

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -44,6 +45,12 @@
 /* somewhere outside the tunnel, and an IPv6 one */
 #define OUTSIDE	 "203.0.113.9"
 #define OUTSIDE6 "2001:db8::9"
+/* the tunnel's endpoint (local too), and the client's mark */
+#define ENDPOINT "198.51.100.2"
+#define CLIENT_MARK 0xca6c
+/* a veth of the namespace (the default route), and beyond it */
+#define VETH	"tlv0"
+#define FAR	"203.0.113.200"
 
 static char pin_dir[128];
 static char cg_rel[64], cg_dir[sizeof(cg_mount) + 64];
@@ -68,7 +75,12 @@ static int make_netns(void)
 		      "ip addr add " SERVER_A "/32 dev lo && "
 		      "ip addr add " SERVER_B "/32 dev lo && "
 		      "ip addr add " OUTSIDE "/32 dev lo && "
-		      "ip addr add " OUTSIDE6 "/128 dev lo nodad")
+		      "ip addr add " ENDPOINT "/32 dev lo && "
+		      "ip addr add " OUTSIDE6 "/128 dev lo nodad && "
+		      "ip link add " VETH " type veth peer name tlv1 && "
+		      "ip link set tlv1 up && ip link set " VETH " up && "
+		      "ip addr add 10.213.0.2/24 dev " VETH " && "
+		      "ip route add default via 10.213.0.1 dev " VETH)
 		   ? -1
 		   : 0;
 }
@@ -162,6 +174,9 @@ static const char *const policy_fmt =
     "    ipv6: block\n"
     "  - name: raw\n"
     "    raw_sockets: allow\n"
+    "  - name: listed\n"
+    "    allow:\n"
+    "      - {cidr: " OUTSIDE "/32}\n"
     "cgroups:\n"
     "  - {path: %s, profile: %s}\n"
     "  - {path: %s/exempt, exempt: true}\n";
@@ -638,6 +653,205 @@ static bool step(const char *what, int err)
 	return !err;
 }
 
+/* ---- kept verdicts (bpf/sock_verdict.h) ----------------------------- */
+
+/* A sendto() on the unconnected socket fd, judged. */
+static void send_on(const char *name, int fd, const char *ip, uint16_t port,
+		    int want_err, __u32 reason, __u32 verdict)
+{
+	begin();
+	judge(name, try_sendto(fd, 0, ip, port, q1, strlen(q1)), want_err,
+	      reason, verdict);
+}
+
+static int sockopt(int fd, int opt, const void *val, socklen_t len)
+{
+	return setsockopt(fd, SOL_SOCKET, opt, val, len) ? -errno : 0;
+}
+
+static int set_mark(int fd, int mark)
+{
+	return sockopt(fd, SO_MARK, &mark, sizeof(mark));
+}
+
+/* VETH in tl_ifaces as a tunnel, as not one, or gone; then the bump, as
+ * the agent's links.c does. */
+static int veth_is(int tunnel)
+{
+	struct tl_iface v = {.flags = tunnel > 0 ? TL_IFACE_TUNNEL : 0};
+	int fd = tl_bpf_map_fd(&bpf, TL_MAP_IFACES);
+	__u32 key = if_nametoindex(VETH);
+
+	if (!key)
+		return -errno;
+	if (tunnel < 0 ? bpf_map_delete_elem(fd, &key) :
+			 bpf_map_update_elem(fd, &key, &v, BPF_ANY))
+		return -errno;
+	return tl_bump_verdicts(&bpf);
+}
+
+/*
+ * Tunnel up, profile locked. One socket is allowed a destination, then
+ * something its verdict was judged on changes: each change must be seen,
+ * however the socket layer keeps its last verdict. Each pair fails when
+ * the kept verdict outlives the change (a stale allow).
+ */
+static void cases_kept_same_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	send_on("kept: sendmsg4, tunnel up: allowed", fd, OUTSIDE, 9,
+		ALLOWED(TL_ALLOW_TUNNEL_UP));
+	send_on("kept: the same again: allowed, counted", fd, OUTSIDE, 9,
+		ALLOWED(TL_ALLOW_TUNNEL_UP));
+	send_on("kept: same socket, another destination (the endpoint, "
+		"unmarked): EPERM", fd, ENDPOINT, 51820,
+		BLOCKED(EPERM, TL_REASON_ENDPOINT));
+	if (!step("SO_MARK", set_mark(fd, CLIENT_MARK)))
+		goto out;
+	send_on("kept: SO_MARK of the client, to the endpoint: allowed", fd,
+		ENDPOINT, 51820, ALLOWED(TL_ALLOW_TRANSPORT));
+	send_on("kept: same address, another port: EPERM", fd, ENDPOINT,
+		51821, BLOCKED(EPERM, TL_REASON_ENDPOINT));
+	send_on("kept: the endpoint again: allowed", fd, ENDPOINT, 51820,
+		ALLOWED(TL_ALLOW_TRANSPORT));
+	if (!step("SO_MARK", set_mark(fd, 0)))
+		goto out;
+	send_on("kept: SO_MARK cleared after the verdict: EPERM", fd, ENDPOINT,
+		51820, BLOCKED(EPERM, TL_REASON_ENDPOINT));
+	send_on("kept: allowed again before the tunnel goes down", fd,
+		OUTSIDE, 9, ALLOWED(TL_ALLOW_TUNNEL_UP));
+	if (!step("tunnel", tunnel(false, false)))
+		goto out;
+	send_on("kept: the tunnel went down after the verdict: EPERM", fd,
+		OUTSIDE, 9, BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN));
+	if (!step("tunnel", tunnel(true, false)))
+		goto out;
+	send_on("kept: the tunnel up again: allowed", fd, OUTSIDE, 9,
+		ALLOWED(TL_ALLOW_TUNNEL_UP));
+	if (!step("SO_BINDTODEVICE", sockopt(fd, SO_BINDTODEVICE, VETH,
+					     sizeof(VETH))))
+		goto out;
+	send_on("kept: SO_BINDTODEVICE to a non-tunnel after the verdict: "
+		"EPERM", fd, OUTSIDE, 9, BLOCKED(EPERM, TL_REASON_BYPASS));
+	if (!step("tl_ifaces", veth_is(1)))
+		goto out;
+	send_on("kept: bound to an interface that became a tunnel: allowed",
+		fd, FAR, 9, ALLOWED(TL_ALLOW_TUNNEL));
+	if (!step("tl_ifaces", veth_is(0)))
+		goto out;
+	send_on("kept: the interface is no tunnel any more: EPERM", fd, FAR,
+		9, BLOCKED(EPERM, TL_REASON_BYPASS));
+out:
+	veth_is(-1);
+	close(fd);
+}
+
+/* sendto() on fd until it succeeds, bounded: 0 or the last errno. */
+static int send_until_sent(int fd, const char *ip, uint16_t port)
+{
+	int err = 0;
+
+	for (int i = 0; i < 500; i++) {
+		err = try_sendto(fd, 0, ip, port, q1, strlen(q1));
+		if (!err)
+			break;
+		usleep(10000);
+	}
+	return err;
+}
+
+/*
+ * Tunnel up, profile locked: cgroup_skb refuses what leaves on VETH (not a
+ * tunnel), and the socket keeps that refusal: the next send is refused by
+ * the socket layer, before routing. The refusal must end when VETH becomes
+ * a tunnel (the bump), and within its time when only the route changes
+ * (no bump: the agent does not follow routes).
+ */
+static void cases_kept_refusal(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+	send_on("kept refusal: routed out of a non-tunnel: allowed here, "
+		"EPERM from cgroup_skb", fd, FAR, 9, EPERM, TL_ALLOW_TUNNEL_UP,
+		TL_VERDICT_PASS);
+	send_on("kept refusal: the same again: EPERM at the socket layer", fd,
+		FAR, 9, BLOCKED(EPERM, TL_REASON_BYPASS));
+	send_on("kept refusal: another port: judged again", fd, FAR, 10,
+		EPERM, TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS);
+	if (!step("tl_ifaces", veth_is(1)))
+		goto out;
+	send_on("kept refusal: the interface became a tunnel: sent", fd, FAR,
+		9, ALLOWED(TL_ALLOW_TUNNEL_UP));
+	if (!step("tl_ifaces", veth_is(0)))
+		goto out;
+	send_on("kept refusal: no tunnel again: EPERM from cgroup_skb", fd,
+		FAR, 9, EPERM, TL_ALLOW_TUNNEL_UP, TL_VERDICT_PASS);
+	send_on("kept refusal: kept again: EPERM at the socket layer", fd, FAR,
+		9, BLOCKED(EPERM, TL_REASON_BYPASS));
+	if (!step("route", system("ip route replace default dev lo")))
+		goto out;
+	err = send_until_sent(fd, FAR, 9);
+	report(!err, "kept refusal: the route changed (no bump): sent within "
+	       "5 s", "still refused: %s", strerror(err));
+out:
+	if (system("ip route replace default via 10.213.0.1 dev " VETH))
+		report(false, "kept refusal", "cannot restore the route");
+	veth_is(-1);
+	close(fd);
+}
+
+/*
+ * Tunnel down. A socket allowed in an exempt cgroup, used from a protected
+ * one (as after SCM_RIGHTS or a fork and a move): judged for the caller. A
+ * destination the policy allow-lists, then a policy without it in the
+ * same slot.
+ */
+static void cases_kept_caller_and_policy(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (!step("tunnel", tunnel(false, false)) ||
+	    !step("exempt cgroup", enter_cgroup(cg_exempt)))
+		goto out;
+	send_on("kept: sendmsg4 from an exempt cgroup: allowed", fd, OUTSIDE,
+		9, ALLOWED(TL_ALLOW_EXEMPT));
+	if (!step("cgroup", enter_cgroup(cg_dir)))
+		goto out;
+	send_on("kept: the same socket from a protected cgroup: EPERM", fd,
+		OUTSIDE, 9, BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN));
+	if (!step("policy", apply("listed")))
+		goto out;
+	send_on("kept: allow-listed: allowed", fd, OUTSIDE, 9,
+		ALLOWED(TL_ALLOW_LISTED));
+	/* twice: the kept verdict's slot is live again, with other tables */
+	if (!step("policy", apply("locked")) || !step("policy", apply("locked")))
+		goto out;
+	send_on("kept: policy reloaded twice without the entry (its slot "
+		"again): EPERM", fd, OUTSIDE, 9,
+		BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN));
+out:
+	enter_cgroup(cg_dir);
+	close(fd);
+}
+
+/*
+ * IPv6 tunnel up, ipv6 block: an IPv6 socket allowed an IPv4-mapped
+ * destination is refused real IPv6; and the mapped one again is allowed.
+ */
+static void cases_kept_mapped(void)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	send_on("kept: sendmsg6 to IPv4-mapped, ipv6 block: allowed", fd,
+		"::ffff:" OUTSIDE, 9, ALLOWED(TL_ALLOW_TUNNEL_UP));
+	send_on("kept: the same socket to IPv6: ENETUNREACH", fd, OUTSIDE6, 9,
+		BLOCKED(ENETUNREACH, TL_REASON_IPV6));
+	send_on("kept: IPv4-mapped again: allowed", fd, "::ffff:" OUTSIDE, 9,
+		ALLOWED(TL_ALLOW_TUNNEL_UP));
+	close(fd);
+}
+
 /*
  * A cgroup that a rule names appears under the running policy: cgwatch
  * writes its entry into the live table (tl_apply_cgroup). Its processes
@@ -717,12 +931,16 @@ static void run_cases(void)
 	if (!step("tunnel", tunnel(true, false)))
 		return;
 	cases_tunnel_up();
+	cases_kept_same_socket();
+	cases_kept_refusal();
+	cases_kept_caller_and_policy();
 	if (!step("tunnel", tunnel(true, true)))
 		return;
 	cases_ipv6(false);
 	if (!step("policy", apply("v6block")))
 		return;
 	cases_ipv6(true);
+	cases_kept_mapped();
 	if (!step("policy", apply("redirect")))
 		return;
 	case_redirect_unconnected();
