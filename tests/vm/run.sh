@@ -152,8 +152,9 @@ boot() {
 # stream RESULTS REL: the guest's lines as they come, results named with the release, the
 # others too (the kernels' VMs may run at once)
 stream() {
-	tail -n +1 -f --pid="$qpid" "$1" | tr -d '\r' |
-		sed -u -e "s/^\(PASS\|FAIL\|SKIP\): /\1: [$2] /" -e "s/^\([0-9]* passed, \)/# [$2] \1/" \
+	# (sed -u: line by line; tr would hold them in its pipe buffer)
+	tail -n +1 -f --pid="$qpid" "$1" |
+		sed -u -e 's/\r$//' -e "s/^\(PASS\|FAIL\|SKIP\): /\1: [$2] /" \
 			-e "/^\(PASS\|FAIL\|SKIP\): \[/!s/^/[$2] /"
 }
 
