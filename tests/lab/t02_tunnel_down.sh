@@ -14,7 +14,7 @@ route=$(ip -n "$NS_CLIENT" route get "$LAB_HOST_IP" 2>&1)
 [[ "$route" == *"dev up0"* ]] || lab_abort "the lab did not fall back to the ISP route: $route"
 mark=$(lab_events_mark)
 
-t0=$(_lab_ms); code=$(lab_curl apps "http://$LAB_HOST_IP/"); ms=$(($(_lab_ms) - t0))
+r=$(lab_curl_ms apps "http://$LAB_HOST_IP/"); code=${r% *} ms=${r#* }
 check t02_curl_fails_fast "curl with the tunnel down: code '$code' after ${ms} ms (want failure within 3000 ms)" \
 	eval '[ "$code" != 200 ] && [ "$ms" -le 3000 ]'
 t0=$(_lab_ms); lab_ping apps "$LAB_HOST_IP"; rc=$?; ms=$(($(_lab_ms) - t0))

@@ -17,7 +17,7 @@ check t03_ping_bind_dev_blocked "ping -I up0: rc $rc after ${ms} ms (want failur
 expect_event t03_event_ping "$mark" reason=bypass verdict=blocked dst="$LAB_HOST_IP"
 
 mark=$(lab_events_mark)
-t0=$(_lab_ms); code=$(lab_curl apps "http://$LAB_HOST_IP/" --interface up0); ms=$(($(_lab_ms) - t0))
+r=$(lab_curl_ms apps "http://$LAB_HOST_IP/" --interface up0); code=${r% *} ms=${r#* }
 check t03_curl_interface_blocked "curl --interface up0: code '$code' after ${ms} ms (want failure within 3000 ms)" \
 	eval '[ "$code" != 200 ] && [ "$ms" -le 3000 ]'
 expect_event t03_event_curl "$mark" reason=bypass verdict=blocked "protocol=$LAB_P_TCP" dport=80

@@ -20,7 +20,7 @@ check t30_tcp6_enetunreach "TCP connect to $LAB_HOST6_IP: $r (want ENETUNREACH a
 r=$(lab_probe apps udp "$LAB_HOST6_IP" "$LAB_SINK_PORT" --count 3)
 check t30_udp6_enetunreach "UDP sendto $LAB_HOST6_IP: $r (want 3 ENETUNREACH)" \
 	eval '[ "$(lab_json_get "$r" errors.ENETUNREACH)" = 3 ]'
-t0=$(_lab_ms); code=$(lab_curl apps "http://[$LAB_HOST6_IP]/" -6); ms=$(($(_lab_ms) - t0))
+r=$(lab_curl_ms apps "http://[$LAB_HOST6_IP]/" -6); code=${r% *} ms=${r#* }
 check t30_curl6_fails_fast "curl -6: code '$code' after ${ms} ms (want failure within 1000 ms)" \
 	eval '[ "$code" != 200 ] && [ "$ms" -le 1000 ]'
 t0=$(_lab_ms); lab_ping apps "$LAB_HOST6_IP" -6; rc=$?; ms=$(($(_lab_ms) - t0))
@@ -28,9 +28,8 @@ check t30_ping6_fails "ping -6: rc $rc after ${ms} ms (want failure)" [ "$rc" !=
 
 # a name with both families, IPv6 first: the IPv6 attempt fails at once, IPv4 goes through
 before=$(lab_server_count http vpn)
-t0=$(_lab_ms)
-code=$(lab_curl apps "http://dual.lab.test/" --resolve "dual.lab.test:80:[$LAB_HOST6_IP],$LAB_HOST_IP")
-ms=$(($(_lab_ms) - t0))
+r=$(lab_curl_ms apps "http://dual.lab.test/" --resolve "dual.lab.test:80:[$LAB_HOST6_IP],$LAB_HOST_IP")
+code=${r% *} ms=${r#* }
 check t30_dual_stack_over_ipv4 "dual-stack curl: code '$code' after ${ms} ms (want 200 within 1000 ms)" \
 	eval '[ "$code" = 200 ] && [ "$ms" -le 1000 ]'
 sleep 0.3

@@ -76,7 +76,7 @@ check t40_agent_restart_adopts "after a restart: locked '$code', exempt '$c2', $
 # socket hooks can say so, and its pings (no socket hook) are dropped by the host's TC
 lab_tunnel_down || lab_abort "tunnel down: $LAB_ERR"
 mark=$(lab_events_mark)
-t0=$(_lab_ms); code=$(lab_ctr_curl lk "http://$LAB_HOST_IP/"); ms=$(($(_lab_ms) - t0))
+r=$(lab_ctr_curl_ms lk "http://$LAB_HOST_IP/"); code=${r% *} ms=${r#* }
 check t40_locked_tunnel_down "locked container curl with the tunnel down: '$code' after $ms ms (want failure within 3000 ms)" \
 	eval '[ "$code" != 200 ] && [ "$ms" -le 3000 ]'
 # (-I with the address: no UDP socket connected first to learn it, which the socket hook fails)

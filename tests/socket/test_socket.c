@@ -605,26 +605,36 @@ static int try_raw(int family)
 	return 0;
 }
 
+/*
+ * A raw IP socket made and judged. Refused, it is counted by the LSM layer
+ * where that is attached (the socket never reaches sock_create); created,
+ * by sock_create.
+ */
+static void judge_raw(const char *name, int family, bool allowed)
+{
+	if (!allowed && bpf.lsm)
+		judged_layer = TL_LAYER_LSM;
+	begin();
+	judge(name, try_raw(family), allowed ? 0 : EPERM,
+	      allowed ? TL_ALLOW_RAW : TL_REASON_RAW_SOCKET,
+	      allowed ? TL_VERDICT_PASS : TL_VERDICT_BLOCKED);
+	judged_layer = TL_LAYER_SOCKET;
+}
+
 static void cases_raw(bool allowed)
 {
 	static const int families[] = {AF_INET, AF_INET6};
 	char name[96];
 
-	if (!allowed && bpf.lsm)
-		judged_layer = TL_LAYER_LSM;
 	for (int i = 0; i < 2; i++) {
 		snprintf(name, sizeof(name),
 			 "%s raw%c, raw_sockets %s",
-			 judged_layer == TL_LAYER_LSM ? "lsm socket_create" :
-							"sock_create",
+			 !allowed && bpf.lsm ? "lsm socket_create" :
+					       "sock_create",
 			 families[i] == AF_INET ? '4' : '6',
 			 allowed ? "allow: created" : "deny: EPERM");
-		begin();
-		judge(name, try_raw(families[i]), allowed ? 0 : EPERM,
-		      allowed ? TL_ALLOW_RAW : TL_REASON_RAW_SOCKET,
-		      allowed ? TL_VERDICT_PASS : TL_VERDICT_BLOCKED);
+		judge_raw(name, families[i], allowed);
 	}
-	judged_layer = TL_LAYER_SOCKET;
 }
 
 static void cases_exempt(void)
@@ -882,10 +892,8 @@ static void case_cgroup_appears(void)
 		report(false, "cgroup appears", "cannot make or enter %s", dir);
 		goto out;
 	}
-	begin();
-	judge("raw socket, new cgroup not written yet: its parent's profile",
-	      try_raw(AF_INET), EPERM, TL_REASON_RAW_SOCKET,
-	      TL_VERDICT_BLOCKED);
+	judge_raw("raw socket, new cgroup not written yet: its parent's profile",
+		  AF_INET, false);
 	r = tl_cgroup_id(cg_mount, rel, &id);
 	if (!r)
 		r = tl_apply_cgroup(&bpf, &p, rel, id);
@@ -893,10 +901,8 @@ static void case_cgroup_appears(void)
 		report(false, "cgroup appears", "tl_apply_cgroup: %d", r);
 		goto out;
 	}
-	begin();
-	judge("raw socket, new cgroup written: its own profile, not the "
-	      "cached parent's", try_raw(AF_INET), 0, TL_ALLOW_RAW,
-	      TL_VERDICT_PASS);
+	judge_raw("raw socket, new cgroup written: its own profile, not the "
+		  "cached parent's", AF_INET, true);
 out:
 	enter_cgroup(cg_dir);
 	rmdir(dir);
@@ -913,11 +919,8 @@ static void case_switch_same_slot(void)
 {
 	if (!step("policy", apply("locked")) || !step("policy", apply("v6block")))
 		return;
-	begin();
-	judge("raw socket, policy switched twice: the new profile, not the "
-	      "cached one of the old policy in the same slot",
-	      try_raw(AF_INET), EPERM, TL_REASON_RAW_SOCKET,
-	      TL_VERDICT_BLOCKED);
+	judge_raw("raw socket, policy switched twice: the new profile, not the "
+		  "cached one of the old policy in the same slot", AF_INET, false);
 }
 
 static void run_cases(void)

@@ -17,6 +17,9 @@ echo "# tunlock-vm: kernel $(uname -r), LSMs: ${lsm:-none}, $(nproc) CPU(s), up 
 # the LSM tests must run, not skip, on a kernel that has BPF LSM (tests/lab/t50_lsm_sockets.sh)
 # CPU limits of the hostile-input unit tests are for real CPUs, not an emulated one
 export TL_TEST_SLOW=1
+# tests/unit/test_deb.sh skips: nothing in the package depends on the kernel
+TUNLOCK_VM_GUEST=$(uname -r)
+export TUNLOCK_VM_GUEST
 case ",$lsm," in *,bpf,*) export LAB_EXPECT_BPF_LSM=1 ;; esac
 echo "tunlock-vm: tests start at $(cut -d' ' -f1 /proc/uptime)"
 if [ -n "${TUNLOCK_VM_CMD:-}" ]; then

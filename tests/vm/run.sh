@@ -8,19 +8,21 @@
 # Packages are fetched with apt-get download and cached under build/vm/; nothing is installed.
 # Environment: TUNLOCK_VM_KERNELS (packages), TUNLOCK_VM_LAB (lab tests, by name prefix),
 # TUNLOCK_VM_TIERS (tiers of tests/run.sh), TUNLOCK_VM_CMD (a command to run instead, to debug),
-# TUNLOCK_VM_TIMEOUT (s per VM, default 1800),
+# TUNLOCK_VM_TIMEOUT (s per VM, default 3600), TUNLOCK_VM_CONCURRENT (1: the kernels' VMs at
+# once, one vCPU each; 0: one after another, two vCPUs each),
 # TUNLOCK_VM_ACCEL (auto: KVM when /dev/kvm is usable and the guest's init runs within
-# TUNLOCK_VM_KVM_WAIT s, else TCG; kvm; tcg), TUNLOCK_VM_CPUS (2), TUNLOCK_VM_MEM (MiB, 3072).
+# TUNLOCK_VM_KVM_WAIT s, else TCG; kvm; tcg), TUNLOCK_VM_CPUS (vCPUs per VM),
+# TUNLOCK_VM_MEM (MiB per VM, 3072).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 vm=$top/build/vm
-tiers=${TUNLOCK_VM_TIERS:-packet socket lab}
-# by default what fits CI's time under TCG: the tunnel's states through every layer and the LSM
-# layer; TUNLOCK_VM_LAB="t01 t02 t03 t04 t20 t30 t31 t40 t42 t50" runs one lab test per layer
-# (README.md says which covers what)
-lab=${TUNLOCK_VM_LAB:-t01 t42 t50}
-vm_timeout=${TUNLOCK_VM_TIMEOUT:-1800}
+tiers=${TUNLOCK_VM_TIERS:-unit packet socket lab}
+# one lab test per layer and leak class (README.md says which covers what)
+lab=${TUNLOCK_VM_LAB:-t01 t02 t03 t04 t20 t30 t31 t40 t42 t50}
+vm_timeout=${TUNLOCK_VM_TIMEOUT:-3600}
+concurrent=${TUNLOCK_VM_CONCURRENT:-1}
+if [ "$concurrent" = 1 ]; then cpus=${TUNLOCK_VM_CPUS:-1}; else cpus=${TUNLOCK_VM_CPUS:-2}; fi
 # the modules the initramfs loads to reach the host's root (those built in are skipped)
 boot_modules="virtio_pci 9pnet_virtio 9p overlay"
 
@@ -108,7 +110,7 @@ initramfs() {
 # qemu_start ACCEL REL RESULTS KLOG: a VM in the background, its pid in qpid
 qemu_start() {
 	local accel=$1 rel=$2
-	qemu-system-x86_64 -accel "$accel" -cpu max -smp "${TUNLOCK_VM_CPUS:-2}" \
+	qemu-system-x86_64 -accel "$accel" -cpu max -smp "$cpus" \
 		-m "${TUNLOCK_VM_MEM:-3072}" -nic none -no-reboot -display none -monitor none \
 		-kernel "$vm/k/$rel/boot/vmlinuz-$rel" -initrd "$vm/k/$rel/initramfs.gz" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=4" \
@@ -147,24 +149,36 @@ boot() {
 	accel=tcg
 }
 
-# stream RESULTS REL: the guest's lines as they come, results named with the release
+# stream RESULTS REL: the guest's lines as they come, results named with the release, the
+# others too (the kernels' VMs may run at once)
 stream() {
-	tail -n +1 -f --pid="$qpid" "$1" | tr -d '\r' |
-		sed -u -e "s/^\(PASS\|FAIL\|SKIP\): /\1: [$2] /" -e "s/^\([0-9]* passed, \)/# [$2] \1/"
+	# (sed -u: line by line; tr would hold them in its pipe buffer)
+	tail -n +1 -f --pid="$qpid" "$1" |
+		sed -u -e 's/\r$//' -e "s/^\(PASS\|FAIL\|SKIP\): /\1: [$2] /" \
+			-e "/^\(PASS\|FAIL\|SKIP\): \[/!s/^/[$2] /"
 }
 
 # run_vm REL RESULTS KLOG: one boot, streamed, bounded by vm_timeout
 run_vm() {
 	boot "$1" "$2" "$3"
-	echo "# [$1] qemu ($accel), timeout $vm_timeout s, kernel log in $3"
+	echo "# [$1] qemu ($accel, $cpus vCPU), timeout $vm_timeout s, kernel log in $3"
 	# off the tier's output: a sleep left holding it would keep the suite waiting
 	( exec >/dev/null 2>&1; sleep "$vm_timeout" && kill "$qpid" ) &
-	local watchdog=$!
-	stream "$2" "$1"
+	watchdog=$!
+	local streamer
+	# in the background, so that a signal's trap runs at once (it stops qemu, the stream ends)
+	stream "$2" "$1" &
+	streamer=$!
+	wait "$streamer"
 	wait "$qpid"
+	stop_watchdog
+	wait "$watchdog" 2>/dev/null
+}
+
+stop_watchdog() {
+	[ -n "${watchdog:-}" ] || return 0
 	pkill -P "$watchdog" sleep 2>/dev/null
 	kill "$watchdog" 2>/dev/null
-	wait "$watchdog" 2>/dev/null
 }
 
 run_kernel() {
@@ -204,7 +218,26 @@ if [ ! -x "$busybox" ]; then
 fi
 kernels=${TUNLOCK_VM_KERNELS:-$(default_kernels)}
 [ -n "$kernels" ] || { fail "no stock 6.1 or 6.12 kernel package in this machine's archive"; exit 1; }
-trap '[ -n "${qpid:-}" ] && kill "$qpid" 2>/dev/null' EXIT INT TERM
+stop_qemu() {
+	[ -n "${qpid:-}" ] && kill "$qpid" 2>/dev/null
+	stop_watchdog
+}
+if [ "$concurrent" != 1 ]; then
+	trap stop_qemu EXIT INT TERM
+	for k in $kernels; do
+		run_kernel "$k"
+	done
+	exit 0
+fi
+# at once: each kernel in a subshell of its own that stops its own qemu; lines stay whole (each
+# is one write to the pipe) and each names its kernel
+jobs_pids=""
+trap 'trap - TERM; [ -n "$jobs_pids" ] && kill $jobs_pids 2>/dev/null; wait' EXIT INT TERM
+t0=$(date +%s)
 for k in $kernels; do
-	run_kernel "$k"
+	( trap 'stop_qemu; exit 1' INT TERM; trap stop_qemu EXIT; run_kernel "$k" ) &
+	jobs_pids="$jobs_pids $!"
 done
+wait
+jobs_pids=""
+echo "# kernels at once: $(($(date +%s) - t0)) s wall for $(echo $kernels)"

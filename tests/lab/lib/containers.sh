@@ -103,6 +103,10 @@ lab_ctr_curl() {
 	shift 2
 	in_ctr "$name" curl -sS -o /dev/null -w '%{http_code}' --noproxy '*' -m 5 --connect-timeout 4 "$@" "$url"
 }
+# lab_ctr_curl_ms NAME URL [curl args]: "CODE MS" with curl's own time, as lab_curl_ms
+lab_ctr_curl_ms() {
+	_lab_curl_ms "$(lab_ctr_curl "$@" -w '%{http_code} %{time_total}')"
+}
 
 # lab_write_container_policy FILE [lab_write_policy options]: the lab policy and the container
 # profiles and cgroup globs

@@ -11,6 +11,17 @@ lab_curl() {
 	shift 2
 	in_client "$cg" curl -sS -o /dev/null -w '%{http_code}' --noproxy '*' -m 5 --connect-timeout 4 "$@" "$url"
 }
+# lab_curl_ms CGROUP URL [curl args]: "CODE MS", the http code and curl's own time in ms
+# (time_total: the connection's, without starting curl, which takes seconds in an emulated VM);
+# nothing when curl printed no such line
+lab_curl_ms() {
+	_lab_curl_ms "$(lab_curl "$@" -w '%{http_code} %{time_total}')"
+}
+# _lab_curl_ms "CODE SECONDS": "CODE MS"
+_lab_curl_ms() {
+	[[ "$1" =~ ^([0-9]{3})\ ([0-9]+\.?[0-9]*)$ ]] || return 1
+	awk -v c="${BASH_REMATCH[1]}" -v s="${BASH_REMATCH[2]}" 'BEGIN { printf "%s %d\n", c, s * 1000 }'
+}
 # lab_ping CGROUP DST [ping args]: one ping, 2 s, silent; exit status of ping
 lab_ping() {
 	local cg=$1 dst=$2
