@@ -2177,7 +2177,7 @@ int main(void)
 		printf("SKIP: packet tests: need root\n0 passed, 0 failed, 1 skipped\n");
 		return 0;
 	}
-	libbpf_set_print(NULL);
+	libbpf_set_print(test_libbpf_print);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/tunlock-ptest-%d",
 		 getpid());
 	if (make_netns() || tl_cgroup_mount(cg_mount, sizeof(cg_mount)) ||

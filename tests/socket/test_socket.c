@@ -966,7 +966,7 @@ int main(void)
 		       "skipped\n");
 		return 0;
 	}
-	libbpf_set_print(NULL);
+	libbpf_set_print(test_libbpf_print);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/tunlock-stest-%d",
 		 getpid());
 	/* a signal waits until the cgroups and pins are gone (every wait of
