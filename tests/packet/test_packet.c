@@ -2210,6 +2210,7 @@ int main(void)
 		cases_selftest(rb);
 	}
 	ring_buffer__free(rb);
+	libbpf_set_print(NULL); /* detaching is no news */
 	tl_bpf_close(&bpf);
 	if (tl_pins_remove(pin_dir))
 		report(false, "remove pins", "%s left behind", pin_dir);

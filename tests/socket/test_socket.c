@@ -144,6 +144,8 @@ static int make_cgroups(void)
 /* Back home, and the test's cgroups and pins gone; also after a failure. */
 static void cleanup(void)
 {
+	/* detaching TC where nothing was attached is no news */
+	libbpf_set_print(NULL);
 	if (cg_home[0])
 		enter_cgroup(cg_home);
 	if (cg_exempt[0])
