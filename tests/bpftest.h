@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "apply.h"
 #include "pins.h"
@@ -41,6 +42,16 @@ static inline void report(bool ok, const char *name, const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	failed++;
+}
+
+/*
+ * libbpf's warnings only, on stderr: a program the kernel refuses comes
+ * with the verifier's log, the rest of libbpf's chatter stays out.
+ */
+static inline int test_libbpf_print(enum libbpf_print_level level,
+				    const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
 }
 
 static inline int read_counter(__u32 layer, __u32 reason, __u32 verdict,

@@ -2177,7 +2177,7 @@ int main(void)
 		printf("SKIP: packet tests: need root\n0 passed, 0 failed, 1 skipped\n");
 		return 0;
 	}
-	libbpf_set_print(NULL);
+	libbpf_set_print(test_libbpf_print);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/tunlock-ptest-%d",
 		 getpid());
 	if (make_netns() || tl_cgroup_mount(cg_mount, sizeof(cg_mount)) ||
@@ -2210,6 +2210,7 @@ int main(void)
 		cases_selftest(rb);
 	}
 	ring_buffer__free(rb);
+	libbpf_set_print(NULL); /* detaching is no news */
 	tl_bpf_close(&bpf);
 	if (tl_pins_remove(pin_dir))
 		report(false, "remove pins", "%s left behind", pin_dir);

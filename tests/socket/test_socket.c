@@ -144,6 +144,8 @@ static int make_cgroups(void)
 /* Back home, and the test's cgroups and pins gone; also after a failure. */
 static void cleanup(void)
 {
+	/* detaching TC where nothing was attached is no news */
+	libbpf_set_print(NULL);
 	if (cg_home[0])
 		enter_cgroup(cg_home);
 	if (cg_exempt[0])
@@ -966,7 +968,7 @@ int main(void)
 		       "skipped\n");
 		return 0;
 	}
-	libbpf_set_print(NULL);
+	libbpf_set_print(test_libbpf_print);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/tunlock-stest-%d",
 		 getpid());
 	/* a signal waits until the cgroups and pins are gone (every wait of
