@@ -71,7 +71,7 @@ else
 fi
 # Debian's stock 6.1 and 6.12 kernels in qemu: the unit, packet and socket tiers
 # and one lab test per layer there, BPF LSM included (tests/vm/README.md; make
-# test-kernels). Not yet part of every run (t40 times out on 6.1: tests/vm/README.md,
+# test-kernels). Not yet part of every run (6.1 refuses cgroup_skb today: tests/vm/README.md,
 # Status): TUNLOCK_VM=1 adds it.
 if [ "${TUNLOCK_VM:-0}" = 1 ]; then
 	tier kernels bash tests/vm/run.sh
