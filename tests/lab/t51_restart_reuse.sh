@@ -74,7 +74,9 @@ restart "$LAB_PY" "$LAB_LIB_DIR/setbuild.py" "$LAB_PIN" || lab_abort "restart ov
 links4=$(links)
 expect_fresh t51_other_build "are another build" "$links3" "$links4"
 old=$(echo "$links3" | cut -d' ' -f2)
-sleep 1
+# the kernel frees a detached program after an RCU grace period: wait for it, bounded
+old_gone() { [ -z "$(lab_bpf_alive $old)" ]; }
+_lab_wait 10 old_gone
 alive=$(lab_bpf_alive $old | tr '\n' ' ')
 check t51_old_programs_gone "the other build's programs are still loaded: $alive" [ -z "$alive" ]
 

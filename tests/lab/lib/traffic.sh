@@ -53,8 +53,12 @@ lab_swap_watch_start() {
 	lab_capture_start || return 1
 	lab_sender_start steady || { LAB_ERR="sender did not start"; return 1; }
 	_lab_spawn deny apps ip netns exec "$NS_CLIENT" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp \
-		"$LAB_HOST_IP" "$LAB_SINK_PORT" --bind-dev up0 --rate 250 --duration "$1"
-	sleep 1
+		"$LAB_HOST_IP" "$LAB_SINK_PORT" --bind-dev up0 --rate 250 --duration "$1" \
+		--progress "$LAB_STATE/deny.progress"
+	# both senders under way (each has written its first progress) before the swap
+	_lab_wait 10 test -s "$LAB_STATE/steady.progress" &&
+		_lab_wait 10 test -s "$LAB_STATE/deny.progress" ||
+		{ LAB_ERR="the senders wrote no progress within 10 s"; return 1; }
 }
 lab_sender_stop() {
 	local pid=${LAB_PID[$1]:-}
