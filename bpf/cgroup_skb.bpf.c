@@ -135,7 +135,7 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 		return SK_PASS;
 	}
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
-	parsed = parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f);
+	parsed = parse_ip_skb(skb, &f);
 	if (have_policy)
 		reason = judge(&v, skb, parsed, &f, &s, tunnel, nsif);
 	else

@@ -38,8 +38,7 @@ static __always_inline int tc_ingress(struct __sk_buff *skb, bool l3)
 	bool have_policy;
 	int parsed;
 
-	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
-		      parse_frame(skb, &f);
+	parsed = l3 ? parse_ip_skb(skb, &f) : parse_eth_skb(skb, &f);
 	/* malformed too: the destination is read before what is cut short,
 	 * and the stack may still take the packet; unread, it stays zero,
 	 * which is no tunnel's address */

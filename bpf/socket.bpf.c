@@ -101,14 +101,9 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, bool v6,
 					const struct tl_report *r,
 					struct tl_dns_target *t)
 {
-	bool selftest;
-
 	tl_dns_record(ctx, v->settings, f, t);
 	addr_to_ctx(ctx, v6, &t->addr, t->port);
-	selftest = count_selftest(s->cgroup_id, r, TL_REASON_DNS);
-	if (!selftest)
-		count(r->layer, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
-	emit(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED, selftest);
+	report(v, f, s, r, TL_REASON_DNS, TL_VERDICT_REDIRECTED);
 	return 1;
 }
 

@@ -63,8 +63,7 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3,
 		s.mark = 0; /* another namespace's: no fwmark, no stamp */
 	}
 	r.selftest_token = selftest_token(skb);
-	parsed = l3 ? parse_l3(skb, 0, bpf_ntohs(skb->protocol), &f) :
-		      parse_frame(skb, &f);
+	parsed = l3 ? parse_ip_skb(skb, &f) : parse_eth_skb(skb, &f);
 	if (policy_view(&v)) {
 		/* no policy in force: only ARP, fail closed */
 		bool arp = parsed == TL_PARSE_NOT_IP &&

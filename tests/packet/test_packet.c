@@ -2168,6 +2168,45 @@ static void cases_selftest(struct ring_buffer *rb)
 	set_tunnel_addr("100.100.0.2", false);
 }
 
+/*
+ * What the verifier spent on each program, against its limit of 1,000,000
+ * processed instructions (BPF_COMPLEXITY_LIMIT_INSNS): at most half of it,
+ * so that another kernel's verifier (Debian 12's 6.1 spends up to three
+ * times what 6.18 does on the same program) still has room.
+ */
+#define VERIFIER_LIMIT 1000000u
+static void case_verifier_budget(void)
+{
+	__u32 worst = 0;
+	const char *worst_name = "none";
+
+	for (int i = 0; i < bpf.nprogs; i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(bpf.progs[i].fd, &info, &len)) {
+			report(false, "verifier: program info", "%s: %s",
+			       bpf.progs[i].name, strerror(errno));
+			return;
+		}
+		printf("# verifier: %s: %u instructions processed\n",
+		       bpf.progs[i].name, info.verified_insns);
+		if (info.verified_insns > worst) {
+			worst = info.verified_insns;
+			worst_name = bpf.progs[i].name;
+		}
+	}
+	if (!bpf.nprogs || !worst)
+		report(false, "verifier: every program within half the limit",
+		       "no program, or the kernel does not say (verified_insns)");
+	else if (worst > VERIFIER_LIMIT / 2)
+		report(false, "verifier: every program within half the limit",
+		       "%s: %u of %u", worst_name, worst, VERIFIER_LIMIT);
+	else
+		report(true, "verifier: every program within half the limit",
+		       NULL);
+}
+
 int main(void)
 {
 	char pin_dir[128];
@@ -2195,6 +2234,7 @@ int main(void)
 	    set_tunnels(false, false)) {
 		report(false, "packet test state", "%s", strerror(errno));
 	} else {
+		case_verifier_budget();
 		cases_enforce(rb);
 		cases_basics(rb);
 		/* back to the policy main() set, which the rest assumes */
