@@ -13,6 +13,8 @@
  */
 /* no program of the tracing family may call bpf_ktime_get_coarse_ns */
 #define TL_RATE_CLOCK bpf_ktime_get_ns
+/* socket_create runs in the task that makes the socket */
+#define TL_REPORT_TASK 1
 #include "raw.h"
 #include <bpf/bpf_tracing.h>
 
@@ -37,7 +39,6 @@ int BPF_PROG(tl_socket_create, int family, int type, int protocol, int kern)
 	struct tl_report r = {
 	    .layer = TL_LAYER_LSM,
 	    .hook = TL_HOOK_SOCKET_CREATE,
-	    .current_task = true,
 	};
 	struct tl_flow f = {};
 

@@ -16,7 +16,6 @@ struct tl_report {
 	__u8 hook;
 	__u32 ifindex;
 	struct tl_sock_owner *owner; /* packet layers: who made the socket */
-	bool current_task;	     /* socket layer: the caller is the owner */
 	/* socket layer: a DNS query's new destination */
 	const struct tl_dns_target *redirect;
 	/* TC: what a test run of `tunlock selftest` carries (tl_selftest) */
@@ -102,6 +101,18 @@ static __always_inline bool is_leak(__u32 reason)
 	return reason != TL_REASON_NONE && reason < TL_ALLOW_FIRST;
 }
 
+/*
+ * 1 in the objects whose programs run in the task that makes the call (the
+ * socket and LSM layers): their events name it. The packet layers may not
+ * ask for the current task (it is anyone's there): theirs name the
+ * socket's owner. Per object, since report_leak() is checked once for any
+ * caller of an object, and a helper its program type may not call is
+ * refused even where no caller could reach it.
+ */
+#ifndef TL_REPORT_TASK
+#define TL_REPORT_TASK 0
+#endif
+
 /* Leak events, for the agent to log and feed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -178,6 +189,9 @@ static __always_inline void emit(const struct tl_flow *f,
 	if (owner) {
 		e->pid = owner->pid;
 		__builtin_memcpy(e->comm, owner->comm, sizeof(e->comm));
+	} else if (TL_REPORT_TASK) {
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
 	}
 	bpf_ringbuf_submit(e, 0);
 	event_stat(l->reason, TL_EVSTAT_EMITTED);
@@ -188,10 +202,9 @@ static __always_inline void emit(const struct tl_flow *f,
  * self-test's probe is counted apart and marked in its event. A global
  * function: the verifier checks it once, not again on every path of a
  * layer that ends in a leak (Debian 12's 6.1 ran out of its 1,000,000
- * instructions on cgroup_skb otherwise). owner: who made the socket, or
- * the caller; redirect: a DNS query's new destination; both NULL when
- * none. Checked for every program type that calls it: no helper here that
- * one of them may not call (the current task's are the caller's).
+ * instructions on cgroup_skb otherwise). owner: who made the socket
+ * (packet layers; NULL: the task where there is one, TL_REPORT_TASK);
+ * redirect: a DNS query's new destination, NULL when none.
  */
 __noinline int report_leak(const struct tl_flow *f, const struct tl_leak *l,
 			   const struct tl_sock_owner *owner,
@@ -226,15 +239,8 @@ static __always_inline void report(struct tl_policy_view *v,
 		.hook = r->hook,
 		.verdict = verdict,
 	};
-	struct tl_sock_owner task = {};
-	const struct tl_sock_owner *owner = r->owner;
 
-	if (r->current_task) {
-		task.pid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(task.comm, sizeof(task.comm));
-		owner = &task;
-	}
-	report_leak(f, &l, owner, r->redirect);
+	report_leak(f, &l, r->owner, r->redirect);
 }
 
 /*

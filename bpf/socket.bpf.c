@@ -7,6 +7,8 @@
  * that do not allow them, and records who created each socket so that the
  * packet layers can name the process in their events.
  */
+/* every program here runs in the task that makes the call */
+#define TL_REPORT_TASK 1
 #include "verdict.h"
 #include "report.h"
 #include "dns_records.h"
@@ -152,7 +154,6 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 	struct tl_report r = {
 		.layer = TL_LAYER_SOCKET,
 		.hook = hook,
-		.current_task = true,
 		.redirect = &dns,
 	};
 	struct tl_verdict_key key = {};
@@ -307,7 +308,6 @@ int tl_sock_create(struct bpf_sock *sk)
 	struct tl_report r = {
 		.layer = TL_LAYER_SOCKET,
 		.hook = TL_HOOK_SOCK_CREATE,
-		.current_task = true,
 	};
 	struct tl_sock_owner *owner;
 	struct tl_flow f = {};
