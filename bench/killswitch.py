@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-CONFIGS = ("none", "tunlock", "nftables")
+CONFIGS = ("none", "hooks", "tunlock", "nftables")
 PATHS = (("udp", "tunnel"), ("udp", "allowed"), ("udp", "dropped"), ("tcp", "allowed"))
 
 
@@ -174,14 +174,18 @@ def report(path):
     if r.rate:
         print("rates: median round; ratios: median over rounds of the ratio within a round "
               "(range over rounds)")
-        print("%-8s %-4s %7s  %13s %13s %13s  %-16s %-16s" % (
-            "path", "", "N", "none", "tunlock", "nftables", "tunlock/none", "nft/none"))
+        print("%-8s %-4s %7s  %13s %13s %13s %13s  %-16s %-16s %-16s %s" % (
+            "path", "", "N", "none", "hooks", "tunlock", "nftables", "hooks/none", "tunlock/none",
+            "nft/none", "tunlock/hooks"))
         for proto, p in PATHS:
             for n in r.ns:
-                print("%-8s %-4s %7d  %13s %13s %13s  %-16s %-16s" % (
+                print("%-8s %-4s %7d  %13s %13s %13s %13s  %-16s %-16s %-16s %s" % (
                     p, proto, n, *(fmt_rate(proto, r.med(proto, p, n, c)) for c in CONFIGS),
                     *("%s (%s)" % (fmt_ratio(r.ratio(proto, p, n, c)), r.spread(proto, p, n, c))
-                      for c in ("tunlock", "nftables"))))
+                      for c in ("hooks", "tunlock", "nftables")),
+                    fmt_ratio(r.ratio(proto, p, n, "tunlock", "hooks"))))
+        print("hooks: empty programs where tunlock attaches its own (connect4, sendmsg4, "
+              "cgroup_skb and TC egress): the hooks' own cost, tunlock's floor")
         print("%-8s %-4s %7s  %s" % ("tunnel", "tcp", "", "not measured: the tunnel is a tun device nobody "
                                      "reads (no kernel WireGuard here), so no stream can pass it"))
         print()
