@@ -80,9 +80,7 @@ static void ecs_event(struct tl_json *j, const struct tl_event *ev)
 	tl_json_str(j, "action", tl_verdict_name(ev->verdict), 32);
 	tl_json_str(j, "reason", tl_reason_name(ev->reason), 32);
 	tl_json_str(j, "outcome", outcome, 16);
-	tl_json_str(j, "module", "tunlock", 16);
-	tl_json_str(j, "dataset", "tunlock.leak", 16);
-	tl_json_close(j);
+	tl_ecs_event_end(j, "tunlock.leak");
 }
 
 static void ecs_network(struct tl_json *j, const struct tl_event *ev)
@@ -202,6 +200,13 @@ void tl_ecs_head(struct tl_json *j, uint64_t time_ns, const char *kind,
 	ecs_list(j, "type", type, NULL);
 }
 
+void tl_ecs_event_end(struct tl_json *j, const char *dataset)
+{
+	tl_json_str(j, "module", "tunlock", 16);
+	tl_json_str(j, "dataset", dataset, 32);
+	tl_json_close(j);
+}
+
 int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,
 		      char *buf, size_t len)
 {
@@ -212,11 +217,9 @@ int tl_summary_format(const struct tl_summary *s, enum tl_feed_format f,
 	if (f == TL_FEED_ECS) {
 		tl_ecs_head(&j, s->end_ns, "metric", "network", "info");
 		tl_json_str(&j, "reason", tl_reason_name(s->reason), 32);
-		tl_json_str(&j, "module", "tunlock", 16);
-		tl_json_str(&j, "dataset", "tunlock.summary", 32);
 		tl_json_time(&j, "start", s->start_ns);
 		tl_json_time(&j, "end", s->end_ns);
-		tl_json_close(&j);
+		tl_ecs_event_end(&j, "tunlock.summary");
 		tl_json_open(&j, "tunlock");
 		tl_json_u64(&j, "schema", TL_EVENT_SCHEMA);
 		tl_json_str(&j, "kind", "summary", 16);
@@ -260,9 +263,7 @@ int tl_integrity_format(const struct tl_integrity_event *x,
 		tl_json_str(&j, "outcome",
 			    strcmp(x->action, "failed") ? "success" : "failure",
 			    16);
-		tl_json_str(&j, "module", "tunlock", 16);
-		tl_json_str(&j, "dataset", "tunlock.integrity", 32);
-		tl_json_close(&j);
+		tl_ecs_event_end(&j, "tunlock.integrity");
 		tl_json_open(&j, "tunlock");
 		integrity_fields(&j, x);
 		tl_json_close(&j);

@@ -32,6 +32,9 @@ struct tl_json;
 /* An ECS document's head, up to its open "event" object. */
 void tl_ecs_head(struct tl_json *j, uint64_t time_ns, const char *kind,
 		 const char *category, const char *type);
+/* Ends the "event" object: tunlock's module and the document's dataset
+ * (tunlock.leak, tunlock.summary, ...). */
+void tl_ecs_event_end(struct tl_json *j, const char *dataset);
 
 /* What the events of one reason became over one interval. */
 struct tl_summary {

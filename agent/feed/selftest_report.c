@@ -64,9 +64,7 @@ int tl_selftest_format(const struct tl_selftest_report *r, int f, char *buf,
 		tl_json_str(&j, "action", "selftest", 16);
 		tl_json_str(&j, "outcome", report_ok(r) ? "success" : "failure",
 			    16);
-		tl_json_str(&j, "module", "tunlock", 16);
-		tl_json_str(&j, "dataset", "tunlock.selftest", 32);
-		tl_json_close(&j);
+		tl_ecs_event_end(&j, "tunlock.selftest");
 		tl_json_open(&j, "tunlock");
 		selftest_fields(&j, r);
 		tl_json_close(&j);

@@ -96,6 +96,25 @@ static bool skip_faked_netns(const char *label, __u32 layer)
 	return why;
 }
 
+/*
+ * repeat test runs of frame f with ctx as the __sk_buff (written back to
+ * ctx afterwards): 0 with the program's return value in *retval, or -1
+ * (errno) when the run failed.
+ */
+static int test_run(int prog_fd, const struct frame *f,
+		    struct __sk_buff *ctx, __u32 repeat, __u32 *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b,
+		    .data_size_in = f->len, .ctx_in = ctx,
+		    .ctx_size_in = sizeof(*ctx), .ctx_out = ctx,
+		    .ctx_size_out = sizeof(*ctx), .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		return -1;
+	*retval = o.retval;
+	return 0;
+}
+
 static void run(const char *name, int prog_fd, __u32 layer,
 		const struct frame *f, int ifindex, __u32 mark,
 		struct expect want)
@@ -103,10 +122,8 @@ static void run(const char *name, int prog_fd, __u32 layer,
 	struct __sk_buff ctx = { .ifindex = ifindex,
 				 .mark = mark,
 				 .gso_size = run_gso_size };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b,
-		    .data_size_in = f->len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 	__u64 before, after, all_before, all_after;
+	__u32 got;
 	int retval = layer == TL_LAYER_TC ? (want.pass ? TC_ACT_OK : TC_ACT_SHOT) :
 					     (want.pass ? 1 : 0);
 	char label[160];
@@ -121,16 +138,16 @@ static void run(const char *name, int prog_fd, __u32 layer,
 	if (!silent)
 		read_counter(layer, want.reason, want.verdict, &before);
 	all_before = total_counters();
-	if (bpf_prog_test_run_opts(prog_fd, &o)) {
+	if (test_run(prog_fd, f, &ctx, 1, &got)) {
 		report(false, label, "test run failed: %s", strerror(errno));
 		return;
 	}
 	if (!silent)
 		read_counter(layer, want.reason, want.verdict, &after);
 	all_after = total_counters();
-	if ((int)o.retval != retval)
+	if ((int)got != retval)
 		report(false, label, "program returned %u, want %d (%s)",
-		       o.retval, retval, want.pass ? "pass" : "drop");
+		       got, retval, want.pass ? "pass" : "drop");
 	else if (silent && all_after != all_before)
 		report(false, label, "counters moved by %llu, want 0",
 		       (unsigned long long)(all_after - all_before));
@@ -670,17 +687,13 @@ static __u32 stamp(int ifindex, __u32 mark)
 {
 	struct __sk_buff ctx = { .ifindex = ifindex, .mark = mark };
 	struct frame f;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx,
-		    .ctx_size_out = sizeof(ctx), .repeat = 1);
+	__u32 ret;
 
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "100.80.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
 	tcp(&f, 40000, 80);
-	o.data_in = f.b;
-	o.data_size_in = f.len;
-	if (bpf_prog_test_run_opts(
-		    bpf_program__fd(bpf.tc->progs.tl_tc_ingress_port), &o))
+	if (test_run(bpf_program__fd(bpf.tc->progs.tl_tc_ingress_port), &f,
+		     &ctx, 1, &ret))
 		return 0xdeadbeef;
 	return ctx.mark;
 }
@@ -712,24 +725,22 @@ static void run_stamped(const char *name, const struct frame *f, __u32 mark,
 {
 	struct __sk_buff ctx = { .ifindex = ifindex_uplink, .mark = mark,
 				 .ingress_ifindex = iif };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b,
-		    .data_size_in = f->len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 	__u64 before = 0, after = 0;
 	char label[160];
+	__u32 ret;
 
 	snprintf(label, sizeof(label), "tc/%s", name);
 	if (skip_faked_netns(label, TL_LAYER_TC))
 		return;
 	read_counter(TL_LAYER_TC, want.reason, want.verdict, &before);
-	if (bpf_prog_test_run_opts(tc_fd(), &o)) {
+	if (test_run(tc_fd(), f, &ctx, 1, &ret)) {
 		report(false, label, "test run failed: %s", strerror(errno));
 		return;
 	}
 	read_counter(TL_LAYER_TC, want.reason, want.verdict, &after);
-	report(o.retval == (want.pass ? TC_ACT_OK : TC_ACT_SHOT) &&
+	report(ret == (want.pass ? TC_ACT_OK : TC_ACT_SHOT) &&
 		       after - before == 1,
-	       label, "returned %u, counter %s moved by %llu", o.retval,
+	       label, "returned %u, counter %s moved by %llu", ret,
 	       tl_reason_name(want.reason),
 	       (unsigned long long)(after - before));
 }
@@ -1359,16 +1370,13 @@ static struct flood_result flood(int prog_fd, __u32 layer,
 	struct flood_result res = {};
 	struct __sk_buff ctx = { .ifindex = ifindex_uplink };
 	struct frame f;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = FLOOD);
 	__u64 b0, b1, e0[TL_EVSTAT_MAX];
+	__u32 ret;
 	double t0;
 
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
 	tcp(&f, 40000, 80);
-	o.data_in = f.b;
-	o.data_size_in = f.len;
 	if (apply_events("enforce", "enforce", "locked", events))
 		return res;
 	events_seen = 0;
@@ -1378,10 +1386,10 @@ static struct flood_result flood(int prog_fd, __u32 layer,
 	for (int i = 0; i < TL_EVSTAT_MAX; i++)
 		e0[i] = evstat(TL_REASON_BYPASS, i);
 	t0 = mono_s();
-	if (bpf_prog_test_run_opts(prog_fd, &o))
+	if (test_run(prog_fd, &f, &ctx, FLOOD, &ret))
 		return res;
 	res.seconds = mono_s() - t0;
-	res.ran = o.retval == (layer == TL_LAYER_TC ? TC_ACT_SHOT : 0);
+	res.ran = ret == (layer == TL_LAYER_TC ? TC_ACT_SHOT : 0);
 	read_counter(layer, TL_REASON_BYPASS, TL_VERDICT_BLOCKED, &b1);
 	res.blocked = b1 - b0;
 	res.emitted = evstat(TL_REASON_BYPASS, TL_EVSTAT_EMITTED) -
@@ -2075,15 +2083,12 @@ static int run_token(__u64 token)
 	struct __sk_buff ctx = { .ifindex = ifindex_uplink,
 				 .cb = { token >> 32, (__u32)token } };
 	struct frame f;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	__u32 ret;
 
 	eth(&f, ETH_P_IP);
 	ipv4(&f, "203.0.113.10", "100.100.0.2", IPPROTO_TCP, 0, 5);
 	tcp(&f, 80, 40000);
-	o.data_in = f.b;
-	o.data_size_in = f.len;
-	return bpf_prog_test_run_opts(inbound_fd(), &o) ? -1 : (int)o.retval;
+	return test_run(inbound_fd(), &f, &ctx, 1, &ret) ? -1 : (int)ret;
 }
 
 /* key in tl_selftest as kind, valid for ttl_s (negative: expired) */
