@@ -26,7 +26,13 @@
  *   TURN); anything else makes it clean. Bytes once collected must never
  *   change (a retransmission with other bytes taints the stream), and
  *   urgent data before them taints it (the receiver takes the urgent byte
- *   out of the stream, which shifts the framing). A local TCP socket keeps
+ *   out of the stream, which shifts the framing). Sequence numbers are 32
+ *   bits: offsets past 2 GiB cannot be told from offsets before the start,
+ *   nor those past 4 GiB from the heads. So a clean stream that has gone
+ *   TL_STUN_PAST_OFF on without a gap is past its heads for good, and is
+ *   no longer compared (a local socket's kernel never has more than its
+ *   largest window, 2^30 bytes, unacknowledged: its heads were taken). A
+ *   local TCP socket keeps
  *   its stream in socket-local storage (tl_stun_streams); anything else
  *   (forwarded, raw) by addresses and ports in tl_stun_tcp, an LRU.
  */
@@ -42,6 +48,8 @@
 #define TL_STUN_HEADS	     4	 /* TCP: framed messages followed */
 #define TL_STUN_FRAG_ENTRIES 16384
 #define TL_STUN_TCP_ENTRIES  65536
+/* A clean stream this far on without a gap is past its heads for good. */
+#define TL_STUN_PAST_OFF     (1u << 30)
 /* A later fragment must start past a TCP header with options (60) and the
  * bytes that tell: a first fragment holds all of them. */
 #define TL_STUN_FRAG_MIN_OFF 72
@@ -66,6 +74,7 @@ enum tl_stream_state {
 	TL_STREAM_OPEN = 0, /* head[cur] is being collected */
 	TL_STREAM_CLEAN,    /* no STUN framing: heads 0..cur only compared */
 	TL_STREAM_STUN,	    /* tainted for good */
+	TL_STREAM_PAST,	    /* clean, TL_STUN_PAST_OFF on: nothing to compare */
 };
 
 struct tl_stun_stream {
@@ -76,6 +85,7 @@ struct tl_stun_stream {
 	__u8 cur;    /* the head being collected, or the last one judged */
 	__u8 have;   /* bytes of head[cur] known (OPEN) */
 	__u8 synced; /* 1: start from a SYN; 2: from the first data seen */
+	__u32 front; /* stream offset after the last byte seen without a gap */
 };
 
 struct {
@@ -336,6 +346,22 @@ taint:
 	return TL_REASON_STUN;
 }
 
+/*
+ * A segment of stream bytes [off, off + len) passed: the front moves on
+ * when the segment reaches it (no gap), and a clean stream far enough on
+ * is past its heads. Offsets stay below 2^31 until then.
+ */
+static __always_inline void stun_advance(struct tl_stun_stream *st, __u32 off,
+					 __u32 len)
+{
+	if ((__s32)(off - st->front) > 0)
+		return; /* past bytes not seen: a gap */
+	if ((__s32)(off + len - st->front) > 0)
+		st->front = off + len;
+	if (st->state == TL_STREAM_CLEAN && st->front >= TL_STUN_PAST_OFF)
+		st->state = TL_STREAM_PAST;
+}
+
 static __always_inline __u32 stun_tcp(struct __sk_buff *skb,
 				      const struct tl_flow *f)
 {
@@ -343,7 +369,7 @@ static __always_inline __u32 stun_tcp(struct __sk_buff *skb,
 	const struct tcphdr *tcp =
 	    tl_header(skb, f->l4_off, sizeof(tbuf), &tbuf);
 	struct tl_stun_stream *st;
-	__u32 payload, len, seq, urg;
+	__u32 payload, len, seq, urg, reason;
 	bool syn, ack;
 
 	if (!tcp)
@@ -367,15 +393,18 @@ static __always_inline __u32 stun_tcp(struct __sk_buff *skb,
 	}
 	if (st->state == TL_STREAM_STUN)
 		return TL_REASON_STUN;
-	if (!len)
+	if (st->state == TL_STREAM_PAST || !len)
 		return TL_REASON_NONE;
 	/* before a SYN's start: not of this stream. Before a start taken
 	 * from the first segment seen: a retransmission, whose bytes from
 	 * the start on are compared */
 	if ((__s32)(seq - st->start) < 0 && st->synced == 1)
 		return TL_REASON_STUN;
-	return stun_segment(skb, st, seq - st->start, len, payload, urg,
-			    f->frag_first);
+	reason = stun_segment(skb, st, seq - st->start, len, payload, urg,
+			      f->frag_first);
+	if (reason == TL_REASON_NONE && !f->frag_first)
+		stun_advance(st, seq - st->start, len);
+	return reason;
 }
 
 /*

@@ -34,6 +34,7 @@ LAB_HOST_IP=203.0.113.10          # "internet" host: http 80, udp echo 7, udp si
 LAB_PUBDNS_IP=203.0.113.53        # public resolver
 LAB_HTTP_PORT=80
 LAB_ECHO_PORT=7
+LAB_IPERF_PORT=5201
 LAB_SINK_PORT=9
 LAB_CLIENT6_IP=fd13:213::2
 LAB_ROUTER6_IP=fd13:213::1

@@ -1162,6 +1162,77 @@ static void cases_stun_tcp(struct ring_buffer *rb)
 	ring_buffer__consume(rb);
 }
 
+/* Payload bytes of one segment of stream_through(): under a page with
+ * the headers, as a test run's packet must be. */
+#define STREAM_SEG 3500
+
+/*
+ * Bytes [seq, seq + len) of a TCP stream of 10.213.0.2:sport to the LAN
+ * STUN server, "aaaa...", in STREAM_SEG segments through cgroup_skb (TC
+ * shares the stream's state: both look it up by addresses and ports here).
+ * How many segments did not pass, or -1 when a run failed.
+ */
+static long stream_through(uint16_t sport, uint32_t seq, uint64_t len)
+{
+	static uint8_t buf[128 + STREAM_SEG];
+	struct __sk_buff ctx = { .ifindex = ifindex_uplink };
+	struct frame h;
+	long refused = 0;
+
+	memset(buf, 'a', sizeof(buf));
+	eth(&h, ETH_P_IP);
+	ipv4(&h, "10.213.0.2", "10.213.0.5", IPPROTO_TCP, 0, 5);
+	tcp_with(&h, sport, 3478, 0, 0x10, 0, NULL, 0);
+	while (len) {
+		size_t n = len < STREAM_SEG ? len : STREAM_SEG;
+		uint32_t v = htonl(seq);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf,
+			    .data_size_in = h.len + n, .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx));
+
+		memcpy(h.b + h.len - 16, &v, 4); /* the TCP header's seq */
+		memcpy(buf, h.b, h.len);
+		if (bpf_prog_test_run_opts(skb_fd(), &o))
+			return -1;
+		refused += o.retval != 1;
+		seq += n;
+		len -= n;
+	}
+	return refused;
+}
+
+/*
+ * Sequence numbers wrap: a stream outside the tunnel (a LAN copy, an
+ * allow-listed backup) goes on past 2 and 4 GiB. A gap never takes a
+ * stream past its heads: only bytes seen without one do.
+ */
+static void cases_stun_tcp_long(struct ring_buffer *rb)
+{
+	const uint64_t gib = 1ull << 30;
+	long refused;
+
+	seg("tcp: syn of a long stream", 41008, 0, 0x02, 0, NULL, 0,
+	    PASS(TL_ALLOW_LAN));
+	refused = stream_through(41008, 1, gib + STREAM_SEG);
+	report(refused == 0, "cgroup_skb/tcp: a clean stream, 1 GiB on",
+	       "%ld segments refused (want 0)", refused);
+	seg("tcp: past 2 GiB", 41008, (uint32_t)(1 + 2 * gib + 100), 0x10, 0,
+	    "more data", 9, PASS(TL_ALLOW_LAN));
+	seg("tcp: at 4 GiB, other bytes where its heads were", 41008, 1, 0x10,
+	    0, "GET / HTTP/1.1", 14, PASS(TL_ALLOW_LAN));
+	ring_buffer__consume(rb);
+
+	seg("tcp: syn of a stream that jumps", 41009, 0, 0x02, 0, NULL, 0,
+	    PASS(TL_ALLOW_LAN));
+	seg("tcp: its head", 41009, 1, 0x10, 0, "hello world!", 12,
+	    PASS(TL_ALLOW_LAN));
+	seg("tcp: a segment 1 GiB past a gap", 41009, (uint32_t)(1 + gib), 0x10,
+	    0, "more data", 9, PASS(TL_ALLOW_LAN));
+	seg("tcp: the gap left its heads in force", 41009, 1, 0x10, 0,
+	    stun_request, sizeof(stun_request), BLOCK(TL_REASON_STUN));
+	ring_buffer__consume(rb);
+}
+
 /* Under the LAN-allowing default profile ("lan"). */
 static void cases_stun_and_discovery(struct ring_buffer *rb)
 {
@@ -1308,6 +1379,7 @@ static void cases_other_policies(struct ring_buffer *rb)
 	cases_stun_gso(rb);
 	cases_stun_fragments(rb);
 	cases_stun_tcp(rb);
+	cases_stun_tcp_long(rb);
 	cases_ipv6_policies(rb);
 
 	if (apply("enforce", "allow", "locked")) {
