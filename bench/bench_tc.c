@@ -61,7 +61,7 @@ static volatile sig_atomic_t stop;
 static struct tl_bpf bpf;
 static struct empty_bpf *empty;
 static struct ring_buffer *rb;
-static __u64 events_seen;
+static __u64 events_seen, floor_events;
 static int ifindex_uplink, ifindex_tunnel;
 
 /* ---- options -------------------------------------------------------- */
@@ -89,6 +89,7 @@ struct bcase {
 	char name[96];
 	__u32 layer; /* TL_LAYER_TC or TL_LAYER_CGROUP_SKB */
 	int prog_fd, empty_fd;
+	int floor_fd; /* drops: an empty program that only makes an event */
 	struct frame f;
 	int ifindex;
 	__u32 mark;
@@ -98,7 +99,7 @@ struct bcase {
 	bool unchecked;
 	double target; /* ratio; 0: none in the spec */
 	/* results */
-	double ns[MAX_ROUNDS], empty_ns[MAX_ROUNDS];
+	double ns[MAX_ROUNDS], empty_ns[MAX_ROUNDS], floor_ns[MAX_ROUNDS];
 	double kernel_ns[MAX_ROUNDS]; /* the kernel's own (whole-ns) figure */
 	__u64 runs, events, counted;
 	double overhead_ns; /* fixed cost of one call, taken off */
@@ -158,12 +159,12 @@ static void on_signal(int sig)
 	stop = 1; /* test runs return early (EINTR); cleanup runs as usual */
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+/* Counts the records of a ring buffer: ctx is its counter. */
+static int count_event(void *ctx, void *data, size_t size)
 {
-	(void)ctx;
 	(void)data;
 	(void)size;
-	events_seen++;
+	++*(__u64 *)ctx;
 	return 0;
 }
 
@@ -548,6 +549,29 @@ static int measure(int fd, struct bcase *c, bool real, double overhead,
 	return 0;
 }
 
+/*
+ * The event floor of a drop case, like measure() of the empty program:
+ * one event per run, each run's event made (never a full ring).
+ */
+static int measure_floor(struct bcase *c, double *ns)
+{
+	static double overhead[2] = { -1, -1 }; /* per program type */
+	double *o = &overhead[c->layer == TL_LAYER_TC];
+	__u64 before;
+	double kns;
+	int err;
+
+	if (*o < 0) {
+		*o = call_overhead(c->floor_fd, c);
+		drain();
+	}
+	before = floor_events;
+	err = measure(c->floor_fd, c, false, *o, ns, &kns);
+	if (!err && floor_events - before != (__u64)packets)
+		return -EPROTO; /* events missing: the floor would be low */
+	return err;
+}
+
 static bool adding_unchecked;
 
 static void add_case(const char *name, __u32 layer, int prog_fd,
@@ -566,6 +590,9 @@ static void add_case(const char *name, __u32 layer, int prog_fd,
 	c->empty_fd = layer == TL_LAYER_TC ?
 			      bpf_program__fd(empty->progs.empty_tc) :
 			      bpf_program__fd(empty->progs.empty_cgroup_skb);
+	c->floor_fd = layer == TL_LAYER_TC ?
+			      bpf_program__fd(empty->progs.empty_tc_event) :
+			      bpf_program__fd(empty->progs.empty_cgroup_skb_event);
 	c->f = *f;
 	c->ifindex = ifindex_uplink;
 	c->mark = mark;
@@ -735,6 +762,8 @@ static int measure_all(void)
 						      overhead[i][1], &c->ns[r],
 						      &c->kernel_ns[r]);
 			}
+			if (!err && c->event)
+				err = measure_floor(c, &c->floor_ns[r]);
 			if (err)
 				return err;
 		}
@@ -778,6 +807,35 @@ static int measure_all(void)
 	return 0;
 }
 
+/*
+ * What the ring buffer alone costs: a drop case against an empty program
+ * that makes one event of the same size and nothing else.
+ */
+static void print_event_floor(int w)
+{
+	bool header = false;
+
+	for (int i = 0; i < ncases; i++) {
+		struct bcase *c = &cases[i];
+		double ns, e, fl;
+
+		if (c->invalid || c->unchecked || !c->event)
+			continue;
+		if (!header)
+			printf("\nevent floor: an empty program that only "
+			       "reserves and submits one event of tunlock's "
+			       "size (%zu bytes)\n%-*s %9s %9s %9s %8s\n",
+			       sizeof(struct tl_event), w, "case", "ns/pkt",
+			       "floor", "of empty", "of floor");
+		header = true;
+		ns = median(c->ns, rounds);
+		e = median(c->empty_ns, rounds);
+		fl = median(c->floor_ns, rounds);
+		printf("%-*s %9.2f %9.2f %8.2fx %7.2fx\n", w, c->name, ns, fl,
+		       fl / e, ns / fl);
+	}
+}
+
 static bool print_results(void)
 {
 	bool ok = true;
@@ -817,6 +875,7 @@ static bool print_results(void)
 		       ratio, target, result);
 	}
 	printf("\ntargets: %d met, %d missed\n", met, missed);
+	print_event_floor(w);
 
 	printf("\ndetails: ns/pkt over %d rounds (min / median / max), the "
 	       "kernel's own whole-ns figure (median), the fixed cost of a "
@@ -968,9 +1027,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nvariants; i++)
 		if (load_variant(&variants[i], pin_dir))
 			goto out;
-	rb = ring_buffer__new(tl_bpf_map_fd(&bpf, TL_MAP_EVENTS), on_event,
-			      NULL, NULL);
-	if (!rb) {
+	rb = ring_buffer__new(tl_bpf_map_fd(&bpf, TL_MAP_EVENTS), count_event,
+			      &events_seen, NULL);
+	if (!rb || ring_buffer__add(rb, bpf_map__fd(empty->maps.empty_events),
+				    count_event, &floor_events)) {
 		fprintf(stderr, "bench: ring buffer: %s\n", strerror(errno));
 		goto out;
 	}

@@ -189,7 +189,8 @@ def report(path):
         print("%-8s %-4s %7s  %s" % ("tunnel", "tcp", "", "not measured: the tunnel is a tun device nobody "
                                      "reads (no kernel WireGuard here), so no stream can pass it"))
         print()
-        print("per program (kernel.bpf_stats_enabled, run_time_ns / run_cnt, 1 s of UDP per path):")
+        print("per program (kernel.bpf_stats_enabled, run_time_ns / run_cnt, one run of each path; "
+              "tcp: the allow-listed TCP stream; empty_*: the hooks configuration):")
         for n, p, name, ns, runs in r.prog:
             print("  N=%-7d %-8s %-24s %7.1f ns/run  (%d runs)" % (n, p, name, ns, runs))
         print()
