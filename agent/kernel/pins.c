@@ -460,7 +460,7 @@ static void record_inner_shapes(struct tl_bpf *b)
 	}
 }
 
-/* Parses the kernel's BTF once, beside the socket layer's load. */
+/* Parses the kernel's BTF once, while the shared maps are pinned. */
 static void *probe_route_proof(void *arg)
 {
 	(void)arg;
@@ -478,37 +478,97 @@ static long thread_cpu_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
-static void *load_tc(void *arg)
+/*
+ * Every map the layers share, created and pinned first by a copy of the
+ * socket layer's object that loads no program (it holds all of them but
+ * TC's own tl_inbound): then no two layers loading side by side race to
+ * create one.
+ */
+static int pin_shared_maps(struct tl_bpf *b)
 {
-	struct tl_bpf *b = arg;
-	long t0 = thread_cpu_ms();
-	int err = tc_bpf__load(b->tc);
+	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = b->pin_dir);
+	struct socket_bpf *maps = socket_bpf__open_opts(&o);
+	struct bpf_program *p;
+	int err;
 
-	b->load_cpu_ms[TL_LAYER_TC] = thread_cpu_ms() - t0;
-	return (void *)(intptr_t)err;
+	if (!maps)
+		return -errno;
+	bpf_object__for_each_program(p, maps->obj)
+		bpf_program__set_autoload(p, false);
+	err = socket_bpf__load(maps);
+	socket_bpf__destroy(maps);
+	return err;
+}
+
+static int load_socket_layer(struct tl_bpf *b)
+{
+	return socket_bpf__load(b->sock);
+}
+
+static int load_cgroup_skb_layer(struct tl_bpf *b)
+{
+	return cgroup_skb_bpf__load(b->skb);
+}
+
+static int load_tc_layer(struct tl_bpf *b)
+{
+	return tc_bpf__load(b->tc);
+}
+
+static int load_lsm_layer(struct tl_bpf *b)
+{
+	load_lsm(b); /* optional: a failure drops it, with a warning */
+	return 0;
+}
+
+/* One layer's load on a thread of its own, and what it cost in CPU. */
+struct layer_load {
+	struct tl_bpf *b;
+	int (*load)(struct tl_bpf *b);
+	int layer;
+	int err;
+	pthread_t thread;
+	bool threaded;
+};
+
+static void *run_layer_load(void *arg)
+{
+	struct layer_load *l = arg;
+	long t0 = thread_cpu_ms();
+
+	l->err = l->load(l->b);
+	l->b->load_cpu_ms[l->layer] = thread_cpu_ms() - t0;
+	return NULL;
 }
 
 /*
- * The verifier is most of start-up: the packet layers load side by side.
- * Neither creates a map: the socket layer, loaded first, pinned them all,
- * and both reuse the pins.
+ * The verifier is most of start-up: every layer loads side by side (the
+ * shared maps are pinned already), as many at a time as there are CPUs to
+ * take them. A layer whose thread cannot start loads on this one.
  */
-static int load_packet_layers(struct tl_bpf *b)
+static int load_layers(struct tl_bpf *b)
 {
-	void *tc_ret = NULL;
-	pthread_t t;
-	int err;
+	struct layer_load jobs[] = {
+	    {.b = b, .load = load_socket_layer, .layer = TL_LAYER_SOCKET},
+	    {.b = b, .load = load_cgroup_skb_layer, .layer = TL_LAYER_CGROUP_SKB},
+	    {.b = b, .load = load_tc_layer, .layer = TL_LAYER_TC},
+	    {.b = b, .load = load_lsm_layer, .layer = TL_LAYER_LSM},
+	};
+	size_t n = sizeof(jobs) / sizeof(jobs[0]);
+	int err = 0;
 
-	long t0;
-
-	err = pthread_create(&t, NULL, load_tc, b);
-	if (err)
-		return -err;
-	t0 = thread_cpu_ms();
-	err = cgroup_skb_bpf__load(b->skb);
-	b->load_cpu_ms[TL_LAYER_CGROUP_SKB] = thread_cpu_ms() - t0;
-	pthread_join(t, &tc_ret);
-	return err ? err : (int)(intptr_t)tc_ret;
+	for (size_t i = 0; i < n; i++)
+		jobs[i].threaded = !pthread_create(&jobs[i].thread, NULL,
+						   run_layer_load, &jobs[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].threaded)
+			pthread_join(jobs[i].thread, NULL);
+		else
+			run_layer_load(&jobs[i]);
+		if (!err)
+			err = jobs[i].err;
+	}
+	return err;
 }
 
 /* Loads and verifies every layer, reusing the pinned maps; then pins the
@@ -517,7 +577,6 @@ static int load_fresh(struct tl_bpf *b)
 {
 	bool probing;
 	pthread_t probe;
-	long t0;
 	int err;
 
 	choose_skb_netns(b);
@@ -526,14 +585,12 @@ static int load_fresh(struct tl_bpf *b)
 	 * arena would keep it: RSS 18 MB instead of 7) */
 	mallopt(M_ARENA_MAX, 1);
 	probing = !pthread_create(&probe, NULL, probe_route_proof, NULL);
-	t0 = thread_cpu_ms();
-	err = socket_bpf__load(b->sock);
-	b->load_cpu_ms[TL_LAYER_SOCKET] = thread_cpu_ms() - t0;
+	err = pin_shared_maps(b);
 	if (probing)
 		pthread_join(probe, NULL);
 	choose_tc_egress(b); /* probed already, or probes now */
 	if (!err)
-		err = load_packet_layers(b);
+		err = load_layers(b);
 	if (err) {
 		log_error("loading the BPF programs: %s%s", strerror(-err),
 			  b->adopted ? " (pinned maps of another layout? "
@@ -541,9 +598,6 @@ static int load_fresh(struct tl_bpf *b)
 				       "");
 		return err;
 	}
-	t0 = thread_cpu_ms();
-	load_lsm(b);
-	b->load_cpu_ms[TL_LAYER_LSM] = thread_cpu_ms() - t0;
 	log_info("loading cost CPU time: socket layer %ld ms, cgroup_skb %ld "
 		 "ms, TC %ld ms, LSM %ld ms (the kernel's verifier, and "
 		 "libbpf's CO-RE over the kernel's BTF)",
