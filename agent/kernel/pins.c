@@ -478,6 +478,50 @@ static long thread_cpu_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
+/* The name of a map pinned by name whose pin is not there yet: the layer
+ * loading it will create it. */
+static const char *unpinned_map(struct bpf_map *m)
+{
+	const char *path = bpf_map__pin_path(m);
+
+	return path && access(path, F_OK) ? bpf_map__name(m) : NULL;
+}
+
+/*
+ * The maps that layers other than the socket layer create themselves
+ * (TC's tl_inbound) must each be one layer's only: two layers loading side
+ * by side would race to create and pin the same one.
+ */
+static int check_unshared_maps(struct tl_bpf *b)
+{
+	struct bpf_object *objs[] = {b->skb->obj, b->tc->obj,
+				     b->lsm ? b->lsm->obj : NULL};
+	size_t n = sizeof(objs) / sizeof(objs[0]);
+	struct bpf_map *m, *o;
+	const char *name;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!objs[i])
+			continue;
+		bpf_object__for_each_map(m, objs[i]) {
+			name = unpinned_map(m);
+			for (size_t j = i + 1; name && j < n; j++) {
+				o = objs[j] ? bpf_object__find_map_by_name(
+						  objs[j], name) :
+					      NULL;
+				if (!o || !unpinned_map(o))
+					continue;
+				log_error("map %s is in two layers but not in "
+					  "the socket layer's object: they "
+					  "would race to create it",
+					  name);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 /*
  * Every map the layers share, created and pinned first by a copy of the
  * socket layer's object that loads no program (it holds all of them but
@@ -497,7 +541,7 @@ static int pin_shared_maps(struct tl_bpf *b)
 		bpf_program__set_autoload(p, false);
 	err = socket_bpf__load(maps);
 	socket_bpf__destroy(maps);
-	return err;
+	return err ? err : check_unshared_maps(b);
 }
 
 static int load_socket_layer(struct tl_bpf *b)
