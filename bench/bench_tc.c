@@ -574,14 +574,15 @@ static int measure_floor(struct bcase *c, double *ns)
 
 static bool adding_unchecked;
 
-static void add_case(const char *name, __u32 layer, int prog_fd,
-		     const struct frame *f, __u32 mark, int want_pass,
-		     __u32 reason, double target)
+/* The case added (on the uplink), or NULL when it is left out. */
+static struct bcase *add_case(const char *name, __u32 layer, int prog_fd,
+			      const struct frame *f, __u32 mark, int want_pass,
+			      __u32 reason, double target)
 {
 	struct bcase *c;
 
 	if (ncases == MAX_CASES || (only && !strstr(name, only)))
-		return;
+		return NULL;
 	c = &cases[ncases++];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
@@ -605,6 +606,7 @@ static void add_case(const char *name, __u32 layer, int prog_fd,
 	c->unchecked = adding_unchecked;
 	if (c->unchecked)
 		c->target = 0;
+	return c;
 }
 
 static void build_cases(void)
@@ -613,6 +615,7 @@ static void build_cases(void)
 	int skb = bpf_program__fd(bpf.skb->progs.tl_cgroup_skb_egress);
 	struct frame transport, lan, drop, listed4, listed6;
 	char a[64], a6[64], name[96];
+	struct bcase *c;
 
 	eth(&transport, ETH_P_IP);
 	ipv4(&transport, "10.213.0.2", "198.51.100.2", IPPROTO_UDP, 0, 5);
@@ -665,6 +668,12 @@ static void build_cases(void)
 			snprintf(name, sizeof(name), "cgroup_skb: VPN transport%s", sfx);
 			add_case(name, TL_LAYER_CGROUP_SKB, fd, &transport,
 				 FWMARK, 1, TL_ALLOW_TRANSPORT, 0);
+			/* what every packet of a VPN user takes */
+			snprintf(name, sizeof(name), "cgroup_skb: through the tunnel%s", sfx);
+			c = add_case(name, TL_LAYER_CGROUP_SKB, fd, &drop, 0, 1,
+				     TL_ALLOW_TUNNEL, 0);
+			if (c)
+				c->ifindex = ifindex_tunnel;
 			snprintf(name, sizeof(name), "cgroup_skb: LAN allowed by profile%s", sfx);
 			add_case(name, TL_LAYER_CGROUP_SKB, fd, &lan, 0, 1,
 				 TL_ALLOW_LAN, 0);
