@@ -31,10 +31,10 @@
  *   nor those past 4 GiB from the heads. So a clean stream that has gone
  *   TL_STUN_PAST_OFF on without a gap is past its heads for good, and is
  *   no longer compared (a local socket's kernel never has more than its
- *   largest window, 2^30 bytes, unacknowledged: its heads were taken). A
- *   local TCP socket keeps
- *   its stream in socket-local storage (tl_stun_streams); anything else
- *   (forwarded, raw) by addresses and ports in tl_stun_tcp, an LRU.
+ *   largest window, 2^30 bytes, unacknowledged: its heads were taken).
+ *   A local TCP socket keeps its stream in socket-local storage
+ *   (tl_stun_streams); anything else (forwarded, raw) by addresses and
+ *   ports in tl_stun_tcp, an LRU.
  */
 #ifndef TL_BPF_STUN_H
 #define TL_BPF_STUN_H
