@@ -174,6 +174,9 @@ static char *read_file(const char *file, size_t *len, FILE *err)
 		why = big;
 	} else if (!(buf = malloc((size_t)st.st_size + 1))) {
 		why = strerror(ENOMEM);
+	} else {
+		/* faulted in at once, not a page at a time by read() */
+		populate(buf, (size_t)st.st_size + 1);
 	}
 	/* one byte more than the size, to see a file that grew */
 	while (!why) {
