@@ -411,16 +411,15 @@ static int set_runtime_state(void)
 	struct tl_tunnel_summary sum = { .up_count = 1 };
 	struct tl_iface up = { .flags = TL_IFACE_GUARDED };
 	struct tl_iface wg = { .flags = TL_IFACE_TUNNEL };
-	__u32 zero = 0, k1 = ifindex_uplink, k2 = ifindex_tunnel;
-	int ifaces = tl_bpf_map_fd(&bpf, TL_MAP_IFACES);
+	__u32 zero = 0;
+	int err;
 
 	if (tl_record_netns(tl_bpf_map_fd(&bpf, TL_MAP_STATE)) ||
 	    bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_SUMMARY), &zero,
-				&sum, BPF_ANY) ||
-	    bpf_map_update_elem(ifaces, &k1, &up, BPF_ANY) ||
-	    bpf_map_update_elem(ifaces, &k2, &wg, BPF_ANY))
+				&sum, BPF_ANY))
 		return -errno;
-	return 0;
+	err = tl_iface_put(&bpf, ifindex_uplink, &up);
+	return err ? err : tl_iface_put(&bpf, ifindex_tunnel, &wg);
 }
 
 static int load_variant(struct variant *v, const char *pin_dir)

@@ -2,9 +2,10 @@
 /*
  * What the agent keeps current from rtnetlink: runtime state, not slotted
  * (the same whichever policy slot is live). The interfaces of the agent's
- * namespace (tl_ifaces), the tunnels (tl_tunnels, and tl_summary: how many
- * are up), and container namespaces (container.h): their ports by the index
- * stamped in skb->mark (tl_ports), and their interfaces inside (tl_nsifs).
+ * namespace (tl_ifaces, tl_iface_slots), the tunnels (tl_tunnels, and
+ * tl_summary: how many are up), and container namespaces (container.h):
+ * their ports by the index stamped in skb->mark (tl_ports), and their
+ * interfaces inside (tl_nsifs).
  */
 #ifndef TL_BPF_LINKS_H
 #define TL_BPF_LINKS_H
@@ -20,10 +21,39 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_ifaces SEC(".maps");
 
+/* The same entries for the indexes below TL_IFACE_SLOTS, by index; an
+ * index with no interface has flags 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TL_IFACE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tl_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_iface_slots SEC(".maps");
+
+/*
+ * Out of line: inlined, clang merges the two lookups into one call of
+ * either map, and the verifier then inlines neither (an indirect call, 30
+ * ns more a packet in the lab than the hash alone).
+ */
+static __noinline struct tl_iface *iface_past_slots(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&tl_ifaces, &ifindex);
+}
+
+/* The interface ifindex of the agent's namespace, or NULL; callers judge
+ * flags, which are 0 for an index the agent has not written. */
+static __always_inline struct tl_iface *iface_at(__u32 ifindex)
+{
+	if (ifindex < TL_IFACE_SLOTS)
+		return bpf_map_lookup_elem(&tl_iface_slots, &ifindex);
+	return iface_past_slots(ifindex);
+}
+
 /*
  * Flags of an interface of the agent's namespace; 0 in any other.
- * Interface indexes are per network namespace, and tl_ifaces holds the
- * agent's: in any other namespace (a container's) no interface is taken
+ * Interface indexes are per network namespace, and the interface maps hold
+ * the agent's: in any other namespace (a container's) no interface is taken
  * for a tunnel, which fails closed.
  */
 static __always_inline __u32 agent_iface_flags(struct tl_policy_view *v,
@@ -34,7 +64,7 @@ static __always_inline __u32 agent_iface_flags(struct tl_policy_view *v,
 
 	if (netns_cookie != v->netns_cookie)
 		return 0;
-	iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
+	iface = iface_at(ifindex);
 	return iface ? iface->flags : 0;
 }
 

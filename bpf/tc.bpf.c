@@ -139,7 +139,7 @@ int tl_tc_ingress_port(struct __sk_buff *skb)
 	if (policy_view(&v))
 		return TC_ACT_OK; /* unstamped: judged as no socket, closed */
 	cfg = v.settings;
-	iface = bpf_map_lookup_elem(&tl_ifaces, &ifindex);
+	iface = iface_at(ifindex);
 	if (iface && (iface->flags & TL_IFACE_STAMP))
 		stamp = (iface->port << (cfg->container_shift & 31)) &
 			cfg->container_mark;

@@ -23,6 +23,10 @@
 /* each endpoint has an exact entry and one for its address alone */
 #define TL_ENDPOINT_ENTRIES (2 * TL_MAX_ENDPOINTS)
 #define TL_MAX_IFACES 4096
+/* Interfaces with an index below this are also kept in an array
+ * (tl_iface_slots): the lookup every packet makes is then inlined, one
+ * cache line, instead of a hash's call and walk. */
+#define TL_IFACE_SLOTS 4096
 #define TL_MAX_CGROUP_DEPTH 16
 /* lines of the resolved-cgroup cache (tl_subjects; a power of two) */
 #define TL_SUBJECT_CACHE 16384

@@ -156,7 +156,7 @@ static int publish_tunnels(struct tl_links *l)
 static int publish_iface(struct tl_links *l, const struct tl_link *k)
 {
 	struct tl_iface v = {};
-	__u32 key = k->ifindex;
+	int err;
 
 	if (k->tunnel >= 0) {
 		v.flags |= TL_IFACE_TUNNEL;
@@ -172,9 +172,9 @@ static int publish_iface(struct tl_links *l, const struct tl_link *k)
 		v.flags |= TL_IFACE_STAMP;
 		v.port = k->stamp;
 	}
-	if (bpf_map_update_elem(tl_bpf_map_fd(l->bpf, TL_MAP_IFACES), &key, &v,
-				BPF_ANY))
-		return -errno;
+	err = tl_iface_put(l->bpf, k->ifindex, &v);
+	if (err)
+		return err;
 	return tl_bump_verdicts(l->bpf) ? -EIO : 0;
 }
 
@@ -384,7 +384,9 @@ static int on_dellink(struct tl_links *l, struct nlmsghdr *h)
 	tunnel = k->tunnel >= 0;
 	log_info("%s (ifindex %d) is gone", k->name, k->ifindex);
 	*k = l->v[--l->n];
-	bpf_map_delete_elem(tl_bpf_map_fd(l->bpf, TL_MAP_IFACES), &key);
+	err = tl_iface_del(l->bpf, key);
+	if (err)
+		log_error("dropping interface %u: %s", key, strerror(-err));
 	if (l->ctr)
 		tl_containers_release(l->ctr, key);
 	br = master ? find_link(l, master) : NULL;
@@ -428,23 +430,9 @@ static int dispatch(void *ctx, struct nlmsghdr *h)
 	return 0;
 }
 
-/* Drops interface entries that an earlier agent or policy left behind. */
-static void prune_ifaces(struct tl_links *l)
+static bool iface_known(void *ctx, __u32 ifindex)
 {
-	int fd = tl_bpf_map_fd(l->bpf, TL_MAP_IFACES);
-	__u32 key, next, *prev = NULL;
-	__u32 stale[TL_MAX_IFACES];
-	size_t nstale = 0;
-
-	while (!bpf_map_get_next_key(fd, prev, &next) &&
-	       nstale < TL_MAX_IFACES) {
-		if (!find_link(l, next))
-			stale[nstale++] = next;
-		key = next;
-		prev = &key;
-	}
-	for (size_t i = 0; i < nstale; i++)
-		bpf_map_delete_elem(fd, &stale[i]);
+	return find_link(ctx, ifindex) != NULL;
 }
 
 static bool port_in_use(void *ctx, int ifindex, uint32_t port)
@@ -462,7 +450,13 @@ static int resync(struct tl_links *l)
 		log_error("dumping links: %s", strerror(-err));
 		return err;
 	}
-	prune_ifaces(l);
+	/* entries that an earlier agent or policy left behind */
+	err = tl_iface_prune(l->bpf, iface_known, l);
+	if (err < 0) {
+		log_error("dropping stale interface entries: %s",
+			  strerror(-err));
+		return err;
+	}
 	if (l->ctr)
 		tl_containers_prune(l->ctr, port_in_use, l);
 	return publish_tunnels(l);

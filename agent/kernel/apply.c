@@ -582,6 +582,84 @@ int tl_bump_verdicts(struct tl_bpf *b)
 	return bump_generation(b, false);
 }
 
+int tl_iface_put(struct tl_bpf *b, __u32 ifindex, const struct tl_iface *v)
+{
+	if (bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_IFACES), &ifindex, v,
+				BPF_ANY))
+		return -errno;
+	if (ifindex < TL_IFACE_SLOTS &&
+	    bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_IFACE_SLOTS), &ifindex,
+				v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tl_iface_del(struct tl_bpf *b, __u32 ifindex)
+{
+	static const struct tl_iface none;
+
+	if (ifindex < TL_IFACE_SLOTS &&
+	    bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_IFACE_SLOTS), &ifindex,
+				&none, BPF_ANY))
+		return -errno;
+	if (bpf_map_delete_elem(tl_bpf_map_fd(b, TL_MAP_IFACES), &ifindex) &&
+	    errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* The slots whose flags are set: an earlier agent's, which its tl_ifaces
+ * entry may no longer name (a crash between the two writes). */
+static int prune_iface_slots(struct tl_bpf *b,
+			     bool (*keep)(void *ctx, __u32 ifindex), void *ctx)
+{
+	__u32 count = TL_IFACE_SLOTS, batch, *keys;
+	struct tl_iface *vals;
+	int n = 0, err;
+
+	keys = calloc(TL_IFACE_SLOTS, sizeof(*keys));
+	vals = calloc(TL_IFACE_SLOTS, sizeof(*vals));
+	err = keys && vals ? 0 : -ENOMEM;
+	if (!err && bpf_map_lookup_batch(tl_bpf_map_fd(b, TL_MAP_IFACE_SLOTS),
+					 NULL, &batch, keys, vals, &count,
+					 NULL) &&
+	    errno != ENOENT)
+		err = -errno;
+	for (__u32 i = 0; !err && i < count; i++) {
+		if (!vals[i].flags || keep(ctx, keys[i]))
+			continue;
+		err = tl_iface_del(b, keys[i]);
+		n++;
+	}
+	free(keys);
+	free(vals);
+	return err ? err : n;
+}
+
+int tl_iface_prune(struct tl_bpf *b, bool (*keep)(void *ctx, __u32 ifindex),
+		   void *ctx)
+{
+	int fd = tl_bpf_map_fd(b, TL_MAP_IFACES), err;
+	__u32 key, next, *prev = NULL;
+	__u32 stale[TL_MAX_IFACES];
+	size_t nstale = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next) &&
+	       nstale < TL_MAX_IFACES) {
+		if (!keep(ctx, next))
+			stale[nstale++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < nstale; i++) {
+		err = tl_iface_del(b, stale[i]);
+		if (err)
+			return err;
+	}
+	err = prune_iface_slots(b, keep, ctx);
+	return err < 0 ? err : (int)nstale + err;
+}
+
 uint32_t tl_applied_generation(struct tl_bpf *b)
 {
 	struct tl_state st;

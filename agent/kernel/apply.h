@@ -42,6 +42,18 @@ int tl_bump_subjects(struct tl_bpf *b);
  */
 int tl_bump_verdicts(struct tl_bpf *b);
 
+/*
+ * An interface of the agent's namespace as the BPF side reads it: in
+ * tl_ifaces (what status, metrics and the self-test read), and in
+ * tl_iface_slots too when its index is below TL_IFACE_SLOTS. Neither bumps
+ * the verdicts' generation. Return 0 or a negative errno.
+ */
+int tl_iface_put(struct tl_bpf *b, __u32 ifindex, const struct tl_iface *v);
+int tl_iface_del(struct tl_bpf *b, __u32 ifindex);
+/* Drops every entry whose index keep() refuses; returns how many. */
+int tl_iface_prune(struct tl_bpf *b, bool (*keep)(void *ctx, __u32 ifindex),
+		   void *ctx);
+
 /* Generation of the policy in force (0 when none or unreadable). */
 uint32_t tl_applied_generation(struct tl_bpf *b);
 /*

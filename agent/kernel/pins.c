@@ -45,6 +45,7 @@ const char *const tl_map_names[TL_MAP_COUNT] = {
 	[TL_MAP_PORTS] = "tl_ports",	     [TL_MAP_NSIFS] = "tl_nsifs",
 	[TL_MAP_GENERATION] = "tl_generation",
 	[TL_MAP_ALLOW_EXACT] = "tl_allow_exact",
+	[TL_MAP_IFACE_SLOTS] = "tl_iface_slots",
 };
 
 /* In attach order: what undoes a DNS redirect is in place before anything

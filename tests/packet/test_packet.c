@@ -45,6 +45,8 @@ static __u32 run_gso_size;
 /* up0 is guarded, wg0 a tunnel, new0 appeared and is not known yet,
  * vport the host end of a container's veth */
 static int ifindex_uplink, ifindex_tunnel, ifindex_new, ifindex_port;
+/* past the array of interface slots: looked up in the tl_ifaces hash */
+static int ifindex_high;
 
 /* ---- running and judging ------------------------------------------- */
 
@@ -298,10 +300,8 @@ static int apply(const char *mode, const char *no_socket, const char *profile)
 static int set_iface(int ifindex, __u32 flags)
 {
 	struct tl_iface v = { .flags = flags };
-	__u32 key = ifindex;
 
-	return bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_IFACES), &key, &v,
-				   BPF_ANY);
+	return tl_iface_put(&bpf, ifindex, &v);
 }
 
 static int make_netns(void)
@@ -310,18 +310,25 @@ static int make_netns(void)
 		perror("unshare(CLONE_NEWNET)");
 		return -1;
 	}
+	char high[96];
+
+	snprintf(high, sizeof(high),
+		 "ip link add high0 index %d type veth peer name high0p",
+		 TL_IFACE_SLOTS + 10);
 	/* veth: the kernel may have no dummy driver */
 	if (system("ip link add up0 type veth peer name up0p && "
 		   "ip link add wg0 type veth peer name wg0p && "
 		   "ip link add new0 type veth peer name new0p && "
-		   "ip link add vport type veth peer name vportp"))
+		   "ip link add vport type veth peer name vportp") ||
+	    system(high))
 		return -1;
 	ifindex_uplink = if_nametoindex("up0");
 	ifindex_tunnel = if_nametoindex("wg0");
 	ifindex_new = if_nametoindex("new0");
 	ifindex_port = if_nametoindex("vport");
+	ifindex_high = if_nametoindex("high0");
 	return ifindex_uplink && ifindex_tunnel && ifindex_new &&
-			       ifindex_port ?
+			       ifindex_port && ifindex_high == TL_IFACE_SLOTS + 10 ?
 		       0 :
 		       -1;
 }
@@ -705,8 +712,7 @@ static void cases_stamp(void)
 				 .port = 5 };
 	__u32 key = ifindex_port, m;
 
-	bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_IFACES), &key, &port,
-			    BPF_ANY);
+	tl_iface_put(&bpf, key, &port);
 	m = stamp(ifindex_port, 0xabc);
 	report(m == 0x05000abc, "tc_ingress/port stamps its index",
 	       "mark 0x%x, want 0x05000abc", m);
@@ -909,8 +915,7 @@ static void cases_containers(struct ring_buffer *rb)
 	tcp(&f, 80, 40000);
 	run("into a container", bpf_program__fd(bpf.tc->progs.tl_tc_egress_port),
 	    TL_LAYER_TC, &f, ifindex_port, 0, PASS(TL_ALLOW_CONTAINER));
-	bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_IFACES), &key, &port,
-			    BPF_ANY);
+	tl_iface_put(&bpf, key, &port);
 	run("host socket into a container", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
 	    ifindex_port, 0, PASS(TL_ALLOW_CONTAINER));
 }
@@ -942,6 +947,57 @@ static void cases_tunnel_up(struct ring_buffer *rb)
 	tcp(&f, 40000, 80);
 	both("unknown interface is not a tunnel", &f,
 	    ifindex_new, 0, BLOCK(TL_REASON_BYPASS));
+	ring_buffer__consume(rb);
+}
+
+static bool all_but_new0(void *ctx, __u32 ifindex)
+{
+	(void)ctx;
+	return (int)ifindex != ifindex_new;
+}
+
+/*
+ * Interfaces below TL_IFACE_SLOTS are read from the array, the others from
+ * the hash: both must say tunnel or not, and what the agent deletes or
+ * prunes must be gone from the array too.
+ */
+static void cases_iface_index(struct ring_buffer *rb)
+{
+	struct tl_iface tunnel = { .flags = TL_IFACE_TUNNEL };
+	__u32 key = ifindex_new;
+	struct frame f;
+	int pruned;
+
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", "203.0.113.10", IPPROTO_TCP, 0, 5);
+	tcp(&f, 40000, 80);
+	set_iface(ifindex_high, TL_IFACE_TUNNEL);
+	run("a tunnel past the interface slots", skb_fd(), TL_LAYER_CGROUP_SKB,
+	    &f, ifindex_high, 0, PASS(TL_ALLOW_TUNNEL));
+	set_iface(ifindex_high, TL_IFACE_GUARDED);
+	both("an uplink past the interface slots", &f, ifindex_high, 0,
+	     BLOCK(TL_REASON_BYPASS));
+	tl_iface_del(&bpf, ifindex_high);
+	run("a deleted tunnel past the slots", skb_fd(), TL_LAYER_CGROUP_SKB,
+	    &f, ifindex_high, 0, BLOCK(TL_REASON_BYPASS));
+	set_iface(ifindex_new, TL_IFACE_TUNNEL);
+	run("a tunnel in the interface slots", skb_fd(), TL_LAYER_CGROUP_SKB,
+	    &f, ifindex_new, 0, PASS(TL_ALLOW_TUNNEL));
+	tl_iface_del(&bpf, ifindex_new);
+	run("a deleted tunnel in the slots", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
+	    ifindex_new, 0, BLOCK(TL_REASON_BYPASS));
+	/* a slot left by an agent that died between its two writes */
+	bpf_map_update_elem(tl_bpf_map_fd(&bpf, TL_MAP_IFACE_SLOTS), &key,
+			    &tunnel, BPF_ANY);
+	run("the packet layers read the slot", skb_fd(), TL_LAYER_CGROUP_SKB,
+	    &f, ifindex_new, 0, PASS(TL_ALLOW_TUNNEL));
+	pruned = tl_iface_prune(&bpf, all_but_new0, NULL);
+	report(pruned == 1, "prune drops the stale slot alone", "pruned %d",
+	       pruned);
+	run("a pruned slot is no tunnel", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
+	    ifindex_new, 0, BLOCK(TL_REASON_BYPASS));
+	run("prune keeps the others", skb_fd(), TL_LAYER_CGROUP_SKB, &f,
+	    ifindex_tunnel, 0, PASS(TL_ALLOW_TUNNEL));
 	ring_buffer__consume(rb);
 }
 
@@ -2318,6 +2374,7 @@ int main(void)
 		apply("enforce", "enforce", "locked");
 		set_tunnels(true, false);
 		cases_tunnel_up(rb);
+		cases_iface_index(rb);
 		case_foreign_netns(rb);
 		cases_containers(rb);
 		cases_other_policies(rb);

@@ -691,15 +691,14 @@ static int set_mark(int fd, int mark)
 static int veth_is(int tunnel)
 {
 	struct tl_iface v = {.flags = tunnel > 0 ? TL_IFACE_TUNNEL : 0};
-	int fd = tl_bpf_map_fd(&bpf, TL_MAP_IFACES);
 	__u32 key = if_nametoindex(VETH);
+	int err;
 
 	if (!key)
 		return -errno;
-	if (tunnel < 0 ? bpf_map_delete_elem(fd, &key) :
-			 bpf_map_update_elem(fd, &key, &v, BPF_ANY))
-		return -errno;
-	return tl_bump_verdicts(&bpf);
+	err = tunnel < 0 ? tl_iface_del(&bpf, key) :
+			   tl_iface_put(&bpf, key, &v);
+	return err ? err : tl_bump_verdicts(&bpf);
 }
 
 /*
