@@ -167,7 +167,6 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 
 	flow_from_sock_addr(ctx, &f, v6);
 	s.cgroup_id = bpf_get_current_cgroup_id();
-	s.netns_cookie = bpf_get_netns_cookie(ctx);
 	sk = ctx->sk;
 	if (sk) {
 		bound = sk->bound_dev_if;
@@ -189,6 +188,8 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 		}
 		keep = kept.reason == TL_REASON_NONE;
 	}
+	/* not before: a kept verdict does not need it */
+	s.netns_cookie = bpf_get_netns_cookie(ctx);
 	if (policy_tables(&v))
 		goto no_policy;
 	if (kept.reason != TL_REASON_NONE) {
