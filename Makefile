@@ -98,6 +98,10 @@ $(OUT)/bench_tc: bench/bench_tc.c tests/frames.h $(LIB_OBJS) $(SKELS) $(BENCH_SK
 $(OUT)/udp_send: bench/udp_send.c | $(OUT)
 	$(CC) $(CFLAGS) $< -o $@
 
+# bench/ab_lab's A/B of builds of one program under real traffic
+$(OUT)/prog_swap: bench/prog_swap.c | $(OUT)
+	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+
 # Probes for attributing costs (bench/README.md); not built by `make bench`.
 $(OUT)/probes:
 	mkdir -p $@

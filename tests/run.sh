@@ -39,8 +39,8 @@ tier() {
 # The test scripts are code too: shellcheck at severity warning over all of them
 shellcheck_tier() {
 	command -v shellcheck >/dev/null || { echo "FAIL: shellcheck: not installed (make deps)"; return 1; }
-	if sc_out=$(shellcheck -S warning -f gcc tests/*.sh tests/unit/*.sh tests/lab/*.sh tests/lab/lib/*.sh bench/killswitch bench/agent_memory tests/vm/*.sh 2>&1); then
-		echo "PASS: shellcheck: tests/*.sh tests/unit/*.sh tests/lab/*.sh tests/lab/lib/*.sh bench/killswitch bench/agent_memory tests/vm/*.sh at -S warning"
+	if sc_out=$(shellcheck -S warning -f gcc tests/*.sh tests/unit/*.sh tests/lab/*.sh tests/lab/lib/*.sh bench/killswitch bench/agent_memory bench/ab_lab tests/vm/*.sh 2>&1); then
+		echo "PASS: shellcheck: tests/*.sh tests/unit/*.sh tests/lab/*.sh tests/lab/lib/*.sh bench/killswitch bench/agent_memory bench/ab_lab tests/vm/*.sh at -S warning"
 	else
 		echo "$sc_out" | sed 's/^/FAIL: shellcheck: /'
 	fi

@@ -2340,6 +2340,90 @@ static void case_verifier_budget(void)
 		       NULL);
 }
 
+/* The address of kernel symbol name from /proc/kallsyms; 0 when hidden. */
+static unsigned long long kernel_symbol(const char *name)
+{
+	unsigned long long addr = 0, a;
+	char line[256], sym[128], type;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	while (f && !addr && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &a, &type, sym) == 3 &&
+		    !strcmp(sym, name))
+			addr = a;
+	if (f)
+		fclose(f);
+	return addr;
+}
+
+/* How many calls of program fd go to the kernel function at rel (its
+ * address less __bpf_call_base, as the verifier writes helper calls). */
+static int calls_to(int fd, long long rel)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), n;
+	struct bpf_insn *insns;
+	int found = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.xlated_prog_len)
+		return -1;
+	n = info.xlated_prog_len / sizeof(*insns);
+	insns = calloc(n, sizeof(*insns));
+	memset(&info, 0, sizeof(info));
+	info.xlated_prog_len = n * sizeof(*insns);
+	info.xlated_prog_insns = (__u64)(unsigned long)insns;
+	len = sizeof(info);
+	if (!insns || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		free(insns);
+		return -1;
+	}
+	for (__u32 i = 0; i < n; i++)
+		found += insns[i].code == (BPF_JMP | BPF_CALL) &&
+			 insns[i].src_reg == 0 && insns[i].imm == rel;
+	free(insns);
+	return found;
+}
+
+/*
+ * Every map lookup of every program is one the verifier resolved to its
+ * map: a call site that sees two maps (clang merges two lookups into one
+ * call of either) stays a call of the generic helper, an indirect call
+ * per packet that the verifier would otherwise inline.
+ */
+static void case_lookups_resolved(void)
+{
+	static const char *const generic[] = {"bpf_map_lookup_elem",
+					      "bpf_map_update_elem",
+					      "bpf_map_delete_elem"};
+	const char *label = "verifier: every map call resolved to its map";
+	unsigned long long base = kernel_symbol("__bpf_call_base");
+
+	if (!base) {
+		printf("SKIP: %s: /proc/kallsyms hides __bpf_call_base\n",
+		       label);
+		return;
+	}
+	for (size_t g = 0; g < sizeof(generic) / sizeof(generic[0]); g++) {
+		unsigned long long fn = kernel_symbol(generic[g]);
+
+		if (!fn) {
+			report(false, label, "no %s in /proc/kallsyms",
+			       generic[g]);
+			return;
+		}
+		for (int i = 0; i < bpf.nprogs; i++) {
+			int n = calls_to(bpf.progs[i].fd, (long long)(fn - base));
+
+			if (n) {
+				report(false, label, "%s: %s %d", bpf.progs[i].name,
+				       n < 0 ? "no xlated code" : generic[g], n);
+				return;
+			}
+		}
+	}
+	report(bpf.nprogs > 0, label, "no program");
+}
+
 int main(void)
 {
 	char pin_dir[128];
@@ -2368,6 +2452,7 @@ int main(void)
 		report(false, "packet test state", "%s", strerror(errno));
 	} else {
 		case_verifier_budget();
+		case_lookups_resolved();
 		cases_enforce(rb);
 		cases_basics(rb);
 		/* back to the policy main() set, which the rest assumes */
