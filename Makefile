@@ -166,7 +166,7 @@ test-kernels: deps all $(OUT)/test_policy $(OUT)/test_events $(OUT)/test_packet 
 demo: deps all
 	bash tests/lab/demo.sh
 
-bench: deps all $(OUT)/bench_tc $(OUT)/udp_send
+bench: deps all $(OUT)/bench_tc $(OUT)/udp_send $(OUT)/prog_swap
 	$(OUT)/bench_tc
 	bash bench/killswitch
 	bash bench/agent_memory
