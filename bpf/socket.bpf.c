@@ -178,15 +178,18 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 	/* an unconnected send: the socket's last verdict, when it is for
 	 * exactly this; connect runs once per connection */
 	if (sk && (hook == TL_HOOK_SENDMSG4 || hook == TL_HOOK_SENDMSG6) &&
-	    !flow_is_dns(v.settings, &f) && !verdict_tag(v.slot, &key.tag)) {
+	    !verdict_tag(v.slot, &key.tag)) {
 		verdict_key_fill(&key, &f, &s, bound);
+		/* a DNS query is never kept, so none matches: the tag changes
+		 * with the settings that say which ports are DNS */
 		sock_verdict_get(sk, &key, &kept);
 		if (kept.reason >= TL_ALLOW_FIRST) {
 			count(r.layer, kept.reason, TL_VERDICT_PASS);
 			forget_dns(ctx, &f, hook);
 			return 1;
 		}
-		keep = kept.reason == TL_REASON_NONE;
+		keep = kept.reason == TL_REASON_NONE &&
+		       !flow_is_dns(v.settings, &f);
 	}
 	/* not before: a kept verdict does not need it */
 	s.netns_cookie = bpf_get_netns_cookie(ctx);

@@ -192,6 +192,17 @@ static int apply(const char *profile)
 	return apply_yaml(yaml);
 }
 
+/* The same policy, but for the ports that a DNS query goes to. */
+static int apply_dns_ports(const char *profile, const char *ports)
+{
+	char yaml[2048];
+	int n = snprintf(yaml, sizeof(yaml), "dns_ports: %s\n", ports);
+
+	snprintf(yaml + n, sizeof(yaml) - n, policy_fmt, cg_rel, cg_rel,
+		 profile, cg_rel);
+	return apply_yaml(yaml);
+}
+
 /* The tunnel (index 0, the resolvers') up with IPv4, and IPv6 with ipv6,
  * or down. */
 static int tunnel(bool up, bool ipv6)
@@ -841,6 +852,16 @@ static void cases_kept_caller_and_policy(void)
 	send_on("kept: policy reloaded twice without the entry (its slot "
 		"again): EPERM", fd, OUTSIDE, 9,
 		BLOCKED(EPERM, TL_REASON_TUNNEL_DOWN));
+	/* a kept send is no DNS query only while the ports are the same */
+	if (!step("policy", apply("listed")))
+		goto out;
+	send_on("kept: allow-listed, port 9: allowed", fd, OUTSIDE, 9,
+		ALLOWED(TL_ALLOW_LISTED));
+	if (!step("policy", apply_dns_ports("listed", "[53, 9]")))
+		goto out;
+	send_on("kept: port 9 made a DNS port: a query, blocked", fd, OUTSIDE,
+		9, BLOCKED(EPERM, TL_REASON_DNS));
+	step("policy", apply("locked")); /* what the cases after assume */
 out:
 	enter_cgroup(cg_dir);
 	close(fd);
