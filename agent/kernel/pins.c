@@ -462,6 +462,14 @@ static void record_inner_shapes(struct tl_bpf *b)
 	}
 }
 
+/* Parses the kernel's BTF once, while the shared maps are pinned. */
+static void *probe_route_proof(void *arg)
+{
+	(void)arg;
+	tl_kernel_has_route_proof();
+	return NULL;
+}
+
 /* CPU time of the calling thread: what one layer's load cost, whatever
  * else shared the CPUs. */
 static long thread_cpu_ms(void)
@@ -586,11 +594,8 @@ static int load_cgroup_skb_layer(struct tl_bpf *b)
 	return cgroup_skb_bpf__load(b->skb);
 }
 
-/* The probe for the egress pair (the kernel's BTF read once) runs on this
- * layer's thread, while the other layers load. */
 static int load_tc_layer(struct tl_bpf *b)
 {
-	choose_tc_egress(b);
 	return tc_bpf__load(b->tc);
 }
 
@@ -654,6 +659,8 @@ static int load_layers(struct tl_bpf *b)
  * programs with the build's record, for the next agent to reuse. */
 static int load_fresh(struct tl_bpf *b)
 {
+	bool probing;
+	pthread_t probe;
 	int err;
 
 	choose_skb_netns(b);
@@ -661,7 +668,11 @@ static int load_fresh(struct tl_bpf *b)
 	 * back to the arena the daemon trims once enforcing (a thread's own
 	 * arena would keep it: RSS 18 MB instead of 7) */
 	mallopt(M_ARENA_MAX, 1);
+	probing = !pthread_create(&probe, NULL, probe_route_proof, NULL);
 	err = pin_shared_maps(b);
+	if (probing)
+		pthread_join(probe, NULL);
+	choose_tc_egress(b); /* probed already, or probes now */
 	if (!err)
 		err = load_layers(b);
 	if (err) {
