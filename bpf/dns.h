@@ -60,20 +60,11 @@ static __always_inline bool addr_eq(const __u32 *a, const union tl_addr *b)
 	       a[3] == b->w[3];
 }
 
-/*
- * One of the policy's tunnel resolvers, whether its tunnel is up or not.
- * This and pick_resolver() are global functions: the verifier checks each
- * once, not again on every path that reaches a DNS query (the socket
- * layer's programs verified three to four times as many instructions with
- * them inline). Only a DNS query calls them.
- */
-__noinline int is_tunnel_resolver(const struct tl_settings *cfg,
-				  const union tl_addr *a)
+/* One of the policy's tunnel resolvers, whether its tunnel is up or not. */
+static __always_inline bool is_tunnel_resolver(const struct tl_settings *cfg,
+					       const union tl_addr *a)
 {
 	__u32 i;
-
-	if (!cfg || !a)
-		return false;
 
 	/* unrolled: a loop entered past its top is refused by Linux 6.1's
 	 * check_cfg (a fall-through back-edge) */
@@ -126,13 +117,12 @@ static __always_inline void set_dns_target(struct tl_dns_target *t,
 }
 
 /* The first resolver, in policy order, that can take the query. */
-__noinline int pick_resolver(const struct tl_settings *cfg,
-			     const struct tl_flow *f, struct tl_dns_target *t)
+static __always_inline bool pick_resolver(struct tl_policy_view *v,
+					  const struct tl_flow *f,
+					  struct tl_dns_target *t)
 {
+	struct tl_settings *cfg = v->settings;
 	__u32 i;
-
-	if (!cfg || !f || !t)
-		return false;
 
 	/* unrolled: a loop entered past its top is refused by Linux 6.1's
 	 * check_cfg (a fall-through back-edge) */
