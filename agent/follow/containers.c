@@ -75,6 +75,30 @@ static int read_links(struct tl_nl *nl, int host_nsid, struct tl_ctr_ns *ns)
 	return tl_nl_dump(nl, RTM_GETLINK, on_link, &r);
 }
 
+/*
+ * The links of the namespace that nl is in, with ours known by its number
+ * there. A veth made with its far end here numbers our namespace here
+ * only when one of its links is reported to someone: a read before that
+ * saw our veth as a link into an unknown namespace (a way out) and was
+ * kept until the next veth change on our side. A dump reports them all,
+ * so the number exists after the first one: the second read uses it.
+ */
+static int read_links_numbered(struct tl_nl *nl, int self_ns,
+			       struct tl_ctr_ns *ns)
+{
+	int host_nsid = tl_nl_nsid(nl, self_ns);
+	int err = read_links(nl, host_nsid, ns);
+
+	if (err || host_nsid >= 0)
+		return err;
+	host_nsid = tl_nl_nsid(nl, self_ns);
+	if (host_nsid < 0)
+		return 0; /* no link of ours here */
+	ns->nveths = 0;
+	ns->escape = false;
+	return read_links(nl, host_nsid, ns);
+}
+
 /* ---- entering a namespace ----------------------------------------- */
 
 struct probe {
@@ -105,7 +129,7 @@ static void *probe_thread(void *arg)
 	p->err = tl_nl_open(&nl, 0, 0);
 	if (p->err)
 		return NULL;
-	p->err = read_links(&nl, tl_nl_nsid(&nl, p->self_ns), p->ns);
+	p->err = read_links_numbered(&nl, p->self_ns, p->ns);
 	tl_nl_close(&nl);
 	return NULL;
 }

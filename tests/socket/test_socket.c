@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/rtnetlink.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -32,6 +33,7 @@
 
 #include "apply.h"
 #include "cgroup.h"
+#include "containers.h"
 #include "names.h"
 #include "pins.h"
 #include "policy.h"
@@ -56,6 +58,7 @@ static char pin_dir[128];
 static char cg_rel[64], cg_dir[sizeof(cg_mount) + 64];
 static char cg_exempt[sizeof(cg_dir) + 16];
 static char cg_home[sizeof(cg_mount) + PATH_MAX]; /* where this was */
+static char ctr_ns[64]; /* a container's namespace, named under /run/netns */
 /* the DNS responders on the resolvers' addresses: made before this process
  * moved into the test cgroup, so no hook runs for them */
 static int responder_a = -1, responder_b = -1;
@@ -152,6 +155,13 @@ static void cleanup(void)
 		rmdir(cg_exempt);
 	if (cg_dir[0])
 		rmdir(cg_dir);
+	if (ctr_ns[0]) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ctr_ns);
+		if (system(cmd))
+			report(false, "remove netns", "%s left behind", ctr_ns);
+	}
 	tl_bpf_close(&bpf);
 	if (pin_dir[0] && tl_pins_remove(pin_dir))
 		report(false, "remove pins", "%s left behind", pin_dir);
@@ -945,6 +955,64 @@ static void case_switch_same_slot(void)
 		  "cached one of the old policy in the same slot", AF_INET, false);
 }
 
+/* The veth tlc0 as the agent's link tracking reads it (rtnetlink). */
+static int find_tlc0(void *ctx, struct nlmsghdr *h)
+{
+	struct tl_nl_link *out = ctx, la;
+
+	if (h->nlmsg_type == RTM_NEWLINK && !tl_nl_parse_link(h, &la) &&
+	    !strcmp(la.name, "tlc0"))
+		*out = la;
+	return 0;
+}
+
+/*
+ * A container's veth made from the host with its far end in the
+ * container's namespace (`ip link add ... peer ... netns`, as a runtime
+ * may): that namespace numbers ours only once one of its links is
+ * reported to someone. The first scan must pair the veth all the same: it
+ * read it as a link into an unknown namespace (a way out), and kept that
+ * until the next veth change on the host.
+ */
+static void case_container_first_scan(void)
+{
+	const char *name = "container: a new veth into a namespace is paired "
+			   "on the first scan";
+	struct tl_nl_link veth = {};
+	struct tl_ctr_port port;
+	struct tl_containers c;
+	struct tl_nl nl;
+	char cmd[256];
+
+	snprintf(ctr_ns, sizeof(ctr_ns), "tunlock-stest-ctr-%d", getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns add %s && ip link add tlc0 type veth peer name "
+		 "eth0 netns %s",
+		 ctr_ns, ctr_ns);
+	if (system(cmd) || tl_nl_open(&nl, 0, 0)) {
+		report(false, name, "cannot make the container's veth");
+		return;
+	}
+	tl_nl_dump(&nl, RTM_GETLINK, find_tlc0, &veth);
+	tl_nl_close(&nl);
+	if (!veth.link || veth.link_nsid < 0) {
+		report(false, name, "tlc0 has no peer in another namespace");
+		return;
+	}
+	if (tl_containers_open(&c, &bpf, cg_mount)) {
+		report(false, name, "tl_containers_open failed");
+		return;
+	}
+	tl_containers_scan(&c);
+	tl_containers_classify(&c, veth.ifindex, 0, veth.link_nsid, veth.link,
+			       &port);
+	report(port.known && port.verified, name, "known %d, verified %d",
+	       port.known, port.verified);
+	tl_containers_close(&c);
+	if (system("ip link del tlc0"))
+		report(false, name, "cannot remove tlc0");
+}
+
 static void run_cases(void)
 {
 	if (!step("policy", apply("locked")) ||
@@ -977,6 +1045,7 @@ static void run_cases(void)
 	cases_raw(true);
 	case_switch_same_slot();
 	case_cgroup_appears();
+	case_container_first_scan();
 }
 
 int main(void)
