@@ -88,39 +88,32 @@ code=$(lab_ctr_curl ex "http://$LAB_HOST_IP/")
 check t40_exempt_tunnel_down "exempt container curl with the tunnel down: '$code'" [ "$code" = 200 ]
 lab_tunnel_up || lab_abort "tunnel up: $LAB_ERR"
 
-# flapping, with a UDP sender and pings from the locked container. The sender takes a new
-# socket (a new flow) for each datagram: a flow that the host NATed to the uplink while the
-# tunnel was down keeps that mapping in conntrack after it comes back (blocked all the same)
-_lab_spawn ctr-sender "prot/ctr/locked-a" ip netns exec "${LAB_CTR_NS[lk]}" "$LAB_PY" -c 'import socket, sys, time
-end = time.time() + 300
-while time.time() < end:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.sendto(b"tunlock-flap", (sys.argv[1], int(sys.argv[2])))
-    except OSError:
-        pass
-    s.close()
-    time.sleep(0.005)' "$LAB_HOST_IP" "$LAB_SINK_PORT"
+# flapping, with a UDP sender (a new flow for each datagram) and pings from the locked container
+lab_spawn_flows ctr-sender "prot/ctr/locked-a" "${LAB_CTR_NS[lk]}" "$LAB_HOST_IP" "$LAB_SINK_PORT" tunlock-flap 0.005
 sender=$LAB_SPAWNED_PID
-_lab_spawn ctr-ping "prot/ctr/locked-a" ip netns exec "${LAB_CTR_NS[lk]}" ping -n -q -i 0.05 -w 300 \
+_lab_spawn ctr-ping "prot/ctr/locked-a" ip netns exec "${LAB_CTR_NS[lk]}" ping -n -q -i 0.05 -w "${LAB_TEST_TIMEOUT:-600}" \
 	-I "${LAB_CTR_IP[lk]}" "$LAB_HOST_IP"
 pinger=$LAB_SPAWNED_PID
 sleep 1
-resumed=0 why=
+resumed=0 why='' took='' flaps_t0=$SECONDS
 for ((i = 1; i <= FLAPS; i++)); do
 	if ((i % 2)); then lab_tunnel_down; else lab_tunnel_down --crash; fi || { why="flap $i: $LAB_ERR"; break; }
 	sleep 0.3
 	before=$(lab_server_count sink vpn)
 	lab_tunnel_up || { why="flap $i: tunnel did not come back: $LAB_ERR"; break; }
+	t0=$(date +%s%N)
 	if _lab_wait 3 eval '[ "$(lab_server_count sink vpn)" -gt "'"$before"'" ]'; then
 		resumed=$((resumed + 1))
+		took="$took $((($(date +%s%N) - t0) / 1000000))"
 	else
 		why="flap $i: the container's traffic did not resume through the tunnel within 3 s"
+		_lab_pid_alive "$sender" || why="$why (its sender had ended)"
 		break
 	fi
 done
 _lab_kill "$sender" 3
 _lab_kill "$pinger" 3
+note "$((SECONDS - flaps_t0)) s of flaps; ms from the tunnel carrying the host's ping to the container's first datagram through it, per flap:$took"
 check t40_flap_resumes "$resumed/$FLAPS rebuilds carried the locked container's traffic again; $why" [ "$resumed" -eq "$FLAPS" ]
 
 expect_no_leaks t40_no_leaks

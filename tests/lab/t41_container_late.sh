@@ -26,16 +26,7 @@ LAB_CTR_IP[late]=100.80.0.4
 lab_ctr_split late on
 # its first process is the sender, running before the container has a network at all
 lab_container_ns late locked-late 4 || lab_abort "container late: $LAB_ERR"
-_lab_spawn late-sender "prot/ctr/locked-late" ip netns exec "${LAB_CTR_NS[late]}" "$LAB_PY" -c 'import socket, sys, time
-end = time.time() + 300
-while time.time() < end:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.sendto(b"tunlock-late", (sys.argv[1], int(sys.argv[2])))
-    except OSError:
-        pass
-    s.close()
-    time.sleep(0.01)' "$LAB_HOST_IP" "$LAB_SINK_PORT"
+lab_spawn_flows late-sender "prot/ctr/locked-late" "${LAB_CTR_NS[late]}" "$LAB_HOST_IP" "$LAB_SINK_PORT" tunlock-late 0.01
 sender=$LAB_SPAWNED_PID
 sleep 0.2
 lab_container_link late || lab_abort "container late: $LAB_ERR"

@@ -22,6 +22,28 @@ _lab_curl_ms() {
 	[[ "$1" =~ ^([0-9]{3})\ ([0-9]+\.?[0-9]*)$ ]] || return 1
 	awk -v c="${BASH_REMATCH[1]}" -v s="${BASH_REMATCH[2]}" 'BEGIN { printf "%s %d\n", c, s * 1000 }'
 }
+# lab_spawn_flows NAME CGROUP NETNS DST PORT PAYLOAD INTERVAL: a sender in CGROUP and NETNS
+# that sends PAYLOAD to DST:PORT every INTERVAL s, each time from a new socket (a new flow:
+# a flow that the host NATed to the uplink while the tunnel was down keeps that mapping in
+# conntrack after it comes back). It runs until killed, at most the test's own time limit
+# (LAB_TEST_TIMEOUT): an emulated VM takes minutes for what the host does in seconds, and a
+# sender that stopped first looked like traffic that no longer went through. Pid in
+# LAB_SPAWNED_PID.
+lab_spawn_flows() {
+	local name=$1 cg=$2 ns=$3
+	shift 3
+	_lab_spawn "$name" "$cg" ip netns exec "$ns" "$LAB_PY" -c 'import socket, sys, time
+dst, port, payload, interval = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), float(sys.argv[4])
+end = time.time() + float(sys.argv[5])
+while time.time() < end:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(payload, (dst, port))
+    except OSError:
+        pass
+    s.close()
+    time.sleep(interval)' "$@" "${LAB_TEST_TIMEOUT:-600}"
+}
 # lab_ping CGROUP DST [ping args]: one ping, 2 s, silent; exit status of ping
 lab_ping() {
 	local cg=$1 dst=$2
