@@ -86,17 +86,18 @@ allow_entry(struct tl_policy_view *v, const struct tl_flow *f, __u32 profile,
 	return val;
 }
 
-static __always_inline bool allow_listed(struct tl_policy_view *v,
-					 const struct tl_flow *f, __u32 profile,
-					 __u32 flags)
+/*
+ * An entry's port ranges that the flow falls in. A global function: checked
+ * once by the verifier, not on every path of a layer that asks the allow
+ * list; only an entry with ranges calls it.
+ */
+__noinline int ports_listed(const struct tl_allow_value *val,
+			    const struct tl_flow *f)
 {
-	struct tl_allow_value *val = allow_entry(v, f, profile, flags);
 	__u32 i;
 
-	if (!val)
+	if (!val || !f)
 		return false;
-	if (!val->count)
-		return true;
 	for (i = 0; i < TL_MAX_PORT_RANGES; i++) {
 		if (i >= val->count)
 			break;
@@ -104,6 +105,17 @@ static __always_inline bool allow_listed(struct tl_policy_view *v,
 			return true;
 	}
 	return false;
+}
+
+static __always_inline bool allow_listed(struct tl_policy_view *v,
+					 const struct tl_flow *f, __u32 profile,
+					 __u32 flags)
+{
+	struct tl_allow_value *val = allow_entry(v, f, profile, flags);
+
+	if (!val)
+		return false;
+	return !val->count || ports_listed(val, f);
 }
 
 /*

@@ -18,11 +18,6 @@
 #include "dns.h"
 #include "sock_storage.h"
 
-static __always_inline bool words_eq(const __u32 *a, const __u32 *b)
-{
-	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
-}
-
 /* The socket's record for resolver a:port, or NULL. */
 static __always_inline struct tl_dns_record *
 find_dns_record(struct tl_dns_records *rs, const union tl_addr *a, __u16 port)
@@ -42,49 +37,17 @@ find_dns_record(struct tl_dns_records *rs, const union tl_addr *a, __u16 port)
 }
 
 /*
- * Resolver i of the policy stands for another server than f's in this
- * socket's records (a record of another policy's resolver i does not).
- */
-static __always_inline bool resolver_taken(struct tl_settings *cfg,
-					   struct tl_dns_records *rs, __u32 i,
-					   const struct tl_flow *f, __u16 port)
-{
-	struct tl_dns_record *d;
-
-	if (i >= TL_MAX_RESOLVERS)
-		return false;
-	d = &rs->rec[i];
-	return d->resolver_port == port &&
-	       words_eq(d->resolver, cfg->resolvers[i].addr) &&
-	       (d->asked_port != f->dport || !addr_eq(d->asked, &f->daddr));
-}
-
-/*
  * Where this socket's query to f goes: t (the first resolver that can take
  * it) unless that one stands for another server of the socket; then the
  * next one, in policy order, that can take it and stands for none.
  */
-static __always_inline void choose_resolver(struct tl_settings *cfg,
+static __always_inline void choose_resolver(const struct tl_settings *cfg,
 					    const struct tl_flow *f,
-					    struct tl_dns_records *rs,
+					    const struct tl_dns_records *rs,
 					    struct tl_dns_target *t)
 {
-	__u32 i;
-
-	if (!resolver_taken(cfg, rs, t->index, f, t->port))
-		return;
-	/* unrolled: a loop entered past its top is refused by Linux 6.1's
-	 * check_cfg (a fall-through back-edge) */
-#pragma unroll
-	for (i = 0; i < TL_MAX_RESOLVERS; i++) {
-		if (i >= cfg->nresolvers)
-			break;
-		if (i <= t->index || !resolver_serves(&cfg->resolvers[i], f) ||
-		    resolver_taken(cfg, rs, i, f, t->port))
-			continue;
-		set_dns_target(t, cfg, i, f);
-		return;
-	}
+	if (resolver_taken(cfg, rs, t->index, f, t->port))
+		find_resolver(cfg, f, rs, t->index + 1, t);
 }
 
 /*

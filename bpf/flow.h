@@ -24,7 +24,8 @@ struct tl_flow {
 	__u8 fragment;	 /* a later fragment: no transport header */
 	__u8 frag_first; /* the first fragment of a datagram */
 	__u8 frag_proto; /* fragments: IPv4 protocol, IPv6 fragment's next */
-	__u16 l4_off;	 /* where the transport header starts */
+	__u16 l4_off;	 /* where the transport header starts (parse.h's
+			  * IPv6 walk keeps its offset here) */
 	__u16 frag_off;	 /* a later fragment's offset, in bytes */
 	__u16 l3_off;	 /* the IP header, or a non-IP frame's message */
 	__u32 frag_id;	 /* fragments: the datagram's identification */

@@ -138,6 +138,20 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 	return parse_l4(skb, off + hlen, f);
 }
 
+/*
+ * The offset of the next IPv6 header, kept in l4_off while the chain is
+ * walked and read back from there: f is a global function's argument,
+ * whose memory the verifier does not follow, so each step of the walk
+ * starts from one state (any offset) instead of one for every kind and
+ * length of header before it. That walk was most of what verifying the
+ * packet layers cost (tl_tc_egress: 116,000 instructions, 44,000 with it).
+ */
+static __always_inline __u32 walk_offset(struct tl_flow *f, __u16 off)
+{
+	*(volatile __u16 *)&f->l4_off = off;
+	return *(volatile __u16 *)&f->l4_off;
+}
+
 /* Walks the extension header chain to the transport header. */
 static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 				      struct tl_flow *f)
@@ -163,6 +177,9 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 	off += sizeof(buf);
 
 	for (i = 0; i < TL_MAX_IPV6_EXT; i++) {
+		if (off > 0xffff) /* 8 headers hold 16 KiB at most */
+			return TL_PARSE_MALFORMED;
+		off = walk_offset(f, off);
 		switch (next) {
 		case NEXTHDR_HOP:
 		case NEXTHDR_ROUTING:

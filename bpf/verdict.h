@@ -112,7 +112,7 @@ static __always_inline __u32 decide_socket(struct tl_policy_view *v,
 		if (r == TL_DNS_REDIRECT && !(flow_is_ipv6(f) &&
 					      (profile_flags(v, s->entry.profile) &
 					       TL_PROFILE_IPV6_BLOCK)))
-			pick_resolver(v, f, dns);
+			pick_resolver(v->settings, f, dns);
 		return TL_REASON_DNS;
 	}
 	r = decide_endpoint(v, f, s);
