@@ -23,7 +23,7 @@ ctr_unbridged() { # NAME CGNAME N
 	_x ip -n "$NS_CLIENT" link add "v-$1" type veth peer name eth0 netns "${LAB_CTR_NS[$1]}" || return 1
 	_x ip -n "$NS_CLIENT" link set "v-$1" up || return 1
 	_x ip -n "${LAB_CTR_NS[$1]}" link set eth0 up || return 1
-	_lab_spawn "init-$1" "prot/ctr/$2" ip netns exec "${LAB_CTR_NS[$1]}" sleep 900
+	_lab_spawn "init-$1" "prot/ctr/$2" ip netns exec "${LAB_CTR_NS[$1]}" sleep "${LAB_TEST_TIMEOUT:-600}"
 }
 ctr_unbridged mv locked-m 4 || lab_abort "container mv: $LAB_ERR"
 ctr_unbridged tp locked-t 6 || lab_abort "container tp: $LAB_ERR"

@@ -47,7 +47,7 @@ lab_container() {
 	lab_container_ns "$1" "$2" "$3" || return 1
 	lab_container_link "$1" || return 1
 	[ "${4:-}" = --no-init ] && return 0
-	_lab_spawn "init-$1" "prot/ctr/$2" ip netns exec "${LAB_CTR_NS[$1]}" sleep 900
+	_lab_spawn "init-$1" "prot/ctr/$2" ip netns exec "${LAB_CTR_NS[$1]}" sleep "${LAB_TEST_TIMEOUT:-600}"
 }
 
 # lab_container_ns NAME CGNAME N: the container's namespace and cgroup, no network yet

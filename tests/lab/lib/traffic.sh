@@ -58,12 +58,12 @@ lab_probe() {
 }
 
 # lab_sender_start NAME [netprobe udp args...]: a steady UDP sender from prot/apps, default
-# 250 pkt/s to 203.0.113.10:9 (the sink) for at most 300 s; lab_sender_stop NAME prints its
-# JSON summary
+# 250 pkt/s to 203.0.113.10:9 (the sink) for at most the test's time limit (LAB_TEST_TIMEOUT);
+# lab_sender_stop NAME prints its JSON summary
 lab_sender_start() {
 	local name=$1
 	shift
-	[ $# -gt 0 ] || set -- "$LAB_HOST_IP" "$LAB_SINK_PORT" --rate 250 --duration 300
+	[ $# -gt 0 ] || set -- "$LAB_HOST_IP" "$LAB_SINK_PORT" --rate 250 --duration "${LAB_TEST_TIMEOUT:-600}"
 	_lab_ns_unsafe "$NS_CLIENT" && return 2
 	_lab_spawn "$name" apps ip netns exec "$NS_CLIENT" "$LAB_PY" "$LAB_LIB_DIR/netprobe.py" udp "$@" \
 		--progress "$LAB_STATE/$name.progress"
