@@ -29,8 +29,35 @@ class Stop(Exception):
     pass
 
 
+# A stop that lands between a send and its count waits for the count: else a datagram that
+# went out is missing from "sent", and a receiver's count looks like one too many.
+_sending = False
+_stop_pending = False
+
+
 def _stop(*_):
+    global _stop_pending
+    if _sending:
+        _stop_pending = True
+        return
     raise Stop()
+
+
+def _send_counted(res, send):
+    """send(), counted in res as sent or as its error, a stop waiting until it is counted."""
+    global _sending
+    _sending = True
+    try:
+        send()
+        res["sent"] += 1
+    except OSError as e:
+        n = ename(e)
+        res["errors"][n] = res["errors"].get(n, 0) + 1
+        res["first_error"] = res["first_error"] or n
+    finally:
+        _sending = False
+    if _stop_pending:
+        raise Stop()
 
 
 def ename(e):
@@ -77,16 +104,8 @@ def udp(a):
                 if wait > 0:
                     time.sleep(wait)
             i += 1
-            try:
-                if a.connect:
-                    s.send(payload + b" %d" % i)
-                else:
-                    s.sendto(payload + b" %d" % i, dst)
-                res["sent"] += 1
-            except OSError as e:
-                n = ename(e)
-                res["errors"][n] = res["errors"].get(n, 0) + 1
-                res["first_error"] = res["first_error"] or n
+            data = payload + b" %d" % i
+            _send_counted(res, (lambda: s.send(data)) if a.connect else (lambda: s.sendto(data, dst)))
             try:
                 while True:
                     s.recv(65535)
