@@ -64,14 +64,16 @@ static int on_link(void *ctx, struct nlmsghdr *h)
 	return 0;
 }
 
-/* Reads one namespace's links: its veths to host_nsid, and any NIC. The
- * probe's thread does not malloc (a thread that mallocs gets an arena of
- * its own, which the agent would keep resident): the module reads into
- * its stack. */
+/* Reads one namespace's links afresh: its veths to host_nsid, and any
+ * NIC. The probe's thread does not malloc (a thread that mallocs gets an
+ * arena of its own, which the agent would keep resident): the module
+ * reads into its stack. */
 static int read_links(struct tl_nl *nl, int host_nsid, struct tl_ctr_ns *ns)
 {
 	struct read_links r = {.host_nsid = host_nsid, .ns = ns};
 
+	ns->nveths = 0;
+	ns->escape = false;
 	return tl_nl_dump(nl, RTM_GETLINK, on_link, &r);
 }
 
@@ -94,8 +96,6 @@ static int read_links_numbered(struct tl_nl *nl, int self_ns,
 	host_nsid = tl_nl_nsid(nl, self_ns);
 	if (host_nsid < 0)
 		return 0; /* no link of ours here */
-	ns->nveths = 0;
-	ns->escape = false;
 	return read_links(nl, host_nsid, ns);
 }
 
@@ -140,7 +140,7 @@ static int probe_ns(struct tl_containers *c, struct tl_ctr_ns *ns)
 	pthread_t t;
 	int err;
 
-	ns->nveths = 0;
+	ns->nveths = 0; /* what a probe that cannot enter leaves */
 	ns->escape = false;
 	err = pthread_create(&t, NULL, probe_thread, &p);
 	if (err)

@@ -999,6 +999,15 @@ static void case_container_first_scan(void)
 		report(false, name, "tlc0 has no peer in another namespace");
 		return;
 	}
+	/* the case itself: the far side has no number for ours yet
+	 * (`netns list-id` reads the numbers without making one) */
+	snprintf(cmd, sizeof(cmd), "ip -n %s netns list-id | grep -q .",
+		 ctr_ns);
+	if (!system(cmd)) {
+		report(false, name, "%s already numbers this namespace: the "
+		       "case is not made", ctr_ns);
+		return;
+	}
 	if (tl_containers_open(&c, &bpf, cg_mount)) {
 		report(false, name, "tl_containers_open failed");
 		return;
