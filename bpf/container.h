@@ -50,7 +50,13 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 static __always_inline bool sent_from_here(struct tl_policy_view *v,
 					   struct __sk_buff *ctx)
 {
-	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
+	/* read-only, not trusted: the verifier then walks its fields without
+	 * looking for "__safe_trusted" and "__safe_rcu" types, four scans of
+	 * the kernel's whole BTF per field walked and per state (a quarter of
+	 * TC's load time) */
+	struct sk_buff *skb =
+	    bpf_rdonly_cast(bpf_cast_to_kern_ctx(ctx),
+			    bpf_core_type_id_kernel(struct sk_buff));
 	unsigned long refdst = skb->_skb_refdst & ~SKB_DST_NOREF;
 	struct net_device *dev;
 	struct dst_entry *dst;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -485,6 +486,57 @@ static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
 	return err;
 }
 
+/* One table into its outer map's slot, on a thread of its own. */
+struct slot_install {
+	int outer_fd, table_fd;
+	__u32 slot;
+	int err;
+	pthread_t thread;
+	bool threaded;
+};
+
+static void *install_table(void *arg)
+{
+	struct slot_install *t = arg;
+
+	t->err = bpf_map_update_elem(t->outer_fd, &t->slot, &t->table_fd,
+				     BPF_ANY) ?
+		     -errno :
+		     0;
+	return NULL;
+}
+
+/*
+ * The tables into their outer maps, side by side: the kernel waits out an
+ * RCU grace period after each write of a map of maps (10-16 ms), and waits
+ * begun together end together. A table whose thread cannot start is
+ * written on this one.
+ */
+static int install_tables(struct tl_bpf *b, __u32 slot,
+			  const int fds[TL_SLOT_TABLES])
+{
+	struct slot_install t[TL_SLOT_TABLES];
+	int err = 0;
+
+	for (int i = 0; i < TL_SLOT_TABLES; i++) {
+		t[i] = (struct slot_install){
+		    .outer_fd = tl_bpf_map_fd(b, slot_tables[i].outer),
+		    .table_fd = fds[i],
+		    .slot = slot,
+		};
+		t[i].threaded =
+		    !pthread_create(&t[i].thread, NULL, install_table, &t[i]);
+	}
+	for (int i = 0; i < TL_SLOT_TABLES; i++) {
+		if (t[i].threaded)
+			pthread_join(t[i].thread, NULL);
+		else
+			install_table(&t[i]);
+		err = err ?: t[i].err;
+	}
+	return err;
+}
+
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *mount, struct tl_applied *out)
 {
@@ -521,11 +573,7 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	out->generation = state.generation + 1;
 	out->attach_cgroup_id = attach_id;
 	fill_settings(&settings, p, out->generation, attach_id);
-	for (int i = 0; i < TL_SLOT_TABLES && !err; i++)
-		if (bpf_map_update_elem(tl_bpf_map_fd(b, slot_tables[i].outer),
-					&out->slot,
-					&fds[i], BPF_ANY))
-			err = -errno;
+	err = install_tables(b, out->slot, fds);
 	if (!err && bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_SETTINGS),
 					&out->slot, &settings, BPF_ANY))
 		err = -errno;
