@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +12,7 @@
 #include "apply.h"
 #include "cgindex.h"
 #include "cgroup.h"
+#include "jobs.h"
 #include "log.h"
 
 /* A cgroup that some rule or tunnel client names, as found on disk. */
@@ -141,19 +141,32 @@ static struct tl_cgroup_entry node_entry(const struct tl_policy *p,
 	return e;
 }
 
-/* The tables of a policy slot: the outer map that holds them, and the
- * name each fresh table gets. fill order: cgroups, allow (trie), endpoints,
- * allow (exact /32 and /128). */
-#define TL_SLOT_TABLES 4
+/* The tables of a policy slot: the outer map that holds each, the name
+ * each fresh table gets, and how it is filled. */
+enum {
+	TL_SLOT_CGROUPS,
+	TL_SLOT_ALLOW,
+	TL_SLOT_ENDPOINTS,
+	TL_SLOT_ALLOW_EXACT,
+	TL_SLOT_TABLES
+};
+
+static int fill_cgroups(void *arg);
+static int fill_allow(void *arg);
+static int fill_endpoints(void *arg);
 
 static const struct {
 	enum tl_map_id outer;
 	const char *name;
+	int (*fill)(void *arg); /* a job: struct table_fill */
+	bool exact;		/* allow: the exact table's entries */
 } slot_tables[TL_SLOT_TABLES] = {
-	{TL_MAP_CGROUPS, "tl_cgroup_tab"},
-	{TL_MAP_ALLOW, "tl_allow_tab"},
-	{TL_MAP_ENDPOINTS, "tl_endpoint_tab"},
-	{TL_MAP_ALLOW_EXACT, "tl_allow_exact_tab"},
+    [TL_SLOT_CGROUPS] = {TL_MAP_CGROUPS, "tl_cgroup_tab", fill_cgroups},
+    [TL_SLOT_ALLOW] = {TL_MAP_ALLOW, "tl_allow_tab", fill_allow},
+    [TL_SLOT_ENDPOINTS] = {TL_MAP_ENDPOINTS, "tl_endpoint_tab",
+			   fill_endpoints},
+    [TL_SLOT_ALLOW_EXACT] = {TL_MAP_ALLOW_EXACT, "tl_allow_exact_tab",
+			     fill_allow, true},
 };
 
 /* A fresh table of slot_tables[i], of the shape (type, key and value size,
@@ -180,20 +193,29 @@ static int create_inner(struct tl_bpf *b, int i)
 	return fd < 0 ? -errno : fd;
 }
 
-static int fill_cgroups(int fd, const struct tl_policy *p, const char *mount,
-			size_t *count)
+/* One table of a slot to fill from the policy, as a job (jobs.h). */
+struct table_fill {
+	int fd;
+	const struct tl_policy *p;
+	const char *mount;
+	bool exact; /* allow: the exact table, or the trie */
+	size_t count;
+};
+
+static int fill_cgroups(void *arg)
 {
+	struct table_fill *t = arg;
 	struct cg_nodes ns = {};
 	int err;
 
-	err = collect_nodes(p, mount, &ns);
+	err = collect_nodes(t->p, t->mount, &ns);
 	for (size_t i = 0; !err && i < ns.n; i++) {
-		struct tl_cgroup_entry e = node_entry(p, &ns, &ns.v[i]);
+		struct tl_cgroup_entry e = node_entry(t->p, &ns, &ns.v[i]);
 
-		if (bpf_map_update_elem(fd, &ns.v[i].id, &e, BPF_ANY))
+		if (bpf_map_update_elem(t->fd, &ns.v[i].id, &e, BPF_ANY))
 			err = -errno;
 	}
-	*count = ns.n;
+	t->count = ns.n;
 	free(ns.v);
 	return err;
 }
@@ -268,10 +290,10 @@ static int allow_flush(struct allow_batch *b)
 	err = bpf_map_update_batch(b->fd, b->keys, b->vals, &n, NULL);
 	if ((err == -EOPNOTSUPP || err == -ENOTSUPP) &&
 	    !n) {
-		if (!said)
+		/* two tables fill side by side: said once */
+		if (!__atomic_exchange_n(&said, true, __ATOMIC_RELAXED))
 			log_info("this kernel has no batch updates for the "
 				 "allow tables: one syscall per entry");
-		said = true;
 		err = allow_write_each(b);
 	}
 	b->n = 0;
@@ -287,53 +309,54 @@ static int allow_add(struct allow_batch *b, const void *key,
 }
 
 /*
- * Exact addresses into the hash (exact_fd), prefixes into the trie (fd).
+ * Exact addresses into the hash, prefixes into the trie: one job each.
  * The same answer as one trie: a /32 or /128 is the longest prefix an
  * address can match, and a later rule of the same key replaces an earlier
  * one in either (a batch is written in its order).
  */
-static int fill_allow(int fd, int exact_fd, const struct tl_policy *p,
-		      size_t *count)
+static int fill_allow(void *arg)
 {
-	struct allow_batch *b = malloc(2 * sizeof(*b));
+	struct table_fill *t = arg;
+	const struct tl_policy *p = t->p;
+	struct allow_batch *b = malloc(sizeof(*b));
 	struct tl_allow_value v;
 	struct tl_allow_key k;
 	int err = 0;
 
-	*count = 0;
+	t->count = 0;
 	if (!b)
 		return -ENOMEM;
-	b[0].fd = fd;
-	b[0].key_size = sizeof(struct tl_allow_key);
-	b[1].fd = exact_fd;
-	b[1].key_size = sizeof(struct tl_allow_exact_key);
-	b[0].n = b[1].n = 0;
+	b->fd = t->fd;
+	/* tl_allow_exact_key is tl_allow_key from profile on */
+	b->key_size = t->exact ? sizeof(struct tl_allow_exact_key) :
+				 sizeof(struct tl_allow_key);
+	b->n = 0;
 	for (size_t i = 0; !err && i < p->nprofiles; i++) {
 		const struct tl_profile_cfg *pr = &p->profiles[i];
 
 		for (size_t j = 0; !err && j < pr->nallow; j++) {
-			bool exact = cidr_exact(&pr->allow[j].cidr);
-
+			if (cidr_exact(&pr->allow[j].cidr) != t->exact)
+				continue;
 			allow_key(&k, i, &pr->allow[j].cidr);
 			allow_value(&v, pr, &pr->allow[j]);
-			/* tl_allow_exact_key is tl_allow_key from profile on */
-			err = allow_add(&b[exact], exact ? (void *)&k.profile
-							 : (void *)&k,
+			err = allow_add(b, t->exact ? (void *)&k.profile :
+						      (void *)&k,
 					&v);
-			(*count)++;
+			t->count++;
 		}
 	}
 	if (!err)
-		err = allow_flush(&b[0]);
-	if (!err)
-		err = allow_flush(&b[1]);
+		err = allow_flush(b);
 	free(b);
 	return err;
 }
 
-static int fill_endpoints(int fd, const struct tl_policy *p, size_t *count)
+static int fill_endpoints(void *arg)
 {
-	*count = 0;
+	struct table_fill *f = arg;
+	const struct tl_policy *p = f->p;
+
+	f->count = 0;
 	for (size_t t = 0; t < p->ntunnels; t++) {
 		const struct tl_tunnel_cfg *tn = &p->tunnels[t];
 
@@ -345,13 +368,13 @@ static int fill_endpoints(int fd, const struct tl_policy *p, size_t *count)
 			if (tn->has_fwmark)
 				v.fwmark = tn->fwmark;
 			/* the address alone: reserved to VPN transport */
-			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			if (bpf_map_update_elem(f->fd, &k, &v, BPF_ANY))
 				return -errno;
 			k.port = tn->endpoints[i].port;
 			k.protocol = tn->endpoints[i].protocol;
-			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			if (bpf_map_update_elem(f->fd, &k, &v, BPF_ANY))
 				return -errno;
-			(*count)++;
+			f->count++;
 		}
 	}
 	return 0;
@@ -460,63 +483,71 @@ static uint64_t realtime_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Builds the tables of a slot; closes what it made on failure. */
+/*
+ * Builds the tables of a slot, filling them side by side (a large policy's
+ * cgroup walk, trie and hash each take their own CPU); closes what it
+ * made on failure.
+ */
 static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
 			const char *mount, int fds[TL_SLOT_TABLES],
 			struct tl_applied *out)
 {
+	struct table_fill t[TL_SLOT_TABLES];
+	struct tl_job jobs[TL_SLOT_TABLES];
 	int err = 0;
 
 	for (int i = 0; i < TL_SLOT_TABLES; i++) {
 		fds[i] = create_inner(b, i);
 		err = fds[i] < 0 && !err ? fds[i] : err;
+		t[i] = (struct table_fill){.fd = fds[i],
+					   .p = p,
+					   .mount = mount,
+					   .exact = slot_tables[i].exact};
+		jobs[i] = (struct tl_job){.run = slot_tables[i].fill,
+					  .arg = &t[i]};
 	}
 	if (!err)
-		err = fill_cgroups(fds[0], p, mount, &out->cgroups);
-	if (!err)
-		err = fill_allow(fds[1], fds[3], p, &out->allow_entries);
-	if (!err)
-		err = fill_endpoints(fds[2], p, &out->endpoints);
+		err = tl_jobs_run(jobs, TL_SLOT_TABLES);
 	if (err) {
 		log_error("filling the policy tables: %s", strerror(-err));
 		for (int i = 0; i < TL_SLOT_TABLES; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
+		return err;
 	}
-	return err;
+	out->cgroups = t[TL_SLOT_CGROUPS].count;
+	out->allow_entries =
+	    t[TL_SLOT_ALLOW].count + t[TL_SLOT_ALLOW_EXACT].count;
+	out->endpoints = t[TL_SLOT_ENDPOINTS].count;
+	return 0;
 }
 
-/* One table into its outer map's slot, on a thread of its own. */
+/* One table into its outer map's slot. */
 struct slot_install {
 	int outer_fd, table_fd;
 	__u32 slot;
-	int err;
-	pthread_t thread;
-	bool threaded;
 };
 
-static void *install_table(void *arg)
+static int install_table(void *arg)
 {
 	struct slot_install *t = arg;
 
-	t->err = bpf_map_update_elem(t->outer_fd, &t->slot, &t->table_fd,
-				     BPF_ANY) ?
-		     -errno :
-		     0;
-	return NULL;
+	return bpf_map_update_elem(t->outer_fd, &t->slot, &t->table_fd,
+				   BPF_ANY) ?
+		   -errno :
+		   0;
 }
 
 /*
  * The tables into their outer maps, side by side: the kernel waits out an
  * RCU grace period after each write of a map of maps (10-16 ms), and waits
- * begun together end together. A table whose thread cannot start is
- * written on this one.
+ * begun together end together.
  */
 static int install_tables(struct tl_bpf *b, __u32 slot,
 			  const int fds[TL_SLOT_TABLES])
 {
 	struct slot_install t[TL_SLOT_TABLES];
-	int err = 0;
+	struct tl_job jobs[TL_SLOT_TABLES];
 
 	for (int i = 0; i < TL_SLOT_TABLES; i++) {
 		t[i] = (struct slot_install){
@@ -524,17 +555,9 @@ static int install_tables(struct tl_bpf *b, __u32 slot,
 		    .table_fd = fds[i],
 		    .slot = slot,
 		};
-		t[i].threaded =
-		    !pthread_create(&t[i].thread, NULL, install_table, &t[i]);
+		jobs[i] = (struct tl_job){.run = install_table, .arg = &t[i]};
 	}
-	for (int i = 0; i < TL_SLOT_TABLES; i++) {
-		if (t[i].threaded)
-			pthread_join(t[i].thread, NULL);
-		else
-			install_table(&t[i]);
-		err = err ?: t[i].err;
-	}
-	return err;
+	return tl_jobs_run(jobs, TL_SLOT_TABLES);
 }
 
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,

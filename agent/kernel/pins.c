@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <net/if.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "log.h"
 #include "netns.h"
 #include "kfeatures.h"
+#include "jobs.h"
 #include "pins.h"
 #include "reuse.h"
 #include "socket.skel.h"
@@ -463,11 +463,11 @@ static void record_inner_shapes(struct tl_bpf *b)
 }
 
 /* Parses the kernel's BTF once, while the shared maps are pinned. */
-static void *probe_route_proof(void *arg)
+static int probe_route_proof(void *arg)
 {
 	(void)arg;
 	tl_kernel_has_route_proof();
-	return NULL;
+	return 0;
 }
 
 /* CPU time of the calling thread: what one layer's load cost, whatever
@@ -558,8 +558,9 @@ static int empty_btf_file(char *path, size_t len)
  * TC's own tl_inbound): then no two layers loading side by side race to
  * create one.
  */
-static int pin_shared_maps(struct tl_bpf *b)
+static int pin_shared_maps(void *arg)
 {
+	struct tl_bpf *b = arg;
 	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = b->pin_dir);
 	char btf_path[64];
 	int btf_fd = empty_btf_file(btf_path, sizeof(btf_path));
@@ -605,62 +606,53 @@ static int load_lsm_layer(struct tl_bpf *b)
 	return 0;
 }
 
-/* One layer's load on a thread of its own, and what it cost in CPU. */
+/* One layer's load, and what it cost in CPU. */
 struct layer_load {
 	struct tl_bpf *b;
 	int (*load)(struct tl_bpf *b);
 	int layer;
-	int err;
-	pthread_t thread;
-	bool threaded;
 };
 
-static void *run_layer_load(void *arg)
+static int run_layer_load(void *arg)
 {
 	struct layer_load *l = arg;
 	long t0 = thread_cpu_ms();
+	int err = l->load(l->b);
 
-	l->err = l->load(l->b);
 	l->b->load_cpu_ms[l->layer] = thread_cpu_ms() - t0;
-	return NULL;
+	return err;
 }
 
 /*
  * The verifier is most of start-up: every layer loads side by side (the
  * shared maps are pinned already), as many at a time as there are CPUs to
- * take them. A layer whose thread cannot start loads on this one.
+ * take them.
  */
 static int load_layers(struct tl_bpf *b)
 {
-	struct layer_load jobs[] = {
+	struct layer_load layers[] = {
 	    {.b = b, .load = load_socket_layer, .layer = TL_LAYER_SOCKET},
 	    {.b = b, .load = load_cgroup_skb_layer, .layer = TL_LAYER_CGROUP_SKB},
 	    {.b = b, .load = load_tc_layer, .layer = TL_LAYER_TC},
 	    {.b = b, .load = load_lsm_layer, .layer = TL_LAYER_LSM},
 	};
-	size_t n = sizeof(jobs) / sizeof(jobs[0]);
-	int err = 0;
+	size_t n = sizeof(layers) / sizeof(layers[0]);
+	struct tl_job jobs[sizeof(layers) / sizeof(layers[0])];
 
 	for (size_t i = 0; i < n; i++)
-		jobs[i].threaded = !pthread_create(&jobs[i].thread, NULL,
-						   run_layer_load, &jobs[i]);
-	for (size_t i = 0; i < n; i++) {
-		if (jobs[i].threaded)
-			pthread_join(jobs[i].thread, NULL);
-		else
-			run_layer_load(&jobs[i]);
-		if (!err)
-			err = jobs[i].err;
-	}
-	return err;
+		jobs[i] = (struct tl_job){.run = run_layer_load,
+					  .arg = &layers[i]};
+	return tl_jobs_run(jobs, n);
 }
 
 /* Loads and verifies every layer, reusing the pinned maps; then pins the
  * programs with the build's record, for the next agent to reuse. */
 static int load_fresh(struct tl_bpf *b)
 {
-	bool probing;
-	pthread_t probe;
+	struct tl_job first[] = {
+	    {.run = pin_shared_maps, .arg = b},
+	    {.run = probe_route_proof},
+	};
 	int err;
 
 	choose_skb_netns(b);
@@ -668,10 +660,7 @@ static int load_fresh(struct tl_bpf *b)
 	 * back to the arena the daemon trims once enforcing (a thread's own
 	 * arena would keep it: RSS 18 MB instead of 7) */
 	mallopt(M_ARENA_MAX, 1);
-	probing = !pthread_create(&probe, NULL, probe_route_proof, NULL);
-	err = pin_shared_maps(b);
-	if (probing)
-		pthread_join(probe, NULL);
+	err = tl_jobs_run(first, sizeof(first) / sizeof(first[0]));
 	choose_tc_egress(b); /* probed already, or probes now */
 	if (!err)
 		err = load_layers(b);
