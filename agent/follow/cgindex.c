@@ -31,11 +31,9 @@ static int mount_fd = -1;
 static bool said_handles;
 static uint64_t resolved, misses;
 
-/* Fibonacci hashing: the high bits of the product spread the ids, which
- * are inode numbers, mostly consecutive. */
 static size_t home(uint64_t id, size_t cap)
 {
-	return (id * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(cap));
+	return tl_cgroup_id_home(id, cap);
 }
 
 static struct slot *find(uint64_t id)

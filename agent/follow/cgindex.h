@@ -11,9 +11,18 @@
 #ifndef TUNLOCK_CGINDEX_H
 #define TUNLOCK_CGINDEX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define TL_CGINDEX_CACHED 1024
+
+/* The home slot of a cgroup id in an open-addressed table of cap slots (a
+ * power of two). Fibonacci hashing: the high bits of the product spread
+ * the ids, which are inode numbers, mostly consecutive. */
+static inline size_t tl_cgroup_id_home(uint64_t id, size_t cap)
+{
+	return (id * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(cap));
+}
 
 /* A watched cgroup: kept until dropped. rel is copied. */
 int tl_cgindex_put(uint64_t id, const char *rel);

@@ -955,6 +955,137 @@ static void case_switch_same_slot(void)
 		  "cached one of the old policy in the same slot", AF_INET, false);
 }
 
+/* ---- the cgroup table at apply ------------------------------------ */
+
+static const char *const tree_dirs[] = {"/t1",	   "/t1/t2", "/t1/t2/t3",
+					"/t1/ex", "/t1/ex/in", "/t1x"};
+#define TREE_DIRS (sizeof(tree_dirs) / sizeof(tree_dirs[0]))
+
+static const char *const tree_fmt =
+    "attach_cgroup: %1$s\n"
+    "tunnels:\n"
+    "  - name: lab\n"
+    "    interface: wg*\n"
+    "    endpoints:\n"
+    "      - {address: 198.51.100.2, port: 51820, protocol: udp}\n"
+    "    client: {cgroup: %1$s/t1/t2}\n"
+    "  - name: lab2\n"
+    "    interface: tun9*\n"
+    "    endpoints:\n"
+    "      - {address: 198.51.100.3, port: 51820, protocol: udp}\n"
+    "    client: {cgroup: %1$s/t1x}\n"
+    "profiles:\n"
+    "  - name: locked\n"
+    "  - name: lan\n"
+    "    lan: allow\n"
+    "  - name: v6block\n"
+    "    ipv6: block\n"
+    "  - name: raw\n"
+    "    raw_sockets: allow\n"
+    "cgroups:\n"
+    "  - {path: %1$s, profile: lan}\n"
+    "  - {path: %1$s/t1, profile: raw}\n"
+    "  - {path: %1$s/t1/t2/t3, profile: v6block}\n"
+    "  - {path: %1$s/t1/ex, exempt: true}\n"
+    "  - {path: %1$s/t1/ex/in, profile: lan}\n";
+
+static int profile_id(const struct tl_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nprofiles; i++)
+		if (!strcmp(p->profiles[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* The live table's entry of the cgroup at rel. */
+static int table_entry(const char *rel, struct tl_cgroup_entry *e)
+{
+	struct tl_state st;
+	__u32 zero = 0, id;
+	uint64_t cg;
+	int fd, err;
+
+	if (tl_cgroup_id(cg_mount, rel, &cg) ||
+	    bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_STATE), &zero,
+				&st) ||
+	    bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_CGROUPS),
+				&st.active_slot, &id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_lookup_elem(fd, &cg, e) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/*
+ * At apply, every cgroup that a rule or a VPN client names gets the entry
+ * of its nearest configured ancestors, found by path, and the same entry
+ * as tl_cgroup_entry_for gives one that appears later (cgwatch): t1x is
+ * not under t1, a client's tunnels reach its descendants, an exempt rule
+ * keeps the profile above it, and a rule under it is not exempt.
+ */
+static void case_cgroup_tree(void)
+{
+	struct {
+		const char *profile;
+		__u16 flags;
+		__u32 client_of;
+	} want[TREE_DIRS] = {
+	    {"raw", 0, 0},		   {"raw", 0, 1}, {"v6block", 0, 1},
+	    {"raw", TL_CGROUP_EXEMPT, 0}, {"lan", 0, 0},
+	    {"lan", 0, 2}, /* the attach cgroup's: not under t1 */
+	};
+	char rel[TREE_DIRS][sizeof(cg_rel) + 16], dir[sizeof(cg_dir) + 16];
+	char yaml[4096], name[160];
+	struct tl_cgroup_entry got, then;
+	size_t made = 0;
+	struct tl_policy p;
+
+	snprintf(yaml, sizeof(yaml), tree_fmt, cg_rel);
+	if (tl_policy_parse("bpf-test", yaml, strlen(yaml), &p, stderr)) {
+		report(false, "cgroup tree", "policy does not parse");
+		return;
+	}
+	for (; made < TREE_DIRS; made++) {
+		snprintf(rel[made], sizeof(rel[made]), "%s%s", cg_rel,
+			 tree_dirs[made]);
+		snprintf(dir, sizeof(dir), "%s%s", cg_mount, rel[made]);
+		if (mkdir(dir, 0755))
+			break;
+	}
+	if (made < TREE_DIRS || !step("policy", apply_yaml(yaml))) {
+		report(false, "cgroup tree", "cannot make %s", dir);
+		goto out;
+	}
+	for (size_t i = 0; i < TREE_DIRS; i++) {
+		snprintf(name, sizeof(name),
+			 "apply: cgroup %s gets its nearest ancestors' entry",
+			 tree_dirs[i]);
+		if (table_entry(rel[i], &got) ||
+		    tl_cgroup_entry_for(&p, rel[i], &then) < 0) {
+			report(false, name, "no entry");
+			continue;
+		}
+		report(got.profile == profile_id(&p, want[i].profile) &&
+			   got.flags == want[i].flags &&
+			   got.client_of == want[i].client_of &&
+			   !memcmp(&got, &then, sizeof(got)),
+		       name,
+		       "profile %u flags %u client_of %u; a cgroup appearing "
+		       "later: %u %u %u",
+		       got.profile, got.flags, got.client_of, then.profile,
+		       then.flags, then.client_of);
+	}
+out:
+	while (made--) {
+		snprintf(dir, sizeof(dir), "%s%s", cg_mount, rel[made]);
+		rmdir(dir);
+	}
+	tl_policy_free(&p);
+}
+
 /* The veth tlc0 as the agent's link tracking reads it (rtnetlink). */
 static int find_tlc0(void *ctx, struct nlmsghdr *h)
 {
@@ -1054,6 +1185,7 @@ static void run_cases(void)
 	cases_raw(true);
 	case_switch_same_slot();
 	case_cgroup_appears();
+	case_cgroup_tree();
 	case_container_first_scan();
 }
 
