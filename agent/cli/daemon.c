@@ -32,6 +32,7 @@
 #include "events.h"
 #include "feed.h"
 #include "integrity.h"
+#include "jobs.h"
 #include "links.h"
 #include "log.h"
 #include "metrics.h"
@@ -683,13 +684,20 @@ static int refuse_second_agent(const char *pin_dir, const char *what)
 static int enforce(struct tl_bpf *b, struct tl_links *links,
 		   struct tl_policy *p, const char *pin_dir,
 		   const char *cg_mount, unsigned int pid,
-		   struct tl_containers *ctr, bool *have_ctr)
+		   struct tl_containers *ctr, bool *have_ctr,
+		   struct tl_job *reading)
 {
-	int err;
+	int err, bad;
 
 	err = tl_bpf_load(b, pin_dir);
-	if (err)
-		return err;
+	bad = reading ? tl_job_wait(reading) : 0;
+	if (bad && !err) {
+		/* a fresh start: what the load pinned goes, nothing ran */
+		tl_bpf_close(b);
+		tl_pins_unpin(pin_dir);
+	}
+	if (err || bad)
+		return bad ?: err;
 	if (b->adopted)
 		log_info("adopting the pinned state in %s", pin_dir);
 	err = record_agent(b, pid);
@@ -712,12 +720,31 @@ static int enforce(struct tl_bpf *b, struct tl_links *links,
 	return attach_at(b, cg_mount, p);
 }
 
+/* The policy file read, as a job (jobs.h). */
+static int read_policy(void *arg)
+{
+	struct agent *a = arg;
+
+	return tl_policy_load(a->opt.config, &a->policy, stderr) ? -EINVAL : 0;
+}
+
 static int start_agent(struct agent *a)
 {
+	struct tl_job reading = {.run = read_policy, .arg = a};
+	/*
+	 * A fresh start reads the policy while the programs load (a large
+	 * policy's parse takes as long as the verifier): enforce waits for
+	 * it before anything runs, and takes back the pins when it is bad.
+	 * Otherwise it is read first: pins in place are not touched for a
+	 * bad policy.
+	 */
+	bool fresh = tl_pins_fresh(a->opt.pin_dir);
 	int err;
 
 	a->start_ns = realtime_ns();
-	if (tl_policy_load(a->opt.config, &a->policy, stderr))
+	if (fresh)
+		tl_job_start(&reading);
+	else if (read_policy(a))
 		return -EINVAL;
 	err = find_cgroup_mount(a->cg_mount, sizeof(a->cg_mount));
 	if (!err)
@@ -726,9 +753,12 @@ static int start_agent(struct agent *a)
 					  "tunlock`), or reload it with SIGHUP");
 	if (!err)
 		err = tl_output_open(&a->out, a->opt.events);
+	if (err && fresh)
+		tl_job_wait(&reading);
 	if (!err)
 		err = enforce(&a->bpf, &a->links, &a->policy, a->opt.pin_dir,
-			      a->cg_mount, getpid(), &a->ctr, &a->have_ctr);
+			      a->cg_mount, getpid(), &a->ctr, &a->have_ctr,
+			      fresh ? &reading : NULL);
 	if (!err)
 		err = tl_events_open(&a->events,
 				     tl_bpf_map_fd(&a->bpf, TL_MAP_EVENTS),
@@ -824,7 +854,7 @@ int tl_daemon_apply(const struct tl_run_opts *o)
 					  "reload tunlock`) instead");
 	if (!err)
 		err = enforce(&b, &links, &p, o->pin_dir, cg_mount, 0, ctr,
-			      &have_ctr);
+			      &have_ctr, NULL);
 	if (!err)
 		printf("applied %s: policy generation %u, %zu interface(s) "
 		       "known; enforcement pinned in %s until `tunlock stop`\n",

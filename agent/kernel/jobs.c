@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <malloc.h>
+
 #include "jobs.h"
 
 static void *run_job(void *arg)
@@ -9,20 +11,35 @@ static void *run_job(void *arg)
 	return NULL;
 }
 
+void tl_job_start(struct tl_job *job)
+{
+	/* one malloc arena for the jobs' threads too: what they free goes
+	 * back to the arena the daemon trims once enforcing (a thread's own
+	 * arena would keep it: RSS 18 MB instead of 7) */
+	mallopt(M_ARENA_MAX, 1);
+	job->threaded = !pthread_create(&job->thread, NULL, run_job, job);
+	if (!job->threaded)
+		run_job(job);
+}
+
+int tl_job_wait(struct tl_job *job)
+{
+	if (job->threaded)
+		pthread_join(job->thread, NULL);
+	job->threaded = false;
+	return job->err;
+}
+
 int tl_jobs_run(struct tl_job *jobs, size_t n)
 {
 	int err = 0;
 
 	for (size_t i = 0; i < n; i++)
-		jobs[i].threaded =
-		    !pthread_create(&jobs[i].thread, NULL, run_job, &jobs[i]);
+		tl_job_start(&jobs[i]);
 	for (size_t i = 0; i < n; i++) {
-		if (jobs[i].threaded)
-			pthread_join(jobs[i].thread, NULL);
-		else
-			run_job(&jobs[i]);
-		if (!err)
-			err = jobs[i].err;
+		int e = tl_job_wait(&jobs[i]);
+
+		err = err ?: e;
 	}
 	return err;
 }

@@ -22,5 +22,9 @@ struct tl_job {
 
 /* Runs every job and waits for all; the first error in job order, or 0. */
 int tl_jobs_run(struct tl_job *jobs, size_t n);
+/* One job started (or, when no thread starts, run at once) ... */
+void tl_job_start(struct tl_job *job);
+/* ... and waited for: what it returned. */
+int tl_job_wait(struct tl_job *job);
 
 #endif

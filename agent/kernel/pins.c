@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdint.h>
@@ -75,19 +74,28 @@ static bool is_bpffs(const char *path)
 	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
 }
 
+/* The directory pin_dir is in; -EINVAL when it has none but "/". */
+static int pin_parent(const char *pin_dir, char parent[PATH_MAX])
+{
+	char *slash;
+
+	snprintf(parent, PATH_MAX, "%s", pin_dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return -EINVAL;
+	*slash = '\0';
+	return 0;
+}
+
 int tl_pins_prepare(const char *pin_dir)
 {
 	char parent[PATH_MAX];
-	char *slash;
 
-	snprintf(parent, sizeof(parent), "%s", pin_dir);
-	slash = strrchr(parent, '/');
-	if (!slash || slash == parent) {
+	if (pin_parent(pin_dir, parent)) {
 		log_error("pin directory %s must be inside a bpffs mount",
 			  pin_dir);
 		return -EINVAL;
 	}
-	*slash = '\0';
 	if (!is_bpffs(parent)) {
 		if (strcmp(parent, "/sys/fs/bpf")) {
 			log_error("%s is not a bpffs mount", parent);
@@ -656,10 +664,6 @@ static int load_fresh(struct tl_bpf *b)
 	int err;
 
 	choose_skb_netns(b);
-	/* one malloc arena for the loading threads too: what they free goes
-	 * back to the arena the daemon trims once enforcing (a thread's own
-	 * arena would keep it: RSS 18 MB instead of 7) */
-	mallopt(M_ARENA_MAX, 1);
 	err = tl_jobs_run(first, sizeof(first) / sizeof(first[0]));
 	choose_tc_egress(b); /* probed already, or probes now */
 	if (!err)
@@ -1086,10 +1090,6 @@ static void stop_agent(uint32_t pid)
 int tl_pins_remove(const char *pin_dir)
 {
 	struct tl_state state = {};
-	char path[PATH_MAX];
-	struct dirent *e;
-	int fd, err = 0;
-	DIR *d;
 
 	/* pins of another layout are removed all the same, unread */
 	if (tl_pins_read_state(pin_dir, &state))
@@ -1101,6 +1101,23 @@ int tl_pins_remove(const char *pin_dir)
 			 (unsigned long long)state.netns_ino);
 	else
 		detach_tc_all();
+	return tl_pins_unpin(pin_dir);
+}
+
+bool tl_pins_fresh(const char *pin_dir)
+{
+	char parent[PATH_MAX];
+
+	return !pin_parent(pin_dir, parent) && access(pin_dir, F_OK) &&
+	       errno == ENOENT && is_bpffs(parent);
+}
+
+int tl_pins_unpin(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	int fd, err = 0;
+	DIR *d;
 
 	d = opendir(pin_dir);
 	if (!d)

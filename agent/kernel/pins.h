@@ -160,6 +160,11 @@ int tl_pins_open_map(const char *pin_dir, enum tl_map_id id);
 bool tl_pins_exist(const char *pin_dir);
 /* Detaches every link and TC filter and removes the pins. */
 int tl_pins_remove(const char *pin_dir);
+/* Nothing pinned in pin_dir yet, nor a bpffs to mount: what a load makes
+ * there, tl_pins_unpin takes back whole. */
+bool tl_pins_fresh(const char *pin_dir);
+/* Removes the pins and the directory (links detached; TC is not touched). */
+int tl_pins_unpin(const char *pin_dir);
 
 /* Makes sure dir's parent is a bpffs (mounting /sys/fs/bpf if needed) and
  * creates dir with mode 0700, or checks the one that is there. */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # t11: the way back. SIGTERM leaves enforcement pinned; `tunlock stop --pin-dir` then detaches
 # and unpins everything: normal traffic (via the ISP, and through the tunnel) works again, no
-# pin, no program at the protected cgroup, none of the agent's programs left in the kernel.
+# pin, no program at the protected cgroup, none of the agent's programs left in the kernel. Then,
+# with nothing pinned, `run` with a bad policy is refused and leaves nothing behind.
 . "$(dirname "$0")/lib.sh"
 lab_init t11
 lab_have_agent || lab_abort "no tunlock binary at $TUNLOCK (build the agent first, or set TUNLOCK)"
@@ -39,4 +40,20 @@ check t11_programs_gone "agent programs still in the kernel: $alive" [ -z "$aliv
 tcout=$(ip netns exec "$NS_CLIENT" tc filter show dev up0 egress 2>/dev/null)
 check t11_tc_detached "TC filters left on up0: $tcout" [ -z "$tcout" ]
 check t11_tunnel_after_stop "tunnel up after stop: $LAB_ERR" lab_tunnel_up
+
+# Nothing pinned now: a fresh start reads its policy while the programs load. A bad policy must
+# still be refused with where it is, and leave nothing behind (the load's pins taken back).
+bad=$LAB_STATE/bad-policy.yaml
+{ cat "$LAB_STATE/policy.yaml"; echo "bogus_key: 1"; } >"$bad"
+line=$(wc -l <"$bad")
+out=$(lab_tunlock run -c "$bad" --pin-dir "$LAB_PIN" 2>&1)
+rc=$?
+said=$(echo "$out" | grep -c "^$bad:$line:1: unknown key 'bogus_key'")
+check t11_fresh_bad_policy_refused "run with a bad policy on a fresh start exited $rc: $(echo "$out" | grep -m1 bogus_key)" \
+	[ "$rc" = 1 ] --and [ "$said" = 1 ]
+check t11_fresh_bad_policy_leaves_nothing "after it: pin directory $(ls -d "$LAB_PIN" 2>/dev/null || echo absent), programs at the protected cgroup: '$(lab_bpf_cgroup_progs | tr '\n' ' ')'" \
+	eval '[ ! -e "$LAB_PIN" ] && [ -z "$(lab_bpf_cgroup_progs)" ]'
+tcout=$(ip netns exec "$NS_CLIENT" tc filter show dev up0 egress 2>/dev/null)
+check t11_fresh_bad_policy_no_tc "TC filters on up0 after it: $tcout" [ -z "$tcout" ]
+check t11_fresh_bad_policy_traffic "tunnel after it: $LAB_ERR" lab_tunnel_works
 lab_done
