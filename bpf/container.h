@@ -50,13 +50,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 static __always_inline bool sent_from_here(struct tl_policy_view *v,
 					   struct __sk_buff *ctx)
 {
-	/* read-only, not trusted: the verifier then walks its fields without
-	 * looking for "__safe_trusted" and "__safe_rcu" types, four scans of
-	 * the kernel's whole BTF per field walked and per state (a quarter of
-	 * TC's load time) */
-	struct sk_buff *skb =
-	    bpf_rdonly_cast(bpf_cast_to_kern_ctx(ctx),
-			    bpf_core_type_id_kernel(struct sk_buff));
+	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
 	unsigned long refdst = skb->_skb_refdst & ~SKB_DST_NOREF;
 	struct net_device *dev;
 	struct dst_entry *dst;
@@ -68,7 +62,11 @@ static __always_inline bool sent_from_here(struct tl_policy_view *v,
 		dev = dst->dev;
 		return dev && dev->nd_net.net->net_cookie == v->netns_cookie;
 	}
-	sk = skb->sk;
+	/* the socket from the context, then read-only: walking the pointer
+	 * from the kernel's skb (trusted) made the verifier scan the kernel's
+	 * whole BTF for "__safe_trusted" and "__safe_rcu" types, four times
+	 * per field and state (a third of TC's load) */
+	sk = bpf_rdonly_cast(ctx->sk, bpf_core_type_id_kernel(struct sock));
 	return sk && sk->__sk_common.skc_net.net->net_cookie == v->netns_cookie;
 }
 
