@@ -51,22 +51,28 @@ static int join(char *buf, size_t len, const char *mount, const char *rel)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int tl_cgroup_id(const char *mount, const char *rel, uint64_t *id)
+int tl_cgroup_stat(const char *path, uint64_t *id, int *subdirs)
 {
-	char path[4096];
 	struct stat st;
-	int err;
 
-	err = join(path, sizeof(path), mount, rel);
-	if (err)
-		return err;
 	if (stat(path, &st))
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	/* On cgroup2 the inode number is the kernfs id BPF reports. */
 	*id = st.st_ino;
+	*subdirs = st.st_nlink >= 2 ? (int)(st.st_nlink - 2) : -1;
 	return 0;
+}
+
+int tl_cgroup_id(const char *mount, const char *rel, uint64_t *id)
+{
+	char path[4096];
+	int subdirs;
+	int err;
+
+	err = join(path, sizeof(path), mount, rel);
+	return err ? err : tl_cgroup_stat(path, id, &subdirs);
 }
 
 int tl_cgroup_level(const char *rel)

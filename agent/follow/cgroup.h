@@ -12,6 +12,10 @@ int tl_cgroup_mount(char *buf, size_t len);
 /* Id (the kernfs node id that BPF sees) and depth of a path relative to
  * the mount; "/" is the root at level 0. */
 int tl_cgroup_id(const char *mount, const char *rel, uint64_t *id);
+/* The cgroup directory at path: its id, and how many subdirectories the
+ * kernel counts in it (a kernfs directory has 2 links and one more per
+ * subdirectory; -1 when it cannot say). */
+int tl_cgroup_stat(const char *path, uint64_t *id, int *subdirs);
 int tl_cgroup_level(const char *rel);
 
 /* Calls fn for every existing cgroup whose relative path matches the

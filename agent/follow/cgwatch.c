@@ -18,18 +18,38 @@
 	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MODIFY | IN_ONLYDIR |        \
 	 IN_DONT_FOLLOW)
 
+/*
+ * The watched directories, sorted by watch descriptor: the kernel hands
+ * them out in increasing order, so a new one goes at the end (10,000
+ * cgroups looked up one by one were 50 million comparisons).
+ */
+static size_t wd_slot(const struct tl_cgwatch *w, int wd)
+{
+	size_t lo = 0, hi = w->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->v[mid].wd < wd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct tl_cgwatch_dir *find_wd(struct tl_cgwatch *w, int wd)
 {
-	for (size_t i = 0; i < w->n; i++)
-		if (w->v[i].wd == wd)
-			return &w->v[i];
-	return NULL;
+	size_t i = wd_slot(w, wd);
+
+	return i < w->n && w->v[i].wd == wd ? &w->v[i] : NULL;
 }
 
 static int remember(struct tl_cgwatch *w, int wd, uint64_t id, const char *rel)
 {
 	struct tl_cgwatch_dir *d = find_wd(w, wd);
 	int err = tl_cgindex_put(id, rel);
+	size_t at;
 
 	if (err)
 		return err;
@@ -46,7 +66,10 @@ static int remember(struct tl_cgwatch *w, int wd, uint64_t id, const char *rel)
 			w->v = v;
 			w->cap = cap;
 		}
-		d = &w->v[w->n++];
+		at = wd_slot(w, wd); /* the end, but after a wrap */
+		memmove(&w->v[at + 1], &w->v[at], (w->n - at) * sizeof(*w->v));
+		w->n++;
+		d = &w->v[at];
 	}
 	d->wd = wd;
 	d->id = id;
@@ -55,8 +78,10 @@ static int remember(struct tl_cgwatch *w, int wd, uint64_t id, const char *rel)
 
 static void forget(struct tl_cgwatch *w, struct tl_cgwatch_dir *d)
 {
+	size_t at = d - w->v;
+
 	tl_cgindex_drop(d->id);
-	*d = w->v[--w->n];
+	memmove(d, d + 1, (--w->n - at) * sizeof(*d));
 }
 
 /* The path of a watched cgroup, from the index. */
@@ -172,16 +197,26 @@ static void apply_new(struct tl_cgwatch *w, const char *rel, uint64_t id)
 static void follow(struct tl_cgwatch *w, const char *rel, int depth, bool apply)
 {
 	char path[4096], sub[4096];
+	bool full = w->n >= TL_CGWATCH_MAX;
 	struct dirent *e;
+	int wd, subdirs;
 	uint64_t id;
 	DIR *dir;
-	int wd;
 
-	if (depth > 64 || tl_cgroup_id(w->mount, rel, &id))
+	snprintf(path, sizeof(path), "%s%s", w->mount,
+		 strcmp(rel, "/") ? rel : "");
+	if (depth > 64)
 		return;
+	wd = full ? -1 : inotify_add_watch(w->fd, path, WATCH_MASK);
+	/* after the watch: a subdirectory made since is an event */
+	if (tl_cgroup_stat(path, &id, &subdirs)) {
+		if (wd >= 0) /* gone meanwhile, or not a directory */
+			inotify_rm_watch(w->fd, wd);
+		return;
+	}
 	if (apply)
 		apply_new(w, rel, id);
-	if (w->n >= TL_CGWATCH_MAX) {
+	if (full) {
 		if (!w->full)
 			log_warn(
 			    "watching %d cgroups already: cgroups below %s "
@@ -190,10 +225,8 @@ static void follow(struct tl_cgwatch *w, const char *rel, int depth, bool apply)
 		w->full = true;
 		return;
 	}
-	snprintf(path, sizeof(path), "%s%s", w->mount,
-		 strcmp(rel, "/") ? rel : "");
-	wd = inotify_add_watch(w->fd, path, WATCH_MASK);
-	if (wd < 0 || remember(w, wd, id, rel))
+	/* a leaf is not read: a cgroup's directory holds dozens of files */
+	if (wd < 0 || remember(w, wd, id, rel) || !subdirs)
 		return;
 	dir = opendir(path);
 	if (!dir)

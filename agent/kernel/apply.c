@@ -294,6 +294,36 @@ static int create_inner(struct tl_bpf *b, int i)
 	return fd < 0 ? -errno : fd;
 }
 
+#define ENOTSUPP 524 /* the kernel's, which errno.h does not name */
+
+/*
+ * n entries into a table in one syscall; a kernel without batch updates
+ * for the table's type gets one call each.
+ */
+static int write_entries(int fd, const void *keys, size_t key_size,
+			 const void *vals, size_t val_size, __u32 n)
+{
+	static bool said;
+	__u32 done = n;
+	int err;
+
+	if (!n)
+		return 0;
+	err = bpf_map_update_batch(fd, keys, vals, &done, NULL);
+	if ((err != -EOPNOTSUPP && err != -ENOTSUPP) || done)
+		return err;
+	/* tables fill side by side: said once */
+	if (!__atomic_exchange_n(&said, true, __ATOMIC_RELAXED))
+		log_info("this kernel has no batch updates for the policy "
+			 "tables: one syscall per entry");
+	for (__u32 i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, (const char *)keys + i * key_size,
+					(const char *)vals + i * val_size,
+					BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 /* One table of a slot to fill from the policy, as a job (jobs.h). */
 struct table_fill {
 	int fd;
@@ -309,14 +339,25 @@ static int fill_cgroups(void *arg)
 	struct cg_nodes ns = {};
 	int err;
 
-	err = collect_nodes(t->p, t->mount, &ns);
-	for (size_t i = 0; !err && i < ns.n; i++) {
-		struct tl_cgroup_entry e = node_entry(t->p, &ns, &ns.v[i]);
+	struct tl_cgroup_entry *vals = NULL;
+	uint64_t *ids = NULL;
 
-		if (bpf_map_update_elem(t->fd, &ns.v[i].id, &e, BPF_ANY))
-			err = -errno;
+	err = collect_nodes(t->p, t->mount, &ns);
+	if (!err && ns.n) {
+		ids = malloc(ns.n * sizeof(*ids));
+		vals = malloc(ns.n * sizeof(*vals));
+		err = ids && vals ? 0 : -ENOMEM;
 	}
+	for (size_t i = 0; !err && i < ns.n; i++) {
+		ids[i] = ns.v[i].id;
+		vals[i] = node_entry(t->p, &ns, &ns.v[i]);
+	}
+	if (!err)
+		err = write_entries(t->fd, ids, sizeof(*ids), vals,
+				    sizeof(*vals), ns.n);
 	t->count = ns.n;
+	free(ids);
+	free(vals);
 	free_nodes(&ns);
 	return err;
 }
@@ -360,7 +401,6 @@ static void allow_value(struct tl_allow_value *v,
  * 100,000 rules took 100,000 syscalls.
  */
 #define ALLOW_BATCH 1024
-#define ENOTSUPP    524 /* the kernel's, which errno.h does not name */
 
 struct allow_batch {
 	int fd;
@@ -370,33 +410,11 @@ struct allow_batch {
 	struct tl_allow_value vals[ALLOW_BATCH];
 };
 
-/* A kernel without batch operations for a map type: one entry a call. */
-static int allow_write_each(struct allow_batch *b)
-{
-	for (__u32 i = 0; i < b->n; i++)
-		if (bpf_map_update_elem(b->fd, b->keys + i * b->key_size,
-					&b->vals[i], BPF_ANY))
-			return -errno;
-	return 0;
-}
-
 static int allow_flush(struct allow_batch *b)
 {
-	static bool said;
-	__u32 n = b->n;
-	int err;
+	int err = write_entries(b->fd, b->keys, b->key_size, b->vals,
+				sizeof(b->vals[0]), b->n);
 
-	if (!n)
-		return 0;
-	err = bpf_map_update_batch(b->fd, b->keys, b->vals, &n, NULL);
-	if ((err == -EOPNOTSUPP || err == -ENOTSUPP) &&
-	    !n) {
-		/* two tables fill side by side: said once */
-		if (!__atomic_exchange_n(&said, true, __ATOMIC_RELAXED))
-			log_info("this kernel has no batch updates for the "
-				 "allow tables: one syscall per entry");
-		err = allow_write_each(b);
-	}
 	b->n = 0;
 	return err;
 }
