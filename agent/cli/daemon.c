@@ -691,7 +691,7 @@ static int enforce(struct tl_bpf *b, struct tl_links *links,
 
 	err = tl_bpf_load(b, pin_dir);
 	bad = reading ? tl_job_wait(reading) : 0;
-	if (bad && !err) {
+	if (bad && !err && !b->adopted) {
 		/* a fresh start: what the load pinned goes, nothing ran */
 		tl_bpf_close(b);
 		tl_pins_unpin(pin_dir);
