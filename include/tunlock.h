@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define TL_LAYOUT_VERSION 4
+#define TL_LAYOUT_VERSION 5
 
 #define TL_MAX_PROFILES 64
 #define TL_MAX_TUNNELS 16

@@ -137,9 +137,13 @@ static int apply_to(struct tl_bpf *b, const char *cg_mount,
 		return err;
 	tl_policy_drop_allow(p);
 	log_info("policy generation %u applied (%s mode): %zu cgroups, %zu "
-		 "allowed CIDRs, %zu endpoints",
+		 "allowed CIDRs%s, %zu endpoints",
 		 ap.generation, p->mode == TL_MODE_AUDIT ? "audit" : "enforce",
-		 ap.cgroups, ap.allow_entries, ap.endpoints);
+		 ap.cgroups, ap.allow_entries,
+		 ap.reused == 2 ? " (unchanged: their tables kept)" :
+		 ap.reused	 ? " (one of their tables unchanged, kept)" :
+				   "",
+		 ap.endpoints);
 	return 0;
 }
 

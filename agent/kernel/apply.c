@@ -242,8 +242,12 @@ static struct tl_cgroup_entry node_entry(const struct tl_policy *p,
 	return e;
 }
 
-/* The tables of a policy slot: the outer map that holds each, the name
- * each fresh table gets, and how it is filled. */
+/*
+ * The tables of a policy slot: the outer map that holds each, the name
+ * each fresh table gets, and how it is filled. The allow tables are never
+ * written once in a slot, so a policy that would fill one as the live
+ * slot's was filled shares that table (reusable).
+ */
 enum {
 	TL_SLOT_CGROUPS,
 	TL_SLOT_ALLOW,
@@ -252,28 +256,30 @@ enum {
 	TL_SLOT_TABLES
 };
 
-static int fill_cgroups(void *arg);
-static int fill_allow(void *arg);
-static int fill_endpoints(void *arg);
+struct table_fill;
+static int fill_cgroups(struct table_fill *t);
+static int fill_allow(struct table_fill *t);
+static int fill_endpoints(struct table_fill *t);
 
 static const struct {
 	enum tl_map_id outer;
 	const char *name;
-	int (*fill)(void *arg); /* a job: struct table_fill */
-	bool exact;		/* allow: the exact table's entries */
+	int (*fill)(struct table_fill *t); /* into t->fd, made */
+	bool exact;	/* allow: the exact table's entries, or the trie's */
+	bool reusable;
 } slot_tables[TL_SLOT_TABLES] = {
     [TL_SLOT_CGROUPS] = {TL_MAP_CGROUPS, "tl_cgroup_tab", fill_cgroups},
-    [TL_SLOT_ALLOW] = {TL_MAP_ALLOW, "tl_allow_tab", fill_allow},
+    [TL_SLOT_ALLOW] = {TL_MAP_ALLOW, "tl_allow_tab", fill_allow, false, true},
     [TL_SLOT_ENDPOINTS] = {TL_MAP_ENDPOINTS, "tl_endpoint_tab",
 			   fill_endpoints},
     [TL_SLOT_ALLOW_EXACT] = {TL_MAP_ALLOW_EXACT, "tl_allow_exact_tab",
-			     fill_allow, true},
+			     fill_allow, true, true},
 };
 
 /* A fresh table of slot_tables[i], of the shape (type, key and value size,
  * entries, flags) that the BPF side declares for its outer map's values:
- * stated once, in bpf/. */
-static int create_inner(struct tl_bpf *b, int i)
+ * stated once, in bpf/; entries, when not 0, sizes it instead. */
+static int create_inner(const struct tl_bpf *b, int i, __u32 entries)
 {
 	const char *name = slot_tables[i].name;
 	LIBBPF_OPTS(bpf_map_create_opts, o);
@@ -288,7 +294,7 @@ static int create_inner(struct tl_bpf *b, int i)
 	}
 	o.map_flags = sh.flags;
 	fd = bpf_map_create(sh.type, name, sh.key_size, sh.value_size,
-			    sh.max_entries, &o);
+			    entries ?: sh.max_entries, &o);
 	if (fd < 0)
 		log_error("creating map %s: %s", name, strerror(errno));
 	return fd < 0 ? -errno : fd;
@@ -324,18 +330,39 @@ static int write_entries(int fd, const void *keys, size_t key_size,
 	return 0;
 }
 
-/* One table of a slot to fill from the policy, as a job (jobs.h). */
+/* A /32 or /128: the exact table's, asked before the trie. */
+static bool cidr_exact(const struct tl_cidr *c)
+{
+	return c->prefixlen == (c->family == AF_INET ? 32 : 128);
+}
+
+/* The exact table's size: its entries, all allocated when it is made. */
+static __u32 exact_entries(const struct tl_policy *p)
+{
+	__u32 n = 0;
+
+	for (size_t i = 0; i < p->nprofiles; i++)
+		for (size_t j = 0; j < p->profiles[i].nallow; j++)
+			n += cidr_exact(&p->profiles[i].allow[j].cidr);
+	return n ?: 1;
+}
+
+/* One table of a slot, made (or reused) and filled from the policy, as a
+ * job (jobs.h). */
 struct table_fill {
 	int fd;
+	int index; /* in slot_tables */
+	struct tl_bpf *b;
 	const struct tl_policy *p;
 	const char *mount;
-	bool exact; /* allow: the exact table, or the trie */
+	int live;	 /* the live slot, to reuse a table of; -1: none */
+	uint64_t digest; /* a reusable table's entries (allow_digest) */
+	bool reused;
 	size_t count;
 };
 
-static int fill_cgroups(void *arg)
+static int fill_cgroups(struct table_fill *t)
 {
-	struct table_fill *t = arg;
 	struct cg_nodes ns = {};
 	int err;
 
@@ -360,12 +387,6 @@ static int fill_cgroups(void *arg)
 	free(vals);
 	free_nodes(&ns);
 	return err;
-}
-
-/* A /32 or /128: the exact table's, asked before the trie. */
-static bool cidr_exact(const struct tl_cidr *c)
-{
-	return c->prefixlen == (c->family == AF_INET ? 32 : 128);
 }
 
 static void allow_key(struct tl_allow_key *k, uint32_t profile,
@@ -396,6 +417,110 @@ static void allow_value(struct tl_allow_value *v,
 	}
 }
 
+typedef int (*allow_fn)(void *ctx, const void *key,
+			const struct tl_allow_value *v);
+
+/*
+ * The entries of the exact table, or of the trie, in the order they are
+ * written: a later rule of the same key replaces an earlier one in either.
+ * The same answer as one trie: a /32 or /128 is the longest prefix an
+ * address can match.
+ */
+static int each_allow(const struct tl_policy *p, bool exact, allow_fn fn,
+		      void *ctx, size_t *count)
+{
+	struct tl_allow_value v;
+	struct tl_allow_key k;
+	int err = 0;
+
+	*count = 0;
+	for (size_t i = 0; !err && i < p->nprofiles; i++) {
+		const struct tl_profile_cfg *pr = &p->profiles[i];
+
+		for (size_t j = 0; !err && j < pr->nallow; j++) {
+			if (cidr_exact(&pr->allow[j].cidr) != exact)
+				continue;
+			allow_key(&k, i, &pr->allow[j].cidr);
+			allow_value(&v, pr, &pr->allow[j]);
+			/* tl_allow_exact_key is tl_allow_key from profile on */
+			err = fn(ctx, exact ? (void *)&k.profile : (void *)&k,
+				 &v);
+			(*count)++;
+		}
+	}
+	return err;
+}
+
+static size_t allow_key_size(bool exact)
+{
+	return exact ? sizeof(struct tl_allow_exact_key) :
+		       sizeof(struct tl_allow_key);
+}
+
+static uint64_t digest_add(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *d = data;
+	uint64_t w;
+
+	for (size_t at = 0; at < len; at += sizeof(w)) {
+		w = 0;
+		memcpy(&w, d + at, len - at < sizeof(w) ? len - at : sizeof(w));
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+struct allow_digest {
+	uint64_t h;
+	size_t key_size;
+};
+
+static int digest_entry(void *ctx, const void *key,
+			const struct tl_allow_value *v)
+{
+	struct allow_digest *d = ctx;
+
+	d->h = digest_add(d->h, key, d->key_size);
+	d->h = digest_add(d->h, v, sizeof(*v));
+	return 0;
+}
+
+/* What an allow table would hold: a digest of its entries in the order
+ * they are written, never 0 (not known). */
+static uint64_t allow_digest(const struct tl_policy *p, bool exact,
+			     size_t *count)
+{
+	struct allow_digest d = {0xcbf29ce484222325ull, allow_key_size(exact)};
+
+	each_allow(p, exact, digest_entry, &d, count);
+	d.h = digest_add(d.h, count, sizeof(*count));
+	return d.h ?: 1;
+}
+
+/*
+ * The live slot's table instead of a fresh one, when this agent filled it
+ * with the entries t would write (both slots hold it then). Its id must
+ * still be the one recorded: a table put there by anyone else is not it.
+ */
+static bool reuse_live(struct table_fill *t)
+{
+	enum tl_map_id outer = slot_tables[t->index].outer;
+	const struct tl_table_record *r;
+	__u32 id;
+
+	if (t->live < 0)
+		return false;
+	r = &t->b->tables[t->live][outer];
+	if (r->digest != t->digest ||
+	    bpf_map_lookup_elem(tl_bpf_map_fd(t->b, outer), &t->live, &id) ||
+	    id != r->id)
+		return false;
+	t->fd = bpf_map_get_fd_by_id(id);
+	t->reused = t->fd >= 0;
+	return t->reused;
+}
+
 /*
  * Allow entries are written ALLOW_BATCH at a time, one syscall a batch:
  * 100,000 rules took 100,000 syscalls.
@@ -419,60 +544,54 @@ static int allow_flush(struct allow_batch *b)
 	return err;
 }
 
-static int allow_add(struct allow_batch *b, const void *key,
+static int allow_add(void *ctx, const void *key,
 		     const struct tl_allow_value *v)
 {
+	struct allow_batch *b = ctx;
+
 	memcpy(b->keys + b->n * b->key_size, key, b->key_size);
 	b->vals[b->n++] = *v;
 	return b->n == ALLOW_BATCH ? allow_flush(b) : 0;
 }
 
-/*
- * Exact addresses into the hash, prefixes into the trie: one job each.
- * The same answer as one trie: a /32 or /128 is the longest prefix an
- * address can match, and a later rule of the same key replaces an earlier
- * one in either (a batch is written in its order).
- */
-static int fill_allow(void *arg)
+/* Exact addresses into the hash, prefixes into the trie: a job each. */
+static int fill_allow(struct table_fill *t)
 {
-	struct table_fill *t = arg;
-	const struct tl_policy *p = t->p;
+	bool exact = slot_tables[t->index].exact;
 	struct allow_batch *b = malloc(sizeof(*b));
-	struct tl_allow_value v;
-	struct tl_allow_key k;
-	int err = 0;
+	int err;
 
-	t->count = 0;
 	if (!b)
 		return -ENOMEM;
 	b->fd = t->fd;
-	/* tl_allow_exact_key is tl_allow_key from profile on */
-	b->key_size = t->exact ? sizeof(struct tl_allow_exact_key) :
-				 sizeof(struct tl_allow_key);
+	b->key_size = allow_key_size(exact);
 	b->n = 0;
-	for (size_t i = 0; !err && i < p->nprofiles; i++) {
-		const struct tl_profile_cfg *pr = &p->profiles[i];
-
-		for (size_t j = 0; !err && j < pr->nallow; j++) {
-			if (cidr_exact(&pr->allow[j].cidr) != t->exact)
-				continue;
-			allow_key(&k, i, &pr->allow[j].cidr);
-			allow_value(&v, pr, &pr->allow[j]);
-			err = allow_add(b, t->exact ? (void *)&k.profile :
-						      (void *)&k,
-					&v);
-			t->count++;
-		}
-	}
+	err = each_allow(t->p, exact, allow_add, b, &t->count);
 	if (!err)
 		err = allow_flush(b);
 	free(b);
 	return err;
 }
 
-static int fill_endpoints(void *arg)
+/* One table as a job: the live slot's when it holds the same entries,
+ * else a fresh one, filled. */
+static int make_table(void *arg)
 {
-	struct table_fill *f = arg;
+	struct table_fill *t = arg;
+	int i = t->index;
+
+	if (slot_tables[i].reusable) {
+		t->digest = allow_digest(t->p, slot_tables[i].exact, &t->count);
+		if (reuse_live(t))
+			return 0;
+	}
+	t->fd = create_inner(t->b, i,
+			     slot_tables[i].exact ? exact_entries(t->p) : 0);
+	return t->fd < 0 ? t->fd : slot_tables[i].fill(t);
+}
+
+static int fill_endpoints(struct table_fill *f)
+{
 	const struct tl_policy *p = f->p;
 
 	f->count = 0;
@@ -602,43 +721,54 @@ static uint64_t realtime_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static void close_tables(struct table_fill t[TL_SLOT_TABLES])
+{
+	for (int i = 0; i < TL_SLOT_TABLES; i++)
+		if (t[i].fd >= 0)
+			close(t[i].fd);
+}
+
 /*
  * Builds the tables of a slot, filling them side by side (a large policy's
  * cgroup walk, trie and hash each take their own CPU); closes what it
- * made on failure.
+ * made on failure. live: the live slot, or -1.
  */
 static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
-			const char *mount, int fds[TL_SLOT_TABLES],
-			struct tl_applied *out)
+			const char *mount, int live,
+			struct table_fill t[TL_SLOT_TABLES])
 {
-	struct table_fill t[TL_SLOT_TABLES];
 	struct tl_job jobs[TL_SLOT_TABLES];
-	int err = 0;
+	int err;
 
 	for (int i = 0; i < TL_SLOT_TABLES; i++) {
-		fds[i] = create_inner(b, i);
-		err = fds[i] < 0 && !err ? fds[i] : err;
-		t[i] = (struct table_fill){.fd = fds[i],
-					   .p = p,
-					   .mount = mount,
-					   .exact = slot_tables[i].exact};
-		jobs[i] = (struct tl_job){.run = slot_tables[i].fill,
-					  .arg = &t[i]};
+		t[i] = (struct table_fill){
+		    .fd = -1, .index = i, .b = b, .p = p, .mount = mount,
+		    .live = live};
+		jobs[i] = (struct tl_job){.run = make_table, .arg = &t[i]};
 	}
-	if (!err)
-		err = tl_jobs_run(jobs, TL_SLOT_TABLES);
+	err = tl_jobs_run(jobs, TL_SLOT_TABLES);
 	if (err) {
 		log_error("filling the policy tables: %s", strerror(-err));
-		for (int i = 0; i < TL_SLOT_TABLES; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
-		return err;
+		close_tables(t);
 	}
-	out->cgroups = t[TL_SLOT_CGROUPS].count;
-	out->allow_entries =
-	    t[TL_SLOT_ALLOW].count + t[TL_SLOT_ALLOW_EXACT].count;
-	out->endpoints = t[TL_SLOT_ENDPOINTS].count;
-	return 0;
+	return err;
+}
+
+/* What the slot holds now, for the next apply to reuse (0: not known). */
+static void record_tables(struct tl_bpf *b, __u32 slot,
+			  const struct table_fill t[TL_SLOT_TABLES])
+{
+	for (int i = 0; i < TL_SLOT_TABLES; i++) {
+		struct tl_table_record *r =
+		    &b->tables[slot][slot_tables[i].outer];
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		*r = (struct tl_table_record){};
+		if (t[i].digest &&
+		    !bpf_obj_get_info_by_fd(t[i].fd, &info, &len))
+			*r = (struct tl_table_record){t[i].digest, info.id};
+	}
 }
 
 /* One table into its outer map's slot. */
@@ -663,7 +793,7 @@ static int install_table(void *arg)
  * begun together end together.
  */
 static int install_tables(struct tl_bpf *b, __u32 slot,
-			  const int fds[TL_SLOT_TABLES])
+			  const struct table_fill fills[TL_SLOT_TABLES])
 {
 	struct slot_install t[TL_SLOT_TABLES];
 	struct tl_job jobs[TL_SLOT_TABLES];
@@ -671,7 +801,7 @@ static int install_tables(struct tl_bpf *b, __u32 slot,
 	for (int i = 0; i < TL_SLOT_TABLES; i++) {
 		t[i] = (struct slot_install){
 		    .outer_fd = tl_bpf_map_fd(b, slot_tables[i].outer),
-		    .table_fd = fds[i],
+		    .table_fd = fills[i].fd,
 		    .slot = slot,
 		};
 		jobs[i] = (struct tl_job){.run = install_table, .arg = &t[i]};
@@ -685,8 +815,9 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	struct tl_settings settings;
 	struct tl_state state = {};
 	uint64_t attach_id;
+	struct table_fill t[TL_SLOT_TABLES];
 	__u32 zero = 0;
-	int fds[TL_SLOT_TABLES], err = 0, state_fd;
+	int err = 0, state_fd;
 
 	memset(out, 0, sizeof(*out));
 	if (p->allow_dropped) {
@@ -708,19 +839,29 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		tl_layout_refused(b->pin_dir, state.layout_version);
 		return -EPROTO;
 	}
-	if (build_tables(b, p, mount, fds, out))
+	if (build_tables(b, p, mount,
+			 state.layout_version ? (int)state.active_slot : -1, t))
 		return -EINVAL;
 
 	out->slot = state.layout_version ? state.active_slot ^ 1 : 0;
 	out->generation = state.generation + 1;
 	out->attach_cgroup_id = attach_id;
+	out->cgroups = t[TL_SLOT_CGROUPS].count;
+	out->allow_entries =
+	    t[TL_SLOT_ALLOW].count + t[TL_SLOT_ALLOW_EXACT].count;
+	out->endpoints = t[TL_SLOT_ENDPOINTS].count;
+	out->reused = t[TL_SLOT_ALLOW].reused + t[TL_SLOT_ALLOW_EXACT].reused;
 	fill_settings(&settings, p, out->generation, attach_id);
-	err = install_tables(b, out->slot, fds);
+	err = install_tables(b, out->slot, t);
+	/* what the slot holds, or nothing known when it may be half written */
+	if (!err)
+		record_tables(b, out->slot, t);
+	else
+		memset(b->tables[out->slot], 0, sizeof(b->tables[out->slot]));
 	if (!err && bpf_map_update_elem(tl_bpf_map_fd(b, TL_MAP_SETTINGS),
 					&out->slot, &settings, BPF_ANY))
 		err = -errno;
-	for (int i = 0; i < TL_SLOT_TABLES; i++)
-		close(fds[i]); /* the outer map holds them now */
+	close_tables(t); /* the outer maps hold them now */
 	if (err) {
 		log_error("installing the policy: %s", strerror(-err));
 		return err;

@@ -2,7 +2,8 @@
 /*
  * Applying a policy: the tables are built aside in fresh maps, put in the
  * idle slot, and one write of tl_state makes them live. A packet sees the
- * whole old policy or the whole new one, never a mix.
+ * whole old policy or the whole new one, never a mix. An allow table that
+ * would be filled as the live slot's was is that table, in both slots.
  */
 #ifndef TUNLOCK_APPLY_H
 #define TUNLOCK_APPLY_H
@@ -19,6 +20,8 @@ struct tl_applied {
 	size_t cgroups;
 	size_t allow_entries;
 	size_t endpoints;
+	/* allow tables shared with the policy before (the same entries) */
+	unsigned int reused;
 };
 
 /* cg_mount: the cgroup2 mount. Returns 0, or a negative errno after

@@ -63,6 +63,13 @@ struct tl_map_shape {
 	__u32 key_size, value_size, max_entries, flags;
 };
 
+/* A policy table this agent put in a slot (apply.c): a digest of its
+ * entries (0: not known) and the map's id. */
+struct tl_table_record {
+	uint64_t digest;
+	__u32 id;
+};
+
 struct tl_bpf {
 	struct socket_bpf *sock;
 	struct cgroup_skb_bpf *skb;
@@ -88,6 +95,9 @@ struct tl_bpf {
 	 * declares it: read before loading, since libbpf drops the inner
 	 * definition once it created the outer map. */
 	struct tl_map_shape inner[TL_MAP_COUNT];
+	/* What each slot's tables hold, by their outer map: known only for
+	 * the tables this agent wrote (apply.c reuses them). */
+	struct tl_table_record tables[TL_POLICY_SLOTS][TL_MAP_COUNT];
 };
 
 /* What tl_bpf_check_links found wrong with one link, and did about it. */

@@ -628,6 +628,136 @@ static bool agent_elsewhere(bool on, struct tl_state *saved, const char *name)
 	return !bpf_map_update_elem(fd, &zero, &st, BPF_ANY);
 }
 
+/* ---- allow tables kept across applies -------------------------------- */
+
+static const char *const allow_fmt =
+	"tunnels: [{name: lab, interface: 'wg*', client: {fwmark: 0xca6c},\n"
+	"  endpoints: [{address: 198.51.100.2, port: 51820, protocol: udp}]}]\n"
+	"profiles:\n"
+	"  - name: locked\n"
+	"    allow:\n"
+	"      - {cidr: 203.0.113.0/24, protocol: tcp, ports: [443]}\n"
+	"      - {cidr: %s/32, protocol: udp, ports: [%u]}\n"
+	"cgroups:\n"
+	"  - {path: /, profile: locked}\n";
+
+/* A policy whose exact rule is addr:port/udp; how many allow tables the
+ * apply kept from the policy before, or -1. */
+static int apply_allow(const char *addr, unsigned int port)
+{
+	struct tl_applied ap;
+	struct tl_policy p;
+	char yaml[1024];
+	int err;
+
+	snprintf(yaml, sizeof(yaml), allow_fmt, addr, port);
+	if (tl_policy_parse("bpf-test", yaml, strlen(yaml), &p, stderr))
+		return -1;
+	err = tl_apply_policy(&bpf, &p, cg_mount, &ap);
+	tl_policy_free(&p);
+	return err ? -1 : (int)ap.reused;
+}
+
+/* The table of outer map id in slot, as its map id and size. */
+static int slot_table(enum tl_map_id outer, __u32 slot, __u32 *id,
+		      __u32 *max_entries)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err;
+
+	if (bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, outer), &slot, id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(*id);
+	if (fd < 0)
+		return -errno;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	*max_entries = info.max_entries;
+	close(fd);
+	return err;
+}
+
+static __u32 live_slot(void)
+{
+	struct tl_state st = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_STATE), &zero, &st);
+	return st.active_slot;
+}
+
+static bool slots_share(enum tl_map_id outer)
+{
+	__u32 a, b, max;
+
+	return !slot_table(outer, 0, &a, &max) &&
+	       !slot_table(outer, 1, &b, &max) && a == b;
+}
+
+static void send_udp(const char *name, const char *dst, uint16_t port,
+		     struct expect want, struct ring_buffer *rb)
+{
+	struct frame f;
+
+	eth(&f, ETH_P_IP);
+	ipv4(&f, "10.213.0.2", dst, IPPROTO_UDP, 0, 5);
+	udp(&f, 40000, port);
+	both(name, &f, ifindex_uplink, 0, want);
+	ring_buffer__consume(rb);
+}
+
+/*
+ * An apply whose allow table would hold what the live slot's holds shares
+ * that table instead of filling another (the tables are never written
+ * once in a slot); one that differs in an address, or only in a port,
+ * gets a fresh table, and its packets see the new entries. The exact
+ * table is made as large as its entries.
+ */
+static void cases_allow_tables(struct ring_buffer *rb)
+{
+	__u32 id, max;
+	int kept;
+
+	kept = apply_allow("198.51.100.20", 53000);
+	kept = kept < 0 ? kept : apply_allow("198.51.100.20", 53000);
+	report(kept == 2 && slots_share(TL_MAP_ALLOW_EXACT) &&
+		       slots_share(TL_MAP_ALLOW),
+	       "allow tables: the same rules again share both tables",
+	       "kept %d, exact shared %d, trie shared %d", kept,
+	       slots_share(TL_MAP_ALLOW_EXACT), slots_share(TL_MAP_ALLOW));
+	send_udp("allow tables: shared, the rule holds", "198.51.100.20",
+		 53000, PASS(TL_ALLOW_LISTED), rb);
+
+	kept = apply_allow("198.51.100.21", 53000);
+	report(kept == 1 && !slots_share(TL_MAP_ALLOW_EXACT) &&
+		       slots_share(TL_MAP_ALLOW),
+	       "allow tables: another address, a fresh exact table",
+	       "kept %d, exact shared %d, trie shared %d", kept,
+	       slots_share(TL_MAP_ALLOW_EXACT), slots_share(TL_MAP_ALLOW));
+	send_udp("allow tables: the address replaced is refused",
+		 "198.51.100.20", 53000, BLOCK(TL_REASON_TUNNEL_DOWN), rb);
+	send_udp("allow tables: the new address passes", "198.51.100.21",
+		 53000, PASS(TL_ALLOW_LISTED), rb);
+
+	kept = apply_allow("198.51.100.21", 53001);
+	report(kept == 1 && !slots_share(TL_MAP_ALLOW_EXACT),
+	       "allow tables: another port only, a fresh exact table",
+	       "kept %d", kept);
+	send_udp("allow tables: the port replaced is refused", "198.51.100.21",
+		 53000, BLOCK(TL_REASON_TUNNEL_DOWN), rb);
+	send_udp("allow tables: the new port passes", "198.51.100.21", 53001,
+		 PASS(TL_ALLOW_LISTED), rb);
+
+	if (slot_table(TL_MAP_ALLOW_EXACT, live_slot(), &id, &max))
+		max = 0;
+	report(max == 1,
+	       "allow tables: the exact table is as large as its one entry",
+	       "max_entries %u", max);
+	if (apply("enforce", "enforce", "locked"))
+		report(false, "allow tables: the policy back", "%s",
+		       strerror(errno));
+}
+
 /* The same interface index in another network namespace is no tunnel. */
 static void case_foreign_netns(struct ring_buffer *rb)
 {
@@ -2465,6 +2595,7 @@ int main(void)
 		case_verifier_budget();
 		case_lookups_resolved();
 		cases_enforce(rb);
+		cases_allow_tables(rb);
 		cases_basics(rb);
 		/* back to the policy main() set, which the rest assumes */
 		apply("enforce", "enforce", "locked");
