@@ -683,13 +683,15 @@ static int refuse_second_agent(const char *pin_dir, const char *what)
 /*
  * What `run` and `apply` share: pins loaded or adopted, the policy applied,
  * then interfaces (tunnels known, TC attached), then the cgroup programs:
- * each program sees a complete state when it first runs.
+ * each program sees a complete state when it first runs. The agent's
+ * cgroup watch (cgw) starts before the apply looks at the cgroups, so that
+ * each one made meanwhile is in the table or an event, never neither.
  */
 static int enforce(struct tl_bpf *b, struct tl_links *links,
 		   struct tl_policy *p, const char *pin_dir,
 		   const char *cg_mount, unsigned int pid,
 		   struct tl_containers *ctr, bool *have_ctr,
-		   struct tl_job *reading)
+		   struct tl_job *reading, struct tl_cgwatch *cgw)
 {
 	int err, bad;
 
@@ -707,6 +709,9 @@ static int enforce(struct tl_bpf *b, struct tl_links *links,
 	err = record_agent(b, pid);
 	if (err)
 		return err;
+	if (cgw && tl_cgwatch_open(cgw, b, p, cg_mount))
+		log_warn("cannot follow new cgroups: they get their ancestor's "
+			 "profile until a reload");
 	err = apply_to(b, cg_mount, p);
 	if (err)
 		return err;
@@ -762,17 +767,13 @@ static int start_agent(struct agent *a)
 	if (!err)
 		err = enforce(&a->bpf, &a->links, &a->policy, a->opt.pin_dir,
 			      a->cg_mount, getpid(), &a->ctr, &a->have_ctr,
-			      fresh ? &reading : NULL);
+			      fresh ? &reading : NULL, &a->cgw);
 	if (!err)
 		err = tl_events_open(&a->events,
 				     tl_bpf_map_fd(&a->bpf, TL_MAP_EVENTS),
 				     &a->out, a->cg_mount);
 	if (err)
 		return err;
-	/* cgroups made from now on get their entries as they appear */
-	if (tl_cgwatch_open(&a->cgw, &a->bpf, &a->policy, a->cg_mount))
-		log_warn("cannot follow new cgroups: they get their ancestor's "
-			 "profile until a reload");
 	a->events.policy = &a->policy;
 	a->events.format = a->opt.format;
 	remember_applied(a);
@@ -858,7 +859,7 @@ int tl_daemon_apply(const struct tl_run_opts *o)
 					  "reload tunlock`) instead");
 	if (!err)
 		err = enforce(&b, &links, &p, o->pin_dir, cg_mount, 0, ctr,
-			      &have_ctr, NULL);
+			      &have_ctr, NULL, NULL);
 	if (!err)
 		printf("applied %s: policy generation %u, %zu interface(s) "
 		       "known; enforcement pinned in %s until `tunlock stop`\n",

@@ -208,6 +208,7 @@ static void follow(struct tl_cgwatch *w, const char *rel, int depth, bool apply)
 	if (depth > 64)
 		return;
 	wd = full ? -1 : inotify_add_watch(w->fd, path, WATCH_MASK);
+	w->missed |= !full && wd < 0;
 	/* after the watch: a subdirectory made since is an event */
 	if (tl_cgroup_stat(path, &id, &subdirs)) {
 		if (wd >= 0) /* gone meanwhile, or not a directory */
@@ -345,7 +346,7 @@ static void unwatch_all(struct tl_cgwatch *w)
 		tl_cgindex_drop(w->v[i].id);
 	}
 	w->n = 0;
-	w->full = false;
+	w->full = w->missed = false;
 }
 
 void tl_cgwatch_close(struct tl_cgwatch *w)
@@ -363,12 +364,22 @@ void tl_cgwatch_close(struct tl_cgwatch *w)
 	w->fd = -1;
 }
 
-/* The policy's full build has just written the entries of every cgroup
- * there is: watching starts from there, without applying again. */
+/*
+ * After a reload applied p. Under the same attach cgroup the watches stay:
+ * a cgroup made while the reload applied is an event still queued, which
+ * gets p's entry when handled (watched afresh, it was in neither the
+ * table nor the queue). Another attach cgroup, or a tree not wholly
+ * watched (the limit, a watch refused), is watched from scratch; the full
+ * build has just written the entries of every cgroup there is.
+ */
 void tl_cgwatch_reset(struct tl_cgwatch *w, const struct tl_policy *p)
 {
-	unwatch_all(w);
 	w->policy = p;
+	if (w->n && !w->full && !w->missed &&
+	    !strcmp(w->root, p->attach_cgroup))
+		return;
+	unwatch_all(w);
+	snprintf(w->root, sizeof(w->root), "%s", p->attach_cgroup);
 	follow(w, p->attach_cgroup, 0, false);
 }
 

@@ -37,9 +37,11 @@ struct tl_cgwatch {
 	const char *mount;
 	struct tl_bpf *bpf;
 	const struct tl_policy *policy;
+	char root[TL_GLOB_MAX]; /* the attach cgroup watched from */
 	struct tl_cgwatch_dir *v;
 	size_t n, cap;
 	bool full;	/* TL_CGWATCH_MAX reached (said once) */
+	bool missed;	/* a directory refused its watch */
 	bool populated; /* some cgroup's population changed */
 	bool overflow;	/* inotify lost events: rescan */
 	bool room;	/* an entry was deleted: retry the held ones */
@@ -50,10 +52,14 @@ struct tl_cgwatch {
 	size_t nheld, heldcap;
 };
 
-/* Watches the subtree of p's attach_cgroup, right after p was applied. */
+/*
+ * Watches the subtree of p's attach_cgroup, before p is applied: a cgroup
+ * made from then on is an event, handled once p is live, and one made
+ * before is there for the apply to find.
+ */
 int tl_cgwatch_open(struct tl_cgwatch *w, struct tl_bpf *b,
 		    const struct tl_policy *p, const char *mount);
-/* The same after a reload applied p. */
+/* After a reload applied p (its attach cgroup may differ). */
 void tl_cgwatch_reset(struct tl_cgwatch *w, const struct tl_policy *p);
 void tl_cgwatch_close(struct tl_cgwatch *w);
 /* Handles whatever inotify has (non-blocking); an overflow rescans. */

@@ -33,6 +33,7 @@
 
 #include "apply.h"
 #include "cgroup.h"
+#include "cgwatch.h"
 #include "containers.h"
 #include "names.h"
 #include "pins.h"
@@ -894,6 +895,27 @@ static void cases_kept_mapped(void)
 	close(fd);
 }
 
+/* A child cgroup named leaf (not made yet): its path and directory, and a
+ * policy whose rules give it the raw profile, as YAML and parsed. */
+struct late_cgroup {
+	char rel[sizeof(cg_rel) + 8], dir[sizeof(cg_dir) + 8], yaml[2048];
+	struct tl_policy p;
+};
+
+static int late_cgroup(struct late_cgroup *l, const char *leaf)
+{
+	size_t n;
+
+	snprintf(l->rel, sizeof(l->rel), "%s/%s", cg_rel, leaf);
+	snprintf(l->dir, sizeof(l->dir), "%s/%s", cg_dir, leaf);
+	n = snprintf(l->yaml, sizeof(l->yaml), policy_fmt, cg_rel, cg_rel,
+		     "locked", cg_rel);
+	snprintf(l->yaml + n, sizeof(l->yaml) - n,
+		 "  - {path: %s, profile: raw}\n", l->rel);
+	return tl_policy_parse("bpf-test", l->yaml, strlen(l->yaml), &l->p,
+			       stderr);
+}
+
 /*
  * A cgroup that a rule names appears under the running policy: cgwatch
  * writes its entry into the live table (tl_apply_cgroup). Its processes
@@ -903,32 +925,25 @@ static void cases_kept_mapped(void)
  */
 static void case_cgroup_appears(void)
 {
-	char rel[sizeof(cg_rel) + 8], dir[sizeof(cg_dir) + 8], yaml[2048];
-	struct tl_policy p;
+	struct late_cgroup l;
 	uint64_t id;
-	size_t n;
 	int r;
 
-	snprintf(rel, sizeof(rel), "%s/late", cg_rel);
-	snprintf(dir, sizeof(dir), "%s/late", cg_dir);
-	n = snprintf(yaml, sizeof(yaml), policy_fmt, cg_rel, cg_rel, "locked",
-		     cg_rel);
-	snprintf(yaml + n, sizeof(yaml) - n, "  - {path: %s, profile: raw}\n",
-		 rel);
-	if (tl_policy_parse("bpf-test", yaml, strlen(yaml), &p, stderr)) {
+	if (late_cgroup(&l, "late")) {
 		report(false, "cgroup appears", "policy does not parse");
 		return;
 	}
-	if (!step("policy", apply_yaml(yaml)) || mkdir(dir, 0755) ||
-	    enter_cgroup(dir)) {
-		report(false, "cgroup appears", "cannot make or enter %s", dir);
+	if (!step("policy", apply_yaml(l.yaml)) || mkdir(l.dir, 0755) ||
+	    enter_cgroup(l.dir)) {
+		report(false, "cgroup appears", "cannot make or enter %s",
+		       l.dir);
 		goto out;
 	}
 	judge_raw("raw socket, new cgroup not written yet: its parent's profile",
 		  AF_INET, false);
-	r = tl_cgroup_id(cg_mount, rel, &id);
+	r = tl_cgroup_id(cg_mount, l.rel, &id);
 	if (!r)
-		r = tl_apply_cgroup(&bpf, &p, rel, id);
+		r = tl_apply_cgroup(&bpf, &l.p, l.rel, id);
 	if (r != 1) {
 		report(false, "cgroup appears", "tl_apply_cgroup: %d", r);
 		goto out;
@@ -937,8 +952,8 @@ static void case_cgroup_appears(void)
 		  "cached parent's", AF_INET, true);
 out:
 	enter_cgroup(cg_dir);
-	rmdir(dir);
-	tl_policy_free(&p);
+	rmdir(l.dir);
+	tl_policy_free(&l.p);
 }
 
 /*
@@ -1086,6 +1101,53 @@ out:
 	tl_policy_free(&p);
 }
 
+/*
+ * A cgroup that a rule names, made while a reload applies: after the full
+ * build looked, before the watch is reset. Its creation is an event queued
+ * on the watch that was there; the reset keeps it (same attach cgroup),
+ * so handled, it gets the new policy's entry. Watched afresh instead, the
+ * event was lost and the cgroup judged by its parent's profile until the
+ * next reload.
+ */
+static void case_cgroup_during_reload(void)
+{
+	struct tl_cgwatch w = {.fd = -1};
+	struct tl_cgroup_entry e = {};
+	struct late_cgroup l;
+	int found;
+
+	if (late_cgroup(&l, "mid")) {
+		report(false, "cgroup made during a reload", "policy");
+		return;
+	}
+	if (!step("policy", apply_yaml(l.yaml)) ||
+	    tl_cgwatch_open(&w, &bpf, &l.p, cg_mount)) {
+		report(false, "cgroup made during a reload", "setup");
+		goto out;
+	}
+	/* the reload: the full build, a cgroup made, then the reset */
+	if (!step("policy", apply_yaml(l.yaml)) || mkdir(l.dir, 0755)) {
+		report(false, "cgroup made during a reload", "mkdir %s", l.dir);
+		goto out;
+	}
+	tl_cgwatch_reset(&w, &l.p);
+	tl_cgwatch_handle(&w);
+	found = !table_entry(l.rel, &e);
+	report(found && e.profile == (__u32)profile_id(&l.p, "raw"),
+	       "cgroup made during a reload: its own entry once handled",
+	       "entry %s, profile %u", found ? "found" : "missing", e.profile);
+	if (enter_cgroup(l.dir))
+		report(false, "cgroup made during a reload", "cannot enter");
+	else
+		judge_raw("raw socket in a cgroup made during a reload: its own "
+			  "profile", AF_INET, true);
+	enter_cgroup(cg_dir);
+out:
+	tl_cgwatch_close(&w);
+	rmdir(l.dir);
+	tl_policy_free(&l.p);
+}
+
 /* The veth tlc0 as the agent's link tracking reads it (rtnetlink). */
 static int find_tlc0(void *ctx, struct nlmsghdr *h)
 {
@@ -1186,6 +1248,7 @@ static void run_cases(void)
 	case_switch_same_slot();
 	case_cgroup_appears();
 	case_cgroup_tree();
+	case_cgroup_during_reload();
 	case_container_first_scan();
 }
 
