@@ -268,12 +268,15 @@ static const struct {
 	bool exact;	/* allow: the exact table's entries, or the trie's */
 	bool reusable;
 } slot_tables[TL_SLOT_TABLES] = {
-    [TL_SLOT_CGROUPS] = {TL_MAP_CGROUPS, "tl_cgroup_tab", fill_cgroups},
-    [TL_SLOT_ALLOW] = {TL_MAP_ALLOW, "tl_allow_tab", fill_allow, false, true},
-    [TL_SLOT_ENDPOINTS] = {TL_MAP_ENDPOINTS, "tl_endpoint_tab",
-			   fill_endpoints},
-    [TL_SLOT_ALLOW_EXACT] = {TL_MAP_ALLOW_EXACT, "tl_allow_exact_tab",
-			     fill_allow, true, true},
+    [TL_SLOT_CGROUPS] = {.outer = TL_MAP_CGROUPS, .name = "tl_cgroup_tab",
+			 .fill = fill_cgroups},
+    [TL_SLOT_ALLOW] = {.outer = TL_MAP_ALLOW, .name = "tl_allow_tab",
+		       .fill = fill_allow, .reusable = true},
+    [TL_SLOT_ENDPOINTS] = {.outer = TL_MAP_ENDPOINTS, .name = "tl_endpoint_tab",
+			   .fill = fill_endpoints},
+    [TL_SLOT_ALLOW_EXACT] = {.outer = TL_MAP_ALLOW_EXACT,
+			     .name = "tl_allow_exact_tab", .fill = fill_allow,
+			     .exact = true, .reusable = true},
 };
 
 /* A fresh table of slot_tables[i], of the shape (type, key and value size,

@@ -2,6 +2,7 @@
 /*
  * What the policy reader's files share, and nothing else includes:
  *   policy_yaml.c   the document composed from libyaml's events, node helpers
+ *   policy_plain.c  the same events from a file in plain YAML, without libyaml
  *   policy_diag.c   diagnostics (FILE:LINE:COL, first MAX_SHOWN in file order)
  *   policy_value.c  scalars: enums, numbers, ports, names, paths, addresses
  *   policy_read.c   one reader per section of the schema
@@ -220,10 +221,40 @@ void read_list(struct ctx *c, const struct ynode *n, size_t len, enum vtype t,
  */
 void populate(void *p, size_t len);
 
+/*
+ * YAML nodes (values, lists, mappings) in one file, 24 bytes each: 131072
+ * allow rules with a protocol and three ports each, and 16384 cgroups, fit.
+ */
+#define MAX_NODES 1500000
+
 /* Compose the document from the parser; false when there is nothing to
  * read (a syntax error or a limit passed, reported). */
 bool compose(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len);
 void free_document(struct ctx *c);
+
+/* Which reader gives the composer its events: the plain reader when it
+ * takes the file, else libyaml; or only one of them (the tests compare). */
+enum yaml_reader { READ_ANY, READ_LIBYAML, READ_PLAIN };
+/* compose() by one reader; with READ_PLAIN, false as well when it declined
+ * (nothing reported, no document). */
+bool compose_by(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len,
+		enum yaml_reader by);
+
+/* The composer, which both readers feed. */
+struct composer;
+/* One event into the document; false when it stopped (reported, or out of
+ * memory). */
+bool compose_event(struct composer *cp, const yaml_event_t *e);
+
+/* ---- the plain reader (policy_plain.c) ---- */
+
+/*
+ * The events of a file in plain block YAML: 1 when it read the document,
+ * 0 when the file is not plain (what it composed is to be thrown away),
+ * -1 when the composer stopped.
+ */
+int plain_compose(struct composer *cp, struct ctx *c, const char *buf,
+		  size_t len);
 
 /* ---- scalars (policy_value.c) ---- */
 

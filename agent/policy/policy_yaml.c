@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The policy as a document of compact nodes, composed from libyaml's parser
- * events (the limits on size, depth, nodes, tags and NULs are judged as they
- * come), and the helpers that the section readers walk it with.
+ * The policy as a document of compact nodes, composed from parser events
+ * (the limits on size, depth, nodes, tags and NULs are judged as they
+ * come), libyaml's or the plain reader's (policy_plain.c), and the helpers
+ * that the section readers walk it with.
  */
 #define _GNU_SOURCE /* mremap */
 #include <string.h>
@@ -12,11 +13,6 @@
 
 /* libyaml's cost grows with the square of the nesting; a policy needs 6. */
 #define MAX_DEPTH 64
-/*
- * YAML nodes (values, lists, mappings) in one file, 24 bytes each: 131072
- * allow rules with a protocol and three ports each, and 16384 cgroups, fit.
- */
-#define MAX_NODES 1500000
 /*
  * Reading visits every node once; aliases may repeat nodes (one allow list
  * shared by profiles) up to what the tables can hold, and no further.
@@ -612,7 +608,8 @@ static bool add_scalar(struct composer *cp, const yaml_event_t *e)
 	copy = id ? arena_alloc(c, len + 1, 1) : NULL;
 	if (!copy)
 		return false;
-	memcpy(copy, value, len + 1);
+	memcpy(copy, value, len); /* the plain reader's are not terminated */
+	copy[len] = '\0';
 	n = node(c, id);
 	n->value = copy;
 	n->len = (uint32_t)len;
@@ -645,14 +642,30 @@ static bool add_alias(struct composer *cp, const yaml_event_t *e)
 	return add_kid(cp, a->id);
 }
 
-/*
- * Build the document (the first of the stream; a second is an error).
- * Returns false when there is nothing to read: a syntax error, or a limit
- * passed (reported).
- */
-bool compose(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len)
+bool compose_event(struct composer *cp, const yaml_event_t *e)
 {
-	struct composer cp = {.c = c, .doc = &c->doc};
+	switch (e->type) {
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		return open_node(cp, e);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return close_node(cp, e);
+	case YAML_SCALAR_EVENT:
+		return add_scalar(cp, e);
+	case YAML_ALIAS_EVENT:
+		return add_alias(cp, e);
+	default:
+		return true;
+	}
+}
+
+/* The document from libyaml's events, the first of the stream (a second
+ * is an error). */
+static bool compose_libyaml(struct composer *cp, yaml_parser_t *ps,
+			    const char *buf, size_t len)
+{
+	struct ctx *c = cp->c;
 	bool ok = true, done = false;
 	int docs = 0;
 
@@ -661,45 +674,50 @@ bool compose(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len)
 
 		if (!yaml_parser_parse(ps, &e)) {
 			syntax_error(c, ps, buf, len);
-			ok = false;
-			break;
+			return false;
 		}
-		switch (e.type) {
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				error_at(c, mark_loc(e.start_mark),
-					 "a policy is one YAML document; "
-					 "found another");
-				done = true;
-			}
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			ok = open_node(&cp, &e);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			ok = close_node(&cp, &e);
-			break;
-		case YAML_SCALAR_EVENT:
-			ok = add_scalar(&cp, &e);
-			break;
-		case YAML_ALIAS_EVENT:
-			ok = add_alias(&cp, &e);
-			break;
-		case YAML_STREAM_END_EVENT:
+		if (e.type == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+			error_at(c, mark_loc(e.start_mark),
+				 "a policy is one YAML document; found another");
 			done = true;
-			break;
-		default:
-			break;
 		}
+		done |= e.type == YAML_STREAM_END_EVENT;
+		ok = compose_event(cp, &e);
 		yaml_event_delete(&e);
+	}
+	return ok;
+}
+
+/* What the plain reader composed before it declined, thrown away. */
+static void compose_reset(struct composer *cp)
+{
+	free_document(cp->c);
+	cp->depth = 0;
+	cp->nkids = 0;
+}
+
+bool compose_by(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len,
+		enum yaml_reader by)
+{
+	struct composer cp = {.c = c, .doc = &c->doc};
+	int plain = by == READ_LIBYAML ? 0 : plain_compose(&cp, c, buf, len);
+	bool ok = plain > 0;
+
+	if (!plain) {
+		compose_reset(&cp);
+		if (by != READ_PLAIN)
+			ok = compose_libyaml(&cp, ps, buf, len);
 	}
 	free(cp.kids);
 	free(cp.anchors);
 	/* every node once, and what aliases may add */
 	c->max_visits = c->doc.n + ALIAS_VISITS;
 	return ok && !c->oom;
+}
+
+bool compose(struct ctx *c, yaml_parser_t *ps, const char *buf, size_t len)
+{
+	return compose_by(c, ps, buf, len, READ_ANY);
 }
 
 void free_document(struct ctx *c)

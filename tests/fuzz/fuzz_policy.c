@@ -6,6 +6,7 @@
  * with LINE and COL from 1, or "FILE: message" for the file as a whole;
  * at most 100 are shown, plus the error that stopped reading and the
  * count of the rest; a failed read says why and leaves no policy behind.
+ * And what the plain reader takes, it composes as libyaml does.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "../plain_diff.h"
 
 #define NAME "fuzz.yaml"
 
@@ -43,11 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tl_policy p;
 	char *out = NULL;
 	size_t outlen = 0, lines = 0;
+	char why[512];
 	FILE *err = open_memstream(&out, &outlen);
 	int r;
 
 	if (!err)
 		return 0;
+	if (plain_vs_libyaml((const char *)data, size, why, sizeof(why)) < 0) {
+		fprintf(stderr, "plain reader: %s\n", why);
+		abort();
+	}
 	r = tl_policy_parse(NAME, (const char *)data, size, &p, err);
 	fclose(err);
 	for (const char *s = out; *s;) {

@@ -30,6 +30,7 @@
 
 #include "apply.h"
 #include "policy.h"
+#include "../plain_diff.h"
 
 #define FILE_NAME "t.yaml"
 
@@ -1979,6 +1980,179 @@ static void run_doc_example(void)
 	free(doc);
 }
 
+/* ---- the plain reader against libyaml ---- */
+
+struct plain_tally {
+	size_t taken, declined, differed;
+	char first[600]; /* the first difference */
+};
+
+static void plain_check(struct plain_tally *t, const char *what,
+			const char *buf, size_t len)
+{
+	char why[512];
+	int r = plain_vs_libyaml(buf, len, why, sizeof(why));
+
+	if (r > 0)
+		t->taken++;
+	else if (!r)
+		t->declined++;
+	else if (!t->differed++)
+		snprintf(t->first, sizeof(t->first), "%s: %s", what, why);
+}
+
+static void plain_report(const char *name, const struct plain_tally *t)
+{
+	if (t->differed)
+		fail(name, "%zu differ; first %s", t->differed, t->first);
+	else
+		printf("# %s: %zu taken, %zu declined\n", name, t->taken,
+		       t->declined);
+}
+
+/* Read whole into a fresh buffer (caller frees); NULL when it cannot. */
+static char *slurp(const char *file, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(file, "r");
+	ssize_t n = f ? getdelim(&buf, &cap, '\0', f) : -1;
+
+	if (f)
+		fclose(f);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return buf;
+}
+
+/*
+ * Every policy of this test and every example: what the plain reader
+ * takes, it composes as libyaml does. The examples, written as users
+ * write policies, must be taken: a large file in their style is read in
+ * half the time.
+ */
+static void run_plain_corpus(void)
+{
+	const char *name = "plain reader: the test's policies and the examples";
+	struct plain_tally t = {};
+	glob_t g;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cases); i++)
+		plain_check(&t, bad_cases[i].name, bad_cases[i].yaml,
+			    strlen(bad_cases[i].yaml));
+	for (size_t i = 0; i < ARRAY_SIZE(good_cases); i++)
+		plain_check(&t, good_cases[i].name, good_cases[i].yaml,
+			    strlen(good_cases[i].yaml));
+	if (glob("examples/*.yaml", 0, NULL, &g) || !g.gl_pathc) {
+		fail(name, "no examples/*.yaml (run from the repository root)");
+		return;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		size_t len, before = t.taken;
+		char *buf = slurp(g.gl_pathv[i], &len);
+
+		if (buf)
+			plain_check(&t, g.gl_pathv[i], buf, len);
+		if (!buf || t.taken == before) {
+			fail(name, "%s is not read by the plain reader",
+			     g.gl_pathv[i]);
+			t.differed = ~0ul; /* reported */
+		}
+		free(buf);
+	}
+	globfree(&g);
+	if (t.differed == ~0ul)
+		return;
+	plain_report(name, &t);
+	if (!t.differed && t.taken && t.declined)
+		pass(name);
+	else if (!t.differed)
+		fail(name, "%zu taken, %zu declined: both should be seen",
+		     t.taken, t.declined);
+}
+
+/*
+ * Each seed, and each one-character change of it (a character replaced by,
+ * or inserted before it, one of those that mean something in YAML, or
+ * deleted): what the plain reader takes, it composes as libyaml does.
+ */
+static const char *const plain_seeds[] = {
+    "# a policy in the common style\n"
+    "mode: enforce\n"
+    "tunnels:\n"
+    "  - name: wg\n"
+    "    interface: wg*\n"
+    "    endpoints:\n"
+    "      - {address: 198.51.100.2, port: 51820, protocol: udp}\n"
+    "      - address: 2001:db8::2\n"
+    "        port: 51820\n"
+    "    resolvers: [100.64.0.53, 2001:db8::53]\n"
+    "profiles:\n"
+    "- name: apps\n"
+    "  allow:\n"
+    "  - {cidr: 203.0.113.0/24, ports: [443, 8000-8080]}\n"
+    "  - cidr: 2001:db8:1::/48   # v6\n"
+    "  lan: block\n"
+    "\n"
+    "cgroups:\n"
+    "  - {path: /a/user@1000.service, profile: apps}\n",
+    "a: {b: [c, {d: e f}], g: [], h: {}}\n"
+    "i: x y  z\n"
+    "j:\n"
+    "  k:\n"
+    "    - l\n"
+    "    - [m, n]\n"
+    "    -   o: p\n"
+    "        q: 1.5\n"
+    "  r: s:t::u\n"
+    "v: w",
+};
+
+static void run_plain_mutants(void)
+{
+	static const char marks[] = " -:#{}[],'\"&*!|>?%@`\n\t\r.x0~\\/\x80";
+	const char *name = "plain reader: one-character changes of the seeds";
+	struct plain_tally t = {};
+	char what[64];
+
+	for (size_t s = 0; s < ARRAY_SIZE(plain_seeds); s++) {
+		const char *seed = plain_seeds[s];
+		size_t n = strlen(seed);
+		char *buf = malloc(n + 2);
+
+		for (size_t i = 0; buf && i <= n; i++) {
+			for (size_t m = 0; m < sizeof(marks) - 1; m++) {
+				/* replaced */
+				memcpy(buf, seed, n);
+				snprintf(what, sizeof(what), "seed %zu, '%c' at %zu", s,
+					 marks[m], i);
+				if (i < n) {
+					buf[i] = marks[m];
+					plain_check(&t, what, buf, n);
+				}
+				/* inserted */
+				memcpy(buf, seed, i);
+				buf[i] = marks[m];
+				memcpy(buf + i + 1, seed + i, n - i);
+				plain_check(&t, what, buf, n + 1);
+			}
+			if (i < n) { /* deleted */
+				memcpy(buf, seed, i);
+				memcpy(buf + i, seed + i + 1, n - i - 1);
+				snprintf(what, sizeof(what), "seed %zu, %zu deleted", s, i);
+				plain_check(&t, what, buf, n - 1);
+			}
+		}
+		free(buf);
+	}
+	plain_report(name, &t);
+	if (!t.differed)
+		pass(name);
+}
+
 static void run_load_missing(void)
 {
 	const char *name = "load: missing file";
@@ -2026,6 +2200,8 @@ int main(void)
 	run_scale(100000, true);
 	run_examples();
 	run_doc_example();
+	run_plain_corpus();
+	run_plain_mutants();
 	run_load_missing();
 	printf("%d passed, %d failed\n", npassed, nfailed);
 	return nfailed ? 1 : 0;
