@@ -6,9 +6,10 @@
  *
  * It takes only what it reads as libyaml does: printable ASCII; block
  * mappings and lists indented with spaces; flow mappings and lists on one
- * line; plain values of the characters below; comments. Anything else
- * (quotes, anchors, tags, block scalars, a value that goes on over lines,
- * an empty value, a second document, a tab, ...) and it declines: the
+ * line; plain values of the characters below, and quoted values on one
+ * line without escapes; comments. Anything else (escapes, anchors, tags,
+ * block scalars, a value that goes on over lines, an empty value, a
+ * second document, a tab, ...) and it declines: the
  * events it gave are thrown away, and libyaml reads the file and says what
  * is wrong with it. The unit and fuzz tiers compare the documents the two
  * compose for every file it takes.
@@ -70,10 +71,13 @@ static void skip_spaces(struct plain *pl)
 		pl->p++;
 }
 
-static bool is_start(const struct plain *pl, const char *q)
-{
-	return pl->cls[at(pl, q)] & C_START;
-}
+/* A value as written: where it starts, its bytes and its style. */
+struct token {
+	const char *at;
+	const char *value;
+	size_t len;
+	yaml_scalar_style_t style;
+};
 
 /* ':' goes on a value only when a value character or another ':' follows:
  * ': ' and ':' at the end of the line make a key, and libyaml ends a value
@@ -89,8 +93,8 @@ static bool is_body(const struct plain *pl, const char *q)
 }
 
 /* A plain value from pl->p (at a C_START character), spaces within it
- * kept: its end, where pl->p is left. */
-static const char *scan_value(struct plain *pl)
+ * kept; pl->p is left at its end. */
+static void scan_plain(struct plain *pl, struct token *t)
 {
 	const char *q = pl->p, *end;
 
@@ -103,8 +107,40 @@ static const char *scan_value(struct plain *pl)
 		if (q == end || !is_body(pl, q))
 			break;
 	}
+	*t = (struct token){pl->p, pl->p, end - pl->p, YAML_PLAIN_SCALAR_STYLE};
 	pl->p = end;
-	return end;
+}
+
+/*
+ * A quoted value from pl->p, when it closes on this line and holds no
+ * escape ('\' in double quotes, '' in single ones): libyaml takes it
+ * character for character then. pl->p is left after it.
+ */
+static bool scan_quoted(struct plain *pl, struct token *t)
+{
+	char quote = *pl->p;
+	const char *end = memchr(pl->p + 1, quote, pl->eol - (pl->p + 1));
+
+	if (!end || at(pl, end + 1) == quote ||
+	    (quote == '"' && memchr(pl->p + 1, '\\', end - (pl->p + 1))))
+		return false;
+	*t = (struct token){pl->p, pl->p + 1, end - (pl->p + 1),
+			    quote == '"' ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+					 : YAML_SINGLE_QUOTED_SCALAR_STYLE};
+	pl->p = end + 1;
+	return true;
+}
+
+/* A value, plain or quoted, from pl->p: false when there is none that
+ * this reader takes (an indicator, a comment, nothing). */
+static bool scan_scalar(struct plain *pl, struct token *t)
+{
+	if (at(pl, pl->p) == '"' || at(pl, pl->p) == '\'')
+		return scan_quoted(pl, t);
+	if (!(pl->cls[at(pl, pl->p)] & C_START))
+		return false;
+	scan_plain(pl, t);
+	return true;
 }
 
 /* At ": " or ":" ending the line: the end of a key. */
@@ -126,7 +162,7 @@ static bool line_done(struct plain *pl)
 /* ---- events ---- */
 
 static bool emit(struct plain *pl, yaml_event_type_t type, const char *pos,
-		 size_t len)
+		 const struct token *t)
 {
 	yaml_event_t e;
 
@@ -135,11 +171,12 @@ static bool emit(struct plain *pl, yaml_event_type_t type, const char *pos,
 	e.start_mark = (yaml_mark_t){(size_t)(pos - pl->buf), pl->lineno,
 				     (size_t)(pos - pl->line)};
 	e.end_mark = e.start_mark;
-	if (type == YAML_SCALAR_EVENT) {
-		e.data.scalar.value = (yaml_char_t *)pos;
-		e.data.scalar.length = len;
-		e.data.scalar.plain_implicit = 1;
-		e.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
+	if (t) {
+		e.data.scalar.value = (yaml_char_t *)t->value;
+		e.data.scalar.length = t->len;
+		e.data.scalar.plain_implicit = t->style == YAML_PLAIN_SCALAR_STYLE;
+		e.data.scalar.quoted_implicit = !e.data.scalar.plain_implicit;
+		e.data.scalar.style = t->style;
 	}
 	return compose_event(pl->cp, &e);
 }
@@ -150,11 +187,11 @@ static bool room(const struct plain *pl)
 	return pl->c->doc.n < MAX_NODES && pl->depth + pl->flow < PLAIN_DEPTH;
 }
 
-static int scalar(struct plain *pl, const char *start, const char *end)
+static int scalar(struct plain *pl, const struct token *t)
 {
 	if (!room(pl))
 		return 0;
-	return emit(pl, YAML_SCALAR_EVENT, start, end - start) ? 1 : -1;
+	return emit(pl, YAML_SCALAR_EVENT, t->at, t) ? 1 : -1;
 }
 
 /* Every reader below returns 1 when it read what is there, 0 when the
@@ -167,7 +204,7 @@ static int open_block(struct plain *pl, bool seq, bool indentless)
 	if (!room(pl))
 		return 0;
 	if (!emit(pl, seq ? YAML_SEQUENCE_START_EVENT : YAML_MAPPING_START_EVENT,
-		  pl->p, 0))
+		  pl->p, NULL))
 		return -1;
 	pl->open[pl->depth++] = (typeof(pl->open[0])){indent, seq, indentless};
 	return 1;
@@ -178,7 +215,7 @@ static int close_block(struct plain *pl)
 	bool seq = pl->open[--pl->depth].seq;
 
 	return emit(pl, seq ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT,
-		    pl->p, 0) ?
+		    pl->p, NULL) ?
 		   1 :
 		   -1;
 }
@@ -192,33 +229,29 @@ static int flow_node(struct plain *pl)
 	if (!room(pl))
 		return 0;
 	if (!emit(pl, map ? YAML_MAPPING_START_EVENT : YAML_SEQUENCE_START_EVENT,
-		  pl->p, 0))
+		  pl->p, NULL))
 		return -1;
 	pl->flow++;
 	pl->p++;
 	skip_spaces(pl);
 	if (at(pl, pl->p) != close) {
 		for (;;) {
-			const char *start = pl->p;
+			struct token t;
 
 			if (map) { /* key: value */
-				if (!is_start(pl, start))
-					return 0;
-				scan_value(pl);
-				if (!at_key_end(pl) ||
-				    pl->p - start >= PLAIN_KEY_MAX ||
+				if (!scan_scalar(pl, &t) || !at_key_end(pl) ||
+				    pl->p - t.at >= PLAIN_KEY_MAX ||
 				    at(pl, pl->p + 1) != ' ')
 					return 0;
-				if ((r = scalar(pl, start, pl->p)) < 1)
+				if ((r = scalar(pl, &t)) < 1)
 					return r;
 				pl->p++;
 				skip_spaces(pl);
-				start = pl->p;
 			}
-			if (at(pl, start) == '{' || at(pl, start) == '[')
+			if (at(pl, pl->p) == '{' || at(pl, pl->p) == '[')
 				r = flow_node(pl);
-			else if (is_start(pl, start))
-				r = scalar(pl, start, scan_value(pl));
+			else if (scan_scalar(pl, &t))
+				r = scalar(pl, &t);
 			else
 				return 0;
 			if (r < 1)
@@ -235,12 +268,12 @@ static int flow_node(struct plain *pl)
 	pl->p++;
 	pl->flow--;
 	return emit(pl, map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT,
-		    pl->p - 1, 0) ?
+		    pl->p - 1, NULL) ?
 		   1 :
 		   -1;
 }
 
-static int key_and_value(struct plain *pl, const char *key);
+static int key_and_value(struct plain *pl, const struct token *key);
 
 /*
  * A value in a block: a flow collection, or a plain value, which may be
@@ -248,42 +281,41 @@ static int key_and_value(struct plain *pl, const char *key);
  */
 static int block_value(struct plain *pl, bool item)
 {
-	const char *start = pl->p;
+	struct token t;
 	int r;
 
-	if (at(pl, start) == '{' || at(pl, start) == '[') {
+	if (at(pl, pl->p) == '{' || at(pl, pl->p) == '[') {
 		r = flow_node(pl);
 		return r < 1 ? r : line_done(pl);
 	}
-	if (!is_start(pl, start))
-		return 0; /* an indicator, a comment or nothing: not plain */
-	scan_value(pl);
+	if (!scan_scalar(pl, &t))
+		return 0;
 	if (at_key_end(pl)) {
 		const char *colon = pl->p;
 
 		if (!item)
 			return 0; /* "a: b: c" */
-		pl->p = start;
+		pl->p = t.at;
 		if ((r = open_block(pl, false, false)) < 1)
 			return r;
 		pl->p = colon;
-		return key_and_value(pl, start);
+		return key_and_value(pl, &t);
 	}
 	/* A deeper line after it would go on this value in libyaml: no line
 	 * deeper than the innermost collection is taken (content_line). */
-	if ((r = scalar(pl, start, pl->p)) < 1)
+	if ((r = scalar(pl, &t)) < 1)
 		return r;
 	return line_done(pl);
 }
 
-/* From the ':' after a key that starts at key. */
-static int key_and_value(struct plain *pl, const char *key)
+/* From the ':' after a key. */
+static int key_and_value(struct plain *pl, const struct token *key)
 {
 	int r;
 
-	if (pl->p - key >= PLAIN_KEY_MAX)
+	if (pl->p - key->at >= PLAIN_KEY_MAX)
 		return 0;
-	if ((r = scalar(pl, key, pl->p)) < 1)
+	if ((r = scalar(pl, key)) < 1)
 		return r;
 	pl->p++;
 	skip_spaces(pl);
@@ -296,12 +328,11 @@ static int key_and_value(struct plain *pl, const char *key)
 
 static int map_entry(struct plain *pl)
 {
-	const char *key = pl->p;
+	struct token key;
 
-	if (!is_start(pl, key))
+	if (!scan_scalar(pl, &key))
 		return 0;
-	scan_value(pl);
-	return at_key_end(pl) ? key_and_value(pl, key) : 0;
+	return at_key_end(pl) ? key_and_value(pl, &key) : 0;
 }
 
 static bool is_item(const struct plain *pl)

@@ -2098,7 +2098,9 @@ static const char *const plain_seeds[] = {
     "  lan: block\n"
     "\n"
     "cgroups:\n"
-    "  - {path: /a/user@1000.service, profile: apps}\n",
+    "  - {path: /a/user@1000.service, profile: apps}\n"
+    "  - path: \"/b/*.scope\"\n"
+    "    'profile': 'apps' # quoted\n",
     "a: {b: [c, {d: e f}], g: [], h: {}}\n"
     "i: x y  z\n"
     "j:\n"
@@ -2108,7 +2110,8 @@ static const char *const plain_seeds[] = {
     "    -   o: p\n"
     "        q: 1.5\n"
     "  r: s:t::u\n"
-    "v: w",
+    "v: w\n"
+    "x: [\"a b\", 'c', {\"d\": ''}]",
 };
 
 static void run_plain_mutants(void)
