@@ -226,12 +226,21 @@ static void follow(struct tl_cgwatch *w, const char *rel, int depth, bool apply)
 		w->full = true;
 		return;
 	}
+	if (wd < 0)
+		return;
+	/* a subtree left unwatched: a reload watches the tree afresh */
+	if (remember(w, wd, id, rel)) {
+		w->missed = true;
+		return;
+	}
 	/* a leaf is not read: a cgroup's directory holds dozens of files */
-	if (wd < 0 || remember(w, wd, id, rel) || !subdirs)
+	if (!subdirs)
 		return;
 	dir = opendir(path);
-	if (!dir)
+	if (!dir) {
+		w->missed = true;
 		return;
+	}
 	while ((e = readdir(dir))) {
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
 			continue;

@@ -41,7 +41,7 @@ struct tl_cgwatch {
 	struct tl_cgwatch_dir *v;
 	size_t n, cap;
 	bool full;	/* TL_CGWATCH_MAX reached (said once) */
-	bool missed;	/* a directory refused its watch */
+	bool missed;	/* a directory refused its watch, or was not read */
 	bool populated; /* some cgroup's population changed */
 	bool overflow;	/* inotify lost events: rescan */
 	bool room;	/* an entry was deleted: retry the held ones */
