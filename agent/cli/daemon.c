@@ -125,14 +125,15 @@ static int attach_at(struct tl_bpf *b, const char *cg_mount,
 	return tl_bpf_attach_cgroup(b, attach);
 }
 
-/* Applies p; its allow rules, now in the kernel's tables, are freed. */
+/* Applies p, with its allow tables made ahead (or NULL); its allow rules,
+ * now in the kernel's tables, are freed. */
 static int apply_to(struct tl_bpf *b, const char *cg_mount,
-		    struct tl_policy *p)
+		    struct tl_policy *p, struct tl_ahead *ahead)
 {
 	struct tl_applied ap;
 	int err;
 
-	err = tl_apply_policy(b, p, cg_mount, &ap);
+	err = tl_apply_policy_ahead(b, p, cg_mount, ahead, &ap);
 	if (err)
 		return err;
 	tl_policy_drop_allow(p);
@@ -140,6 +141,8 @@ static int apply_to(struct tl_bpf *b, const char *cg_mount,
 		 "allowed CIDRs%s, %zu endpoints",
 		 ap.generation, p->mode == TL_MODE_AUDIT ? "audit" : "enforce",
 		 ap.cgroups, ap.allow_entries,
+		 ap.ahead	 ? " (their tables made while the programs "
+				   "loaded)" :
 		 ap.reused == 2 ? " (unchanged: their tables kept)" :
 		 ap.reused	 ? " (one of their tables unchanged, kept)" :
 				   "",
@@ -235,7 +238,7 @@ static void reload(struct agent *a)
 		return;
 	}
 	parsed = monotonic_ms();
-	if (apply_to(&a->bpf, a->cg_mount, &next)) {
+	if (apply_to(&a->bpf, a->cg_mount, &next, NULL)) {
 		tl_policy_free(&next);
 		log_error("reload failed; the running policy stays in force");
 		reload_done(a, false);
@@ -687,16 +690,24 @@ static int refuse_second_agent(const char *pin_dir, const char *what)
  * cgroup watch (cgw) starts before the apply looks at the cgroups, so that
  * each one made meanwhile is in the table or an event, never neither.
  */
+/* A fresh start's policy read beside the load, which also makes the
+ * policy's allow tables (off the path to enforcing). */
+struct policy_read {
+	struct tl_job job;
+	struct agent *a;
+	struct tl_ahead *ahead; /* NULL: the apply makes them */
+};
+
 static int enforce(struct tl_bpf *b, struct tl_links *links,
 		   struct tl_policy *p, const char *pin_dir,
 		   const char *cg_mount, unsigned int pid,
 		   struct tl_containers *ctr, bool *have_ctr,
-		   struct tl_job *reading, struct tl_cgwatch *cgw)
+		   struct policy_read *reading, struct tl_cgwatch *cgw)
 {
 	int err, bad;
 
 	err = tl_bpf_load(b, pin_dir);
-	bad = reading ? tl_job_wait(reading) : 0;
+	bad = reading ? tl_job_wait(&reading->job) : 0;
 	if (bad && !err && !b->adopted) {
 		/* a fresh start: what the load pinned goes, nothing ran */
 		tl_bpf_close(b);
@@ -712,7 +723,7 @@ static int enforce(struct tl_bpf *b, struct tl_links *links,
 	if (cgw && tl_cgwatch_open(cgw, b, p, cg_mount))
 		log_warn("cannot follow new cgroups: they get their ancestor's "
 			 "profile until a reload");
-	err = apply_to(b, cg_mount, p);
+	err = apply_to(b, cg_mount, p, reading ? reading->ahead : NULL);
 	if (err)
 		return err;
 	*have_ctr = !tl_containers_open(ctr, b, cg_mount);
@@ -729,17 +740,25 @@ static int enforce(struct tl_bpf *b, struct tl_links *links,
 	return attach_at(b, cg_mount, p);
 }
 
-/* The policy file read, as a job (jobs.h). */
-static int read_policy(void *arg)
+static int read_policy(struct agent *a)
 {
-	struct agent *a = arg;
-
 	return tl_policy_load(a->opt.config, &a->policy, stderr) ? -EINVAL : 0;
+}
+
+/* The policy file read, and its allow tables made, as a job (jobs.h). */
+static int read_policy_ahead(void *arg)
+{
+	struct policy_read *r = arg;
+	int err = read_policy(r->a);
+
+	if (!err)
+		r->ahead = tl_apply_ahead(&r->a->policy);
+	return err;
 }
 
 static int start_agent(struct agent *a)
 {
-	struct tl_job reading = {.run = read_policy, .arg = a};
+	struct policy_read reading = {.a = a};
 	/*
 	 * A fresh start reads the policy while the programs load (a large
 	 * policy's parse takes as long as the verifier): enforce waits for
@@ -751,8 +770,9 @@ static int start_agent(struct agent *a)
 	int err;
 
 	a->start_ns = realtime_ns();
+	reading.job = (struct tl_job){.run = read_policy_ahead, .arg = &reading};
 	if (fresh)
-		tl_job_start(&reading);
+		tl_job_start(&reading.job);
 	else if (read_policy(a))
 		return -EINVAL;
 	err = find_cgroup_mount(a->cg_mount, sizeof(a->cg_mount));
@@ -763,11 +783,12 @@ static int start_agent(struct agent *a)
 	if (!err)
 		err = tl_output_open(&a->out, a->opt.events);
 	if (err && fresh)
-		tl_job_wait(&reading);
+		tl_job_wait(&reading.job);
 	if (!err)
 		err = enforce(&a->bpf, &a->links, &a->policy, a->opt.pin_dir,
 			      a->cg_mount, getpid(), &a->ctr, &a->have_ctr,
 			      fresh ? &reading : NULL, &a->cgw);
+	tl_apply_ahead_free(reading.ahead); /* what the apply did not take */
 	if (!err)
 		err = tl_events_open(&a->events,
 				     tl_bpf_map_fd(&a->bpf, TL_MAP_EVENTS),

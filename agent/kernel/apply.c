@@ -266,6 +266,8 @@ static const struct {
 	const char *name;
 	int (*fill)(struct table_fill *t); /* into t->fd, made */
 	bool exact;	/* allow: the exact table's entries, or the trie's */
+	/* an allow table: of the policy alone, so it may be the live slot's
+	 * own (same entries), or made before the apply (tl_apply_ahead) */
 	bool reusable;
 } slot_tables[TL_SLOT_TABLES] = {
     [TL_SLOT_CGROUPS] = {.outer = TL_MAP_CGROUPS, .name = "tl_cgroup_tab",
@@ -282,22 +284,23 @@ static const struct {
 /* A fresh table of slot_tables[i], of the shape (type, key and value size,
  * entries, flags) that the BPF side declares for its outer map's values:
  * stated once, in bpf/; entries, when not 0, sizes it instead. */
-static int create_inner(const struct tl_bpf *b, int i, __u32 entries)
+static int create_inner(const struct tl_map_shape shapes[TL_MAP_COUNT], int i,
+			__u32 entries)
 {
+	const struct tl_map_shape *sh = &shapes[slot_tables[i].outer];
 	const char *name = slot_tables[i].name;
 	LIBBPF_OPTS(bpf_map_create_opts, o);
-	struct tl_map_shape sh;
 	int fd;
 
-	if (tl_bpf_inner_shape(b, slot_tables[i].outer, &sh)) {
+	if (!sh->type) {
 		log_error("creating map %s: its outer map has no inner map "
 			  "definition",
 			  name);
 		return -ENOENT;
 	}
-	o.map_flags = sh.flags;
-	fd = bpf_map_create(sh.type, name, sh.key_size, sh.value_size,
-			    entries ?: sh.max_entries, &o);
+	o.map_flags = sh->flags;
+	fd = bpf_map_create(sh->type, name, sh->key_size, sh->value_size,
+			    entries ?: sh->max_entries, &o);
 	if (fd < 0)
 		log_error("creating map %s: %s", name, strerror(errno));
 	return fd < 0 ? -errno : fd;
@@ -355,12 +358,14 @@ static __u32 exact_entries(const struct tl_policy *p)
 struct table_fill {
 	int fd;
 	int index; /* in slot_tables */
-	struct tl_bpf *b;
+	struct tl_bpf *b; /* NULL: made ahead, with shapes and no live slot */
+	const struct tl_map_shape *shapes; /* of the outer maps' values */
 	const struct tl_policy *p;
 	const char *mount;
 	int live;	 /* the live slot, to reuse a table of; -1: none */
 	uint64_t digest; /* a reusable table's entries (allow_digest) */
 	bool reused;
+	bool ahead; /* made before the apply (tl_apply_ahead) */
 	size_t count;
 };
 
@@ -588,7 +593,7 @@ static int make_table(void *arg)
 		if (reuse_live(t))
 			return 0;
 	}
-	t->fd = create_inner(t->b, i,
+	t->fd = create_inner(t->shapes, i,
 			     slot_tables[i].exact ? exact_entries(t->p) : 0);
 	return t->fd < 0 ? t->fd : slot_tables[i].fill(t);
 }
@@ -731,25 +736,75 @@ static void close_tables(struct table_fill t[TL_SLOT_TABLES])
 			close(t[i].fd);
 }
 
+/* Allow tables made before their apply (apply.h). */
+struct tl_ahead {
+	const struct tl_policy *p;
+	struct tl_map_shape shapes[TL_MAP_COUNT];
+	struct table_fill t[TL_SLOT_TABLES]; /* fd -1: not made, or taken */
+};
+
+struct tl_ahead *tl_apply_ahead(const struct tl_policy *p)
+{
+	struct tl_ahead *a = calloc(1, sizeof(*a));
+	struct tl_job jobs[TL_SLOT_TABLES];
+	size_t n = 0;
+
+	if (!a)
+		return NULL;
+	a->p = p;
+	for (int i = 0; i < TL_SLOT_TABLES; i++) {
+		a->t[i] = (struct table_fill){.fd = -1, .index = i,
+					      .shapes = a->shapes, .p = p,
+					      .live = -1};
+		if (slot_tables[i].reusable)
+			jobs[n++] = (struct tl_job){.run = make_table,
+						    .arg = &a->t[i]};
+	}
+	if (tl_bpf_read_shapes(a->shapes) || tl_jobs_run(jobs, n)) {
+		tl_apply_ahead_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void tl_apply_ahead_free(struct tl_ahead *a)
+{
+	if (!a)
+		return;
+	close_tables(a->t);
+	free(a);
+}
+
 /*
  * Builds the tables of a slot, filling them side by side (a large policy's
- * cgroup walk, trie and hash each take their own CPU); closes what it
- * made on failure. live: the live slot, or -1.
+ * cgroup walk, trie and hash each take their own CPU), or takes those
+ * made ahead for p; closes what it made on failure. live: the live slot,
+ * or -1.
  */
 static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
-			const char *mount, int live,
+			const char *mount, int live, struct tl_ahead *ahead,
 			struct table_fill t[TL_SLOT_TABLES])
 {
 	struct tl_job jobs[TL_SLOT_TABLES];
+	size_t n = 0;
 	int err;
 
+	if (ahead && ahead->p != p)
+		ahead = NULL; /* made for another policy */
 	for (int i = 0; i < TL_SLOT_TABLES; i++) {
+		if (ahead && ahead->t[i].fd >= 0) {
+			t[i] = ahead->t[i]; /* taken: the slot will hold it */
+			t[i].b = b;
+			t[i].ahead = true;
+			ahead->t[i].fd = -1;
+			continue;
+		}
 		t[i] = (struct table_fill){
-		    .fd = -1, .index = i, .b = b, .p = p, .mount = mount,
-		    .live = live};
-		jobs[i] = (struct tl_job){.run = make_table, .arg = &t[i]};
+		    .fd = -1, .index = i, .b = b, .shapes = b->inner, .p = p,
+		    .mount = mount, .live = live};
+		jobs[n++] = (struct tl_job){.run = make_table, .arg = &t[i]};
 	}
-	err = tl_jobs_run(jobs, TL_SLOT_TABLES);
+	err = tl_jobs_run(jobs, n);
 	if (err) {
 		log_error("filling the policy tables: %s", strerror(-err));
 		close_tables(t);
@@ -815,6 +870,13 @@ static int install_tables(struct tl_bpf *b, __u32 slot,
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *mount, struct tl_applied *out)
 {
+	return tl_apply_policy_ahead(b, p, mount, NULL, out);
+}
+
+int tl_apply_policy_ahead(struct tl_bpf *b, const struct tl_policy *p,
+			  const char *mount, struct tl_ahead *ahead,
+			  struct tl_applied *out)
+{
 	struct tl_settings settings;
 	struct tl_state state = {};
 	uint64_t attach_id;
@@ -843,7 +905,8 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		return -EPROTO;
 	}
 	if (build_tables(b, p, mount,
-			 state.layout_version ? (int)state.active_slot : -1, t))
+			 state.layout_version ? (int)state.active_slot : -1,
+			 ahead, t))
 		return -EINVAL;
 
 	out->slot = state.layout_version ? state.active_slot ^ 1 : 0;
@@ -854,6 +917,7 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 	    t[TL_SLOT_ALLOW].count + t[TL_SLOT_ALLOW_EXACT].count;
 	out->endpoints = t[TL_SLOT_ENDPOINTS].count;
 	out->reused = t[TL_SLOT_ALLOW].reused + t[TL_SLOT_ALLOW_EXACT].reused;
+	out->ahead = t[TL_SLOT_ALLOW].ahead + t[TL_SLOT_ALLOW_EXACT].ahead;
 	fill_settings(&settings, p, out->generation, attach_id);
 	err = install_tables(b, out->slot, t);
 	/* what the slot holds, or nothing known when it may be half written */

@@ -22,12 +22,29 @@ struct tl_applied {
 	size_t endpoints;
 	/* allow tables shared with the policy before (the same entries) */
 	unsigned int reused;
+	/* allow tables made ahead (tl_apply_ahead) */
+	unsigned int ahead;
 };
 
 /* cg_mount: the cgroup2 mount. Returns 0, or a negative errno after
  * logging why; on failure the running policy stays in force. */
 int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
 		    const char *cg_mount, struct tl_applied *out);
+
+/*
+ * p's allow tables, made before its apply from the objects' map shapes
+ * alone: a fresh start makes them while the programs load, off the path
+ * to enforcing. NULL when they could not be made (logged): the apply
+ * makes them then. The apply of p takes the tables it uses; free closes
+ * the rest.
+ */
+struct tl_ahead;
+struct tl_ahead *tl_apply_ahead(const struct tl_policy *p);
+void tl_apply_ahead_free(struct tl_ahead *a);
+/* tl_apply_policy, with tables made ahead for p (or NULL). */
+int tl_apply_policy_ahead(struct tl_bpf *b, const struct tl_policy *p,
+			  const char *cg_mount, struct tl_ahead *ahead,
+			  struct tl_applied *out);
 
 /*
  * After a write that changes what a cgroup resolves to (a switch, the live

@@ -441,33 +441,38 @@ static void choose_tc_egress(struct tl_bpf *b)
 			 "container stamps on those too");
 }
 
-int tl_bpf_inner_shape(const struct tl_bpf *b, enum tl_map_id id,
-		       struct tl_map_shape *out)
-{
-	if (id >= TL_MAP_COUNT || !b->inner[id].type)
-		return -ENOENT;
-	*out = b->inner[id];
-	return 0;
-}
-
-/* The inner definitions of tc's outer maps, while the object is open. */
-static void record_inner_shapes(struct tl_bpf *b)
+/* The inner definitions of the outer maps of tc's object, while it is
+ * open. */
+static void inner_shapes(struct bpf_object *obj,
+			 struct tl_map_shape out[TL_MAP_COUNT])
 {
 	for (int id = 0; id < TL_MAP_COUNT; id++) {
 		struct bpf_map *m, *in;
 
-		m = bpf_object__find_map_by_name(b->tc->obj, tl_map_names[id]);
+		m = bpf_object__find_map_by_name(obj, tl_map_names[id]);
 		in = m ? bpf_map__inner_map(m) : NULL;
-		if (!in)
-			continue;
-		b->inner[id] = (struct tl_map_shape){
-		    .type = bpf_map__type(in),
-		    .key_size = bpf_map__key_size(in),
-		    .value_size = bpf_map__value_size(in),
-		    .max_entries = bpf_map__max_entries(in),
-		    .flags = bpf_map__map_flags(in),
-		};
+		out[id] = in ? (struct tl_map_shape){
+				   .type = bpf_map__type(in),
+				   .key_size = bpf_map__key_size(in),
+				   .value_size = bpf_map__value_size(in),
+				   .max_entries = bpf_map__max_entries(in),
+				   .flags = bpf_map__map_flags(in),
+			       } :
+			     (struct tl_map_shape){};
 	}
+}
+
+int tl_bpf_read_shapes(struct tl_map_shape out[TL_MAP_COUNT])
+{
+	struct tc_bpf *tc = tc_bpf__open();
+
+	if (!tc) {
+		log_error("opening the BPF objects: %s", strerror(errno));
+		return -errno;
+	}
+	inner_shapes(tc->obj, out);
+	tc_bpf__destroy(tc);
+	return 0;
 }
 
 /* Parses the kernel's BTF once, while the shared maps are pinned. */
@@ -719,7 +724,7 @@ int tl_bpf_load(struct tl_bpf *b, const char *pin_dir)
 		return err;
 	}
 	open_lsm(b);
-	record_inner_shapes(b);
+	inner_shapes(b->tc->obj, b->inner);
 	/* also when tl_state is missing: another version may lack it */
 	err = check_pinned_layout(b);
 	if (err)

@@ -120,10 +120,12 @@ void tl_bpf_drop_lsm(struct tl_bpf *b);
 int tl_bpf_map_fd(struct tl_bpf *b, enum tl_map_id id);
 /* The fd of program name (loaded or reused), or -ENOENT. */
 int tl_bpf_prog_fd(const struct tl_bpf *b, const char *name);
-/* The shape of the maps that the outer map id holds: -ENOENT when id is
- * not an outer map. */
-int tl_bpf_inner_shape(const struct tl_bpf *b, enum tl_map_id id,
-		       struct tl_map_shape *out);
+/*
+ * The shapes of the maps that each outer map holds (type 0: not an outer
+ * map), from the objects alone: no kernel, no pins; what a table may be
+ * made with before the programs load (b->inner holds them once loaded).
+ */
+int tl_bpf_read_shapes(struct tl_map_shape out[TL_MAP_COUNT]);
 
 /* Attaches the cgroup programs at cgroup_path (absolute), or atomically
  * swaps the programs of pinned links from an earlier agent. */

@@ -641,21 +641,53 @@ static const char *const allow_fmt =
 	"cgroups:\n"
 	"  - {path: /, profile: locked}\n";
 
+static int parse_allow(struct tl_policy *p, const char *addr,
+		       unsigned int port)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), allow_fmt, addr, port);
+	return tl_policy_parse("bpf-test", yaml, strlen(yaml), p, stderr);
+}
+
 /* A policy whose exact rule is addr:port/udp; how many allow tables the
  * apply kept from the policy before, or -1. */
 static int apply_allow(const char *addr, unsigned int port)
 {
 	struct tl_applied ap;
 	struct tl_policy p;
-	char yaml[1024];
 	int err;
 
-	snprintf(yaml, sizeof(yaml), allow_fmt, addr, port);
-	if (tl_policy_parse("bpf-test", yaml, strlen(yaml), &p, stderr))
+	if (parse_allow(&p, addr, port))
 		return -1;
 	err = tl_apply_policy(&bpf, &p, cg_mount, &ap);
 	tl_policy_free(&p);
 	return err ? -1 : (int)ap.reused;
+}
+
+/* Applies addr:port with the allow tables made ahead for made_for's
+ * policy (the same policy when NULL); how many the apply took, or -1. */
+static int apply_ahead(const char *addr, unsigned int port,
+		       const char *made_for)
+{
+	struct tl_policy p, other;
+	struct tl_ahead *ahead = NULL;
+	struct tl_applied ap;
+	int err = -1;
+
+	if (parse_allow(&p, addr, port))
+		return -1;
+	if (!made_for)
+		ahead = tl_apply_ahead(&p);
+	else if (!parse_allow(&other, made_for, port)) {
+		ahead = tl_apply_ahead(&other);
+		tl_policy_free(&other);
+	}
+	if (ahead)
+		err = tl_apply_policy_ahead(&bpf, &p, cg_mount, ahead, &ap);
+	tl_apply_ahead_free(ahead);
+	tl_policy_free(&p);
+	return err ? -1 : (int)ap.ahead;
 }
 
 /* The table of outer map id in slot, as its map id and size. */
@@ -753,6 +785,25 @@ static void cases_allow_tables(struct ring_buffer *rb)
 	report(max == 1,
 	       "allow tables: the exact table is as large as its one entry",
 	       "max_entries %u", max);
+
+	/* made ahead, as a fresh start makes them while the programs load */
+	kept = apply_ahead("198.51.100.22", 53002, NULL);
+	report(kept == 2 && !slots_share(TL_MAP_ALLOW_EXACT) &&
+		       !slots_share(TL_MAP_ALLOW),
+	       "allow tables: made ahead, the apply takes both",
+	       "taken %d, exact shared %d, trie shared %d", kept,
+	       slots_share(TL_MAP_ALLOW_EXACT), slots_share(TL_MAP_ALLOW));
+	send_udp("allow tables: made ahead, the rule holds", "198.51.100.22",
+		 53002, PASS(TL_ALLOW_LISTED), rb);
+	send_udp("allow tables: made ahead, the rule before is refused",
+		 "198.51.100.21", 53001, BLOCK(TL_REASON_TUNNEL_DOWN), rb);
+	kept = apply_ahead("198.51.100.23", 53003, "198.51.100.24");
+	report(kept == 0, "allow tables: made for another policy, not taken",
+	       "taken %d", kept);
+	send_udp("allow tables: not taken, the policy's rule holds",
+		 "198.51.100.23", 53003, PASS(TL_ALLOW_LISTED), rb);
+	send_udp("allow tables: not taken, the other policy's rule is refused",
+		 "198.51.100.24", 53003, BLOCK(TL_REASON_TUNNEL_DOWN), rb);
 	if (apply("enforce", "enforce", "locked"))
 		report(false, "allow tables: the policy back", "%s",
 		       strerror(errno));
