@@ -683,13 +683,6 @@ static int refuse_second_agent(const char *pin_dir, const char *what)
 	return -EBUSY;
 }
 
-/*
- * What `run` and `apply` share: pins loaded or adopted, the policy applied,
- * then interfaces (tunnels known, TC attached), then the cgroup programs:
- * each program sees a complete state when it first runs. The agent's
- * cgroup watch (cgw) starts before the apply looks at the cgroups, so that
- * each one made meanwhile is in the table or an event, never neither.
- */
 /* A fresh start's policy read beside the load, which also makes the
  * policy's allow tables (off the path to enforcing). */
 struct policy_read {
@@ -698,6 +691,13 @@ struct policy_read {
 	struct tl_ahead *ahead; /* NULL: the apply makes them */
 };
 
+/*
+ * What `run` and `apply` share: pins loaded or adopted, the policy applied,
+ * then interfaces (tunnels known, TC attached), then the cgroup programs:
+ * each program sees a complete state when it first runs. The agent's
+ * cgroup watch (cgw) starts before the apply looks at the cgroups, so that
+ * each one made meanwhile is in the table or an event, never neither.
+ */
 static int enforce(struct tl_bpf *b, struct tl_links *links,
 		   struct tl_policy *p, const char *pin_dir,
 		   const char *cg_mount, unsigned int pid,
