@@ -366,6 +366,7 @@ struct table_fill {
 	uint64_t digest; /* a reusable table's entries (allow_digest) */
 	bool reused;
 	bool ahead; /* made before the apply (tl_apply_ahead) */
+	struct tl_ahead *made_ahead; /* tables to take when they match, or NULL */
 	size_t count;
 };
 
@@ -581,8 +582,10 @@ static int fill_allow(struct table_fill *t)
 	return err;
 }
 
-/* One table as a job: the live slot's when it holds the same entries,
- * else a fresh one, filled. */
+static bool take_ahead(struct table_fill *t);
+
+/* One table as a job: one made ahead or the live slot's, when it holds
+ * the same entries, else a fresh one, filled. */
 static int make_table(void *arg)
 {
 	struct table_fill *t = arg;
@@ -590,7 +593,7 @@ static int make_table(void *arg)
 
 	if (slot_tables[i].reusable) {
 		t->digest = allow_digest(t->p, slot_tables[i].exact, &t->count);
-		if (reuse_live(t))
+		if (take_ahead(t) || reuse_live(t))
 			return 0;
 	}
 	t->fd = create_inner(t->shapes, i,
@@ -738,10 +741,27 @@ static void close_tables(struct table_fill t[TL_SLOT_TABLES])
 
 /* Allow tables made before their apply (apply.h). */
 struct tl_ahead {
-	const struct tl_policy *p;
 	struct tl_map_shape shapes[TL_MAP_COUNT];
 	struct table_fill t[TL_SLOT_TABLES]; /* fd -1: not made, or taken */
 };
+
+/*
+ * The table made ahead in t's place, when its entries are the ones t
+ * would write (the same digest, as for the live slot's): a table made for
+ * another policy, or for this one before it changed, is not taken.
+ */
+static bool take_ahead(struct table_fill *t)
+{
+	struct table_fill *a =
+	    t->made_ahead ? &t->made_ahead->t[t->index] : NULL;
+
+	if (!a || a->fd < 0 || a->digest != t->digest)
+		return false;
+	t->fd = a->fd;
+	a->fd = -1; /* the slot will hold it */
+	t->ahead = true;
+	return true;
+}
 
 struct tl_ahead *tl_apply_ahead(const struct tl_policy *p)
 {
@@ -751,7 +771,6 @@ struct tl_ahead *tl_apply_ahead(const struct tl_policy *p)
 
 	if (!a)
 		return NULL;
-	a->p = p;
 	for (int i = 0; i < TL_SLOT_TABLES; i++) {
 		a->t[i] = (struct table_fill){.fd = -1, .index = i,
 					      .shapes = a->shapes, .p = p,
@@ -777,34 +796,24 @@ void tl_apply_ahead_free(struct tl_ahead *a)
 
 /*
  * Builds the tables of a slot, filling them side by side (a large policy's
- * cgroup walk, trie and hash each take their own CPU), or takes those
- * made ahead for p; closes what it made on failure. live: the live slot,
- * or -1.
+ * cgroup walk, trie and hash each take their own CPU); closes what it
+ * made on failure. live: the live slot, or -1; ahead: tables made ahead,
+ * or NULL.
  */
 static int build_tables(struct tl_bpf *b, const struct tl_policy *p,
 			const char *mount, int live, struct tl_ahead *ahead,
 			struct table_fill t[TL_SLOT_TABLES])
 {
 	struct tl_job jobs[TL_SLOT_TABLES];
-	size_t n = 0;
 	int err;
 
-	if (ahead && ahead->p != p)
-		ahead = NULL; /* made for another policy */
 	for (int i = 0; i < TL_SLOT_TABLES; i++) {
-		if (ahead && ahead->t[i].fd >= 0) {
-			t[i] = ahead->t[i]; /* taken: the slot will hold it */
-			t[i].b = b;
-			t[i].ahead = true;
-			ahead->t[i].fd = -1;
-			continue;
-		}
 		t[i] = (struct table_fill){
 		    .fd = -1, .index = i, .b = b, .shapes = b->inner, .p = p,
-		    .mount = mount, .live = live};
-		jobs[n++] = (struct tl_job){.run = make_table, .arg = &t[i]};
+		    .mount = mount, .live = live, .made_ahead = ahead};
+		jobs[i] = (struct tl_job){.run = make_table, .arg = &t[i]};
 	}
-	err = tl_jobs_run(jobs, n);
+	err = tl_jobs_run(jobs, TL_SLOT_TABLES);
 	if (err) {
 		log_error("filling the policy tables: %s", strerror(-err));
 		close_tables(t);

@@ -35,13 +35,14 @@ int tl_apply_policy(struct tl_bpf *b, const struct tl_policy *p,
  * p's allow tables, made before its apply from the objects' map shapes
  * alone: a fresh start makes them while the programs load, off the path
  * to enforcing. NULL when they could not be made (logged): the apply
- * makes them then. The apply of p takes the tables it uses; free closes
- * the rest.
+ * makes them then. An apply takes each one whose entries are those it
+ * would write (a digest, as for the live slot's tables); free closes the
+ * rest.
  */
 struct tl_ahead;
 struct tl_ahead *tl_apply_ahead(const struct tl_policy *p);
 void tl_apply_ahead_free(struct tl_ahead *a);
-/* tl_apply_policy, with tables made ahead for p (or NULL). */
+/* tl_apply_policy, with tables made ahead (or NULL). */
 int tl_apply_policy_ahead(struct tl_bpf *b, const struct tl_policy *p,
 			  const char *cg_mount, struct tl_ahead *ahead,
 			  struct tl_applied *out);

@@ -9,10 +9,10 @@
  * line; plain values of the characters below, and quoted values on one
  * line without escapes; comments. Anything else (escapes, anchors, tags,
  * block scalars, a value that goes on over lines, an empty value, a
- * second document, a tab, ...) and it declines: the
- * events it gave are thrown away, and libyaml reads the file and says what
- * is wrong with it. The unit and fuzz tiers compare the documents the two
- * compose for every file it takes.
+ * second document, a tab, ...) and it declines: the events it gave are
+ * thrown away, and libyaml reads the file and says what is wrong with it.
+ * The unit and fuzz tiers compare the documents the two compose for every
+ * file it takes.
  */
 #include <stdint.h>
 #include <string.h>
