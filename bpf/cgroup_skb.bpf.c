@@ -10,6 +10,7 @@
 #include "container.h"
 #include "sock_netns.h"
 #include "sock_verdict.h"
+#include "packet_kept.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -103,23 +104,23 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	struct tl_nsif *nsif = NULL;
 	bool have_policy, tunnel;
 	__u32 reason, flags = 0;
-	__u64 netns;
+	__u64 kept = 0;
 	int parsed;
 
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return SK_PASS;
 	have_policy = policy_view(&v) == 0;
-	netns = skb_netns(skb, have_policy ? v.netns_cookie : 0);
+	s.netns_cookie = skb_netns(skb, have_policy ? v.netns_cookie : 0);
 	if (have_policy)
-		flags = agent_iface_flags(&v, netns, skb->ifindex);
+		flags = agent_iface_flags(&v, s.netns_cookie, skb->ifindex);
 	tunnel = flags & TL_IFACE_TUNNEL;
 	if (flags & TL_IFACE_PORT) {
 		count(r.layer, TL_ALLOW_CONTAINER, TL_VERDICT_PASS);
 		return SK_PASS;
 	}
-	if (have_policy && netns != v.netns_cookie) {
+	if (have_policy && s.netns_cookie != v.netns_cookie) {
 		r.ifindex = 0; /* not an index of the agent's namespace */
-		nsif = via_host_iface(netns, skb->ifindex);
+		nsif = via_host_iface(s.netns_cookie, skb->ifindex);
 	}
 	if (tunnel && !(have_policy && tunnel_ipv6_judged(&v, skb))) {
 		count(r.layer, TL_ALLOW_TUNNEL, TL_VERDICT_PASS);
@@ -128,7 +129,7 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	/* the client's fwmark is its identity only in the agent's namespace:
 	 * in any other, whoever may set marks there could pass for it on a
 	 * way out that no TC of ours sees (a NIC or macvlan of its own) */
-	if (have_policy && netns == v.netns_cookie)
+	if (have_policy && s.netns_cookie == v.netns_cookie)
 		s.mark = skb->mark;
 	if (!tunnel && have_policy && s.mark &&
 	    fast_transport(skb, true, v.settings, s.mark)) {
@@ -137,10 +138,23 @@ int tl_cgroup_skb_egress(struct __sk_buff *skb)
 	}
 	s.cgroup_id = bpf_skb_cgroup_id(skb);
 	parsed = parse_ip_skb(skb, &f);
-	if (have_policy)
+	if (have_policy && !tunnel && !nsif && s.netns_cookie == v.netns_cookie &&
+	    parsed == TL_PARSE_OK) {
+		kept = packet_kept_get(skb, &f, s.cgroup_id, s.mark,
+				       TL_KEPT_ASK(v.slot, TL_KEPT_CGROUP_SKB));
+		reason = packet_kept(skb, &f, kept);
+		if (reason != TL_REASON_NONE) {
+			count(r.layer, reason, TL_VERDICT_PASS);
+			return SK_PASS;
+		}
+	}
+	if (have_policy) {
 		reason = judge(&v, skb, parsed, &f, &s, tunnel, nsif);
-	else
+		packet_kept_set(skb, &f, s.cgroup_id, s.mark,
+				TL_KEPT_JUDGED(kept, reason));
+	} else {
 		reason = TL_REASON_TUNNEL_DOWN; /* fail closed */
+	}
 	if (is_leak(reason)) {
 		r.owner = skb_owner(skb); /* only an event names the owner */
 		/* before apply(): what it needs of the flow ends there */

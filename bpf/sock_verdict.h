@@ -27,29 +27,15 @@
  * as its own), before the kernel builds and routes a packet. A route can
  * change without any write the agent makes (ip route, ip rule): a kept
  * refusal is trusted for TL_KEPT_REFUSAL_NS only, then judged again. A
- * stale refusal only refuses; nothing kept can let a datagram out that
- * the packet layers would not.
+ * stale refusal only refuses; nothing kept here can let a datagram out
+ * that the packet layers would not (they keep their own allows:
+ * packet_kept.h).
  */
 #ifndef TL_BPF_SOCK_VERDICT_H
 #define TL_BPF_SOCK_VERDICT_H
 
 #include "policy.h"
 #include "subject.h"
-
-/* What a verdict was judged on; compared whole, as words. */
-struct tl_verdict_key {
-	__u32 daddr[4];
-	__u64 cgroup_id;
-	__u32 mark;
-	__u32 bound;
-	__u16 dport;
-	__u16 sport;
-	__u8 protocol;
-	__u8 pad;
-	__u16 pad1;
-	__u32 tag; /* the verdicts generation * TL_POLICY_SLOTS + the slot */
-	__u32 pad2;
-};
 
 #define TL_VERDICT_KEY_WORDS (sizeof(struct tl_verdict_key) / sizeof(__u64))
 

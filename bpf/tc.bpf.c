@@ -9,6 +9,7 @@
 #include "report.h"
 #include "container.h"
 #include "inbound.h"
+#include "packet_kept.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -50,6 +51,7 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3,
 	struct tl_policy_view v;
 	struct tl_subject s = {};
 	struct tl_flow f = {};
+	__u64 cgroup_id = 0, kept = 0;
 	__u32 reason;
 	int parsed;
 
@@ -77,7 +79,18 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3,
 	if (proof && s.mark && !sent_from_here(&v, skb))
 		s.mark = 0;
 	s.port = stamped_port(&v, skb, s.mark);
+	if (!s.port && parsed == TL_PARSE_OK) {
+		cgroup_id = bpf_skb_cgroup_id(skb);
+		kept = packet_kept_get(skb, &f, cgroup_id, s.mark,
+				       TL_KEPT_ASK(v.slot, TL_KEPT_TC));
+		reason = packet_kept(skb, &f, kept);
+		if (reason != TL_REASON_NONE) {
+			count(r.layer, reason, TL_VERDICT_PASS);
+			return TC_ACT_OK;
+		}
+	}
 	reason = judge_packet(&v, skb, parsed, &f, &s);
+	packet_kept_set(skb, &f, cgroup_id, s.mark, TL_KEPT_JUDGED(kept, reason));
 	if (is_leak(reason) && v.settings->mode == TL_MODE_AUDIT &&
 	    judged_by_cgroup_skb(&v, skb))
 		return TC_ACT_OK;

@@ -8,6 +8,7 @@
 #define TUNLOCK_H
 
 #ifndef __VMLINUX_H__
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 #endif
 
@@ -254,11 +255,53 @@ struct tl_cgroup_entry {
  * are equal. verdicts: whenever subjects is bumped, and after every write
  * of runtime state (interfaces, tunnels, containers' ports and interfaces,
  * the agent's namespace); the socket layer keeps each socket's last
- * allowed destination (tl_sock_verdicts, bpf/sock_verdict.h) tagged with it.
+ * allowed destination (tl_sock_verdicts, bpf/sock_verdict.h) tagged with it,
+ * and each packet layer its last allowed datagram (tl_packet_verdicts,
+ * bpf/packet_kept.h).
  */
 struct tl_generation {
 	__u32 subjects;
 	__u32 verdicts;
+};
+
+/*
+ * What a kept verdict was judged on (the socket layer's, tl_sock_verdicts,
+ * and the packet layers', tl_packet_verdicts); compared whole, as words.
+ */
+struct tl_verdict_key {
+	__u32 daddr[4]; /* IPv4 kept IPv4-mapped */
+	__u64 cgroup_id;
+	__u32 mark;
+	__u32 bound; /* packet layers: the interface it leaves by */
+	__u16 dport;
+	__u16 sport;
+	__u8 protocol;
+	__u8 pad;
+	__u16 pad1;
+	__u32 tag; /* the verdicts generation * TL_POLICY_SLOTS + the slot */
+	__u32 pad2;
+};
+
+/* The packet layers that keep allows: an index into tl_packet_kept.at. */
+enum tl_kept_layer {
+	TL_KEPT_CGROUP_SKB = 0,
+	TL_KEPT_TC,
+	TL_KEPT_LAYERS,
+};
+
+struct tl_kept_allow {
+	struct tl_verdict_key key;
+	__u32 reason;
+	__u32 pad;
+};
+
+/* Each socket's last allowed datagram per packet layer (socket storage,
+ * tl_packet_verdicts, bpf/packet_kept.h), read and written whole under the
+ * lock: threads share a socket. */
+struct tl_packet_kept {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	struct tl_kept_allow at[TL_KEPT_LAYERS];
 };
 
 /* Addresses are 16 bytes everywhere; IPv4 is stored IPv4-mapped

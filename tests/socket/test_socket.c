@@ -54,6 +54,9 @@
 /* a veth of the namespace (the default route), and beyond it */
 #define VETH	"tlv0"
 #define FAR	"203.0.113.200"
+/* the port of FAR that profile listed allows (UDP) */
+#define FAR_PORT   4000
+#define FAR_PORT_S "4000"
 
 static char pin_dir[128];
 static char cg_rel[64], cg_dir[sizeof(cg_mount) + 64];
@@ -190,6 +193,7 @@ static const char *const policy_fmt =
     "  - name: listed\n"
     "    allow:\n"
     "      - {cidr: " OUTSIDE "/32}\n"
+    "      - {cidr: " FAR "/32, protocol: udp, ports: [" FAR_PORT_S "]}\n"
     "cgroups:\n"
     "  - {path: %s, profile: %s}\n"
     "  - {path: %s/exempt, exempt: true}\n";
@@ -895,6 +899,281 @@ static void cases_kept_mapped(void)
 	close(fd);
 }
 
+/* ---- kept allows of the packet layers (bpf/packet_kept.h) ----------- */
+
+/* A STUN Binding request: never leaves outside the tunnel. */
+static const unsigned char stun_binding[20] = {
+    0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 't', 'u',
+    'n',  'l',	'o',  'c',  'k',  '-',	's',  't',  'u', 'n'};
+
+/* A sendto() of len bytes of msg on fd, judged. */
+static void send_msg_on(const char *name, int fd, const char *ip,
+			uint16_t port, const void *msg, size_t len,
+			int want_err, __u32 reason, __u32 verdict)
+{
+	begin();
+	judge(name, try_sendto(fd, 0, ip, port, msg, len), want_err, reason,
+	      verdict);
+}
+
+static int kept_map(void)
+{
+	char path[PATH_MAX];
+
+	if (tl_pin_path(path, sizeof(path), pin_dir, "tl_packet_verdicts"))
+		return -1;
+	return bpf_obj_get(path);
+}
+
+/* The tag a verdict judged now carries: the verdicts generation and the
+ * live slot. */
+static int live_tag(__u32 *tag)
+{
+	struct tl_generation gen;
+	struct tl_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_GENERATION), &zero,
+				&gen) ||
+	    bpf_map_lookup_elem(tl_bpf_map_fd(&bpf, TL_MAP_STATE), &zero, &st))
+		return -errno;
+	*tag = gen.verdicts * TL_POLICY_SLOTS +
+	       (st.active_slot & (TL_POLICY_SLOTS - 1));
+	return 0;
+}
+
+/* A layer's kept allow for ip:port from socket fd, with the live tag,
+ * the mark and the interface it leaves by (VETH). */
+static void kept_for(struct tl_kept_allow *k, int fd, const char *ip,
+		     uint16_t port, __u32 tag)
+{
+	struct sockaddr_storage dst, src;
+	socklen_t len = sizeof(src);
+	struct sockaddr_in *d = (struct sockaddr_in *)&dst;
+	uint64_t cgroup_id = 0;
+	int mark = 0;
+	socklen_t mlen = sizeof(mark);
+
+	memset(k, 0, sizeof(*k));
+	tl_cgroup_id(cg_mount, cg_rel, &cgroup_id);
+	sockaddr_of(&dst, ip, port);
+	getsockname(fd, (struct sockaddr *)&src, &len);
+	getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &mlen);
+	k->key.daddr[2] = htonl(0xffff);
+	k->key.daddr[3] = d->sin_addr.s_addr;
+	k->key.cgroup_id = cgroup_id;
+	k->key.mark = mark;
+	k->key.bound = if_nametoindex(VETH);
+	k->key.dport = port;
+	k->key.sport = ntohs(((struct sockaddr_in *)&src)->sin_port);
+	k->key.protocol = IPPROTO_UDP;
+	k->key.tag = tag;
+	k->reason = TL_ALLOW_LISTED;
+}
+
+/* What socket fd's storage keeps for layer: 0, or an errno (ENOENT:
+ * nothing). */
+static int kept_read(int fd, enum tl_kept_layer layer,
+		     struct tl_kept_allow *out)
+{
+	struct tl_packet_kept v;
+	int map = kept_map(), err = 0;
+
+	if (map < 0)
+		return errno;
+	if (bpf_map_lookup_elem(map, &fd, &v))
+		err = errno;
+	else
+		*out = v.at[layer];
+	close(map);
+	return err;
+}
+
+/* Socket fd's storage made to keep k for layer, as if the layer had
+ * judged it (the rest kept as it was). */
+static int kept_plant(int fd, enum tl_kept_layer layer,
+		      const struct tl_kept_allow *k)
+{
+	struct tl_packet_kept v = {0};
+	int map = kept_map(), err = 0;
+
+	if (map < 0)
+		return -errno;
+	bpf_map_lookup_elem(map, &fd, &v);
+	v.at[layer] = *k;
+	if (bpf_map_update_elem(map, &fd, &v, BPF_ANY))
+		err = -errno;
+	close(map);
+	return err;
+}
+
+/* layer of fd keeps exactly what it would for ip:port now. */
+static void check_kept(const char *name, int fd, enum tl_kept_layer layer,
+		       const char *ip, uint16_t port)
+{
+	struct tl_kept_allow got, want;
+	__u32 tag = 0;
+	int err = live_tag(&tag) ? EIO : kept_read(fd, layer, &got);
+
+	kept_for(&want, fd, ip, port, tag);
+	if (err)
+		report(false, name, "nothing kept: %s", strerror(err));
+	else if (memcmp(&got, &want, sizeof(got)))
+		report(false, name,
+		       "kept port %u, reason %s, tag %u, interface %u; want "
+		       "port %u, reason %s, tag %u, interface %u",
+		       got.key.dport, tl_reason_name(got.reason), got.key.tag,
+		       got.key.bound, want.key.dport,
+		       tl_reason_name(want.reason), want.key.tag,
+		       want.key.bound);
+	else
+		report(true, name, NULL);
+}
+
+/*
+ * Profile listed, tunnel up: FAR:9 is allow-listed (UDP), routed out of
+ * VETH, a non-tunnel; other ports of FAR are not. cgroup_skb keeps the
+ * socket's allow: what it keeps, that it trusts it, and what it must still
+ * look at or judge again. Each case fails when the kept allow outlives
+ * what it was judged on, or lets a STUN payload out.
+ */
+static void cases_packet_kept(void)
+{
+	struct tl_kept_allow k;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	__u32 tag;
+
+	judged_layer = TL_LAYER_CGROUP_SKB;
+	if (!step("policy", apply("listed")))
+		goto out;
+	send_on("packet kept: allow-listed out of the veth: allowed", fd, FAR,
+		FAR_PORT, ALLOWED(TL_ALLOW_LISTED));
+	check_kept("packet kept: cgroup_skb keeps it with the live tag", fd,
+		   TL_KEPT_CGROUP_SKB, FAR, FAR_PORT);
+	send_on("packet kept: the same again: allowed", fd, FAR, FAR_PORT,
+		ALLOWED(TL_ALLOW_LISTED));
+	send_msg_on("packet kept: a STUN request to it: EPERM", fd, FAR, FAR_PORT,
+		    stun_binding, sizeof(stun_binding),
+		    BLOCKED(EPERM, TL_REASON_STUN));
+	send_on("packet kept: a datagram after it: allowed", fd, FAR, FAR_PORT,
+		ALLOWED(TL_ALLOW_LISTED));
+	send_on("packet kept: another port (not listed): EPERM", fd, FAR, FAR_PORT + 1,
+		BLOCKED(EPERM, TL_REASON_BYPASS));
+	if (!step("tag", live_tag(&tag)))
+		goto out;
+	kept_for(&k, fd, FAR, FAR_PORT + 2, tag);
+	if (!step("plant", kept_plant(fd, TL_KEPT_CGROUP_SKB, &k)))
+		goto out;
+	send_on("packet kept: an allow kept for another port is trusted: allowed",
+		fd, FAR, FAR_PORT + 2, ALLOWED(TL_ALLOW_LISTED));
+	kept_for(&k, fd, FAR, FAR_PORT + 3, tag - TL_POLICY_SLOTS);
+	if (!step("plant", kept_plant(fd, TL_KEPT_CGROUP_SKB, &k)))
+		goto out;
+	send_on("packet kept: one of the last generation is not: EPERM", fd,
+		FAR, FAR_PORT + 3, BLOCKED(EPERM, TL_REASON_BYPASS));
+	kept_for(&k, fd, FAR, FAR_PORT + 4, tag);
+	k.key.mark = 0;
+	if (!step("plant", kept_plant(fd, TL_KEPT_CGROUP_SKB, &k)) ||
+	    !step("SO_MARK", set_mark(fd, 0x13)))
+		goto out;
+	send_on("packet kept: one judged without the socket's new mark is "
+		"not: EPERM", fd, FAR, FAR_PORT + 4, BLOCKED(EPERM, TL_REASON_BYPASS));
+	if (!step("SO_MARK", set_mark(fd, 0)))
+		goto out;
+	kept_for(&k, fd, FAR, FAR_PORT + 5, tag);
+	k.reason = TL_REASON_BYPASS;
+	if (!step("plant", kept_plant(fd, TL_KEPT_CGROUP_SKB, &k)))
+		goto out;
+	send_on("packet kept: a leak reason kept is no allow: EPERM", fd, FAR,
+		FAR_PORT + 5, BLOCKED(EPERM, TL_REASON_BYPASS));
+	send_on("packet kept: allowed again", fd, FAR, FAR_PORT,
+		ALLOWED(TL_ALLOW_LISTED));
+	/* twice: the kept allow's slot is live again, with other tables */
+	if (!step("policy", apply("locked")) || !step("policy", apply("locked")))
+		goto out;
+	send_on("packet kept: policy reloaded twice without the rule (its "
+		"slot again): EPERM", fd, FAR, FAR_PORT,
+		BLOCKED(EPERM, TL_REASON_BYPASS));
+out:
+	judged_layer = TL_LAYER_SOCKET;
+	step("policy", apply("locked"));
+	close(fd);
+}
+
+/* The packet layer at cgroup_skb taken away (the last cases only). */
+static int detach_cgroup_skb(void)
+{
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	if (tl_pin_path(path, sizeof(path), pin_dir,
+			"link_tl_cgroup_skb_egress"))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_link_detach(fd))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * TC egress on VETH, profile listed, tunnel up. TC keeps its own allow;
+ * then, with cgroup_skb gone, TC alone must still look at every payload
+ * for STUN and judge another port, and trusts what it kept. The drops are
+ * TC's: the call itself succeeds.
+ */
+static void cases_packet_kept_tc(void)
+{
+	struct tl_kept_allow k;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	__u32 tag;
+
+	/* TC sees the datagrams only once the gateway's address resolves */
+	if (!step("neighbour", system("ip neigh replace 10.213.0.1 lladdr "
+				      "$(ip -br link show dev tlv1 | "
+				      "awk '{print $3}') "
+				      "dev " VETH " nud permanent")) ||
+	    !step("TC", tl_bpf_attach_tc(&bpf, if_nametoindex(VETH), false)) ||
+	    !step("policy", apply("listed")))
+		goto out;
+	judged_layer = TL_LAYER_TC;
+	send_on("packet kept, TC: allow-listed out of the veth: allowed", fd,
+		FAR, FAR_PORT, ALLOWED(TL_ALLOW_LISTED));
+	check_kept("packet kept, TC: keeps its own with the live tag", fd,
+		   TL_KEPT_TC, FAR, FAR_PORT);
+	if (!step("cgroup_skb detached", detach_cgroup_skb()))
+		goto out;
+	send_on("packet kept, TC alone: the same again: allowed", fd, FAR,
+		FAR_PORT, ALLOWED(TL_ALLOW_LISTED));
+	send_msg_on("packet kept, TC alone: a STUN request to it: dropped", fd,
+		    FAR, FAR_PORT, stun_binding, sizeof(stun_binding), 0,
+		    TL_REASON_STUN, TL_VERDICT_BLOCKED);
+	send_on("packet kept, TC alone: a datagram after it: allowed", fd,
+		FAR, FAR_PORT, ALLOWED(TL_ALLOW_LISTED));
+	send_on("packet kept, TC alone: another port: dropped", fd, FAR,
+		FAR_PORT + 1, 0, TL_REASON_BYPASS, TL_VERDICT_BLOCKED);
+	if (!step("tag", live_tag(&tag)))
+		goto out;
+	kept_for(&k, fd, FAR, FAR_PORT + 2, tag);
+	if (!step("plant", kept_plant(fd, TL_KEPT_TC, &k)))
+		goto out;
+	send_on("packet kept, TC alone: an allow kept for another port is "
+		"trusted: allowed", fd, FAR, FAR_PORT + 2,
+		ALLOWED(TL_ALLOW_LISTED));
+	kept_for(&k, fd, FAR, FAR_PORT + 3, tag);
+	if (!step("plant", kept_plant(fd, TL_KEPT_CGROUP_SKB, &k)))
+		goto out;
+	send_on("packet kept, TC alone: cgroup_skb's is not TC's: dropped",
+		fd, FAR, FAR_PORT + 3, 0, TL_REASON_BYPASS,
+		TL_VERDICT_BLOCKED);
+out:
+	judged_layer = TL_LAYER_SOCKET;
+	tl_bpf_detach_tc(if_nametoindex(VETH));
+	close(fd);
+}
+
 /* A child cgroup named leaf (not made yet): its path and directory, and a
  * policy whose rules give it the raw profile, as YAML and parsed. */
 struct late_cgroup {
@@ -1229,6 +1508,9 @@ static void run_cases(void)
 	cases_kept_same_socket();
 	cases_kept_refusal();
 	cases_kept_caller_and_policy();
+	if (!step("tunnel", tunnel(true, false)))
+		return;
+	cases_packet_kept();
 	if (!step("tunnel", tunnel(true, true)))
 		return;
 	cases_ipv6(false);
@@ -1250,6 +1532,9 @@ static void run_cases(void)
 	case_cgroup_tree();
 	case_cgroup_during_reload();
 	case_container_first_scan();
+	if (!step("tunnel", tunnel(true, false)))
+		return;
+	cases_packet_kept_tc(); /* last: it takes cgroup_skb away */
 }
 
 int main(void)
