@@ -20,6 +20,8 @@
  * live cgroup table or of runtime state) leaves everything kept before it
  * stale. Each layer trusts only what it judged itself: TC judges after
  * routing, NAT and tc actions, on an interface of its own namespace.
+ * Entries are replaced whole, never written in place (packet_kept_set),
+ * so the packet path reads them without a lock.
  */
 #ifndef TL_BPF_PACKET_KEPT_H
 #define TL_BPF_PACKET_KEPT_H
@@ -27,13 +29,24 @@
 #include "sock_verdict.h"
 #include "stun.h"
 
+/* One map per layer: each socket's entry there is never written in place
+ * (read without a lock, replaced whole). */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct tl_packet_kept);
+	__type(value, struct tl_kept_allow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tl_packet_verdicts SEC(".maps");
+} tl_kept_skb SEC(".maps"), tl_kept_tc SEC(".maps");
+
+/* How often a socket's entry may be replaced by another destination's
+ * (a socket that sends to many in turn pays a replacement this often). */
+#define TL_KEPT_REPLACE_NS (10ull * 1000 * 1000)
+
+static __always_inline void *kept_map(__u32 layer)
+{
+	return layer == TL_KEPT_TC ? (void *)&tl_kept_tc : (void *)&tl_kept_skb;
+}
 
 /*
  * What packet_kept_get() tells the layer, in one word (the packet layers'
@@ -97,7 +110,7 @@ __noinline __u64 packet_kept_get(struct __sk_buff *skb,
 {
 	__u32 reason = TL_REASON_NONE, i = TL_KEPT_LAYER(ask), tag;
 	struct tl_verdict_key key = {};
-	struct tl_packet_kept *c;
+	struct tl_kept_allow *c;
 	struct bpf_sock *sk;
 
 	if (!skb || !f || i >= TL_KEPT_LAYERS || !cgroup_id)
@@ -106,13 +119,9 @@ __noinline __u64 packet_kept_get(struct __sk_buff *skb,
 	if (!sk || verdict_tag((__u32)ask & 0xffff, &tag))
 		return 0;
 	kept_key(skb, f, cgroup_id, mark, tag, &key);
-	c = bpf_sk_storage_get(&tl_packet_verdicts, sk, NULL, 0);
-	if (c) {
-		bpf_spin_lock(&c->lock);
-		if (verdict_key_eq(&c->at[i].key, &key))
-			reason = c->at[i].reason;
-		bpf_spin_unlock(&c->lock);
-	}
+	c = bpf_sk_storage_get(kept_map(i), sk, NULL, 0);
+	if (c && verdict_key_eq(&c->key, &key))
+		reason = c->reason;
 	if (!kept_reason(reason))
 		reason = TL_REASON_NONE;
 	return (__u64)tag << 32 | (__u64)i << 16 | TL_KEPT_KEEPABLE | reason;
@@ -121,15 +130,19 @@ __noinline __u64 packet_kept_get(struct __sk_buff *skb,
 /*
  * After the layer judged a datagram whose ticket says keepable (ticket:
  * TL_KEPT_JUDGED with the reason): its LAN or allow-list allow kept under
- * the ticket's tag.
+ * the ticket's tag, in a new entry that replaces the socket's (at most
+ * every TL_KEPT_REPLACE_NS while that one is current). An entry is made
+ * whole before the kernel links it and never written after, so a reader
+ * on another CPU sees the old one or the new one, never a mix of two
+ * destinations.
  */
 __noinline int packet_kept_set(struct __sk_buff *skb, const struct tl_flow *f,
 			       __u64 cgroup_id, __u32 mark, __u64 ticket)
 {
 	__u32 i = TL_KEPT_LAYER(ticket), reason = TL_KEPT_REASON(ticket);
-	struct tl_verdict_key key = {};
-	struct tl_packet_kept *c;
+	struct tl_kept_allow fresh = {}, *c;
 	struct bpf_sock *sk;
+	__u64 now;
 
 	if (!skb || !f || !(ticket & TL_KEPT_KEEPABLE) || !kept_reason(reason) ||
 	    i >= TL_KEPT_LAYERS)
@@ -137,15 +150,19 @@ __noinline int packet_kept_set(struct __sk_buff *skb, const struct tl_flow *f,
 	sk = kept_socket(skb, f);
 	if (!sk)
 		return 0;
-	kept_key(skb, f, cgroup_id, mark, TL_KEPT_TAG(ticket), &key);
-	c = bpf_sk_storage_get(&tl_packet_verdicts, sk, NULL,
-			       BPF_SK_STORAGE_GET_F_CREATE);
-	if (!c)
-		return 0; /* judged again next time */
-	bpf_spin_lock(&c->lock);
-	c->at[i].key = key;
-	c->at[i].reason = reason;
-	bpf_spin_unlock(&c->lock);
+	now = bpf_ktime_get_coarse_ns();
+	c = bpf_sk_storage_get(kept_map(i), sk, NULL, 0);
+	if (c) {
+		if (c->key.tag == TL_KEPT_TAG(ticket) &&
+		    now - c->at < TL_KEPT_REPLACE_NS)
+			return 0;
+		bpf_sk_storage_delete(kept_map(i), sk);
+	}
+	kept_key(skb, f, cgroup_id, mark, TL_KEPT_TAG(ticket), &fresh.key);
+	fresh.reason = reason;
+	fresh.at = now;
+	/* another CPU's entry made in between stays: judged again then */
+	bpf_sk_storage_get(kept_map(i), sk, &fresh, BPF_SK_STORAGE_GET_F_CREATE);
 	return 0;
 }
 

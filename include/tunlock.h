@@ -8,7 +8,6 @@
 #define TUNLOCK_H
 
 #ifndef __VMLINUX_H__
-#include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 #endif
 
@@ -256,8 +255,8 @@ struct tl_cgroup_entry {
  * of runtime state (interfaces, tunnels, containers' ports and interfaces,
  * the agent's namespace); the socket layer keeps each socket's last
  * allowed destination (tl_sock_verdicts, bpf/sock_verdict.h) tagged with it,
- * and each packet layer its last allowed datagram (tl_packet_verdicts,
- * bpf/packet_kept.h).
+ * and each packet layer its last allowed datagram (tl_kept_skb,
+ * tl_kept_tc, bpf/packet_kept.h).
  */
 struct tl_generation {
 	__u32 subjects;
@@ -266,7 +265,8 @@ struct tl_generation {
 
 /*
  * What a kept verdict was judged on (the socket layer's, tl_sock_verdicts,
- * and the packet layers', tl_packet_verdicts); compared whole, as words.
+ * and the packet layers', tl_kept_skb and tl_kept_tc); compared whole, as
+ * words.
  */
 struct tl_verdict_key {
 	__u32 daddr[4]; /* IPv4 kept IPv4-mapped */
@@ -282,26 +282,21 @@ struct tl_verdict_key {
 	__u32 pad2;
 };
 
-/* The packet layers that keep allows: an index into tl_packet_kept.at. */
+/* The packet layers that keep allows (bpf/packet_kept.h), each in a map
+ * of its own: tl_kept_skb, tl_kept_tc. */
 enum tl_kept_layer {
 	TL_KEPT_CGROUP_SKB = 0,
 	TL_KEPT_TC,
 	TL_KEPT_LAYERS,
 };
 
+/* A socket's last allowed datagram at one packet layer (socket storage),
+ * never written after it was made. */
 struct tl_kept_allow {
 	struct tl_verdict_key key;
 	__u32 reason;
 	__u32 pad;
-};
-
-/* Each socket's last allowed datagram per packet layer (socket storage,
- * tl_packet_verdicts, bpf/packet_kept.h), read and written whole under the
- * lock: threads share a socket. */
-struct tl_packet_kept {
-	struct bpf_spin_lock lock;
-	__u32 pad;
-	struct tl_kept_allow at[TL_KEPT_LAYERS];
+	__u64 at; /* coarse clock, when it was made */
 };
 
 /* Addresses are 16 bytes everywhere; IPv4 is stored IPv4-mapped

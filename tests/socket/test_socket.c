@@ -54,9 +54,10 @@
 /* a veth of the namespace (the default route), and beyond it */
 #define VETH	"tlv0"
 #define FAR	"203.0.113.200"
-/* the port of FAR that profile listed allows (UDP) */
+/* the ports of FAR that profile listed allows (UDP) */
 #define FAR_PORT   4000
-#define FAR_PORT_S "4000"
+#define FAR_PORT2  4010
+#define FAR_PORT_S "4000, 4010"
 
 static char pin_dir[128];
 static char cg_rel[64], cg_dir[sizeof(cg_mount) + 64];
@@ -916,11 +917,13 @@ static void send_msg_on(const char *name, int fd, const char *ip,
 	      verdict);
 }
 
-static int kept_map(void)
+/* The map where layer keeps its allows, opened through its pin. */
+static int kept_map(enum tl_kept_layer layer)
 {
 	char path[PATH_MAX];
 
-	if (tl_pin_path(path, sizeof(path), pin_dir, "tl_packet_verdicts"))
+	if (tl_pin_path(path, sizeof(path), pin_dir,
+			layer == TL_KEPT_TC ? "tl_kept_tc" : "tl_kept_skb"))
 		return -1;
 	return bpf_obj_get(path);
 }
@@ -976,32 +979,26 @@ static void kept_for(struct tl_kept_allow *k, int fd, const char *ip,
 static int kept_read(int fd, enum tl_kept_layer layer,
 		     struct tl_kept_allow *out)
 {
-	struct tl_packet_kept v;
-	int map = kept_map(), err = 0;
+	int map = kept_map(layer), err = 0;
 
 	if (map < 0)
 		return errno;
-	if (bpf_map_lookup_elem(map, &fd, &v))
+	if (bpf_map_lookup_elem(map, &fd, out))
 		err = errno;
-	else
-		*out = v.at[layer];
 	close(map);
 	return err;
 }
 
 /* Socket fd's storage made to keep k for layer, as if the layer had
- * judged it (the rest kept as it was). */
+ * judged it. */
 static int kept_plant(int fd, enum tl_kept_layer layer,
 		      const struct tl_kept_allow *k)
 {
-	struct tl_packet_kept v = {0};
-	int map = kept_map(), err = 0;
+	int map = kept_map(layer), err = 0;
 
 	if (map < 0)
 		return -errno;
-	bpf_map_lookup_elem(map, &fd, &v);
-	v.at[layer] = *k;
-	if (bpf_map_update_elem(map, &fd, &v, BPF_ANY))
+	if (bpf_map_update_elem(map, &fd, k, BPF_ANY))
 		err = -errno;
 	close(map);
 	return err;
@@ -1018,7 +1015,8 @@ static void check_kept(const char *name, int fd, enum tl_kept_layer layer,
 	kept_for(&want, fd, ip, port, tag);
 	if (err)
 		report(false, name, "nothing kept: %s", strerror(err));
-	else if (memcmp(&got, &want, sizeof(got)))
+	else if (memcmp(&got.key, &want.key, sizeof(got.key)) ||
+		 got.reason != want.reason)
 		report(false, name,
 		       "kept port %u, reason %s, tag %u, interface %u; want "
 		       "port %u, reason %s, tag %u, interface %u",
@@ -1030,9 +1028,29 @@ static void check_kept(const char *name, int fd, enum tl_kept_layer layer,
 		report(true, name, NULL);
 }
 
+/* Datagrams to ip:port on fd until its cgroup_skb entry names port,
+ * bounded: 0, or an errno. Each must be allowed. */
+static int kept_moves_to(int fd, const char *ip, uint16_t port)
+{
+	struct tl_kept_allow k;
+	int err;
+
+	for (int i = 0; i < 500; i++) {
+		err = try_sendto(fd, 0, ip, port, q1, strlen(q1));
+		if (err)
+			return err;
+		if (!kept_read(fd, TL_KEPT_CGROUP_SKB, &k) &&
+		    k.key.dport == port)
+			return 0;
+		usleep(10000);
+	}
+	return ETIMEDOUT;
+}
+
 /*
- * Profile listed, tunnel up: FAR:9 is allow-listed (UDP), routed out of
- * VETH, a non-tunnel; other ports of FAR are not. cgroup_skb keeps the
+ * Profile listed, tunnel up: FAR_PORT and FAR_PORT2 of FAR are
+ * allow-listed (UDP), routed out of VETH, a non-tunnel; other ports of FAR
+ * are not. cgroup_skb keeps the
  * socket's allow: what it keeps, that it trusts it, and what it must still
  * look at or judge again. Each case fails when the kept allow outlives
  * what it was judged on, or lets a STUN payload out.
@@ -1040,7 +1058,7 @@ static void check_kept(const char *name, int fd, enum tl_kept_layer layer,
 static void cases_packet_kept(void)
 {
 	struct tl_kept_allow k;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
 	__u32 tag;
 
 	judged_layer = TL_LAYER_CGROUP_SKB;
@@ -1088,6 +1106,9 @@ static void cases_packet_kept(void)
 		FAR_PORT + 5, BLOCKED(EPERM, TL_REASON_BYPASS));
 	send_on("packet kept: allowed again", fd, FAR, FAR_PORT,
 		ALLOWED(TL_ALLOW_LISTED));
+	err = kept_moves_to(fd, FAR, FAR_PORT2);
+	report(!err, "packet kept: another allowed port, again and again: kept "
+	       "instead within 5 s", "%s", strerror(err));
 	/* twice: the kept allow's slot is live again, with other tables */
 	if (!step("policy", apply("locked")) || !step("policy", apply("locked")))
 		goto out;
