@@ -39,10 +39,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_kept_skb SEC(".maps"), tl_kept_tc SEC(".maps");
 
-/* How often a socket's entry may be replaced by another destination's
- * (a socket that sends to many in turn pays a replacement this often). */
-#define TL_KEPT_REPLACE_NS (10ull * 1000 * 1000)
-
 static __always_inline void *kept_map(__u32 layer)
 {
 	return layer == TL_KEPT_TC ? (void *)&tl_kept_tc : (void *)&tl_kept_skb;

@@ -30,6 +30,9 @@
  * stale refusal only refuses; nothing kept here can let a datagram out
  * that the packet layers would not (they keep their own allows:
  * packet_kept.h).
+ *
+ * An entry is never written in place: a new one replaces it whole
+ * (sock_verdict_set), so the send path reads it without a lock.
  */
 #ifndef TL_BPF_SOCK_VERDICT_H
 #define TL_BPF_SOCK_VERDICT_H
@@ -39,18 +42,12 @@
 
 #define TL_VERDICT_KEY_WORDS (sizeof(struct tl_verdict_key) / sizeof(__u64))
 
-/* Read and written whole under the lock: threads share a socket. */
-struct tl_sock_verdict {
-	struct bpf_spin_lock lock;
-	__u32 reason;
-	__u64 at; /* coarse clock, when it was judged */
-	__u32 profile;
-	__u32 pad;
-	struct tl_verdict_key key;
-};
-
 /* How long a refusal of the packet layer stands without a new judgement. */
 #define TL_KEPT_REFUSAL_NS (250ull * 1000 * 1000)
+
+/* How often a current entry may give way to another destination's (a
+ * socket that sends to many in turn pays a replacement this often). */
+#define TL_KEPT_REPLACE_NS (10ull * 1000 * 1000)
 
 /* What the socket's storage keeps for a key: a reason and its profile. */
 struct tl_kept {
@@ -106,46 +103,52 @@ static __always_inline void sock_verdict_get(struct bpf_sock *sk,
 					     struct tl_kept *out)
 {
 	struct tl_sock_verdict *c;
-	__u64 at = 0;
 
 	out->reason = TL_REASON_NONE;
 	if (!sk)
 		return;
 	c = bpf_sk_storage_get(&tl_sock_verdicts, sk, NULL, 0);
-	if (!c)
+	if (!c || !verdict_key_eq(&c->key, key))
 		return;
-	bpf_spin_lock(&c->lock);
-	if (verdict_key_eq(&c->key, key)) {
-		out->reason = c->reason;
-		out->profile = c->profile;
-		at = c->at;
-	}
-	bpf_spin_unlock(&c->lock);
+	out->reason = c->reason;
+	out->profile = c->profile;
 	if (out->reason != TL_REASON_NONE && out->reason < TL_ALLOW_FIRST &&
-	    bpf_ktime_get_coarse_ns() - at > TL_KEPT_REFUSAL_NS)
+	    bpf_ktime_get_coarse_ns() - c->at > TL_KEPT_REFUSAL_NS)
 		out->reason = TL_REASON_NONE;
 }
 
+/*
+ * A new entry for key, made whole before the kernel links it, replaces
+ * the socket's: a reader on another CPU sees the old one or the new one,
+ * never a mix of two destinations. A current entry for another
+ * destination gives way only after TL_KEPT_REPLACE_NS; one for the same
+ * key (the packet layer's refusal of what this layer allowed), or of an
+ * older tag, at once. Another CPU's entry made in between stays: judged
+ * again then.
+ */
 static __always_inline void sock_verdict_set(struct bpf_sock *sk,
 					     const struct tl_verdict_key *key,
 					     __u32 reason, __u32 profile)
 {
-	struct tl_sock_verdict *c;
+	struct tl_sock_verdict fresh = {}, *c;
 	__u64 now;
 
 	if (!sk)
 		return;
-	c = bpf_sk_storage_get(&tl_sock_verdicts, sk, NULL,
-			       BPF_SK_STORAGE_GET_F_CREATE);
-	if (!c)
-		return; /* judged again next time */
 	now = bpf_ktime_get_coarse_ns();
-	bpf_spin_lock(&c->lock);
-	c->key = *key;
-	c->reason = reason;
-	c->profile = profile;
-	c->at = now;
-	bpf_spin_unlock(&c->lock);
+	c = bpf_sk_storage_get(&tl_sock_verdicts, sk, NULL, 0);
+	if (c) {
+		if (c->key.tag == key->tag && now - c->at < TL_KEPT_REPLACE_NS &&
+		    !verdict_key_eq(&c->key, key))
+			return;
+		bpf_sk_storage_delete(&tl_sock_verdicts, sk);
+	}
+	fresh.key = *key;
+	fresh.reason = reason;
+	fresh.profile = profile;
+	fresh.at = now;
+	bpf_sk_storage_get(&tl_sock_verdicts, sk, &fresh,
+			   BPF_SK_STORAGE_GET_F_CREATE);
 }
 
 #endif

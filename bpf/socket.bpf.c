@@ -148,6 +148,20 @@ static __always_inline void verdict_key_fill(struct tl_verdict_key *k,
 	k->protocol = f->protocol;
 }
 
+/*
+ * An unconnected send's allow kept in its socket's storage (sock_verdict.h).
+ * A global function: the entry it builds is not on the hooks' own stack.
+ */
+__noinline int keep_send_verdict(struct bpf_sock_addr *ctx,
+				 const struct tl_verdict_key *key,
+				 __u32 reason, __u32 profile)
+{
+	if (!ctx || !key)
+		return 0;
+	sock_verdict_set(ctx->sk, key, reason, profile);
+	return 0;
+}
+
 static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 					   bool v6, __u8 hook)
 {
@@ -210,7 +224,7 @@ static __always_inline int judge_sock_addr(struct bpf_sock_addr *ctx,
 judged:
 	if (apply(&v, &f, &s, &r, reason)) {
 		if (keep && !is_leak(reason))
-			sock_verdict_set(sk, &key, reason, s.entry.profile);
+			keep_send_verdict(ctx, &key, reason, s.entry.profile);
 		forget_dns(ctx, &f, hook);
 		return 1;
 	}

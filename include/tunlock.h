@@ -8,6 +8,7 @@
 #define TUNLOCK_H
 
 #ifndef __VMLINUX_H__
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 #endif
 
@@ -280,6 +281,19 @@ struct tl_verdict_key {
 	__u16 pad1;
 	__u32 tag; /* the verdicts generation * TL_POLICY_SLOTS + the slot */
 	__u32 pad2;
+};
+
+/* A socket's last unconnected send's verdict (socket storage,
+ * tl_sock_verdicts, bpf/sock_verdict.h). Never written in place: a new
+ * entry replaces it, so threads sharing the socket read it without a lock. */
+struct tl_sock_verdict {
+	/* unused: the layout of the map that earlier builds pinned */
+	struct bpf_spin_lock lock;
+	__u32 reason;
+	__u64 at; /* coarse clock, when it was judged */
+	__u32 profile;
+	__u32 pad;
+	struct tl_verdict_key key;
 };
 
 /* The packet layers that keep allows (bpf/packet_kept.h), each in a map

@@ -728,6 +728,36 @@ static int veth_is(int tunnel)
 	return err ? err : tl_bump_verdicts(&bpf);
 }
 
+/* Sends to ip:port on fd until the socket layer keeps that port, bounded:
+ * 0, or an errno. Each must be allowed. */
+static int sock_kept_moves_to(int fd, const char *ip, uint16_t port)
+{
+	struct tl_sock_verdict v;
+	int map = -1, err = ETIMEDOUT;
+	char path[PATH_MAX];
+
+	if (!tl_pin_path(path, sizeof(path), pin_dir, "tl_sock_verdicts"))
+		map = bpf_obj_get(path);
+	if (map < 0)
+		return errno;
+	for (int i = 0; i < 500; i++) {
+		int e = try_sendto(fd, 0, ip, port, q1, strlen(q1));
+
+		if (e) {
+			err = e;
+			break;
+		}
+		if (!bpf_map_lookup_elem(map, &fd, &v) && v.key.dport == port &&
+		    v.reason == TL_ALLOW_TUNNEL_UP) {
+			err = 0;
+			break;
+		}
+		usleep(10000);
+	}
+	close(map);
+	return err;
+}
+
 /*
  * Tunnel up, profile locked. One socket is allowed a destination, then
  * something its verdict was judged on changes: each change must be seen,
@@ -736,12 +766,15 @@ static int veth_is(int tunnel)
  */
 static void cases_kept_same_socket(void)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
 
 	send_on("kept: sendmsg4, tunnel up: allowed", fd, OUTSIDE, 9,
 		ALLOWED(TL_ALLOW_TUNNEL_UP));
 	send_on("kept: the same again: allowed, counted", fd, OUTSIDE, 9,
 		ALLOWED(TL_ALLOW_TUNNEL_UP));
+	err = sock_kept_moves_to(fd, OUTSIDE, 10);
+	report(!err, "kept: another destination, again and again: kept instead "
+	       "within 5 s", "%s", strerror(err));
 	send_on("kept: same socket, another destination (the endpoint, "
 		"unmarked): EPERM", fd, ENDPOINT, 51820,
 		BLOCKED(EPERM, TL_REASON_ENDPOINT));
