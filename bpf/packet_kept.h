@@ -20,8 +20,8 @@
  * live cgroup table or of runtime state) leaves everything kept before it
  * stale. Each layer trusts only what it judged itself: TC judges after
  * routing, NAT and tc actions, on an interface of its own namespace.
- * Entries are replaced whole, never written in place (packet_kept_set),
- * so the packet path reads them without a lock.
+ * Entries are replaced whole, never written in place (kept_entry_stays,
+ * sock_verdict.h), so the packet path reads them without a lock.
  */
 #ifndef TL_BPF_PACKET_KEPT_H
 #define TL_BPF_PACKET_KEPT_H
@@ -126,11 +126,8 @@ __noinline __u64 packet_kept_get(struct __sk_buff *skb,
 /*
  * After the layer judged a datagram whose ticket says keepable (ticket:
  * TL_KEPT_JUDGED with the reason): its LAN or allow-list allow kept under
- * the ticket's tag, in a new entry that replaces the socket's (at most
- * every TL_KEPT_REPLACE_NS while that one is current). An entry is made
- * whole before the kernel links it and never written after, so a reader
- * on another CPU sees the old one or the new one, never a mix of two
- * destinations.
+ * the ticket's tag, in a new entry that replaces the socket's as the
+ * socket layer's are (kept_entry_stays, sock_verdict.h).
  */
 __noinline int packet_kept_set(struct __sk_buff *skb, const struct tl_flow *f,
 			       __u64 cgroup_id, __u32 mark, __u64 ticket)
@@ -147,14 +144,13 @@ __noinline int packet_kept_set(struct __sk_buff *skb, const struct tl_flow *f,
 	if (!sk)
 		return 0;
 	now = bpf_ktime_get_coarse_ns();
+	kept_key(skb, f, cgroup_id, mark, TL_KEPT_TAG(ticket), &fresh.key);
 	c = bpf_sk_storage_get(kept_map(i), sk, NULL, 0);
 	if (c) {
-		if (c->key.tag == TL_KEPT_TAG(ticket) &&
-		    now - c->at < TL_KEPT_REPLACE_NS)
+		if (kept_entry_stays(&c->key, c->at, &fresh.key, now))
 			return 0;
 		bpf_sk_storage_delete(kept_map(i), sk);
 	}
-	kept_key(skb, f, cgroup_id, mark, TL_KEPT_TAG(ticket), &fresh.key);
 	fresh.reason = reason;
 	fresh.at = now;
 	/* another CPU's entry made in between stays: judged again then */

@@ -118,14 +118,26 @@ static __always_inline void sock_verdict_get(struct bpf_sock *sk,
 }
 
 /*
- * A new entry for key, made whole before the kernel links it, replaces
- * the socket's: a reader on another CPU sees the old one or the new one,
- * never a mix of two destinations. A current entry for another
- * destination gives way only after TL_KEPT_REPLACE_NS; one for the same
- * key (the packet layer's refusal of what this layer allowed), or of an
- * older tag, at once. Another CPU's entry made in between stays: judged
- * again then.
+ * Every kept entry (here and packet_kept.h) is replaced whole, never
+ * written in place: a new one, made whole before the kernel links it, so
+ * that a reader on another CPU sees the old one or the new one, never a
+ * mix of two destinations. Whether the socket's entry (old, made at
+ * old_at) stays rather than give way to one for key: a current entry for
+ * another destination stays for TL_KEPT_REPLACE_NS; one for the same key
+ * (a new verdict for it, as the packet layer's refusal of what the socket
+ * layer allowed) or of an older tag gives way at once.
  */
+static __always_inline bool kept_entry_stays(const struct tl_verdict_key *old,
+					     __u64 old_at,
+					     const struct tl_verdict_key *key,
+					     __u64 now)
+{
+	return old->tag == key->tag && now - old_at < TL_KEPT_REPLACE_NS &&
+	       !verdict_key_eq(old, key);
+}
+
+/* The socket's entry for key (kept_entry_stays). Another CPU's entry made
+ * in between stays: judged again then. */
 static __always_inline void sock_verdict_set(struct bpf_sock *sk,
 					     const struct tl_verdict_key *key,
 					     __u32 reason, __u32 profile)
@@ -138,8 +150,7 @@ static __always_inline void sock_verdict_set(struct bpf_sock *sk,
 	now = bpf_ktime_get_coarse_ns();
 	c = bpf_sk_storage_get(&tl_sock_verdicts, sk, NULL, 0);
 	if (c) {
-		if (c->key.tag == key->tag && now - c->at < TL_KEPT_REPLACE_NS &&
-		    !verdict_key_eq(&c->key, key))
+		if (kept_entry_stays(&c->key, c->at, key, now))
 			return;
 		bpf_sk_storage_delete(&tl_sock_verdicts, sk);
 	}

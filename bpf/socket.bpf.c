@@ -14,7 +14,7 @@
 #include "dns_records.h"
 #include "raw.h"
 #include "sock_verdict.h"
-#include "packet_kept.h" /* its map: the packet layers share it */
+#include "packet_kept.h" /* its maps made here, as all that objects share */
 #include "sock_netns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
