@@ -76,7 +76,7 @@ tc_refused() { awk '$1 == "tunlock_leaks_total{layer=\"tc\",reason=\"bypass\",ve
 flip_lost=$((flip_sent - flip_srv))
 _lab_wait 3 eval '[ "$(tc_refused)" = "$flip_lost" ]' || true # the metrics file catches up
 flip_tc=$(tc_refused)
-check t14_flip_follows_the_policy "flip sender: $flip_sent sent under A, $flip_perm EPERM under B; server got $flip_srv, capture saw $flip_cap; TC refused $flip_tc at a switch to B" \
+check t14_flip_follows_the_policy "flip sender: $flip_sent sent under A, $flip_perm EPERM under B; server got $flip_srv, capture saw $flip_cap; $flip_lost sent and not received, TC refused $flip_tc at a switch to B" \
 	eval '[ "$flip_sent" -gt 0 ] && [ "$flip_perm" -gt 0 ] && [ "$flip_cap" -eq "$flip_srv" ] &&
 		[ "$flip_lost" -ge 0 ] && [ "$flip_lost" -le $((RELOADS / 2)) ] && [ "$flip_tc" = "$flip_lost" ]'
 leaks=$(lab_leaks --allow-lan | grep -v "> $LAB_HOST_IP.$LAB_ECHO_PORT: ")
