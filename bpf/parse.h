@@ -16,7 +16,18 @@ enum tl_parse_result {
 	TL_PARSE_NOT_IP,    /* ARP, EAPOL, other ethertypes (PPPoE sessions
 			     * not carrying IP among them): see flow.ethertype */
 	TL_PARSE_MALFORMED, /* truncated or inconsistent headers */
+	TL_PARSE_ROUTED,    /* whole, but its sender chose its route: an IPv4
+			     * source route or an IPv6 routing header with
+			     * segments left, so the destination in its header
+			     * is only the first hop (the flow is parsed) */
 };
+
+/* IPv4 options (RFC 791) that name the hops a packet must take. */
+#define TL_IPOPT_END  0
+#define TL_IPOPT_NOOP 1
+#define TL_IPOPT_LSRR 131
+#define TL_IPOPT_SSRR 137
+#define TL_IPOPT_BYTES 40
 
 #define TL_MAX_VLAN_TAGS 2
 #define TL_MAX_IPV6_EXT 8
@@ -107,11 +118,80 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off,
 	return TL_PARSE_OK;
 }
 
+/* The walk through a header's IPv4 options (bpf_loop: verified once). */
+struct tl_ipopt_walk {
+	struct __sk_buff *skb;
+	__u32 off;  /* the IP header */
+	__u32 hlen; /* its length, options included */
+	__u32 at;   /* the next option, from the header's start */
+	int result;
+};
+
+/*
+ * One option: a source route ends the walk with TL_PARSE_ROUTED; options
+ * that cannot be read through end it with TL_PARSE_MALFORMED.
+ */
+static long ipv4_option(__u32 n, void *ctx)
+{
+	struct tl_ipopt_walk *w = ctx;
+	__u32 i = w->at;
+	__u8 o[2];
+
+	if (i >= w->hlen || i < sizeof(struct iphdr))
+		return 1;
+	if (i + 1 == w->hlen) { /* the last byte: only an end or a no-op */
+		if (bpf_skb_load_bytes(w->skb, w->off + i, o, 1) ||
+		    o[0] > TL_IPOPT_NOOP)
+			w->result = TL_PARSE_MALFORMED;
+		return 1;
+	}
+	if (bpf_skb_load_bytes(w->skb, w->off + i, o, 2)) {
+		w->result = TL_PARSE_MALFORMED;
+		return 1;
+	}
+	if (o[0] == TL_IPOPT_END)
+		return 1;
+	if (o[0] == TL_IPOPT_NOOP) {
+		w->at = i + 1;
+		return 0;
+	}
+	if (o[1] < 2)
+		w->result = TL_PARSE_MALFORMED;
+	else if (o[0] == TL_IPOPT_LSRR || o[0] == TL_IPOPT_SSRR)
+		w->result = TL_PARSE_ROUTED;
+	else
+		w->at = i + o[1];
+	return w->result != TL_PARSE_OK;
+}
+
+/*
+ * Whether the IPv4 options (the header's bytes past its first 20) hold a
+ * source route: TL_PARSE_ROUTED, TL_PARSE_OK when not, TL_PARSE_MALFORMED
+ * when they cannot be read through.
+ */
+static __always_inline int ipv4_options(struct __sk_buff *skb, __u32 off,
+					__u32 hlen)
+{
+	struct tl_ipopt_walk w = {
+		.skb = skb,
+		.off = off,
+		.hlen = hlen,
+		.at = sizeof(struct iphdr),
+		.result = TL_PARSE_OK,
+	};
+
+	/* each option takes a byte at least */
+	if (bpf_loop(TL_IPOPT_BYTES, ipv4_option, &w, 0) < 0)
+		return TL_PARSE_MALFORMED;
+	return w.result;
+}
+
 static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 				      struct tl_flow *f)
 {
 	struct iphdr buf;
 	const struct iphdr *ip = tl_header(skb, off, sizeof(buf), &buf);
+	int whole = TL_PARSE_OK, l4;
 	__u32 hlen;
 	__u16 frag;
 
@@ -125,6 +205,12 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 	addr_set_v4(&f->saddr, ip->saddr);
 	addr_set_v4(&f->daddr, ip->daddr);
 	frag = bpf_ntohs(ip->frag_off);
+	if (hlen > sizeof(buf)) {
+		/* a source route is copied into every fragment */
+		whole = ipv4_options(skb, off, hlen);
+		if (whole == TL_PARSE_MALFORMED)
+			return whole;
+	}
 	if (frag & (IP_OFFSET | IP_MF)) {
 		f->frag_id = bpf_ntohs(ip->id);
 		f->frag_proto = ip->protocol;
@@ -132,10 +218,11 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 off,
 	if (frag & IP_OFFSET) {
 		f->fragment = 1;
 		f->frag_off = (frag & IP_OFFSET) * 8;
-		return TL_PARSE_OK;
+		return whole;
 	}
 	f->frag_first = !!(frag & IP_MF);
-	return parse_l4(skb, off + hlen, f);
+	l4 = parse_l4(skb, off + hlen, f);
+	return l4 == TL_PARSE_OK ? whole : l4;
 }
 
 /*
@@ -158,11 +245,11 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 {
 	struct ipv6hdr buf;
 	const struct ipv6hdr *ip6 = tl_header(skb, off, sizeof(buf), &buf);
-	__u8 ext[2], fh[8];
+	int whole = TL_PARSE_OK, l4, i;
+	__u8 ext[4], fh[8];
 	const __u8 *e;
 	__u16 frag;
 	__u8 next;
-	int i;
 
 	if (!ip6)
 		return TL_PARSE_MALFORMED;
@@ -181,17 +268,25 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 			return TL_PARSE_MALFORMED;
 		off = walk_offset(f, off);
 		switch (next) {
+		case NEXTHDR_ROUTING: /* next, length, type, segments left */
+			e = tl_header(skb, off, 4, ext);
+			if (!e)
+				return TL_PARSE_MALFORMED;
+			if (e[3])
+				whole = TL_PARSE_ROUTED;
+			next = e[0];
+			off += (e[1] + 1) * 8;
+			continue;
 		case NEXTHDR_HOP:
-		case NEXTHDR_ROUTING:
 		case NEXTHDR_DEST:
-			e = tl_header(skb, off, sizeof(ext), ext);
+			e = tl_header(skb, off, 2, ext);
 			if (!e)
 				return TL_PARSE_MALFORMED;
 			next = e[0];
 			off += (e[1] + 1) * 8;
 			continue;
 		case NEXTHDR_AUTH:
-			e = tl_header(skb, off, sizeof(ext), ext);
+			e = tl_header(skb, off, 2, ext);
 			if (!e)
 				return TL_PARSE_MALFORMED;
 			next = e[0];
@@ -213,15 +308,16 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 off,
 				f->protocol = next;
 				f->fragment = 1;
 				f->frag_off = frag & ~7;
-				return TL_PARSE_OK;
+				return whole;
 			}
 			f->frag_first = 1;
 			continue;
 		}
 		f->protocol = next;
 		if (next == NEXTHDR_NONE)
-			return TL_PARSE_OK;
-		return parse_l4(skb, off, f);
+			return whole;
+		l4 = parse_l4(skb, off, f);
+		return l4 == TL_PARSE_OK ? whole : l4;
 	}
 	/* A chain longer than we follow: we cannot tell what it carries. */
 	return TL_PARSE_MALFORMED;

@@ -209,7 +209,8 @@ static __always_inline __u32 judge_in_tunnel(struct tl_policy_view *v,
 	reason = packet_scope(v, skb, s);
 	if (reason)
 		return reason;
-	if (parsed != TL_PARSE_OK)
+	/* a route its sender chose starts in the tunnel: it is the tunnel's */
+	if (parsed != TL_PARSE_OK && parsed != TL_PARSE_ROUTED)
 		return TL_REASON_MALFORMED;
 	if (s->entry.flags & TL_CGROUP_EXEMPT)
 		return TL_ALLOW_EXEMPT;
@@ -240,6 +241,12 @@ static __always_inline __u32 judge_datagram(struct tl_policy_view *v,
 		return TL_REASON_MALFORMED;
 	if (parsed == TL_PARSE_NOT_IP)
 		return decide_frame(v, skb, f, s);
+	/* the destination in its header is only the first hop: a LAN router
+	 * or an allowed address would carry it on, outside the tunnel, to
+	 * addresses that no rule allowed */
+	if (parsed == TL_PARSE_ROUTED)
+		return s->entry.flags & TL_CGROUP_EXEMPT ? TL_ALLOW_EXEMPT :
+							   leak_reason(v, f);
 	if (f->fragment)
 		return s->entry.flags & TL_CGROUP_EXEMPT ?
 			       TL_ALLOW_EXEMPT :

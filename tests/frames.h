@@ -66,6 +66,17 @@ static inline void ipv4(struct frame *f, const char *src, const char *dst,
 	put(f, h, ihl >= 5 ? ihl * 4 : 20);
 }
 
+/* The same with the given options (zero-padded to whole words). */
+static inline void ipv4_options(struct frame *f, const char *src,
+				const char *dst, uint8_t proto, uint16_t frag,
+				const uint8_t *opts, size_t n)
+{
+	size_t at = f->len + 20;
+
+	ipv4(f, src, dst, proto, frag, 5 + (n + 3) / 4);
+	memcpy(f->b + at, opts, n);
+}
+
 static inline void ipv6(struct frame *f, const char *src, const char *dst,
 			uint8_t next)
 {
@@ -92,6 +103,17 @@ static inline void ext8(struct frame *f, uint8_t next)
 {
 	uint8_t h[8] = { next, 0, 1, 4 }; /* PadN */
 
+	put(f, h, sizeof(h));
+}
+
+/* A routing header of one address (type 4: a segment routing header;
+ * segments left 0: every hop taken, the header's destination is the last). */
+static inline void rthdr(struct frame *f, uint8_t next, uint8_t type,
+			 uint8_t segments_left, const char *segment)
+{
+	uint8_t h[24] = { next, 2, type, segments_left };
+
+	inet_pton(AF_INET6, segment, h + 8);
 	put(f, h, sizeof(h));
 }
 

@@ -73,6 +73,13 @@ def bind_dev(s, dev):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
 
 
+def srh(first_hop, last_hop):
+    """A segment routing header (type 4; IPV6_RTHDR takes it without privilege): the
+    packet goes to first_hop, with one segment left, last_hop."""
+    hops = [socket.inet_pton(socket.AF_INET6, h) for h in (last_hop, first_hop)]
+    return bytes([0, 2 * len(hops), 4, len(hops) - 1, len(hops) - 1, 0, 0, 0]) + b"".join(hops)
+
+
 def udp(a):
     res = {"sent": 0, "errors": {}, "first_error": None, "replies": 0,
            "connect_error": None, "elapsed": 0.0}
@@ -82,6 +89,8 @@ def udp(a):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, int(a.mark, 0))
     if a.broadcast:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    if a.rthdr:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RTHDR, srh(a.rthdr, a.dst))
     dst = (a.dst, a.port)
     t0 = time.monotonic()
     deadline = t0 + a.duration
@@ -173,6 +182,7 @@ def main():
     u.add_argument("--payload", default="tunlock-lab")
     u.add_argument("--progress")
     u.add_argument("--mark", help="SO_MARK (needs CAP_NET_RAW), e.g. 0xca6c")
+    u.add_argument("--rthdr", metavar="HOP", help="IPv6: go by HOP (a routing header)")
     t = sub.add_parser("tcp")
     t.add_argument("dst")
     t.add_argument("port", type=int)

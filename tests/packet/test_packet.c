@@ -364,6 +364,63 @@ static void udp_part(struct frame *f, uint16_t dport, uint16_t ulen,
 	put(f, payload, n);
 }
 
+/*
+ * IPv4 options: a loose or strict source route makes the header's
+ * destination only the first hop; other options pass as before. Options
+ * that cannot be read through are malformed. The tunnel is down here.
+ */
+static void cases_ipv4_source_routes(struct ring_buffer *rb)
+{
+	enum { LSRR = 131, SSRR = 137, NOP = 1, RR = 7 };
+	struct {
+		const char *name;
+		uint8_t opts[40];
+		size_t n;
+		uint16_t frag;
+		struct expect want;
+	} cases[] = {
+	    {"ipv4 loose source route via an allowed hop",
+	     {LSRR, 7, 4, 203, 0, 113, 99}, 7, 0, BLOCK(TL_REASON_TUNNEL_DOWN)},
+	    {"ipv4 strict source route behind no-ops",
+	     {NOP, NOP, SSRR, 7, 4, 203, 0, 113, 99}, 9, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN)},
+	    {"ipv4 source route behind another option",
+	     {RR, 7, 4, 0, 0, 0, 0, LSRR, 7, 4, 203, 0, 113, 99}, 14, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN)},
+	    {"ipv4 source route behind 36 no-ops", {[36] = LSRR, 3, 4, NOP}, 40,
+	     0, BLOCK(TL_REASON_TUNNEL_DOWN)},
+	    {"ipv4 source route, later fragment", {LSRR, 7, 4, 203, 0, 113, 99},
+	     7, 0x0010, BLOCK(TL_REASON_TUNNEL_DOWN)},
+	    {"ipv4 record route, allowed port", {RR, 7, 4}, 7, 0,
+	     PASS(TL_ALLOW_LISTED)},
+	    {"ipv4 router alert, allowed port", {148, 4}, 4, 0,
+	     PASS(TL_ALLOW_LISTED)},
+	    {"ipv4 40 bytes of no-ops, allowed port", {0}, 40, 0,
+	     PASS(TL_ALLOW_LISTED)},
+	    {"ipv4 option of length 1", {NOP, 68, 1}, 3, 0,
+	     BLOCK(TL_REASON_MALFORMED)},
+	    {"ipv4 option cut by the header's end", {[39] = LSRR}, 40, 0,
+	     BLOCK(TL_REASON_MALFORMED)},
+	};
+	struct frame f;
+
+	/* no-ops where a case leaves zeros before its last option */
+	memset(cases[3].opts, NOP, 36);
+	memset(cases[7].opts, NOP, 40);
+	memset(cases[9].opts, NOP, 39);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		eth(&f, ETH_P_IP);
+		ipv4_options(&f, "10.213.0.2", "203.0.113.77", IPPROTO_TCP,
+			     cases[i].frag, cases[i].opts, cases[i].n);
+		if (cases[i].frag)
+			put(&f, "fragment-data-xx", 16);
+		else
+			tcp(&f, 40000, 443);
+		both(cases[i].name, &f, ifindex_uplink, 0, cases[i].want);
+		ring_buffer__consume(rb);
+	}
+}
+
 static void cases_enforce(struct ring_buffer *rb)
 {
 	struct frame f;
@@ -498,6 +555,7 @@ static void cases_enforce(struct ring_buffer *rb)
 	tcp(&f, 40000, 443);
 	both("ipv4 with options, allowed port", &f, ifindex_uplink, 0,
 	     PASS(TL_ALLOW_LISTED));
+	cases_ipv4_source_routes(rb);
 
 	/* IPv6 extension headers are walked to the transport header. */
 	eth(&f, ETH_P_IPV6);
@@ -529,6 +587,49 @@ static void cases_enforce(struct ring_buffer *rb)
 	f.b[f.len - 17] = 9; /* another datagram */
 	both("ipv6 later fragment of no judged datagram", &f, ifindex_uplink,
 	     0, BLOCK(TL_REASON_MALFORMED));
+	ring_buffer__consume(rb);
+
+	/* A routing header with segments left: the header's destination is
+	 * only the first hop, which would carry it on outside the tunnel. */
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 43 /* routing */);
+	rthdr(&f, IPPROTO_UDP, 4, 1, "2001:db8:99::9");
+	udp(&f, 40000, 5005);
+	both("ipv6 routing header with a segment left, to an allowed hop", &f,
+	     ifindex_uplink, 0, BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	f.b[ETH_HLEN + 40 + 3] = 0; /* none left */
+	both("ipv6 routing header, no segment left, allowed port", &f,
+	     ifindex_uplink, 0, PASS(TL_ALLOW_LISTED));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 0 /* hop-by-hop */);
+	ext8(&f, 43);
+	rthdr(&f, IPPROTO_UDP, 2 /* mobile IPv6 */, 1, "2001:db8:1::5");
+	udp(&f, 40000, 5005);
+	both("ipv6 routing header of any type, behind hop-by-hop", &f,
+	     ifindex_uplink, 0, BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 43);
+	rthdr(&f, 44, 4, 1, "2001:db8:99::9");
+	frag6(&f, IPPROTO_UDP, 0, true);
+	udp(&f, 40000, 5005);
+	both("ipv6 routing header, first fragment", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 43);
+	rthdr(&f, 44, 4, 1, "2001:db8:99::9");
+	frag6(&f, IPPROTO_UDP, 16, false);
+	put(&f, "fragment-data-xx", 16);
+	both("ipv6 routing header, later fragment", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_TUNNEL_DOWN));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::2", "2001:db8:1::5", 43);
+	put(&f, (uint8_t[]){ IPPROTO_UDP, 0, 4 }, 3);
+	both("ipv6 routing header cut short", &f, ifindex_uplink, 0,
+	     BLOCK(TL_REASON_MALFORMED));
 	ring_buffer__consume(rb);
 
 	/* VLAN tags (TC only: cgroup_skb never sees a tag). */

@@ -54,6 +54,9 @@
 /* a veth of the namespace (the default route), and beyond it */
 #define VETH	"tlv0"
 #define FAR	"203.0.113.200"
+/* the veth's IPv6 address, and a LAN neighbour behind it */
+#define LAN6	 "fd13:213::2"
+#define LAN6_HOP "fd13:213::1"
 /* the ports of FAR that profile listed allows (UDP) */
 #define FAR_PORT   4000
 #define FAR_PORT2  4010
@@ -195,6 +198,8 @@ static const char *const policy_fmt =
     "    allow:\n"
     "      - {cidr: " OUTSIDE "/32}\n"
     "      - {cidr: " FAR "/32, protocol: udp, ports: [" FAR_PORT_S "]}\n"
+    "  - name: lan\n"
+    "    lan: allow\n"
     "cgroups:\n"
     "  - {path: %s, profile: %s}\n"
     "  - {path: %s/exempt, exempt: true}\n";
@@ -1548,6 +1553,42 @@ static void case_container_first_scan(void)
 		report(false, name, "cannot remove tlc0");
 }
 
+/*
+ * A routing header names the hops itself (IPV6_RTHDR needs no privilege):
+ * a datagram whose header goes to a LAN address, with a segment left to
+ * an address outside, is refused by the packet layer; the socket layer
+ * saw, and allowed with the tunnel up, only its last hop. A LAN router
+ * that takes routing headers would carry it on outside the tunnel.
+ */
+static void cases_routed(void)
+{
+	/* a segment routing header: segments[0] is the last hop (the
+	 * socket's destination), segments[1] the first, one left after it */
+	uint8_t srh[40] = {0, 4, 4, 1, 1};
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	judged_layer = TL_LAYER_CGROUP_SKB;
+	if (!step("socket", fd < 0 ? -errno : 0) ||
+	    !step("policy", apply("lan")) ||
+	    !step("address", system("ip addr replace " LAN6 "/64 dev " VETH
+				    " nodad")))
+		goto out;
+	inet_pton(AF_INET6, OUTSIDE6, srh + 8);
+	inet_pton(AF_INET6, LAN6_HOP, srh + 24);
+	send_on("routed: a datagram to a LAN address: allowed", fd, LAN6_HOP, 9,
+		ALLOWED(TL_ALLOW_LAN));
+	if (!step("IPV6_RTHDR", setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, srh,
+					   sizeof(srh)) ? -errno : 0))
+		goto out;
+	send_on("routed: through a LAN address to one outside (a routing "
+		"header): EPERM",
+		fd, OUTSIDE6, 9, BLOCKED(EPERM, TL_REASON_BYPASS));
+out:
+	judged_layer = TL_LAYER_SOCKET;
+	if (fd >= 0)
+		close(fd);
+}
+
 static void run_cases(void)
 {
 	if (!step("policy", apply("locked")) ||
@@ -1568,6 +1609,7 @@ static void run_cases(void)
 	if (!step("tunnel", tunnel(true, true)))
 		return;
 	cases_ipv6(false);
+	cases_routed();
 	if (!step("policy", apply("v6block")))
 		return;
 	cases_ipv6(true);

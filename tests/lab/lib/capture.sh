@@ -86,8 +86,12 @@ _lab_f_wg="(udp and dst host $LAB_VPN_IP and dst port $LAB_WG_PORT and src port 
 # link-local, ff02::/16 or (the kernel's NS/NA) a neighbour on the client's LAN, ARP no longer
 # than the minimum frame, EAPOL, PPPoE discovery
 _lab_f_always="((arp and len <= 60) or ether proto 0x888e or ether proto 0x8863 or (udp and src port 68 and dst port 67 and (dst host 255.255.255.255 or dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16)) or (ip6 and udp and src port 546 and dst port 547 and (dst host ff02::1:2 or dst net fe80::/10)) or (ip6 and ip6[6] = 58 and ip6[7] = 255 and ip6[40] >= 133 and ip6[40] <= 136 and (dst net fe80::/10 or dst net ff02::/16 or dst net fd13:213::/64)))"
-# the policy's fixed LAN ranges (docs/policy.md, profiles[].lan)
-_lab_f_lan="(dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16 or dst net 224.0.0.0/4 or dst host 255.255.255.255 or dst net fc00::/7 or dst net fe80::/10 or dst net ff00::/8)"
+# IPv6 with a routing header (first, as a socket's IPV6_RTHDR puts it) that has segments
+# left: its destination is only the first hop
+_lab_f_routed="(ip6 and ip6[6] = 43 and ip6[43] != 0)"
+# the policy's fixed LAN ranges (docs/policy.md, profiles[].lan); a routed packet is no LAN
+# packet, whatever its first hop
+_lab_f_lan="((not $_lab_f_routed) and (dst net 10.0.0.0/8 or dst net 172.16.0.0/12 or dst net 192.168.0.0/16 or dst net 169.254.0.0/16 or dst net 224.0.0.0/4 or dst host 255.255.255.255 or dst net fc00::/7 or dst net fe80::/10 or dst net ff00::/8))"
 
 # lab_leaks [--allow-lan]: print the leak packets of the current (or last) capture, one per
 # line, prefixed with the isp-side interface. A leak: a packet the client sent on an uplink
