@@ -139,7 +139,8 @@ static __always_inline __u32 judge_via_host(struct tl_policy_view *v,
 		return TL_ALLOW_EXEMPT;
 	/* the host runs no packet layer on its tunnels: IPv6 that the
 	 * profile refuses even there is refused here */
-	if (parsed == TL_PARSE_OK && tunnel_refuses_ipv6(v, f, s))
+	if ((parsed == TL_PARSE_OK || parsed == TL_PARSE_ROUTED) &&
+	    tunnel_refuses_ipv6(v, f, s))
 		return TL_REASON_IPV6;
 	return TL_ALLOW_VIA_HOST;
 }

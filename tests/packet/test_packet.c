@@ -1143,9 +1143,11 @@ static void cases_via_host(struct ring_buffer *rb, int table)
 	struct tl_nsif val = { .port = 8 };
 	struct tl_state st, saved;
 	socklen_t len = sizeof(key.netns_cookie);
-	__u32 zero = 0;
+	struct tl_settings settings = {};
+	__u32 zero = 0, default_profile = 0;
+	uint64_t root = 0;
 	struct frame f;
-	int sock;
+	int sock, sfd;
 
 	sock = socket(AF_INET, SOCK_DGRAM, 0);
 	if (sock < 0 || getsockopt(sock, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */,
@@ -1179,6 +1181,40 @@ static void cases_via_host(struct ring_buffer *rb, int table)
 	    TL_LAYER_CGROUP_SKB, &f, ifindex_uplink, 0,
 	    BLOCK(TL_REASON_BYPASS));
 	ring_buffer__consume(rb);
+	/* the host runs no packet layer on its tunnels: IPv6 that the
+	 * profile blocks is refused here, routed or not */
+	/* a test run's packet has no socket of a protected cgroup: the
+	 * settings' default profile is its sender's */
+	sfd = tl_bpf_map_fd(&bpf, TL_MAP_SETTINGS);
+	if (tl_cgroup_id(cg_mount, "/", &root) ||
+	    bpf_map_lookup_elem(sfd, &st.active_slot, &settings))
+		report(false, "via host, v6block", "%s", strerror(errno));
+	default_profile = settings.default_profile;
+	settings.default_profile = 2; /* v6block */
+	if (bpf_map_update_elem(sfd, &st.active_slot, &settings, BPF_ANY) ||
+	    set_cgroup_entry(table, root, 2, 0) ||
+	    set_cgroup_entry(table, CG_CTR_DEFAULT, 2, 0) ||
+	    set_port(8, CG_CTR_DEFAULT, true, 0) || tl_bump_subjects(&bpf))
+		report(false, "via host, v6block", "%s", strerror(errno));
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::9", "2001:db8:99::1", IPPROTO_TCP);
+	tcp(&f, 40000, 80);
+	run("container veth to the host, IPv6 of a v6block profile", skb_fd(),
+	    TL_LAYER_CGROUP_SKB, &f, ifindex_uplink, 0, BLOCK(TL_REASON_IPV6));
+	ring_buffer__consume(rb);
+	eth(&f, ETH_P_IPV6);
+	ipv6(&f, "fd13:213::9", "2001:db8:99::1", 43 /* routing */);
+	rthdr(&f, IPPROTO_TCP, 4, 1, "2001:db8:99::9");
+	tcp(&f, 40000, 80);
+	run("container veth to the host, routed IPv6 of a v6block profile",
+	    skb_fd(), TL_LAYER_CGROUP_SKB, &f, ifindex_uplink, 0,
+	    BLOCK(TL_REASON_IPV6));
+	ring_buffer__consume(rb);
+	settings.default_profile = default_profile;
+	bpf_map_update_elem(sfd, &st.active_slot, &settings, BPF_ANY);
+	set_cgroup_entry(table, root, 0 /* locked */, 0);
+	set_cgroup_entry(table, CG_CTR_DEFAULT, 0, 0);
+	tl_bump_subjects(&bpf);
 	bpf_map_update_elem(fd, &zero, &saved, BPF_ANY);
 	netns_faked = false;
 }
