@@ -42,6 +42,14 @@ int empty_tc(struct __sk_buff *skb)
 	return 0; /* TC_ACT_OK */
 }
 
+/* the same on an uplink's ingress, where tunlock guards its tunnels'
+ * addresses: a program of its own, so that its statistics are its own */
+SEC("tc")
+int empty_tc_ingress(struct __sk_buff *skb)
+{
+	return 0; /* TC_ACT_OK */
+}
+
 SEC("cgroup_skb/egress")
 int empty_cgroup_skb(struct __sk_buff *skb)
 {

@@ -241,20 +241,21 @@ _lab_wg() {
 	nsenter --net="/run/netns/$ns" -- unshare -m --propagation private -- \
 		sh -c 'mount --bind "$0" /run && exec wg "$@"' "$dir" "$@"
 }
-# _lab_wg_start NAME NS CGROUP: wireguard-go -f wg0 in NS, in the lab cgroup CGROUP
+# _lab_wg_start NAME NS CGROUP [IFACE]: wireguard-go -f IFACE (wg0) in NS, in the lab cgroup
+# CGROUP
 _lab_wg_start() {
-	local name=$1 ns=$2 cg=$3 dir
+	local name=$1 ns=$2 cg=$3 dev=${4:-wg0} dir
 	_lab_ns_unsafe "$ns" && { LAB_ERR="refusing wireguard-go: netns $ns missing or initial"; return 1; }
 	dir=$(_lab_wg_rundir "$ns")
 	mkdir -p "$dir"
-	rm -f "$dir/wireguard/wg0.sock"
+	rm -f "$dir/wireguard/$dev.sock"
 	_lab_spawn "$name" "$cg" env WG_PROCESS_FOREGROUND=1 nsenter --net="/run/netns/$ns" -- \
 		unshare -m --propagation private -- \
-		sh -c 'mount --bind "$0" /run && exec wireguard-go -f wg0' "$dir"
-	_lab_wait 5 test -S "$dir/wireguard/wg0.sock" ||
+		sh -c 'mount --bind "$0" /run && exec wireguard-go -f "$1"' "$dir" "$dev"
+	_lab_wait 5 test -S "$dir/wireguard/$dev.sock" ||
 		{ LAB_ERR="wireguard-go in $ns did not start: $(tail -3 "$LAB_STATE/$name.log")"; return 1; }
-	_lab_wait 3 ip -n "$ns" link show wg0 >/dev/null 2>&1 ||
-		{ LAB_ERR="wireguard-go in $ns made no wg0"; return 1; }
+	_lab_wait 3 ip -n "$ns" link show "$dev" >/dev/null 2>&1 ||
+		{ LAB_ERR="wireguard-go in $ns made no $dev"; return 1; }
 }
 
 # ---------------------------------------------------------------- tunnel
