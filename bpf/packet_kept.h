@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Each socket's last allowed datagram at each packet layer, in the
- * socket's own storage: a protected application that sends to one LAN or
- * allow-listed destination again and again is judged there once per
- * generation, not once per datagram.
+ * Each socket's last allowed datagram or segment at each packet layer, in
+ * the socket's own storage: a protected application that sends to one LAN
+ * or allow-listed destination again and again (datagrams, or a TCP
+ * stream) is judged there once per generation, not once per packet.
  *
  * Only what a profile's LAN or allow list allowed (decide_outside) is
- * kept, for a UDP datagram that is no fragment, of a local socket in the
- * agent's namespace, leaving on a non-tunnel interface. Everything that
+ * kept, for a UDP datagram or TCP segment that is no IP fragment, of a
+ * local UDP or TCP socket in the agent's namespace, leaving on a
+ * non-tunnel interface. Everything that
  * comes before that allow in the verdict order (verdict.h: exempt, the
  * endpoints, DNS, the basics, discovery) is decided by what the key holds
  * (tl_verdict_key, include/tunlock.h: destination, ports, protocol, the
  * socket's cgroup, the mark the layer judged, the interface it leaves by,
- * the tag), except STUN, which is in the payload: every datagram is still
- * looked at for it, and one that is or may be STUN is judged whole.
+ * the tag), except STUN, which is in the payload: every datagram and
+ * segment is still looked at for it (a TCP stream's state moves on as it
+ * would without the kept allow), and one that is or may be STUN is judged
+ * whole.
  *
  * The tag is read before the tables the verdict is judged on, as the
  * socket layer's is, so a bump (every policy switch, every write of the
@@ -57,17 +60,24 @@ static __always_inline void *kept_map(__u32 layer)
 /* the ticket with the reason the layer judged, for packet_kept_set() */
 #define TL_KEPT_JUDGED(t, reason) (((t) & ~0xffull) | ((reason)&0xff))
 
-/* A UDP socket's datagram, whole (no fragment), its ports parsed. */
+/* A UDP socket's datagram or a TCP socket's segment, whole (no IP
+ * fragment), its ports parsed. */
 static __always_inline struct bpf_sock *kept_socket(struct __sk_buff *skb,
 						    const struct tl_flow *f)
 {
 	struct bpf_sock *sk = skb->sk;
+	__u32 type;
 
-	if (!sk || f->protocol != IPPROTO_UDP || !f->has_ports ||
-	    f->fragment || f->frag_first)
+	if (f->protocol == IPPROTO_UDP)
+		type = SOCK_DGRAM;
+	else if (f->protocol == IPPROTO_TCP)
+		type = SOCK_STREAM;
+	else
+		return NULL;
+	if (!sk || !f->has_ports || f->fragment || f->frag_first)
 		return NULL;
 	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->type != SOCK_DGRAM || sk->protocol != IPPROTO_UDP)
+	if (!sk || sk->type != type || sk->protocol != f->protocol)
 		return NULL; /* not a raw socket's, whose headers are its own */
 	return sk;
 }

@@ -79,7 +79,8 @@ static __always_inline int tc_egress(struct __sk_buff *skb, bool l3,
 	if (proof && s.mark && !sent_from_here(&v, skb))
 		s.mark = 0;
 	s.port = stamped_port(&v, skb, s.mark);
-	/* a local socket's datagram: forwarded ones have none to keep in */
+	/* a local socket's datagram or segment: forwarded ones have none to
+	 * keep in */
 	if (!s.port && parsed == TL_PARSE_OK && skb->sk) {
 		cgroup_id = bpf_skb_cgroup_id(skb);
 		kept = packet_kept_get(skb, &f, cgroup_id, s.mark,

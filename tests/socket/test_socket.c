@@ -61,6 +61,10 @@
 #define FAR_PORT   4000
 #define FAR_PORT2  4010
 #define FAR_PORT_S "4000, 4010"
+/* beyond the veth too: the TCP port of it that profile listed allows */
+#define FAR_TCP	     "203.0.113.201"
+#define FAR_TCP_PORT 4020
+#define FAR_TCP_PORT_S "4020"
 
 static char pin_dir[128];
 static char cg_rel[64], cg_dir[sizeof(cg_mount) + 64];
@@ -198,6 +202,7 @@ static const char *const policy_fmt =
     "    allow:\n"
     "      - {cidr: " OUTSIDE "/32}\n"
     "      - {cidr: " FAR "/32, protocol: udp, ports: [" FAR_PORT_S "]}\n"
+    "      - {cidr: " FAR_TCP "/32, protocol: tcp, ports: [" FAR_TCP_PORT_S "]}\n"
     "  - name: lan\n"
     "    lan: allow\n"
     "cgroups:\n"
@@ -983,8 +988,8 @@ static int live_tag(__u32 *tag)
 	return 0;
 }
 
-/* A layer's kept allow for ip:port from socket fd, with the live tag,
- * the mark and the interface it leaves by (VETH). */
+/* A layer's kept allow for ip:port from socket fd (its protocol), with the
+ * live tag, the mark and the interface it leaves by (VETH). */
 static void kept_for(struct tl_kept_allow *k, int fd, const char *ip,
 		     uint16_t port, __u32 tag)
 {
@@ -992,14 +997,15 @@ static void kept_for(struct tl_kept_allow *k, int fd, const char *ip,
 	socklen_t len = sizeof(src);
 	struct sockaddr_in *d = (struct sockaddr_in *)&dst;
 	uint64_t cgroup_id = 0;
-	int mark = 0;
-	socklen_t mlen = sizeof(mark);
+	int mark = 0, protocol = 0;
+	socklen_t mlen = sizeof(mark), plen = sizeof(protocol);
 
 	memset(k, 0, sizeof(*k));
 	tl_cgroup_id(cg_mount, cg_rel, &cgroup_id);
 	sockaddr_of(&dst, ip, port);
 	getsockname(fd, (struct sockaddr *)&src, &len);
 	getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &mlen);
+	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen);
 	k->key.daddr[2] = htonl(0xffff);
 	k->key.daddr[3] = d->sin_addr.s_addr;
 	k->key.cgroup_id = cgroup_id;
@@ -1007,7 +1013,7 @@ static void kept_for(struct tl_kept_allow *k, int fd, const char *ip,
 	k->key.bound = if_nametoindex(VETH);
 	k->key.dport = port;
 	k->key.sport = ntohs(((struct sockaddr_in *)&src)->sin_port);
-	k->key.protocol = IPPROTO_UDP;
+	k->key.protocol = protocol;
 	k->key.tag = tag;
 	k->reason = TL_ALLOW_LISTED;
 }
@@ -1159,6 +1165,167 @@ out:
 	close(fd);
 }
 
+/*
+ * TCP: a socket's SYN is its first segment. Bound first, so that its port
+ * is known before connect() (kept_for), and non-blocking: connect() returns
+ * once the SYN has left (EINPROGRESS), whatever a packet layer made of it;
+ * the counters tell. Nothing answers beyond the veth, so the SYN is sent
+ * again after a second: judge_segments() counts every SYN of the socket.
+ */
+static int tcp_bound(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The SYN of fd to ip:port, with data (TCP Fast Open) when len > 0: 0 once
+ * it left, or an errno. */
+static int tcp_syn(int fd, const char *ip, uint16_t port, const void *data,
+		   size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_of(&ss, ip, port);
+	int err = 0;
+
+	if (fd < 0)
+		return EBADF;
+	if (len ? sendto(fd, data, len, MSG_FASTOPEN, (struct sockaddr *)&ss,
+			 sl) < 0
+		: connect(fd, (struct sockaddr *)&ss, sl) != 0)
+		err = errno;
+	return err == EINPROGRESS ? 0 : err;
+}
+
+/* As judge(), for a TCP socket's segments: at least one counted, each as
+ * reason/verdict (a SYN sent again counts again). */
+static void judge_segments(const char *name, int err, __u32 reason,
+			   __u32 verdict)
+{
+	__u64 after = 0, all = layer_counters(judged_layer), moved;
+
+	read_counter(judged_layer, reason, verdict, &after);
+	moved = after - before[reason][verdict];
+	if (err)
+		report(false, name, "the SYN did not leave: %s", strerror(err));
+	else if (!moved || all - before_all != moved)
+		report(false, name,
+		       "counter %s/%s moved by %llu (the layer's by %llu), "
+		       "want all of at least 1",
+		       tl_reason_name(reason), tl_verdict_name(verdict),
+		       (unsigned long long)moved,
+		       (unsigned long long)(all - before_all));
+	else
+		report(true, name, NULL);
+}
+
+/* A new TCP socket's SYN to ip:port (with data when len > 0), judged at
+ * the layer under test; first, when plant_port is set, layer's allow kept
+ * for plant_port planted in its storage (of protocol when it is set, else
+ * of the socket's). */
+static void syn_judged(const char *name, enum tl_kept_layer layer,
+		       uint16_t plant_port, int protocol, const char *ip,
+		       uint16_t port, const void *data, size_t len,
+		       __u32 reason, __u32 verdict)
+{
+	struct tl_kept_allow k;
+	int fd = tcp_bound();
+	__u32 tag;
+
+	if (fd < 0) {
+		report(false, name, "no TCP socket: %s", strerror(errno));
+		return;
+	}
+	if (!step("tag", live_tag(&tag)))
+		goto out;
+	if (plant_port) {
+		kept_for(&k, fd, ip, plant_port, tag);
+		if (protocol)
+			k.key.protocol = protocol;
+		if (!step("plant", kept_plant(fd, layer, &k)))
+			goto out;
+	}
+	begin();
+	judge_segments(name, tcp_syn(fd, ip, port, data, len), reason, verdict);
+out:
+	close(fd);
+}
+
+/* net.ipv4.tcp_fastopen of this namespace set to value (5: data on a SYN
+ * without a cookie); what it was in *old when old is set. */
+static int tcp_fastopen(int value, int *old)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_fastopen", "r+");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (old && fscanf(f, "%d", old) != 1)
+		err = -EIO;
+	if (!err && (fseek(f, 0, SEEK_SET) || fprintf(f, "%d\n", value) < 0))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+/*
+ * Profile listed, tunnel up: FAR_TCP_PORT of FAR_TCP is allow-listed (TCP),
+ * routed out of VETH. cgroup_skb keeps a TCP socket's allow as it keeps a
+ * UDP socket's: what it keeps, that it trusts it, and that it still looks
+ * at the stream for STUN. What it keeps, and the allow kept for another
+ * port, fail when TCP segments are not kept (each judged whole; the case
+ * after them shows that port refused with nothing kept); the last two fail
+ * when a kept allow lets past what it was not judged for.
+ */
+static void cases_packet_kept_tcp(void)
+{
+	int fd = tcp_bound(), fastopen = 0;
+
+	judged_layer = TL_LAYER_CGROUP_SKB;
+	if (!step("policy", apply("listed")) ||
+	    !step("TCP socket", fd < 0 ? -errno : 0))
+		goto out;
+	begin();
+	judge_segments("packet kept, TCP: a SYN to an allow-listed port out of "
+		       "the veth: allowed",
+		       tcp_syn(fd, FAR_TCP, FAR_TCP_PORT, NULL, 0),
+		       TL_ALLOW_LISTED, TL_VERDICT_PASS);
+	check_kept("packet kept, TCP: cgroup_skb keeps it, protocol TCP, with "
+		   "the live tag",
+		   fd, TL_KEPT_CGROUP_SKB, FAR_TCP, FAR_TCP_PORT);
+	syn_judged("packet kept, TCP: an allow kept for another port is "
+		   "trusted: allowed",
+		   TL_KEPT_CGROUP_SKB, FAR_TCP_PORT + 1, 0, FAR_TCP,
+		   FAR_TCP_PORT + 1, NULL, 0, TL_ALLOW_LISTED, TL_VERDICT_PASS);
+	syn_judged("packet kept, TCP: that port with nothing kept: EPERM",
+		   TL_KEPT_CGROUP_SKB, 0, 0, FAR_TCP, FAR_TCP_PORT + 1, NULL, 0,
+		   TL_REASON_BYPASS, TL_VERDICT_BLOCKED);
+	syn_judged("packet kept, TCP: an allow kept for UDP is not TCP's: "
+		   "EPERM",
+		   TL_KEPT_CGROUP_SKB, FAR_TCP_PORT + 2, IPPROTO_UDP, FAR_TCP,
+		   FAR_TCP_PORT + 2, NULL, 0, TL_REASON_BYPASS,
+		   TL_VERDICT_BLOCKED);
+	if (!step("tcp_fastopen", tcp_fastopen(5, &fastopen)))
+		goto out;
+	syn_judged("packet kept, TCP: a STUN request on the SYN (Fast Open) of "
+		   "a kept stream: EPERM",
+		   TL_KEPT_CGROUP_SKB, FAR_TCP_PORT, 0, FAR_TCP, FAR_TCP_PORT,
+		   stun_binding, sizeof(stun_binding), TL_REASON_STUN,
+		   TL_VERDICT_BLOCKED);
+	step("tcp_fastopen", tcp_fastopen(fastopen, NULL));
+out:
+	judged_layer = TL_LAYER_SOCKET;
+	step("policy", apply("locked"));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* The packet layer at cgroup_skb taken away (the last cases only). */
 static int detach_cgroup_skb(void)
 {
@@ -1227,6 +1394,14 @@ static void cases_packet_kept_tc(void)
 	send_on("packet kept, TC alone: cgroup_skb's is not TC's: dropped",
 		fd, FAR, FAR_PORT + 3, 0, TL_REASON_BYPASS,
 		TL_VERDICT_BLOCKED);
+	syn_judged("packet kept, TC alone: an allow kept for another TCP port "
+		   "is trusted: allowed",
+		   TL_KEPT_TC, FAR_TCP_PORT + 1, 0, FAR_TCP, FAR_TCP_PORT + 1,
+		   NULL, 0, TL_ALLOW_LISTED, TL_VERDICT_PASS);
+	syn_judged("packet kept, TC alone: that TCP port with nothing kept: "
+		   "dropped",
+		   TL_KEPT_TC, 0, 0, FAR_TCP, FAR_TCP_PORT + 1, NULL, 0,
+		   TL_REASON_BYPASS, TL_VERDICT_BLOCKED);
 out:
 	judged_layer = TL_LAYER_SOCKET;
 	tl_bpf_detach_tc(if_nametoindex(VETH));
@@ -1606,6 +1781,7 @@ static void run_cases(void)
 	if (!step("tunnel", tunnel(true, false)))
 		return;
 	cases_packet_kept();
+	cases_packet_kept_tcp();
 	if (!step("tunnel", tunnel(true, true)))
 		return;
 	cases_ipv6(false);
