@@ -27,6 +27,8 @@ static char cg_mount[256];
 static inline void report(bool ok, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Each line whole before anything else writes: the agent's code logs to
+ * stderr, and a line cut by it is not counted (tests/run.sh). */
 static inline void report(bool ok, const char *name, const char *fmt, ...)
 {
 	va_list ap;
@@ -34,14 +36,15 @@ static inline void report(bool ok, const char *name, const char *fmt, ...)
 	if (ok) {
 		printf("PASS: %s\n", name);
 		passed++;
-		return;
+	} else {
+		printf("FAIL: %s: ", name);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+		failed++;
 	}
-	printf("FAIL: %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failed++;
+	fflush(stdout);
 }
 
 /*
