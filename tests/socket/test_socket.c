@@ -83,8 +83,12 @@ static int make_netns(void)
 		perror("unshare(CLONE_NEWNET)");
 		return -1;
 	}
-	/* every destination of the cases is local, on lo */
-	return system("ip link set lo up && "
+	/* every destination of the cases is local, on lo; the veth sends
+	 * nothing of its own (router solicitations go on for minutes, and TC
+	 * counts whatever leaves there) */
+	return system("echo 0 > /proc/sys/net/ipv6/conf/default/"
+		      "router_solicitations && "
+		      "ip link set lo up && "
 		      "ip addr add " RESOLVER_A "/32 dev lo && "
 		      "ip addr add " RESOLVER_B "/32 dev lo && "
 		      "ip addr add " SERVER_A "/32 dev lo && "
@@ -1741,12 +1745,15 @@ static void cases_routed(void)
 	 * socket's destination), segments[1] the first, one left after it */
 	uint8_t srh[40] = {0, 4, 4, 1, 1};
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool added = false;
 
 	judged_layer = TL_LAYER_CGROUP_SKB;
 	if (!step("socket", fd < 0 ? -errno : 0) ||
-	    !step("policy", apply("lan")) ||
-	    !step("address", system("ip addr replace " LAN6 "/64 dev " VETH
-				    " nodad")))
+	    !step("policy", apply("lan")))
+		goto out;
+	added = step("address", system("ip addr replace " LAN6 "/64 dev " VETH
+				       " nodad"));
+	if (!added)
 		goto out;
 	inet_pton(AF_INET6, OUTSIDE6, srh + 8);
 	inet_pton(AF_INET6, LAN6_HOP, srh + 24);
@@ -1762,6 +1769,10 @@ out:
 	judged_layer = TL_LAYER_SOCKET;
 	if (fd >= 0)
 		close(fd);
+	/* gone now, not while TC counts what leaves the veth: leaving its
+	 * multicast groups sends MLD reports */
+	if (added)
+		step("address", system("ip addr del " LAN6 "/64 dev " VETH));
 }
 
 static void run_cases(void)
