@@ -248,6 +248,8 @@ static void reload(struct agent *a)
 	tl_policy_free(&a->policy);
 	a->policy = next;
 	a->events.policy = &a->policy;
+	if (a->have_ctr) /* before the links are classified again */
+		tl_containers_set_attach(&a->ctr, a->policy.attach_cgroup);
 	if (tl_links_set_policy(&a->links, &a->policy))
 		log_error("reclassifying interfaces after reload failed");
 	if (attach_at(&a->bpf, a->cg_mount, &a->policy))
@@ -727,8 +729,10 @@ static int enforce(struct tl_bpf *b, struct tl_links *links,
 	if (err)
 		return err;
 	*have_ctr = !tl_containers_open(ctr, b, cg_mount);
-	if (*have_ctr)
+	if (*have_ctr) {
 		tl_containers_set_mark(ctr, p->container_mark);
+		tl_containers_set_attach(ctr, p->attach_cgroup);
+	}
 	else
 		log_warn("container namespaces cannot be followed: their "
 			 "veths are guarded as uplinks");

@@ -261,7 +261,25 @@ static void scan_named(struct tl_containers *c, const char *dir, uint64_t self)
 	closedir(d);
 }
 
-/* Every process's namespace, and the common cgroup of each's processes. */
+/* cg is the attach cgroup or below it. */
+static bool below_attach(const struct tl_containers *c, const char *cg)
+{
+	size_t n = strlen(c->attach);
+
+	if (n == 1 && c->attach[0] == '/')
+		return true;
+	return n && !strncmp(cg, c->attach, n) && (cg[n] == '/' || !cg[n]);
+}
+
+/*
+ * Every process's namespace, and the common cgroup of each's processes.
+ * Those below the attach cgroup decide where there are any: a process of
+ * the host that only passes through (`ip -n`, a CNI plugin making the
+ * veth) would otherwise widen the cgroup past the attach cgroup, and the
+ * host's TC would take the container's forwarded traffic for unprotected.
+ * A process outside that stays is judged at the host with the container's
+ * profile: fail closed.
+ */
 static void scan_pids(struct tl_containers *c, uint64_t self)
 {
 	char path[64], cg[256];
@@ -281,10 +299,18 @@ static void scan_pids(struct tl_containers *c, uint64_t self)
 		if (!ino || ino == self)
 			continue;
 		ns = add_ns(c, path, ino);
-		if (ns && !pid_cgroup(e->d_name, cg, sizeof(cg)))
+		if (!ns || pid_cgroup(e->d_name, cg, sizeof(cg)))
+			continue;
+		if (below_attach(c, cg))
 			common_cgroup(ns->cgroup, sizeof(ns->cgroup), cg);
+		else
+			common_cgroup(ns->outside, sizeof(ns->outside), cg);
 	}
 	closedir(d);
+	for (size_t i = 0; i < c->nns; i++)
+		if (!c->ns[i].cgroup[0])
+			memcpy(c->ns[i].cgroup, c->ns[i].outside,
+			       sizeof(c->ns[i].cgroup));
 }
 
 void tl_containers_stale(struct tl_containers *c)
@@ -507,6 +533,11 @@ void tl_containers_release(struct tl_containers *c, int ifindex)
 				 &empty, BPF_ANY))
 		tl_bump_verdicts(c->bpf); /* logged */
 	c->ports[idx] = 0;
+}
+
+void tl_containers_set_attach(struct tl_containers *c, const char *attach)
+{
+	snprintf(c->attach, sizeof(c->attach), "%s", attach);
 }
 
 void tl_containers_set_mark(struct tl_containers *c, uint32_t mark)

@@ -31,7 +31,9 @@ struct tl_ctr_ns {
 	bool escape;	  /* a NIC, a link into a third namespace, or a
 			     non-veth link (macvlan, ipvlan, VLAN) into ours */
 	char path[64];	  /* how to open it */
-	char cgroup[256]; /* common cgroup of its processes, "" when none */
+	char cgroup[256]; /* common cgroup of its processes, "" when none:
+			     of those below the attach cgroup, when any */
+	char outside[256]; /* common cgroup of the rest */
 	int nveths;
 	struct {
 		int ifindex; /* in that namespace */
@@ -42,6 +44,7 @@ struct tl_ctr_ns {
 struct tl_containers {
 	struct tl_bpf *bpf;
 	const char *cg_mount;
+	char attach[256]; /* the policy's attach cgroup */
 	int self_ns; /* the agent's namespace (fd) */
 	struct tl_nl nl; /* in the agent's namespace, for nsids */
 	struct tl_ctr_ns *ns, *prev; /* this scan's and the last one's */
@@ -67,6 +70,9 @@ int tl_containers_open(struct tl_containers *c, struct tl_bpf *b,
 void tl_containers_close(struct tl_containers *c);
 /* The policy's container_mark changed (or was set): ports must fit it. */
 void tl_containers_set_mark(struct tl_containers *c, uint32_t mark);
+/* The policy's attach cgroup: a namespace holding processes below it is
+ * theirs, whatever else passes through it. */
+void tl_containers_set_attach(struct tl_containers *c, const char *attach);
 /* Rescans namespaces and processes; a namespace read before is not
  * entered again unless links changed since (tl_containers_stale). */
 int tl_containers_scan(struct tl_containers *c);

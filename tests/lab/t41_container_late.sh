@@ -4,7 +4,9 @@
 # - a locked container (prot/ctr/locked-late) whose first process is a sender that runs before
 #   the container has its veth, routed past the tunnel from its first packet: nothing leaks, first under its ancestor's profile, then under
 #   the glob's (ctr-locked) as the host judges its forwarded packets; once the route goes, its
-#   traffic reaches the internet through the tunnel;
+#   traffic reaches the internet through the tunnel. A process of the host passes through its
+#   namespace while its veth is made (as `ip -n` and CNI plugins do): the namespace's processes
+#   look mixed, so it is judged inside, until the agent looks again after it left;
 # - an exempt container (prot/ctr/exempt-late), split-tunnelled: it reaches the internet via
 #   the ISP within seconds, without a reload.
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +31,7 @@ lab_container_ns late locked-late 4 || lab_abort "container late: $LAB_ERR"
 lab_spawn_flows late-sender "prot/ctr/locked-late" "${LAB_CTR_NS[late]}" "$LAB_HOST_IP" "$LAB_SINK_PORT" tunlock-late 0.01
 sender=$LAB_SPAWNED_PID
 sleep 0.2
+_lab_spawn late-visitor infra ip netns exec "${LAB_CTR_NS[late]}" sleep 1.5
 lab_container_link late || lab_abort "container late: $LAB_ERR"
 n=$(lab_events --after "$mark" --wait 30 "cgroup=$CG_LATE" profile=ctr-locked layer=tc reason=bypass)
 check t41_late_judged_by_host "events of the late container judged by the host's TC as ctr-locked: ${n:-0}" \
