@@ -4,9 +4,9 @@
 # - a locked container (prot/ctr/locked-late) whose first process is a sender that runs before
 #   the container has its veth, routed past the tunnel from its first packet: nothing leaks, first under its ancestor's profile, then under
 #   the glob's (ctr-locked) as the host judges its forwarded packets; once the route goes, its
-#   traffic reaches the internet through the tunnel. A process of the host passes through its
-#   namespace while its veth is made (as `ip -n` and CNI plugins do): the namespace's processes
-#   look mixed, so it is judged inside, until the agent looks again after it left;
+#   traffic reaches the internet through the tunnel. A process of the host sits in its
+#   namespace while its veth is made (as `ip -n` and CNI plugins do): it is outside the attach
+#   cgroup, so it does not count for the namespace's cgroup, which stays the container's;
 # - an exempt container (prot/ctr/exempt-late), split-tunnelled: it reaches the internet via
 #   the ISP within seconds, without a reload.
 . "$(dirname "$0")/lib.sh"
